@@ -1,0 +1,324 @@
+/* config.c - read postern.conf(5).
+ *
+ * One table names every key, its type and where it goes; unknown keys, bad
+ * values and duplicate keys are errors with file:line, so a typo never
+ * silently turns a setting off.  A config that others could write is
+ * refused: it decides where mail goes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include "byte.h"
+#include "errmsg.h"
+#include "num.h"
+#include "scan.h"
+#include "str.h"
+#include "config.h"
+#include "exitcode.h"
+
+enum { T_STRING, T_SIZE, T_DURATION, T_LOG };
+
+struct key {
+  const char *name;
+  int type;
+  size_t offset;        /* into struct config */
+};
+
+#define K(name, type) { #name, type, offsetof(struct config, name) }
+static const struct key keys[] = {
+  K(hostname, T_STRING), K(domain, T_STRING), K(spool, T_STRING),
+  K(map_dir, T_STRING), K(libexec_dir, T_STRING), K(injector, T_STRING),
+  K(relayhost, T_STRING), K(tls_cert_file, T_STRING), K(tls_key_file, T_STRING),
+  K(message_size_limit, T_SIZE), K(spool_reserve, T_SIZE),
+  K(queue_lifetime, T_DURATION), K(log, T_LOG),
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* config_defaults - every key at its documented default (postern.conf.5) */
+void config_defaults(struct config *c)
+{
+  static struct utsname u;
+  byte_zero(c, sizeof *c);
+  c->hostname = uname(&u) == 0 && u.nodename[0] ? u.nodename : "localhost";
+  c->domain = 0;               /* follows hostname unless set */
+  c->spool = "/var/spool/postern";
+  c->map_dir = "/etc/postern";
+  c->libexec_dir = "/usr/libexec/postern";
+  c->injector = 0;             /* libexec_dir/spool-inject unless set */
+  c->relayhost = "";
+  c->tls_cert_file = "";
+  c->tls_key_file = "";
+  c->message_size_limit = 50UL * 1024 * 1024;
+  c->spool_reserve = 100UL * 1024 * 1024;
+  c->queue_lifetime = 5UL * 86400;
+  c->log = LOGTO_AUTO;
+}
+
+/* scale - multiply with overflow check */
+static int scale(unsigned long v, unsigned long by, unsigned long *out)
+{
+  if (v && by > (unsigned long)-1 / v) return -1;
+  *out = v * by;
+  return 0;
+}
+
+/* number_unit - a decimal number and an optional one-letter unit */
+static int number_unit(const char *s, unsigned long *v, char *unit)
+{
+  size_t n = scan_ulong(s, v);
+  if (n == 0 || n > 19) return -1;     /* no digits, or too many to trust */
+  *unit = s[n];
+  if (*unit && s[n + 1]) return -1;
+  return 0;
+}
+
+int config_size(const char *s, unsigned long *out)
+{
+  unsigned long v;
+  char u;
+  if (number_unit(s, &v, &u) == -1) return -1;
+  switch (u) {
+  case 0: *out = v; return 0;
+  case 'k': case 'K': return scale(v, 1024UL, out);
+  case 'm': case 'M': return scale(v, 1024UL * 1024, out);
+  case 'g': case 'G': return scale(v, 1024UL * 1024 * 1024, out);
+  default: return -1;
+  }
+}
+
+int config_duration(const char *s, unsigned long *out)
+{
+  unsigned long v;
+  char u;
+  if (number_unit(s, &v, &u) == -1) return -1;
+  switch (u) {
+  case 0: case 's': *out = v; return 0;
+  case 'm': return scale(v, 60UL, out);
+  case 'h': return scale(v, 3600UL, out);
+  case 'd': return scale(v, 86400UL, out);
+  case 'w': return scale(v, 7 * 86400UL, out);
+  default: return -1;
+  }
+}
+
+/* err_line - "name:line: what 'value'" into err */
+static int err_line(stralloc *err, const char *name, unsigned long line,
+                    const char *what, const char *value)
+{
+  char num[NUM_ULONG];
+  num[num_fmt(num, line)] = 0;
+  if (!stralloc_copys(err, name) || !stralloc_cats(err, ":") ||
+      !stralloc_cats(err, num) || !stralloc_cats(err, ": ") ||
+      !stralloc_cats(err, what)) return -1;
+  if (value && (!stralloc_cats(err, " '") || !stralloc_cats(err, value) ||
+                !stralloc_cats(err, "'"))) return -1;
+  return -1;
+}
+
+/* printable - a config value: no controls, no DEL */
+static int printable(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++)
+    if ((unsigned char)s[i] < 32 || s[i] == 127) return 0;
+  return 1;
+}
+
+/* set_value - store value (NUL-terminated, heap) under key k */
+static int set_value(struct config *c, const struct key *k, char *value)
+{
+  char *field = (char *)c + k->offset;
+  switch (k->type) {
+  case T_STRING: *(const char **)field = value; return 0;
+  case T_SIZE: return config_size(value, (unsigned long *)field);
+  case T_DURATION: return config_duration(value, (unsigned long *)field);
+  case T_LOG:
+    if (!str_diff(value, "auto")) *(int *)field = LOGTO_AUTO;
+    else if (!str_diff(value, "stderr")) *(int *)field = LOGTO_STDERR;
+    else if (!str_diff(value, "syslog")) *(int *)field = LOGTO_SYSLOG;
+    else return -1;
+    return 0;
+  }
+  return -1;
+}
+
+/* trim - strip blanks at both ends of [*s, *s+*len) */
+static void trim(const char **s, size_t *len)
+{
+  while (*len && ((*s)[0] == ' ' || (*s)[0] == '\t')) { (*s)++; (*len)--; }
+  while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t')) (*len)--;
+}
+
+/* dupz - a NUL-terminated copy in the config's arena, which config_parse
+ * sizes so that every value of the file fits */
+static char *dupz(struct config *c, const char *s, size_t len)
+{
+  char *p = c->arena + c->arena_used;
+  if (len + 1 > c->arena_size - c->arena_used) return 0;
+  byte_copy(p, len, s);
+  p[len] = 0;
+  c->arena_used += len + 1;
+  return p;
+}
+
+/* parse_line - one "key = value" line (already without its LF) */
+static int parse_line(struct config *c, const char *line, size_t len,
+                      const char *name, unsigned long no, unsigned int *seen,
+                      stralloc *err)
+{
+  size_t eq, klen, i;
+  const char *key = line, *value;
+  size_t vlen;
+  char kbuf[64];
+
+  trim(&key, &len);
+  if (len == 0 || key[0] == '#') return 0;
+  if (!printable(key, len)) return err_line(err, name, no, "control character in line", 0);
+  eq = byte_chr(key, len, '=');
+  if (eq == len) return err_line(err, name, no, "expected 'key = value'", 0);
+  klen = eq; value = key + eq + 1; vlen = len - eq - 1;
+  trim(&key, &klen);
+  trim(&value, &vlen);
+  if (klen == 0 || klen >= sizeof kbuf) return err_line(err, name, no, "bad key", 0);
+  byte_copy(kbuf, klen, key);
+  kbuf[klen] = 0;
+  for (i = 0; i < NKEYS; i++)
+    if (!str_diff(kbuf, keys[i].name)) break;
+  if (i == NKEYS) return err_line(err, name, no, "unknown key", kbuf);
+  if (*seen & (1U << i)) return err_line(err, name, no, "duplicate key", kbuf);
+  *seen |= 1U << i;
+  char *v = dupz(c, value, vlen);
+  if (!v) return err_line(err, name, no, "out of memory", 0);
+  if (set_value(c, &keys[i], v) == -1) {
+    err_line(err, name, no, "bad value for", kbuf);
+    if (stralloc_cats(err, ": '")) { stralloc_cats(err, v); stralloc_cats(err, "'"); }
+    return -1;
+  }
+  return 0;
+}
+
+/* config_derive - defaults that follow other keys */
+static int config_derive(struct config *c, const char *name, stralloc *err)
+{
+  if (!c->domain || !*c->domain) c->domain = c->hostname;
+  if (!c->injector || !*c->injector) {
+    size_t n = str_len(c->libexec_dir);
+    char *p = c->arena + c->arena_used;
+    if (n + 14 > c->arena_size - c->arena_used) return err_line(err, name, 0, "libexec_dir too long", 0);
+    byte_copy(p, n, c->libexec_dir);
+    byte_copy(p + n, 14, "/spool-inject");
+    c->arena_used += n + 14;
+    c->injector = p;
+  }
+  if (c->spool[0] != '/') return err_line(err, name, 0, "spool must be an absolute path", c->spool);
+  return 0;
+}
+
+void config_free(struct config *c)
+{
+  free(c->arena);
+  c->arena = 0;
+}
+
+int config_parse(struct config *c, const char *name, const char *buf,
+                 unsigned long len, stralloc *err)
+{
+  unsigned long pos = 0, no = 0;
+  unsigned int seen = 0;
+  if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
+  free(c->arena);
+  c->arena_size = len + 1 + 4096;     /* values, and the derived defaults */
+  c->arena_used = 0;
+  if (!(c->arena = malloc(c->arena_size))) return err_line(err, name, 0, "out of memory", 0);
+  while (pos < len) {
+    size_t n = byte_chr(buf + pos, len - pos, '\n');
+    no++;
+    if (n > CONFIG_LINE_MAX) return err_line(err, name, no, "line too long", 0);
+    if (byte_chr(buf + pos, n, 0) != n) return err_line(err, name, no, "NUL byte in line", 0);
+    if (parse_line(c, buf + pos, n, name, no, &seen, err) == -1) return -1;
+    pos += n + (pos + n < len);
+  }
+  return config_derive(c, name, err);
+}
+
+/* fail - "a b c" into err; returns -1 */
+static int fail(stralloc *err, const char *a, const char *b, const char *c)
+{
+  if (stralloc_copys(err, a) && stralloc_cats(err, b)) stralloc_cats(err, c);
+  return -1;
+}
+
+/* fail_sys - "a b: strerror" into err; returns -1 */
+static int fail_sys(stralloc *err, const char *a, const char *b)
+{
+  const char *why = strerror(errno);
+  if (fail(err, a, b, ": ") == -1 && err->len) stralloc_cats(err, why);
+  return -1;
+}
+
+/* file_trusted - refuse a config others could have written */
+static int file_trusted(int fd, const char *fn, stralloc *err)
+{
+  struct stat st;
+  int setid = getuid() != geteuid() || getgid() != getegid();
+  if (fstat(fd, &st) == -1) return fail_sys(err, "unable to stat ", fn);
+  if (!S_ISREG(st.st_mode)) return fail(err, "refusing ", fn, ": not a regular file");
+  if (st.st_mode & 022) return fail(err, "refusing ", fn, ": writable by group or others");
+  if (setid && st.st_uid != 0) return fail(err, "refusing ", fn, ": a set-id program reads only root's config files");
+  if (st.st_uid != 0 && st.st_uid != geteuid()) return fail(err, "refusing ", fn, ": owned by another user");
+  if (st.st_size > CONFIG_FILE_MAX) return fail(err, "refusing ", fn, ": too large");
+  return 0;
+}
+
+/* read_all - the whole file, bounded; 0 on error */
+static char *read_all(int fd, const char *fn, unsigned long *len, stralloc *err)
+{
+  char *buf = malloc(CONFIG_FILE_MAX + 1);
+  unsigned long n = 0;
+  if (!buf) { fail(err, "out of memory", "", ""); return 0; }
+  for (;;) {
+    ssize_t r = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) { fail_sys(err, "unable to read ", fn); break; }
+    if (r == 0) { *len = n; return buf; }
+    n += (unsigned long)r;
+    if (n > CONFIG_FILE_MAX) { fail(err, "refusing ", fn, ": too large"); break; }
+  }
+  free(buf);
+  return 0;
+}
+
+int config_try(struct config *c, const char *arg, stralloc *err)
+{
+  const char *fn = arg ? arg : getenv("POSTERN_CONF");
+  int explicit = fn && *fn;
+  unsigned long len;
+  char *buf;
+  if (!explicit) fn = CONFIG_DEFAULT_FILE;
+  config_defaults(c);
+  int fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd == -1) {
+    if (errno == ENOENT && !explicit) return config_parse(c, fn, "", 0, err);
+    return fail_sys(err, "unable to open config ", fn);
+  }
+  if (file_trusted(fd, fn, err) == -1 || !(buf = read_all(fd, fn, &len, err))) {
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  int r = config_parse(c, fn, buf, len, err);
+  free(buf);
+  c->file = fn;
+  return r;
+}
+
+void config_load(struct config *c, const char *arg)
+{
+  stralloc err = {0};
+  if (config_try(c, arg, &err) == 0) return;
+  if (!stralloc_0(&err)) die(EX_CONFIG, "out of memory");
+  die(EX_CONFIG, err.s);
+}

@@ -1,0 +1,211 @@
+/* inject.c - put one message into the spool, durably (DESIGN.md invariants
+ * 1, 3 and 6).
+ *
+ * The body goes to mess/<id> (created O_EXCL, which is what finally makes
+ * ids unique), the checked envelope to tmp/<id>; both are fsync'ed, then
+ * the mess/ directory, then tmp/<id> is renamed into new/<id>: that rename
+ * is the one commit point, and new/ is fsync'ed before we say 250.  Until
+ * the rename every failure, signal or deadline removes what was written; a
+ * kill -9 leaves only uncommitted files, which queue-run removes later. */
+#include <errno.h>
+#include <stdio.h>     /* rename */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include "buffer.h"
+#include "byte.h"
+#include "str.h"
+#include "exitcode.h"
+#include "log.h"
+#include "inject.h"
+
+/* names to remove if we fail before the commit; fixed arrays, so that the
+ * signal handler touches nothing but async-signal-safe calls */
+static char mess_fn[SPOOL_ID_MAX + 8];
+static char tmp_fn[SPOOL_ID_MAX + 8];
+static volatile sig_atomic_t committed;
+
+/* cleanup - remove the uncommitted files (async-signal-safe) */
+static void cleanup(void)
+{
+  if (committed) return;
+  if (mess_fn[0]) unlink(mess_fn);
+  if (tmp_fn[0]) unlink(tmp_fn);
+}
+
+/* put2 - write a string to fd 2 (async-signal-safe) */
+static void put2(const char *s)
+{
+  if (write(2, s, str_len(s)) < 0) return;
+}
+
+/* on_signal - a signal or the deadline before the commit: nothing queued */
+static void on_signal(int sig)
+{
+  cleanup();
+  put2(sig == SIGALRM ? "451 4.4.2 Timeout while receiving the message\n"
+                      : "451 4.3.0 Interrupted; message not queued\n");
+  _exit(EX_TEMPFAIL);
+}
+
+void inject_signals(void)
+{
+  static const int sigs[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ };
+  struct sigaction sa;
+  unsigned int i;
+  byte_zero(&sa, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigfillset(&sa.sa_mask);
+  for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, 0);
+  signal(SIGPIPE, SIG_IGN);   /* we only read pipes; a write error is reported */
+}
+
+void inject_reply(const char *reply, const char *arg)
+{
+  char out[1100];
+  buffer b = BUFFER_INIT(write, 2, out, sizeof out);
+  buffer_puts(&b, reply);
+  if (arg) buffer_puts(&b, arg);
+  buffer_putsflush(&b, "\n");
+}
+
+/* inject_fail - log, the reply line last on fd 2, remove what we wrote,
+ * and exit with code (its class decides temporary or permanent) */
+_Noreturn void inject_fail(int code, const char *reply, const char *arg)
+{
+  cleanup();
+  log_event(0, "status", "refused", "reply", reply, "detail", arg ? arg : "", (char *)0);
+  inject_reply(reply, arg);
+  _exit(code);
+}
+
+/* temp_sys - a temporary failure with the system's reason */
+_Noreturn static void temp_sys(const char *what)
+{
+  int code = errno == ENOSPC || errno == EDQUOT ? EX_TEMPFAIL : EX_IOERR;
+  const char *reply = errno == ENOSPC || errno == EDQUOT
+    ? "452 4.3.1 Insufficient system storage: " : "451 4.3.0 Unable to write to the spool: ";
+  char why[200];
+  size_t n = str_copy(why, what);
+  const char *e = strerror(errno);
+  if (n + str_len(e) + 3 < sizeof why) { str_copy(why + n, ": "); str_copy(why + n + 2, e); }
+  inject_fail(code, reply, why);
+}
+
+void inject_room(struct inject *m, unsigned long reserve)
+{
+  struct statvfs vfs;
+  unsigned long long avail;
+  if (statvfs(".", &vfs) == -1) temp_sys("statvfs");
+  avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+  if (avail <= reserve)
+    inject_fail(EX_TEMPFAIL, "452 4.3.1 Insufficient system storage", 0);
+  m->room = avail - reserve > (unsigned long)-1 ? (unsigned long)-1 : (unsigned long)(avail - reserve);
+}
+
+/* name - "dir/id" into a fixed array */
+static void name(char *fn, const char *dir, const char *id)
+{
+  size_t n = str_copy(fn, dir);
+  fn[n++] = '/';
+  str_copy(fn + n, id);
+}
+
+void inject_create(struct inject *m)
+{
+  unsigned int tries;
+  for (tries = 0; tries < 20; tries++) {
+    spool_id(m->id);
+    name(mess_fn, SPOOL_MESS, m->id);
+    m->fd = open(mess_fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (m->fd != -1) break;
+    mess_fn[0] = 0;
+    if (errno != EEXIST) temp_sys("unable to create the message file");
+    usleep(1000);   /* same id again: wait for the clock to move */
+  }
+  if (m->fd == -1) inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to find a free queue id", 0);
+  /* the mode is ours, not the caller's umask: queue-run must read it */
+  if (fchmod(m->fd, 0644) == -1) temp_sys("unable to set the mode of the message file");
+}
+
+/* write_all - the whole buffer, or a temporary failure */
+static void write_all(int fd, const char *x, size_t len)
+{
+  while (len) {
+    ssize_t w = write(fd, x, len);
+    if (w == -1 && errno == EINTR) continue;
+    if (w == -1) temp_sys("unable to write the message");
+    x += w; len -= (size_t)w;
+  }
+}
+
+void inject_copy(struct inject *m, int fd)
+{
+  static char buf[65536];
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to read the message: ", strerror(errno));
+    if (r == 0) break;
+    m->size += (unsigned long)r;
+    if (m->limit && m->size > m->limit)
+      inject_fail(EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
+    if (m->size > m->room)
+      inject_fail(EX_TEMPFAIL, "452 4.3.1 Insufficient system storage", 0);
+    write_all(m->fd, buf, (size_t)r);
+  }
+  if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
+  if (close(m->fd) == -1) temp_sys("unable to close the message");
+}
+
+void inject_envelope(struct inject *m, int fd)
+{
+  static char space[8192];
+  buffer b = BUFFER_INIT(read, fd, space, sizeof space);
+  const char *why;
+  envelope_init(&m->env);
+  switch (envelope_read(&m->env, &b, ENV_INPUT, &why)) {
+  case ENV_OK: break;
+  case ENV_BAD: inject_fail(EX_DATAERR, "554 5.6.0 Invalid envelope: ", why);
+  case ENV_TRUNC: inject_fail(EX_TEMPFAIL, "451 4.3.0 Incomplete envelope; message not queued", 0);
+  case ENV_NOMEM: inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
+  default: inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to read the envelope: ", strerror(errno));
+  }
+  if (envelope_stamp(&m->env, (unsigned long)getuid(), (unsigned long)time(0)))
+    inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
+}
+
+/* envelope_store - write the envelope to tmp/<id> and sync it */
+static void envelope_store(struct inject *m)
+{
+  static char space[8192];
+  name(tmp_fn, SPOOL_TMP, m->id);
+  int fd = open(tmp_fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd == -1) { tmp_fn[0] = 0; temp_sys("unable to create the envelope file"); }
+  if (fchmod(fd, 0644) == -1) temp_sys("unable to set the mode of the envelope file");
+  buffer b = BUFFER_INIT(write, fd, space, sizeof space);
+  if (envelope_write(&b, &m->env) == -1 || buffer_flush(&b) == -1) temp_sys("unable to write the envelope");
+  if (fsync(fd) == -1) temp_sys("unable to sync the envelope");
+  if (close(fd) == -1) temp_sys("unable to close the envelope");
+}
+
+void inject_commit(struct inject *m)
+{
+  char new_fn[SPOOL_ID_MAX + 8];
+  sigset_t all, old;
+  envelope_store(m);
+  if (spool_fsync_dir(SPOOL_MESS) == -1) temp_sys("unable to sync mess/");
+  name(new_fn, SPOOL_NEW, m->id);
+  /* no signal between the rename and noting it: cleanup must never remove
+   * the body of a committed message */
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  if (rename(tmp_fn, new_fn) == -1) { sigprocmask(SIG_SETMASK, &old, 0); temp_sys("unable to commit the message"); }
+  committed = 1;
+  sigprocmask(SIG_SETMASK, &old, 0);
+  if (spool_fsync_dir(SPOOL_NEW) == -1) temp_sys("unable to sync new/");
+}

@@ -1,0 +1,27 @@
+/* inject.h - the steps of spool-inject (inject.c), each of which succeeds
+ * or ends the process with the right exit code and reply line. */
+#ifndef INJECT_H
+#define INJECT_H
+#include "envelope.h"
+#include "spool.h"
+
+#define INJECT_DEADLINE_SECONDS 86400  /* a stuck writer must not pin files forever */
+
+struct inject {
+  char id[SPOOL_ID_MAX];
+  int fd;                     /* the body being written */
+  unsigned long size;         /* bytes of body */
+  unsigned long room;         /* bytes we may still write before the reserve */
+  unsigned long limit;        /* message_size_limit, 0: none */
+  struct envelope env;
+};
+
+void inject_signals(void);                            /* cleanup on TERM, ALRM, ... */
+void inject_room(struct inject *m, unsigned long reserve);  /* free space check */
+void inject_create(struct inject *m);                 /* mess/<id>, O_EXCL */
+void inject_copy(struct inject *m, int fd);           /* fd -> body, fsync */
+void inject_envelope(struct inject *m, int fd);       /* fd -> envelope, checked */
+void inject_commit(struct inject *m);                 /* tmp/<id> -> new/<id> */
+void inject_reply(const char *reply, const char *arg);   /* "reply arg\n" on fd 2 */
+_Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cleanup, reply, exit */
+#endif

@@ -1,0 +1,68 @@
+/* spool-inject - put one message into the spool.
+ * fd 0: message (LF line ends, read to EOF).  fd 1: envelope (envelope.5),
+ * read after the message.  fd 2: log lines, then one SMTP reply line last.
+ * Exit codes: sysexits(3), lib/exitcode.c; see spool-inject.8. */
+#include <unistd.h>
+#include "errmsg.h"
+#include "num.h"
+#include "config.h"
+#include "exitcode.h"
+#include "log.h"
+#include "inject.h"
+
+static struct config cfg;   /* postern.conf */
+
+_Noreturn static void die_usage(void)
+{
+  inject_reply("554 5.5.4 usage: spool-inject [-C config]", 0);
+  _exit(EX_USAGE);
+}
+
+/* load_config - the config, or a temporary failure with the reason */
+static void load_config(const char *arg)
+{
+  stralloc err = {0};
+  if (config_try(&cfg, arg, &err) == 0) return;
+  if (!stralloc_0(&err)) inject_fail(EX_CONFIG, "451 4.3.5 Configuration error", 0);
+  inject_fail(EX_CONFIG, "451 4.3.5 Configuration error: ", err.s);
+}
+
+/* queued - log the new message and answer */
+static void queued(const struct inject *m)
+{
+  char size[NUM_ULONG], nrcpt[NUM_ULONG], uid[NUM_ULONG];
+  size[num_fmt(size, m->size)] = 0;
+  nrcpt[num_fmt(nrcpt, m->env.nrcpt)] = 0;
+  uid[num_fmt(uid, (unsigned long)getuid())] = 0;
+  stralloc from = {0};
+  if (!stralloc_copys(&from, "<") || !stralloc_cats(&from, envelope_sender(&m->env)) ||
+      !stralloc_cats(&from, ">") || !stralloc_0(&from)) from.s = "<?>";
+  log_event(m->id, "status", "queued", "from", from.s,
+            "nrcpt", nrcpt, "size", size, "uid", uid, (char *)0);
+  inject_reply("250 2.0.0 Ok: queued as ", m->id);
+}
+
+int main(int argc, char **argv)
+{
+  static struct inject m;
+  const char *conf = 0;
+  errmsg_iam("spool-inject");
+  log_init("spool-inject", LOGTO_AUTO);
+  if (argc == 3 && argv[1][0] == '-' && argv[1][1] == 'C' && !argv[1][2]) conf = argv[2];
+  else if (argc != 1) die_usage();
+  inject_signals();
+  load_config(conf);
+  log_init("spool-inject", cfg.log);
+  if (chdir(cfg.spool) == -1)
+    inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to enter the spool directory ", cfg.spool);
+  alarm(INJECT_DEADLINE_SECONDS);
+  m.limit = cfg.message_size_limit;
+  inject_room(&m, cfg.spool_reserve);  /* refuse early when the disk is nearly full */
+  inject_create(&m);                   /* mess/<id> */
+  inject_copy(&m, 0);                  /* fd 0 -> body, fsync */
+  inject_envelope(&m, 1);              /* end line missing: queue nothing */
+  inject_commit(&m);                   /* the one commit point */
+  spool_trigger();                     /* wake queue-run if it listens */
+  queued(&m);
+  return 0;
+}

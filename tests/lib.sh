@@ -1,0 +1,53 @@
+# tests/lib.sh - shared helpers for the shell tests (sourced, bash).
+# Output protocol (read by tests/run):
+#   ok - NAME | not ok - NAME, then "# " context lines | skip - NAME # reason
+set -u
+: "${POSTERN_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${POSTERN_BUILD:=$POSTERN_TOP/build}"
+B=$POSTERN_BUILD
+TOP=$POSTERN_TOP
+T=$(mktemp -d /tmp/postern-t.XXXXXX)
+chmod 755 "$T"
+t_cleanup_hooks=()
+t_cleanup() { local h; for h in "${t_cleanup_hooks[@]}"; do eval "$h"; done; rm -rf "$T"; }
+trap t_cleanup EXIT
+at_exit() { t_cleanup_hooks+=("$1"); }
+
+ok()   { echo "ok - $1"; }
+skip() { echo "skip - $1 # $2"; }
+fail() {   # fail NAME [context line...]
+  echo "not ok - $1"; shift
+  local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
+# check NAME CMD...: CMD must exit 0
+check() {
+  local name=$1; shift
+  local out; out=$("$@" 2>&1); local rc=$?
+  if [ $rc -eq 0 ]; then ok "$name"; else fail "$name" "command: $*" "exit: $rc" "$out"; fi
+}
+# is NAME EXPECTED ACTUAL
+is() {
+  if [ "$2" == "$3" ]; then ok "$1"; else fail "$1" "expected: $2" "actual:   $3"; fi
+}
+# same_file NAME EXPECTED_FILE ACTUAL_FILE: byte-exact comparison
+same_file() {
+  if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "files differ: $2 $3" "$(cmp "$2" "$3" 2>&1)"; fi
+}
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# mkspool DIR: the spool tree of DESIGN.md, owned by the caller
+mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }
+
+# mkconf FILE [key=value...]: a config for a sandbox spool under $T
+mkconf() {
+  local f=$1; shift
+  {
+    echo "hostname = mx.example.test"
+    echo "spool = $T/spool"
+    echo "map_dir = $T/maps"
+    echo "libexec_dir = $B"
+    echo "log = stderr"
+    local kv; for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
+  } >"$f"
+  chmod 644 "$f"
+}
