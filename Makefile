@@ -81,10 +81,16 @@ fuzz: deps-build
 	    -o build-fuzz/$$n $$f $(LIB_SRC) -lowfat || exit 1; \
 	done
 
-check: deps-test all asan fuzz
+# check and demo install what is missing first, then build in a second make
+# so that pkg-config answers for packages installed a moment ago.
+check: deps-test
+	$(MAKE) all
+	$(MAKE) asan
+	$(MAKE) fuzz
 	tests/run
 
-demo: all
+demo: deps-build
+	$(MAKE) all
 	tools/demo
 
 clean:

@@ -1,0 +1,360 @@
+/* access.c - access map keys and values (see access.h and the FILE FORMATS
+ * section of postern-maps.8, which must say the same as this file). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include "byte.h"
+#include "case.h"
+#include "fmt.h"
+#include "scan.h"
+#include "str.h"
+#include "address.h"
+#include "access.h"
+
+#define IPV6_PREFIX_GROUPS 7   /* prefixes of 7 down to 1 groups of 16 bits */
+
+/* add_key - append s[0..len) and its terminating NUL to keys */
+static int add_key(stralloc *keys, const char *s, size_t len)
+{
+  if (!stralloc_catb(keys, s, len) || !stralloc_0(keys)) { errno = ENOMEM; return -1; }
+  return 0;
+}
+
+/* keys_ipv4 - a.b.c.d, a.b.c, a.b, a */
+static int keys_ipv4(const unsigned char *a, stralloc *keys)
+{
+  char buf[16];
+  size_t len = 0, ends[4];
+  int i;
+  for (i = 0; i < 4; i++) {
+    if (i) buf[len++] = '.';
+    len += fmt_ulong(buf + len, a[i]);
+    ends[i] = len;
+  }
+  for (i = 3; i >= 0; i--)
+    if (add_key(keys, buf, ends[i]) == -1) return -1;
+  return 4;
+}
+
+/* keys_ipv6 - the inet_ntop form, then 7 down to 1 expanded groups */
+static int keys_ipv6(const unsigned char *a, stralloc *keys)
+{
+  char canon[INET6_ADDRSTRLEN], buf[40];
+  size_t len = 0, ends[IPV6_PREFIX_GROUPS];
+  int i;
+  if (!inet_ntop(AF_INET6, a, canon, sizeof canon)) return -1;
+  if (add_key(keys, canon, str_len(canon)) == -1) return -1;
+  for (i = 0; i < IPV6_PREFIX_GROUPS; i++) {
+    if (i) buf[len++] = ':';
+    len += fmt_xlong(buf + len, (unsigned long)a[2 * i] << 8 | a[2 * i + 1]);
+    ends[i] = len;
+  }
+  for (i = IPV6_PREFIX_GROUPS - 1; i >= 0; i--)
+    if (add_key(keys, buf, ends[i]) == -1) return -1;
+  return 1 + IPV6_PREFIX_GROUPS;
+}
+
+int access_keys_ip(const char *ip, stralloc *keys)
+{
+  unsigned char a[16];
+  stralloc_zero(keys);
+  if (inet_pton(AF_INET, ip, a) == 1) return keys_ipv4(a, keys);
+  if (inet_pton(AF_INET6, ip, a) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a)) return keys_ipv4(a + 12, keys);
+    return keys_ipv6(a, keys);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+/* labels_ok - d[0..len) is dot-separated non-empty labels of letters,
+ * digits, '-', '_' or (internationalized names) bytes over 127 */
+static int labels_ok(const char *d, size_t len)
+{
+  size_t i;
+  if (len == 0 || d[0] == '.' || d[len - 1] == '.') return 0;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)d[i];
+    if (c == '.') { if (d[i + 1] == '.') return 0; continue; }
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+    if (c != '-' && c != '_' && c < 128) return 0;
+  }
+  return 1;
+}
+
+/* domain_keys - d[0..len) and each parent domain down to the last label;
+ * an address literal ([1.2.3.4]) has no parents */
+static int domain_keys(const char *d, size_t len, stralloc *keys)
+{
+  size_t i;
+  int n = 0;
+  if (d[0] == '[') return add_key(keys, d, len) == -1 ? -1 : 1;
+  for (i = 0; i < len; i++) {
+    if (i > 0 && d[i - 1] != '.') continue;
+    if (add_key(keys, d + i, len - i) == -1) return -1;
+    n++;
+  }
+  return n;
+}
+
+int access_keys_host(const char *host, stralloc *keys)
+{
+  char h[MAP_KEY_MAX];
+  size_t len = str_len(host);
+  stralloc_zero(keys);
+  if (len > 0 && host[len - 1] == '.') len--;
+  if (len > ADDR_DOMAIN_MAX || !labels_ok(host, len)) { errno = EINVAL; return -1; }
+  byte_copy(h, len, host);
+  case_lowerb(h, len);
+  return domain_keys(h, len, keys);
+}
+
+/* domain_ok - the domain of an address: labels, or a literal in [] */
+static int domain_ok(const char *d, size_t len)
+{
+  if (len >= 2 && d[0] == '[') return d[len - 1] == ']' && byte_chr(d + 1, len - 2, ']') == len - 2;
+  return labels_ok(d, len);
+}
+
+int access_keys_address(const char *addr, stralloc *keys)
+{
+  char a[MAP_KEY_MAX];
+  size_t len = str_len(addr), at, i;
+  int n;
+  stralloc_zero(keys);
+  if (len == 0) return add_key(keys, "<>", 2) == -1 ? -1 : 1;
+  if (len > MAP_KEY_MAX) { errno = EINVAL; return -1; }
+  for (i = 0; i < len; i++)
+    if ((unsigned char)addr[i] < 32 || addr[i] == 127) { errno = EINVAL; return -1; }
+  byte_copy(a, len, addr);
+  case_lowerb(a, len);
+  at = address_at(a, len);
+  if (at == 0) { errno = EINVAL; return -1; }
+  if (at == len) {   /* a bare local part: user@ only ("@" with its NUL) */
+    if (!stralloc_catb(keys, a, len) || !stralloc_catb(keys, "@", 2)) { errno = ENOMEM; return -1; }
+    return 1;
+  }
+  if (a[len - 1] == '.') len--;
+  if (!domain_ok(a + at + 1, len - at - 1)) { errno = EINVAL; return -1; }
+  if (add_key(keys, a, len) == -1 || add_key(keys, a, at + 1) == -1) return -1;
+  n = domain_keys(a + at + 1, len - at - 1, keys);
+  return n == -1 ? -1 : n + 2;
+}
+
+/* set_text - copy s[0..len) into sa, NUL-terminated (not counted) */
+static int set_text(stralloc *sa, const char *s, size_t len)
+{
+  if (!stralloc_copyb(sa, s, len) || !stralloc_0(sa)) { errno = ENOMEM; return -1; }
+  sa->len--;
+  return 0;
+}
+
+/* set_reply - fill r as a refusal with code, status and text */
+static int set_reply(struct access_result *r, int action, const char *code,
+                     const char *status, size_t slen, const char *text, size_t tlen)
+{
+  r->action = action;
+  byte_copy(r->code, 3, code);
+  r->code[3] = 0;
+  byte_copy(r->status, slen, status);
+  r->status[slen] = 0;
+  if (tlen == 0) { text = "Access denied"; tlen = 13; }
+  return set_text(&r->text, text, tlen);
+}
+
+static int digit(char c) { return c >= '0' && c <= '9'; }
+
+/* scan_status - length of an enhanced status code "C.S.D" of class c at
+ * s (1 to 3 digits for S and D), ending at len or a space; 0 if none */
+static size_t scan_status(const char *s, size_t len, char c)
+{
+  size_t i = 0, part, n;
+  if (len < 5 || s[0] != c || s[1] != '.') return 0;
+  i = 2;
+  for (part = 0; part < 2; part++) {
+    for (n = 0; i < len && digit(s[i]) && n < 3; i++) n++;
+    if (n == 0) return 0;
+    if (part == 0) { if (i >= len || s[i] != '.') return 0; i++; }
+  }
+  return (i == len || s[i] == ' ') ? i : 0;
+}
+
+/* invalid - the value is not one access_parse accepts */
+static int invalid(void)
+{
+  errno = EINVAL;
+  return -1;
+}
+
+/* skip_spaces - first position at or after i that is not a space */
+static size_t skip_spaces(const char *s, size_t len, size_t i)
+{
+  while (i < len && s[i] == ' ') i++;
+  return i;
+}
+
+/* printable - s[0..len) is printable ASCII */
+static int printable(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++)
+    if (s[i] < 32 || s[i] > 126) return 0;
+  return 1;
+}
+
+/* parse_error - the part after "ERROR:": "4xx" or "5xx", then optionally
+ * an enhanced status code of the same class, then optionally text */
+static int parse_error(const char *s, size_t len, struct access_result *r)
+{
+  char status[16] = "5.7.1";
+  size_t i, n;
+  if (len < 3 || (s[0] != '4' && s[0] != '5') || s[1] < '0' || s[1] > '5'
+      || !digit(s[2]) || (len > 3 && s[3] != ' '))
+    return invalid();
+  status[0] = s[0];
+  i = skip_spaces(s, len, 3);
+  n = scan_status(s + i, len - i, s[0]);
+  if (n == 0 && len - i >= 2 && digit(s[i]) && s[i + 1] == '.')
+    return invalid();   /* a status code of the wrong class, or malformed */
+  if (n) {
+    byte_copy(status, n, s + i);
+    status[n] = 0;
+    i = skip_spaces(s, len, i + n);
+  }
+  if (len - i > ACCESS_TEXT_MAX || !printable(s + i, len - i)) return invalid();
+  return set_reply(r, ACCESS_ERROR, s, status, str_len(status), s + i, len - i);
+}
+
+int access_parse(const char *v, size_t len, struct access_result *r)
+{
+  static const struct { const char *word; int action; } words[] = {
+    { "OK", ACCESS_OK }, { "RELAY", ACCESS_RELAY },
+    { "REJECT", ACCESS_REJECT }, { "DISCARD", ACCESS_DISCARD },
+  };
+  size_t i;
+  r->action = ACCESS_NONE;
+  r->code[0] = r->status[0] = 0;
+  if (set_text(&r->text, "", 0) == -1) return -1;
+  for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+    if (len != str_len(words[i].word) || case_diffb(v, len, words[i].word)) continue;
+    if (words[i].action == ACCESS_REJECT) return set_reply(r, ACCESS_REJECT, "550", "5.7.1", 5, "", 0);
+    r->action = words[i].action;
+    return 0;
+  }
+  if (len >= 6 && case_diffb(v, 6, "ERROR:") == 0) {
+    if (parse_error(v + 6, len - 6, r) == 0) return 0;
+    r->action = ACCESS_NONE;
+    return -1;
+  }
+  return invalid();
+}
+
+/* ipv4_prefix_ok - 1 to 4 decimal parts 0-255 without leading zeros */
+static int ipv4_prefix_ok(const char *s, size_t len)
+{
+  size_t i = 0, n, parts = 0;
+  unsigned long v;
+  for (;;) {
+    for (n = 0, v = 0; i < len && digit(s[i]) && n < 4; i++, n++) v = v * 10 + (unsigned long)(s[i] - '0');
+    if (n == 0 || n > 3 || v > 255 || (n > 1 && s[i - n] == '0')) return 0;
+    if (++parts > 4) return 0;
+    if (i == len) return 1;
+    if (s[i++] != '.' || i == len) return 0;
+  }
+}
+
+/* ipv6_prefix - 1 to 7 groups of 1-4 hex digits, rewritten into out
+ * without leading zeros: 1 done, 0 not a prefix, -1 no memory */
+static int ipv6_prefix(const char *s, size_t len, stralloc *out)
+{
+  char buf[40];
+  size_t i = 0, n, groups = 0, o = 0;
+  unsigned long v;
+  for (;;) {
+    for (n = 0, v = 0; i < len && n < 5 && scan_fromhex((unsigned char)s[i]) >= 0; i++, n++)
+      v = v * 16 + (unsigned long)scan_fromhex((unsigned char)s[i]);
+    if (n == 0 || n > 4 || ++groups > IPV6_PREFIX_GROUPS) return 0;
+    o += fmt_xlong(buf + o, v);
+    if (i == len) break;
+    if (s[i++] != ':' || i == len) return 0;
+    buf[o++] = ':';
+  }
+  if (!stralloc_copyb(out, buf, o)) return -1;
+  return 1;
+}
+
+/* ipv6_key - an IPv6 address in inet_ntop form (IPv4-mapped ones as IPv4)
+ * or a prefix; 1, 0 neither, -1 no memory */
+static int ipv6_key(const char *s, size_t len, stralloc *out)
+{
+  char buf[INET6_ADDRSTRLEN];
+  unsigned char a[16];
+  stralloc keys = { 0 };
+  int r = 1;
+  if (len >= sizeof buf) return 0;
+  byte_copy(buf, len, s);
+  buf[len] = 0;
+  if (inet_pton(AF_INET6, buf, a) != 1) return ipv6_prefix(s, len, out);
+  if (access_keys_ip(buf, &keys) == -1) r = -1;   /* the first key is the address */
+  else if (!stralloc_copyb(out, keys.s, str_len(keys.s))) r = -1;
+  stralloc_free(&keys);
+  return r;
+}
+
+int access_key_normalize(const char *k, size_t len, stralloc *out)
+{
+  char buf[MAP_KEY_MAX];
+  size_t i;
+  if (len == 0 || len > MAP_KEY_MAX) return 0;
+  byte_copy(buf, len, k);
+  case_lowerb(buf, len);
+  if (byte_chr(buf, len, '@') == len) {
+    for (i = 0; i < len && (digit(buf[i]) || buf[i] == '.'); i++)
+      ;
+    if (i == len) return ipv4_prefix_ok(buf, len) ? (stralloc_copyb(out, buf, len) ? 1 : -1) : 0;
+    if (byte_chr(buf, len, ':') < len) return ipv6_key(buf, len, out);
+  }
+  if (len > 1 && buf[len - 1] == '.') len--;   /* example.com. is example.com */
+  return stralloc_copyb(out, buf, len) ? 1 : -1;
+}
+
+/* subject_keys - the keys of kind for subject */
+static int subject_keys(int kind, const char *subject, stralloc *keys)
+{
+  switch (kind) {
+  case ACCESS_KIND_IP: return access_keys_ip(subject, keys);
+  case ACCESS_KIND_HOST: return access_keys_host(subject, keys);
+  case ACCESS_KIND_ADDRESS: return access_keys_address(subject, keys);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+int access_check(struct map *m, int kind, const char *subject, struct access_result *r)
+{
+  static stralloc keys, value;   /* reused: smtp-receive checks every command */
+  size_t pos, klen;
+  int found;
+  r->action = ACCESS_NONE;
+  if (subject_keys(kind, subject, &keys) == -1) return -1;
+  for (pos = 0; pos < keys.len; pos += klen + 1) {
+    klen = str_len(keys.s + pos);
+    found = map_lookup(m, keys.s + pos, klen, &value);
+    if (found == 0) continue;
+    if (found == -1) return -1;
+    if (set_text(&r->key, keys.s + pos, klen) == -1) return -1;
+    if (access_parse(value.s, value.len, r) == -1) {
+      if (errno == EINVAL) errno = EPROTO;
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+void access_result_free(struct access_result *r)
+{
+  stralloc_free(&r->text);
+  stralloc_free(&r->key);
+  r->action = ACCESS_NONE;
+}
