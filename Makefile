@@ -20,22 +20,36 @@ LIBS_SSL   = $(shell pkg-config --libs openssl 2>/dev/null)
 LIBS_SD    = $(shell pkg-config --libs libsystemd 2>/dev/null)
 CFLAGS   += $(shell pkg-config --cflags openssl libsystemd 2>/dev/null)
 
-# Programs: each directory's main.c plus its other .c files (tests excluded).
-PROGRAMS = spool-inject $(if $(wildcard maps/main.c),postern-maps)
+# Programs as NAME:DIRECTORY:MAIN-FILE.  A file holding main() is named
+# main.c or main_<something>.c; every other .c file of the directory goes
+# into build/obj/DIR/dir.a, linked into each program of that directory and
+# into its unit tests.  A program is built once its main file exists.
+PROGS = spool-inject:spool-inject:main.c \
+        sendmail:spool-inject:main_sendmail.c \
+        postern-maps:maps:main.c \
+        smtp-receive:smtp-receive:main.c \
+        queue-run:queue-run:main.c \
+        local-spawn:queue-run:main_local_spawn.c \
+        remote-spawn:queue-run:main_remote_spawn.c \
+        remote-send:remote-send:main.c \
+        local-deliver:local-deliver:main.c
+# Libraries beyond libowfat, per program: OpenSSL only where TLS is spoken.
+LIBS_smtp-receive = $(LIBS_SSL)
+LIBS_remote-send  = $(LIBS_SSL)
+LIBS_queue-run    = $(LIBS_SD)
+
+word = $(word $(2),$(subst :, ,$(1)))
+PROGS_PRESENT = $(foreach p,$(PROGS),$(if $(wildcard $(call word,$(p),2)/$(call word,$(p),3)),$(p)))
+PROGRAMS = $(foreach p,$(PROGS_PRESENT),$(call word,$(p),1))
+DIRS = spool-inject maps smtp-receive queue-run remote-send local-deliver
 
 LIB_SRC  = $(sort $(wildcard lib/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA     = $(BUILD)/libpostern.a
 
-spool-inject_SRC = $(wildcard spool-inject/*.c)
-postern-maps_SRC = $(wildcard maps/*.c)
-
-# Unit tests: dir/tests/test_*.c, each linked with its directory's
-# non-main objects and lib/.
-UNIT_SRC = $(sort $(wildcard lib/tests/test_*.c spool-inject/tests/test_*.c maps/tests/test_*.c))
+UNIT_SRC = $(sort $(wildcard lib/tests/test_*.c $(addsuffix /tests/test_*.c,$(DIRS))))
 UNIT_BIN = $(foreach s,$(UNIT_SRC),$(BUILD)/unit/$(subst /,_,$(basename $(s))))
-
-FUZZ_SRC = $(sort $(wildcard lib/fuzz/fuzz_*.c))
+FUZZ_SRC = $(sort $(wildcard lib/fuzz/fuzz_*.c $(addsuffix /fuzz/fuzz_*.c,$(DIRS))))
 
 all: deps-build $(addprefix $(BUILD)/,$(PROGRAMS)) $(UNIT_BIN)
 
@@ -52,19 +66,28 @@ $(LIBA): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-define program
-$(BUILD)/$(1): $$(patsubst %.c,$(BUILD)/obj/%.o,$$($(1)_SRC)) $(LIBA)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(2)
-endef
-$(eval $(call program,spool-inject,$(LIBS_OWFAT)))
-$(if $(wildcard maps/main.c),$(eval $(call program,postern-maps,$(LIBS_OWFAT))))
-
-# A unit test links every object of its directory except main.o.
-unitdir = $(patsubst %/tests,%,$(patsubst %/,%,$(dir $(1))))
-define unit
-$(BUILD)/unit/$(subst /,_,$(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $$(filter-out %/main.o,$$(patsubst %.c,$(BUILD)/obj/%.o,$$(filter-out lib/%,$$(wildcard $(call unitdir,$(1))/*.c)))) $(LIBA)
+# dir.a: the non-main objects of a program directory
+dirsrc = $(filter-out $(1)/main.c $(1)/main_%.c,$(wildcard $(1)/*.c))
+define dirlib
+$(BUILD)/obj/$(1)/dir.a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call dirsrc,$(1)))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT)
+	rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach d,$(DIRS),$(eval $(call dirlib,$(d))))
+
+define program
+$(BUILD)/$(call word,$(1),1): $(BUILD)/obj/$(call word,$(1),2)/$(basename $(call word,$(1),3)).o $(BUILD)/obj/$(call word,$(1),2)/dir.a $(LIBA)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call word,$(1),1))
+endef
+$(foreach p,$(PROGS_PRESENT),$(eval $(call program,$(p))))
+
+# A unit test dir/tests/test_x.c links dir.a of its directory and lib/.
+unitdir = $(patsubst %/tests/,%,$(dir $(1)))
+define unit
+$(BUILD)/unit/$(subst /,_,$(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $(if $(filter lib,$(call unitdir,$(1))),,$(BUILD)/obj/$(call unitdir,$(1))/dir.a) $(LIBA)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_SSL) $$(LIBS_SD)
 endef
 $(foreach s,$(UNIT_SRC),$(eval $(call unit,$(s))))
 
@@ -72,13 +95,16 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  HARDEN="-fPIE" LDHARDEN="-pie -fsanitize=address,undefined"
 
+# Each fuzz target is compiled with all of lib/ and the non-main files of
+# its own directory.
 fuzz: deps-build
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRC); do \
-	  n=$$(basename $$f .c); \
+	  n=$$(basename $$f .c); d=$$(dirname $$(dirname $$f)); \
+	  extra=""; [ "$$d" = lib ] || extra=$$(ls $$d/*.c | grep -v -e '/main\.c$$' -e '/main_[^/]*\.c$$'); \
 	  echo "clang $$f -> build-fuzz/$$n"; \
-	  clang -std=c11 -D_GNU_SOURCE -Ilib -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -o build-fuzz/$$n $$f $(LIB_SRC) -lowfat || exit 1; \
+	  clang -std=c11 -D_GNU_SOURCE -Ilib -I$$d -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/$$n $$f $(LIB_SRC) $$extra -lowfat $(LIBS_SSL) || exit 1; \
 	done
 
 # check and demo install what is missing first, then build in a second make
@@ -94,6 +120,6 @@ demo: deps-build
 	tools/demo
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz sandbox
 
 .PHONY: all asan fuzz check demo clean deps-build deps-test

@@ -3,6 +3,7 @@
  * file into (name, normalized right-hand side) entries with "line N:"
  * errors.  Both run on untrusted bytes: every copy is bounded. */
 #include <errno.h>
+#include <stdarg.h>
 #include "byte.h"
 #include "case.h"
 #include "fmt.h"
@@ -169,7 +170,7 @@ int aliases_split(const char *rhs, size_t len,
                   int (*fn)(void *arg, const struct alias_item *item),
                   void *arg, const char **why)
 {
-  static struct alias_iter it;   /* 2 KB: kept off the stack */
+  struct alias_iter it;   /* on the stack: fn may split another rhs */
   struct alias_item item;
   int r, n = 0;
   aliases_start(&it, rhs, len);
@@ -186,7 +187,7 @@ int aliases_split(const char *rhs, size_t len,
 
 int aliases_normalize(const char *rhs, size_t len, stralloc *out, const char **why)
 {
-  static struct alias_iter it;
+  struct alias_iter it;
   struct alias_item item;
   int r;
   stralloc_zero(out);
@@ -201,4 +202,190 @@ int aliases_normalize(const char *rhs, size_t len, stralloc *out, const char **w
   if (r == -1) { *why = it.why; errno = EINVAL; return -1; }
   if (out->len == 0) { *why = "no items"; errno = EINVAL; return -1; }
   return 0;
+}
+
+/* struct parse - aliases_parse's state */
+struct parse {
+  const struct aliases_cb *cb;
+  stralloc line;               /* the physical line just read */
+  stralloc entry;              /* the entry being collected */
+  stralloc name, rhs, msg;
+  struct map_keyset seen;      /* names of good entries, for duplicates */
+  unsigned long lineno;        /* of the physical line */
+  unsigned long entry_line;    /* where the entry started */
+  int have_entry;              /* entry holds a line */
+  int broken;                  /* the entry already had an error */
+  long errors;
+};
+
+/* nomem - out of memory: the parse ends */
+static int nomem(void)
+{
+  errno = ENOMEM;
+  return -1;
+}
+
+/* report - hand "line N: " and the strings after line (up to a null
+ * pointer) to the error callback; 0, or -1 out of memory */
+static int report(struct parse *p, unsigned long line, ...)
+{
+  char num[FMT_ULONG];
+  const char *part;
+  va_list ap;
+  int ok;
+  num[fmt_ulong(num, line)] = 0;
+  p->errors++;
+  ok = stralloc_copys(&p->msg, "line ") && stralloc_cats(&p->msg, num)
+       && stralloc_cats(&p->msg, ": ");
+  va_start(ap, line);
+  while (ok && (part = va_arg(ap, const char *)))
+    ok = stralloc_cats(&p->msg, part);
+  va_end(ap);
+  if (!ok || !stralloc_0(&p->msg)) return nomem();
+  if (p->cb->error) p->cb->error(p->cb->arg, p->msg.s);
+  return 0;
+}
+#define REPORT(p, line, ...) report((p), (line), __VA_ARGS__, (const char *)0)
+
+/* name_check - 0 if s[0..len) is a good alias name, else why not */
+static const char *name_check(const char *s, size_t len)
+{
+  size_t i;
+  if (len == 0) return "empty alias name";
+  if (len > ALIAS_NAME_MAX) return "alias name too long";
+  for (i = 0; i < len; i++) {
+    if (blank(s[i])) return "blank in the alias name";
+    if (s[i] == '@') return "alias names are local parts: no '@'";
+    if (s[i] == '"') return "quoted alias names are not supported";
+  }
+  return local_check(s, len) ? "invalid character in the alias name" : 0;
+}
+
+/* entry_add - check the name and the items of a finished entry, hand a
+ * good one to the callback */
+static int entry_add(struct parse *p, const char *s, size_t len, unsigned long line)
+{
+  size_t colon = byte_chr(s, len, ':'), n = colon;
+  unsigned long first;
+  const char *why;
+  char num[FMT_ULONG];
+  if (colon == len) return REPORT(p, line, "missing ':' after the alias name");
+  while (n > 0 && blank(s[n - 1])) n--;
+  if ((why = name_check(s, n))) return REPORT(p, line, why);
+  if (!stralloc_copyb(&p->name, s, n) || !stralloc_0(&p->name)) return nomem();
+  case_lowerb(p->name.s, n);
+  if (aliases_normalize(s + colon + 1, len - colon - 1, &p->rhs, &why) == -1)
+    return errno == ENOMEM ? -1 : REPORT(p, line, "alias '", p->name.s, "': ", why);
+  if (p->rhs.len > MAP_VALUE_MAX)
+    return REPORT(p, line, "alias '", p->name.s, "' is too long");
+  switch (map_keyset_add(&p->seen, p->name.s, n, line, &first)) {
+  case -1: return nomem();
+  case 0:
+    num[fmt_ulong(num, first)] = 0;
+    return REPORT(p, line, "duplicate alias '", p->name.s, "' (first at line ", num, ")");
+  }
+  return p->cb->entry(p->cb->arg, p->name.s, n, p->rhs.s, p->rhs.len, line);
+}
+
+/* flush - finish the entry being collected */
+static int flush(struct parse *p)
+{
+  if (!p->have_entry) return 0;
+  p->have_entry = 0;
+  if (p->broken) return 0;
+  return entry_add(p, p->entry.s, p->entry.len, p->entry_line);
+}
+
+/* begin - start a new entry with the line s[0..len) */
+static int begin(struct parse *p, const char *s, size_t len, int broken)
+{
+  if (flush(p) == -1) return -1;
+  p->have_entry = 1;
+  p->broken = broken;
+  p->entry_line = p->lineno;
+  return stralloc_copyb(&p->entry, s, len) ? 0 : nomem();
+}
+
+/* bad_line - report an unusable line; its entry is dropped without more
+ * errors (a bad first line starts an entry that swallows its continuations) */
+static int bad_line(struct parse *p, int continues, const char *why)
+{
+  if (REPORT(p, p->lineno, why) == -1) return -1;
+  if (continues && p->have_entry) { p->broken = 1; return 0; }
+  return begin(p, "", 0, 1);
+}
+
+/* line_check - 0, or why the bytes of a line are unacceptable */
+static const char *line_check(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0) return "NUL byte";
+    if (c == '\r') return "carriage return (DOS line end?)";
+    if (control(c) && c != '\t') return "control character";
+  }
+  return 0;
+}
+
+/* continuation - append a continuation line to the entry */
+static int continuation(struct parse *p, const char *s, size_t len)
+{
+  if (!p->have_entry) return bad_line(p, 0, "continuation line without an alias before it");
+  if (p->broken) return 0;
+  if (p->entry.len + 1 + len > ALIAS_ENTRY_MAX) return bad_line(p, 1, "alias entry too long");
+  if (!stralloc_append(&p->entry, " ") || !stralloc_catb(&p->entry, s, len)) return nomem();
+  return 0;
+}
+
+/* one_line - the physical line s[0..len) */
+static int one_line(struct parse *p, const char *s, size_t len)
+{
+  const char *why = line_check(s, len);
+  size_t i;
+  if (why) return bad_line(p, len > 0 && blank(s[0]), why);
+  i = skip_blanks(s, len, 0);
+  if (i == len || s[i] == '#') return 0;   /* blank lines and comments, anywhere */
+  if (blank(s[0])) return continuation(p, s, len);
+  return begin(p, s, len, 0);
+}
+
+/* parse_lines - the read loop of aliases_parse */
+static long parse_lines(struct parse *p, buffer *in)
+{
+  size_t len;
+  int r;
+  if (!stralloc_ready(&p->line, ALIAS_LINE_MAX)) return nomem();
+  while (p->errors < ALIAS_ERRORS_MAX) {
+    r = getln(in, p->line.s, ALIAS_LINE_MAX, &len);
+    if (r == GETLN_ERROR) return -1;
+    if (r == GETLN_EOF) break;
+    p->lineno++;
+    if (r == GETLN_LONG) {
+      getln_skip(in);   /* a read error shows up at the next getln */
+      if (bad_line(p, blank(p->line.s[0]), "line too long") == -1) return -1;
+      continue;
+    }
+    if (one_line(p, p->line.s, len) == -1) return -1;
+  }
+  if (p->errors >= ALIAS_ERRORS_MAX)
+    return REPORT(p, p->lineno, "too many errors, giving up") == -1 ? -1 : p->errors;
+  if (flush(p) == -1) return -1;
+  return p->errors;
+}
+
+long aliases_parse(buffer *in, const struct aliases_cb *cb)
+{
+  struct parse p;
+  long r;
+  byte_zero(&p, sizeof p);
+  p.cb = cb;
+  r = parse_lines(&p, in);
+  stralloc_free(&p.line);
+  stralloc_free(&p.entry);
+  stralloc_free(&p.name);
+  stralloc_free(&p.rhs);
+  stralloc_free(&p.msg);
+  map_keyset_free(&p.seen);
+  return r;
 }
