@@ -15,7 +15,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib
 CFLAGS   += -std=c11 -Wall -Wextra $(WERROR) $(OPT) $(HARDEN)
 LDHARDEN ?= -pie -Wl,-z,relro,-z,now
 LDFLAGS  += $(LDHARDEN)
-LIBS_OWFAT = -lowfat
+LIBS_OWFAT = -l:libowfat.a   # static: no relocation cost per exec, no runtime package
 LIBS_SSL   = $(shell pkg-config --libs openssl 2>/dev/null)
 LIBS_SD    = $(shell pkg-config --libs libsystemd 2>/dev/null)
 CFLAGS   += $(shell pkg-config --cflags openssl libsystemd 2>/dev/null)
@@ -38,9 +38,9 @@ LIBS_smtp-receive = $(LIBS_SSL)
 LIBS_remote-send  = $(LIBS_SSL)
 LIBS_queue-run    = $(LIBS_SD)
 
-word = $(word $(2),$(subst :, ,$(1)))
-PROGS_PRESENT = $(foreach p,$(PROGS),$(if $(wildcard $(call word,$(p),2)/$(call word,$(p),3)),$(p)))
-PROGRAMS = $(foreach p,$(PROGS_PRESENT),$(call word,$(p),1))
+field = $(word $(2),$(subst :, ,$(1)))
+PROGS_PRESENT = $(foreach p,$(PROGS),$(if $(wildcard $(call field,$(p),2)/$(call field,$(p),3)),$(p)))
+PROGRAMS = $(foreach p,$(PROGS_PRESENT),$(call field,$(p),1))
 DIRS = spool-inject maps smtp-receive queue-run remote-send local-deliver
 
 LIB_SRC  = $(sort $(wildcard lib/*.c))
@@ -58,7 +58,7 @@ deps-build:
 deps-test:
 	@tools/deps test
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h $(addsuffix /*.h,$(DIRS)))
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -77,8 +77,8 @@ endef
 $(foreach d,$(DIRS),$(eval $(call dirlib,$(d))))
 
 define program
-$(BUILD)/$(call word,$(1),1): $(BUILD)/obj/$(call word,$(1),2)/$(basename $(call word,$(1),3)).o $(BUILD)/obj/$(call word,$(1),2)/dir.a $(LIBA)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call word,$(1),1))
+$(BUILD)/$(call field,$(1),1): $(BUILD)/obj/$(call field,$(1),2)/$(basename $(call field,$(1),3)).o $(BUILD)/obj/$(call field,$(1),2)/dir.a $(LIBA)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call field,$(1),1))
 endef
 $(foreach p,$(PROGS_PRESENT),$(eval $(call program,$(p))))
 

@@ -168,9 +168,8 @@ static int digit(char c) { return c >= '0' && c <= '9'; }
  * s (1 to 3 digits for S and D), ending at len or a space; 0 if none */
 static size_t scan_status(const char *s, size_t len, char c)
 {
-  size_t i = 0, part, n;
+  size_t i = 2, part, n;
   if (len < 5 || s[0] != c || s[1] != '.') return 0;
-  i = 2;
   for (part = 0; part < 2; part++) {
     for (n = 0; i < len && digit(s[i]) && n < 3; i++) n++;
     if (n == 0) return 0;

@@ -31,14 +31,13 @@ static void load_config(const char *arg)
 static void queued(const struct inject *m)
 {
   char size[NUM_ULONG], nrcpt[NUM_ULONG], uid[NUM_ULONG];
-  size[num_fmt(size, m->size)] = 0;
-  nrcpt[num_fmt(nrcpt, m->env.nrcpt)] = 0;
-  uid[num_fmt(uid, (unsigned long)getuid())] = 0;
-  stralloc from = {0};
+  static stralloc from;   /* "<sender>" */
   if (!stralloc_copys(&from, "<") || !stralloc_cats(&from, envelope_sender(&m->env)) ||
-      !stralloc_cats(&from, ">") || !stralloc_0(&from)) from.s = "<?>";
-  log_event(m->id, "status", "queued", "from", from.s,
-            "nrcpt", nrcpt, "size", size, "uid", uid, (char *)0);
+      !stralloc_cats(&from, ">") || !stralloc_0(&from))
+    from.len = 0;   /* out of memory: the message is queued, log what we can */
+  log_event(m->id, "status", "queued", "from", from.len ? from.s : "?",
+            "nrcpt", num_str(nrcpt, m->env.nrcpt), "size", num_str(size, m->size),
+            "uid", num_str(uid, (unsigned long)getuid()), (char *)0);
   inject_reply("250 2.0.0 Ok: queued as ", m->id);
 }
 

@@ -1,0 +1,198 @@
+/* mapfile.c - the text formats of postern-maps(8): which format a file
+ * has, and the parser of the key-value formats (generic, set, access).
+ * The aliases format is lib/aliases.c's.  Maps are edited by people and may
+ * come from elsewhere: lines, keys and values are bounded, NUL, CR and
+ * other control characters are refused, every error names its line. */
+#include <errno.h>
+#include <stdarg.h>
+#include "byte.h"
+#include "case.h"
+#include "fmt.h"
+#include "str.h"
+#include "getln.h"
+#include "access.h"
+#include "maps.h"
+
+/* struct mapfile - mapfile_parse's state */
+struct mapfile {
+  const struct aliases_cb *cb;
+  int type;
+  stralloc line, key, msg;
+  struct map_keyset seen;
+  struct access_result access;   /* scratch for checking access values */
+  unsigned long lineno;
+  long errors;
+};
+
+static const struct { const char *name; int type; } by_basename[] = {
+  { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
+  { "local-domains", MAPTYPE_SET }, { "relay-domains", MAPTYPE_SET },
+};
+static const struct { const char *name; int type; } by_name[] = {
+  { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
+  { "set", MAPTYPE_SET }, { "generic", MAPTYPE_GENERIC },
+};
+
+int maptype_of_path(const char *path)
+{
+  size_t slash = str_rchr(path, '/'), i;   /* str_len(path) if none */
+  const char *base = path[slash] ? path + slash + 1 : path;
+  for (i = 0; i < sizeof by_basename / sizeof by_basename[0]; i++)
+    if (str_equal(base, by_basename[i].name)) return by_basename[i].type;
+  return MAPTYPE_GENERIC;
+}
+
+int maptype_by_name(const char *name)
+{
+  size_t i;
+  for (i = 0; i < sizeof by_name / sizeof by_name[0]; i++)
+    if (str_equal(name, by_name[i].name)) return by_name[i].type;
+  return -1;
+}
+
+static int blank(char c) { return c == ' ' || c == '\t'; }
+
+/* report - "line N: " and the strings up to a null pointer, to the error
+ * callback; 0, or -1 out of memory */
+static int report(struct mapfile *f, ...)
+{
+  char num[FMT_ULONG];
+  const char *part;
+  va_list ap;
+  int ok;
+  num[fmt_ulong(num, f->lineno)] = 0;
+  f->errors++;
+  ok = stralloc_copys(&f->msg, "line ") && stralloc_cats(&f->msg, num)
+       && stralloc_cats(&f->msg, ": ");
+  va_start(ap, f);
+  while (ok && (part = va_arg(ap, const char *)))
+    ok = stralloc_cats(&f->msg, part);
+  va_end(ap);
+  if (!ok || !stralloc_0(&f->msg)) { errno = ENOMEM; return -1; }
+  if (f->cb->error) f->cb->error(f->cb->arg, f->msg.s);
+  return 0;
+}
+#define REPORT(f, ...) report((f), __VA_ARGS__, (const char *)0)
+
+/* line_check - 0, or why the bytes of a line are unacceptable */
+static const char *line_check(const char *s, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == 0) return "NUL byte";
+    if (c == '\r') return "carriage return (DOS line end?)";
+    if ((c < 32 && c != '\t') || c == 127) return "control character";
+  }
+  return 0;
+}
+
+/* set_key - the key as stored: lower case; access keys normalized.
+ * 1, 0 an error was reported, -1 no memory */
+static int set_key(struct mapfile *f, const char *k, size_t len)
+{
+  int r;
+  if (f->type != MAPTYPE_ACCESS) {
+    if (!stralloc_copyb(&f->key, k, len) || !stralloc_0(&f->key)) return -1;
+    case_lowerb(f->key.s, len);
+    f->key.len--;
+    return 1;
+  }
+  r = access_key_normalize(k, len, &f->key);
+  if (r == 1 && !stralloc_0(&f->key)) return -1;
+  if (r == 1) { f->key.len--; return 1; }
+  if (r == -1) return -1;
+  if (!stralloc_copyb(&f->key, k, len) || !stralloc_0(&f->key)) return -1;
+  return REPORT(f, "key '", f->key.s, "' is neither an IP address nor an IP prefix") == -1 ? -1 : 0;
+}
+
+/* value_check - 0 if value v[0..len) suits the map type, else a report */
+static int value_check(struct mapfile *f, const char *v, size_t len)
+{
+  if (len > MAP_VALUE_MAX) return REPORT(f, "value too long (over 65536 bytes)") == -1 ? -1 : 1;
+  if (f->type == MAPTYPE_GENERIC && len == 0)
+    return REPORT(f, "key '", f->key.s, "' has no value") == -1 ? -1 : 1;
+  if (f->type != MAPTYPE_ACCESS) return 0;
+  if (access_parse(v, len, &f->access) == 0) return 0;
+  if (errno == ENOMEM) return -1;
+  return REPORT(f, "invalid access value for key '", f->key.s,
+                "' (want OK, RELAY, REJECT, DISCARD, ERROR:4xx text or ERROR:5xx text)") == -1 ? -1 : 1;
+}
+
+/* one_entry - the key k and the value v of one line: checks, then the
+ * callback; 0 (an error may have been reported), -1 stop */
+static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *v, size_t vlen)
+{
+  unsigned long first;
+  char num[FMT_ULONG];
+  int r;
+  if (klen > MAP_KEY_MAX) return REPORT(f, "key too long (over 1024 bytes)");
+  if ((r = set_key(f, k, klen)) != 1) return r == -1 ? (errno = ENOMEM, -1) : 0;
+  if ((r = value_check(f, v, vlen)) != 0) return r == -1 ? (errno = ENOMEM, -1) : 0;
+  if (f->type == MAPTYPE_SET) vlen = 0;
+  switch (map_keyset_add(&f->seen, f->key.s, f->key.len, f->lineno, &first)) {
+  case -1: errno = ENOMEM; return -1;
+  case 0:
+    num[fmt_ulong(num, first)] = 0;
+    return REPORT(f, "duplicate key '", f->key.s, "' (first at line ", num, ")");
+  }
+  return f->cb->entry(f->cb->arg, f->key.s, f->key.len, v, vlen, f->lineno);
+}
+
+/* one_line - split a line into key and value */
+static int one_line(struct mapfile *f, const char *s, size_t len)
+{
+  const char *why = line_check(s, len);
+  size_t i, k;
+  if (why) return REPORT(f, why);
+  i = 0;
+  while (i < len && blank(s[i])) i++;
+  if (i == len || s[i] == '#') return 0;   /* blank lines and comments */
+  for (k = i; k < len && !blank(s[k]); k++)
+    ;
+  while (len > k && blank(s[len - 1])) len--;
+  s += i; k -= i; len -= i;
+  for (i = k; i < len && blank(s[i]); i++)
+    ;
+  return one_entry(f, s, k, s + i, len - i);
+}
+
+/* parse_lines - the read loop of mapfile_parse */
+static long parse_lines(struct mapfile *f, buffer *in)
+{
+  size_t len;
+  int r;
+  if (!stralloc_ready(&f->line, MAPFILE_LINE_MAX)) { errno = ENOMEM; return -1; }
+  while (f->errors < MAPFILE_ERRORS_MAX) {
+    r = getln(in, f->line.s, MAPFILE_LINE_MAX, &len);
+    if (r == GETLN_ERROR) return -1;
+    if (r == GETLN_EOF) break;
+    f->lineno++;
+    if (r == GETLN_LONG) {
+      getln_skip(in);   /* a read error shows up at the next getln */
+      if (REPORT(f, "line too long") == -1) return -1;
+      continue;
+    }
+    if (one_line(f, f->line.s, len) == -1) return -1;
+  }
+  if (f->errors >= MAPFILE_ERRORS_MAX && REPORT(f, "too many errors, giving up") == -1)
+    return -1;
+  return f->errors;
+}
+
+long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
+{
+  struct mapfile f;
+  long r;
+  if (type == MAPTYPE_ALIASES) return aliases_parse(in, cb);
+  byte_zero(&f, sizeof f);
+  f.cb = cb;
+  f.type = type;
+  r = parse_lines(&f, in);
+  stralloc_free(&f.line);
+  stralloc_free(&f.key);
+  stralloc_free(&f.msg);
+  map_keyset_free(&f.seen);
+  access_result_free(&f.access);
+  return r;
+}

@@ -1,0 +1,201 @@
+# maps/tests/compile.sh - postern-maps compile: text to cdb round trips for
+# the generic, set and access formats, every syntax error with its line
+# number, duplicates, the bounds, the atomic replacement (a failed compile
+# leaves the old .cdb and no temporary file), and the permissions carried
+# from the text file to the .cdb.
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+
+PM=$B/postern-maps
+cd "$T" || exit 1
+
+# run CMD...: stdout in $out, stderr in $err, exit code in $rc
+run() { "$@" >"$T/.out" 2>"$T/.err"; rc=$?; out=$(cat "$T/.out"); err=$(cat "$T/.err"); }
+# has NAME NEEDLE HAYSTACK: HAYSTACK contains NEEDLE
+has() { case "$3" in *"$2"*) ok "$1" ;; *) fail "$1" "expected to contain: $2" "actual: $3" ;; esac; }
+# tmp_left: temporary files compile may have left in $T
+tmp_left() { ls -A "$T" | grep '\.tmp\.' ; }
+
+# --- generic round trip -----------------------------------------------
+printf '# mailertable\nExample.COM   smtp:[mx.example.net]:25  \n\n   # indented comment\n\t.Sub.example.com\terror:5.1.1 no such   domain\nlast.example lmtp:unix:/run/lmtp' >routes
+run "$PM" compile routes
+is "generic: compile exits 0" 0 "$rc"
+is "generic: summary line" "postern-maps: routes.cdb: 3 keys" "$out"
+is "generic: nothing on stderr" "" "$err"
+run "$PM" query routes example.com
+is "generic: value, trailing blanks trimmed" "smtp:[mx.example.net]:25" "$out"
+run "$PM" query routes EXAMPLE.com
+is "generic: keys are case-insensitive" "0 smtp:[mx.example.net]:25" "$rc $out"
+run "$PM" query routes.cdb .sub.example.com
+is "generic: inner blanks kept, query by .cdb name" "error:5.1.1 no such   domain" "$out"
+run "$PM" query routes last.example
+is "generic: last line without LF is read" "lmtp:unix:/run/lmtp" "$out"
+run "$PM" query routes '#'
+is "generic: comments are not keys" 1 "$rc"
+
+# --- syntax errors, each with its line number ---------------------------
+# err_case NAME FILE-CONTENT(printf format) EXPECTED-MESSAGE [TYPE]
+err_case() {
+  printf "$2" >virtual
+  run "$PM" compile ${4:+-t "$4"} virtual
+  if [ "$rc" = 65 ] && [[ "$err" == *"postern-maps: virtual: $3"* ]] && [ ! -e virtual.cdb ] && [ -z "$(tmp_left)" ]; then
+    ok "$1"
+  else
+    fail "$1" "exit $rc (want 65)" "stderr: $err" "want: postern-maps: virtual: $3" "files: $(ls -A)"
+  fi
+}
+err_case "missing value" 'a b\nkeyonly\n' "line 2: key 'keyonly' has no value"
+err_case "carriage return" 'a b\nc d\r\n' "line 2: carriage return (DOS line end?)"
+err_case "NUL byte" 'a b\n\nc d\0e\n' "line 3: NUL byte"
+err_case "control character" 'a \001b\n' "line 1: control character"
+err_case "DEL character" 'a b\nc d\177\n' "line 2: control character"
+err_case "duplicate key, both lines" 'a 1\nb 2\n# c\nA 3\n' "line 4: duplicate key 'a' (first at line 1)"
+err_case "error count" 'a\nb 1\nc\n' "2 errors, virtual.cdb left unchanged"
+err_case "every error reported" 'a\nb 1\nc\n' "line 3: key 'c' has no value"
+run "$PM" compile -t bogus virtual
+is "unknown -t type: usage exit" 64 "$rc"
+
+# --- bounds -------------------------------------------------------------
+k1024=$(head -c 1024 /dev/zero | tr '\0' k)
+v65536=$(head -c 65536 /dev/zero | tr '\0' v)
+printf '%s %s\n' "$k1024" "$v65536" >virtual
+run "$PM" compile virtual
+is "key of 1024 and value of 65536 bytes compile" 0 "$rc"
+run "$PM" query virtual "$k1024"
+is "and read back whole" 65536 "${#out}"
+printf 'a b\n%sk c\n' "$k1024" >virtual
+run "$PM" compile virtual
+has "key of 1025 bytes: error with line" "virtual: line 2: key too long (over 1024 bytes)" "$err"
+printf 'a b\nc %sv\n' "$v65536" >virtual
+run "$PM" compile virtual
+has "value of 65537 bytes: error with line" "virtual: line 2: value too long (over 65536 bytes)" "$err"
+{ echo "a b"; echo "c d"; printf 'e %s%s\n' "$v65536" "$k1024"; echo "f g"; } >virtual
+run "$PM" compile virtual
+has "overlong line: error with line" "virtual: line 3: line too long" "$err"
+is "overlong line: exit 65" 65 "$rc"
+rm -f virtual virtual.cdb
+
+# --- set-like maps: value optional, stored empty --------------------------
+printf 'Example.COM\nexample.net  anything here\n' >local-domains
+run "$PM" compile local-domains
+is "set: compiles" "0 postern-maps: local-domains.cdb: 2 keys" "$rc $out"
+run "$PM" query local-domains example.com
+is "set: found, empty value" "0 " "$rc $out"
+run "$PM" query local-domains example.net
+is "set: a value is not stored" "0 " "$rc $out"
+printf 'a.example\nb.example\na.example\n' >relay-domains
+run "$PM" compile relay-domains
+has "set: duplicates are errors too" "relay-domains: line 3: duplicate key 'a.example' (first at line 1)" "$err"
+
+# --- access: values checked, IP keys in one spelling ------------------------
+printf '192.0.2 REJECT\n2001:DB8::0:1 ERROR:550 5.7.1 go away\n2001:0db8:0:1 RELAY\nSpammer@Example.com DISCARD\n::ffff:198.51.100.7 OK\n' >access
+run "$PM" compile access
+is "access: compiles" "0 postern-maps: access.cdb: 5 keys" "$rc $out"
+run "$PM" query access 2001:db8::1
+is "access: IPv6 key stored in inet_ntop form" "ERROR:550 5.7.1 go away" "$out"
+run "$PM" query access 2001:db8:0:1
+is "access: IPv6 prefix stored without leading zeros" "RELAY" "$out"
+run "$PM" query access 198.51.100.7
+is "access: IPv4-mapped key stored as IPv4" "OK" "$out"
+run "$PM" check access ip 192.0.2.99
+is "access: check shows the matching key" "0 192.0.2 REJECT" "$rc $out"
+run "$PM" check access address spammer@EXAMPLE.com
+is "access: check of an address" "0 spammer@example.com DISCARD" "$rc $out"
+run "$PM" check access ip 203.0.113.1
+is "access: check without a match exits 1" "1 " "$rc $out"
+printf 'a.example OK\nb.example MAYBE\nc.example ERROR:250 fine\n192.0.02 OK\n' >access
+run "$PM" compile access
+has "access: invalid value, line 2" "access: line 2: invalid access value for key 'b.example'" "$err"
+has "access: ERROR:2xx refused, line 3" "access: line 3: invalid access value for key 'c.example'" "$err"
+has "access: bad IP key, line 4" "access: line 4: key '192.0.02' is neither an IP address nor an IP prefix" "$err"
+has "access: old access.cdb kept" "left unchanged" "$err"
+run "$PM" query access 2001:db8::1
+is "access: old map still answers" "0 ERROR:550 5.7.1 go away" "$rc $out"
+printf 'a.example MAYBE\n' >table
+run "$PM" compile -t access table
+is "-t access checks values of any file name" 65 "$rc"
+printf 'root: alice\n' >table
+run "$PM" compile -t aliases table
+is "-t aliases uses the alias syntax" "0 postern-maps: table.cdb: 1 alias" "$rc $out"
+
+# --- a failed compile leaves the old map and no temporary file --------------
+printf 'k old\n' >virtual
+"$PM" compile virtual >/dev/null
+cp virtual.cdb old.cdb
+ino=$(stat -c %i virtual.cdb)
+printf 'k new\nbroken\n' >virtual
+run "$PM" compile virtual
+is "failed compile: exit 65" 65 "$rc"
+same_file "failed compile: old .cdb untouched" old.cdb virtual.cdb
+is "failed compile: same inode" "$ino" "$(stat -c %i virtual.cdb)"
+is "failed compile: no temporary file" "" "$(tmp_left)"
+printf 'k new\n' >virtual
+run "$PM" compile virtual
+is "good compile: new value" "new" "$("$PM" query virtual k 2>&1)"
+[ "$ino" != "$(stat -c %i virtual.cdb)" ] && ok "good compile: replaced by rename (new inode)" \
+  || fail "good compile: replaced by rename (new inode)" "inode unchanged: $ino"
+is "good compile: no temporary file" "" "$(tmp_left)"
+printf 'k v\n' >blocked2
+mkdir blocked2.cdb
+run "$PM" compile blocked2
+is "rename onto a directory fails: exit 73" 73 "$rc"
+has "rename failure names the files" "unable to rename" "$err"
+is "rename failure: no temporary file" "" "$(tmp_left)"
+rmdir blocked2.cdb; rm blocked2
+run "$PM" compile nosuchfile
+is "missing text file: exit 66" 66 "$rc"
+has "missing text file: says why" "unable to open nosuchfile: No such file or directory" "$err"
+mkfifo fifo
+run timeout 5 "$PM" compile fifo
+is "a FIFO is refused, not read" 66 "$rc"
+
+# interrupted compiles: whatever the moment, no temporary file and a whole map
+seq 1 200000 | sed 's/.*/key& value&/' >big
+"$PM" compile big >/dev/null
+for delay in 0.01 0.03 0.06 0.1; do
+  timeout -s TERM "$delay" "$PM" compile big >/dev/null 2>&1
+  r=$?
+  left=$(tmp_left)
+  v=$("$PM" query big key199999 2>&1)
+  if [ -z "$left" ] && [ "$v" = value199999 ] && { [ $r = 0 ] || [ $r = 75 ] || [ $r = 124 ]; }; then
+    ok "SIGTERM after ${delay}s: no temporary file, map whole (exit $r)"
+  else
+    fail "SIGTERM after ${delay}s: no temporary file, map whole" "exit $r" "left: $left" "value: $v"
+  fi
+done
+rm -f big big.cdb
+
+# --- permissions and owner carried to the .cdb -------------------------------
+printf 'smarthost.example user:secret\n' >relay-auth
+chmod 600 relay-auth
+umask 022
+"$PM" compile relay-auth >/dev/null
+is "0600 text map gives a 0600 .cdb" 600 "$(stat -c %a relay-auth.cdb)"
+chmod 640 relay-auth
+"$PM" compile relay-auth >/dev/null
+is "0640 text map gives a 0640 .cdb" 640 "$(stat -c %a relay-auth.cdb)"
+chmod 644 relay-auth
+umask 077
+"$PM" compile relay-auth >/dev/null
+is "the umask does not narrow the .cdb" 644 "$(stat -c %a relay-auth.cdb)"
+umask 022
+if is_root; then
+  chown 4242:4343 relay-auth
+  "$PM" compile relay-auth >/dev/null
+  is "as root: owner and group carried" "4242:4343" "$(stat -c %u:%g relay-auth.cdb)"
+else
+  skip "as root: owner and group carried" "not root"
+fi
+chmod 666 relay-auth
+run "$PM" compile relay-auth
+has "world-writable text map: warning" "warning: relay-auth is writable by anyone" "$err"
+
+# --- usage -----------------------------------------------------------------
+run "$PM"
+is "no arguments: exit 64" 64 "$rc"
+is "no arguments: one usage line" 1 "$(printf '%s\n' "$err" | wc -l)"
+run "$PM" compile
+is "compile without FILE: exit 64" 64 "$rc"
+run "$PM" compile a b
+is "compile with two files: exit 64" 64 "$rc"
+run "$PM" frobnicate x
+is "unknown subcommand: exit 64" 64 "$rc"
