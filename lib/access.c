@@ -5,7 +5,7 @@
 #include <netinet/in.h>
 #include "byte.h"
 #include "case.h"
-#include "fmt.h"
+#include "num.h"
 #include "scan.h"
 #include "str.h"
 #include "address.h"
@@ -28,7 +28,7 @@ static int keys_ipv4(const unsigned char *a, stralloc *keys)
   int i;
   for (i = 0; i < 4; i++) {
     if (i) buf[len++] = '.';
-    len += fmt_ulong(buf + len, a[i]);
+    len += num_fmt(buf + len, a[i]);
     ends[i] = len;
   }
   for (i = 3; i >= 0; i--)
@@ -46,7 +46,7 @@ static int keys_ipv6(const unsigned char *a, stralloc *keys)
   if (add_key(keys, canon, str_len(canon)) == -1) return -1;
   for (i = 0; i < IPV6_PREFIX_GROUPS; i++) {
     if (i) buf[len++] = ':';
-    len += fmt_xlong(buf + len, (unsigned long)a[2 * i] << 8 | a[2 * i + 1]);
+    len += num_xfmt(buf + len, (unsigned long)a[2 * i] << 8 | a[2 * i + 1]);
     ends[i] = len;
   }
   for (i = IPV6_PREFIX_GROUPS - 1; i >= 0; i--)
@@ -273,7 +273,7 @@ static int ipv6_prefix(const char *s, size_t len, stralloc *out)
     for (n = 0, v = 0; i < len && n < 5 && scan_fromhex((unsigned char)s[i]) >= 0; i++, n++)
       v = v * 16 + (unsigned long)scan_fromhex((unsigned char)s[i]);
     if (n == 0 || n > 4 || ++groups > IPV6_PREFIX_GROUPS) return 0;
-    o += fmt_xlong(buf + o, v);
+    o += num_xfmt(buf + o, v);
     if (i == len) break;
     if (s[i++] != ':' || i == len) return 0;
     buf[o++] = ':';

@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include "byte.h"
 #include "case.h"
-#include "fmt.h"
+#include "num.h"
 #include "getln.h"
 #include "address.h"
 #include "map.h"
@@ -229,11 +229,11 @@ static int nomem(void)
  * pointer) to the error callback; 0, or -1 out of memory */
 static int report(struct parse *p, unsigned long line, ...)
 {
-  char num[FMT_ULONG];
+  char num[NUM_ULONG];
   const char *part;
   va_list ap;
   int ok;
-  num[fmt_ulong(num, line)] = 0;
+  num[num_fmt(num, line)] = 0;
   p->errors++;
   ok = stralloc_copys(&p->msg, "line ") && stralloc_cats(&p->msg, num)
        && stralloc_cats(&p->msg, ": ");
@@ -268,7 +268,7 @@ static int entry_add(struct parse *p, const char *s, size_t len, unsigned long l
   size_t colon = byte_chr(s, len, ':'), n = colon;
   unsigned long first;
   const char *why;
-  char num[FMT_ULONG];
+  char num[NUM_ULONG];
   if (colon == len) return REPORT(p, line, "missing ':' after the alias name");
   while (n > 0 && blank(s[n - 1])) n--;
   if ((why = name_check(s, n))) return REPORT(p, line, why);
@@ -281,7 +281,7 @@ static int entry_add(struct parse *p, const char *s, size_t len, unsigned long l
   switch (map_keyset_add(&p->seen, p->name.s, n, line, &first)) {
   case -1: return nomem();
   case 0:
-    num[fmt_ulong(num, first)] = 0;
+    num[num_fmt(num, first)] = 0;
     return REPORT(p, line, "duplicate alias '", p->name.s, "' (first at line ", num, ")");
   }
   return p->cb->entry(p->cb->arg, p->name.s, n, p->rhs.s, p->rhs.len, line);

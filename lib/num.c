@@ -21,3 +21,13 @@ char *num_str(char dest[NUM_ULONG], unsigned long n)
   dest[num_fmt(dest, n)] = 0;
   return dest;
 }
+
+size_t num_xfmt(char *dest, unsigned long n)
+{
+  static const char hex[] = "0123456789abcdef";
+  char tmp[NUM_ULONG];
+  size_t len = 0, i;
+  do { tmp[len++] = hex[n & 15]; n >>= 4; } while (n);
+  for (i = 0; i < len; i++) dest[i] = tmp[len - 1 - i];
+  return len;
+}

@@ -11,4 +11,5 @@
 size_t num_fmt(char *dest, unsigned long n);                  /* no NUL added */
 size_t num_fmt0(char *dest, unsigned long n, size_t width);   /* zero-padded */
 char *num_str(char dest[NUM_ULONG], unsigned long n);         /* NUL-terminated */
+size_t num_xfmt(char *dest, unsigned long n);                 /* lower-case hex */
 #endif

@@ -16,7 +16,7 @@
 #include "byte.h"
 #include "cdb_make.h"
 #include "errmsg.h"
-#include "fmt.h"
+#include "num.h"
 #include "str.h"
 #include "maps.h"
 
@@ -53,8 +53,8 @@ static void die_nomem(void) { die(EX_TEMPFAIL, "out of memory"); }
 /* names - path.cdb and path.cdb.tmp.PID */
 static void names(struct compile *c)
 {
-  char pid[FMT_ULONG];
-  pid[fmt_ulong(pid, (unsigned long)getpid())] = 0;
+  char pid[NUM_ULONG];
+  pid[num_fmt(pid, (unsigned long)getpid())] = 0;
   if (!stralloc_copys(&c->cdbname, c->path) || !stralloc_cats(&c->cdbname, ".cdb")
       || !stralloc_0(&c->cdbname))
     die_nomem();
@@ -125,7 +125,7 @@ static void cdb_make_release(struct cdb_make *cm)
 static void parse_into(struct compile *c, int in, int fd)
 {
   struct aliases_cb cb = { add_entry, print_error, 0 };
-  char buf[BUFFER_INSIZE], num[FMT_ULONG];
+  char buf[BUFFER_INSIZE], num[NUM_ULONG];
   buffer b;
   long n;
   cb.arg = c;
@@ -138,7 +138,7 @@ static void parse_into(struct compile *c, int in, int fd)
   }
   if (n == -1 && errno == ENOMEM) die_nomem();
   if (n == -1) diesys(EX_IOERR, "unable to read ", c->path);
-  num[fmt_ulong(num, (unsigned long)n)] = 0;
+  num[num_fmt(num, (unsigned long)n)] = 0;
   if (n > 0)
     die(EX_DATAERR, c->path, ": ", num, n == 1 ? " error, " : " errors, ",
         c->cdbname.s, " left unchanged");
@@ -185,9 +185,9 @@ static void commit(struct compile *c)
 /* summary - "postern-maps: /etc/postern/aliases.cdb: 12 aliases" */
 static void summary(struct compile *c)
 {
-  char num[FMT_ULONG];
+  char num[NUM_ULONG];
   const char *what = c->type == MAPTYPE_ALIASES ? " alias" : " key";
-  num[fmt_ulong(num, c->count)] = 0;
+  num[num_fmt(num, c->count)] = 0;
   if (buffer_putm(buffer_1, "postern-maps: ", c->cdbname.s, ": ", num, what) == -1
       || (c->count != 1 && buffer_puts(buffer_1, c->type == MAPTYPE_ALIASES ? "es" : "s") == -1)
       || buffer_putnlflush(buffer_1) == -1)

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include "byte.h"
 #include "case.h"
-#include "fmt.h"
+#include "num.h"
 #include "str.h"
 #include "getln.h"
 #include "access.h"
@@ -56,11 +56,11 @@ static int blank(char c) { return c == ' ' || c == '\t'; }
  * callback; 0, or -1 out of memory */
 static int report(struct mapfile *f, ...)
 {
-  char num[FMT_ULONG];
+  char num[NUM_ULONG];
   const char *part;
   va_list ap;
   int ok;
-  num[fmt_ulong(num, f->lineno)] = 0;
+  num[num_fmt(num, f->lineno)] = 0;
   f->errors++;
   ok = stralloc_copys(&f->msg, "line ") && stralloc_cats(&f->msg, num)
        && stralloc_cats(&f->msg, ": ");
@@ -124,7 +124,7 @@ static int value_check(struct mapfile *f, const char *v, size_t len)
 static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *v, size_t vlen)
 {
   unsigned long first;
-  char num[FMT_ULONG];
+  char num[NUM_ULONG];
   int r;
   if (klen > MAP_KEY_MAX) return REPORT(f, "key too long (over 1024 bytes)");
   if ((r = set_key(f, k, klen)) != 1) return r == -1 ? (errno = ENOMEM, -1) : 0;
@@ -133,7 +133,7 @@ static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *
   switch (map_keyset_add(&f->seen, f->key.s, f->key.len, f->lineno, &first)) {
   case -1: errno = ENOMEM; return -1;
   case 0:
-    num[fmt_ulong(num, first)] = 0;
+    num[num_fmt(num, first)] = 0;
     return REPORT(f, "duplicate key '", f->key.s, "' (first at line ", num, ")");
   }
   return f->cb->entry(f->cb->arg, f->key.s, f->key.len, v, vlen, f->lineno);
