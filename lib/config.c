@@ -19,7 +19,7 @@
 #include "config.h"
 #include "exitcode.h"
 
-enum { T_STRING, T_SIZE, T_DURATION, T_LOG };
+enum { T_STRING, T_PATH, T_OPTPATH, T_SIZE, T_DURATION, T_LOG };
 
 struct key {
   const char *name;
@@ -29,13 +29,29 @@ struct key {
 
 #define K(name, type) { #name, type, offsetof(struct config, name) }
 static const struct key keys[] = {
-  K(hostname, T_STRING), K(domain, T_STRING), K(spool, T_STRING),
-  K(map_dir, T_STRING), K(libexec_dir, T_STRING), K(injector, T_STRING),
-  K(relayhost, T_STRING), K(tls_cert_file, T_STRING), K(tls_key_file, T_STRING),
+  K(hostname, T_STRING), K(domain, T_STRING), K(spool, T_PATH),
+  K(map_dir, T_PATH), K(libexec_dir, T_PATH), K(injector, T_OPTPATH),
+  K(relayhost, T_STRING), K(tls_cert_file, T_OPTPATH), K(tls_key_file, T_OPTPATH),
   K(message_size_limit, T_SIZE), K(spool_reserve, T_SIZE),
   K(queue_lifetime, T_DURATION), K(log, T_LOG),
+  K(smtpd_banner, T_STRING), K(smtpd_recipient_limit, T_SIZE),
+  K(smtpd_command_limit, T_SIZE), K(smtpd_error_limit, T_SIZE),
+  K(smtpd_timeout, T_DURATION), K(smtpd_data_timeout, T_DURATION),
+  K(smtpd_greet_pause, T_DURATION), K(smtpd_line_limit, T_SIZE),
+  K(smtpd_auth_failure_limit, T_SIZE), K(smtpd_max_load, T_STRING),
+  K(smtpd_delay_checks, T_STRING), K(smtpd_verify_recipients, T_STRING),
+  K(smtpd_sender_dns_check, T_STRING), K(smtpd_dnsbl_zones, T_STRING),
+  K(smtpd_proxy_trusted, T_STRING),
+  K(home_mailbox, T_STRING), K(mail_spool_directory, T_STRING),
+  K(mailbox_command, T_STRING), K(virtual_user, T_STRING),
+  K(program_dir, T_STRING), K(remote_deliverer, T_STRING),
+  K(concurrency_limit, T_SIZE), K(destination_concurrency_limit, T_SIZE),
+  K(retry_min, T_DURATION), K(retry_max, T_DURATION),
+  K(delay_warning_time, T_DURATION), K(bounce_rate_limit, T_SIZE),
+  K(queue_load_limit, T_SIZE), K(queue_user, T_STRING), K(send_user, T_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= 64, "parse_line's seen mask holds 64 keys");
 
 /* config_defaults - every key at its documented default (postern.conf.5) */
 void config_defaults(struct config *c)
@@ -55,6 +71,36 @@ void config_defaults(struct config *c)
   c->spool_reserve = 100UL * 1024 * 1024;
   c->queue_lifetime = 5UL * 86400;
   c->log = LOGTO_AUTO;
+  c->smtpd_banner = "";
+  c->smtpd_recipient_limit = 1000;
+  c->smtpd_command_limit = 10000;
+  c->smtpd_error_limit = 20;
+  c->smtpd_timeout = 300;
+  c->smtpd_data_timeout = 600;
+  c->smtpd_greet_pause = 0;
+  c->smtpd_line_limit = 998;
+  c->smtpd_auth_failure_limit = 3;
+  c->smtpd_max_load = "";
+  c->smtpd_delay_checks = "yes";
+  c->smtpd_verify_recipients = "yes";
+  c->smtpd_sender_dns_check = "no";
+  c->smtpd_dnsbl_zones = "";
+  c->smtpd_proxy_trusted = "";
+  c->home_mailbox = "Maildir/";
+  c->mail_spool_directory = "";
+  c->mailbox_command = "";
+  c->virtual_user = "postern-virtual";
+  c->program_dir = "/etc/postern/programs";
+  c->remote_deliverer = "";    /* libexec_dir/remote-send unless set */
+  c->concurrency_limit = 20;
+  c->destination_concurrency_limit = 5;
+  c->retry_min = 300;
+  c->retry_max = 4UL * 3600;
+  c->delay_warning_time = 0;
+  c->bounce_rate_limit = 100;
+  c->queue_load_limit = 0;
+  c->queue_user = "postern-queue";
+  c->send_user = "postern-send";
 }
 
 /* scale - multiply with overflow check */
@@ -69,7 +115,7 @@ static int scale(unsigned long v, unsigned long by, unsigned long *out)
 static int number_unit(const char *s, unsigned long *v, char *unit)
 {
   size_t n = scan_ulong(s, v);
-  if (n == 0 || n > 19) return -1;     /* no digits, or too many to trust */
+  if (n == 0 || n > 20) return -1;     /* no digits, or more than fit */
   *unit = s[n];
   if (*unit && s[n + 1]) return -1;
   return 0;
@@ -118,12 +164,15 @@ static int err_line(stralloc *err, const char *name, unsigned long line,
   return -1;
 }
 
-/* printable - a config value: no controls, no DEL */
-static int printable(const char *s, size_t len)
+/* printable - no controls, no DEL; TAB only where tab_ok (between the
+ * parts of a line, never inside a value) */
+static int printable(const char *s, size_t len, int tab_ok)
 {
   size_t i;
-  for (i = 0; i < len; i++)
+  for (i = 0; i < len; i++) {
+    if (s[i] == '\t' && tab_ok) continue;
     if ((unsigned char)s[i] < 32 || s[i] == 127) return 0;
+  }
   return 1;
 }
 
@@ -133,6 +182,13 @@ static int set_value(struct config *c, const struct key *k, char *value)
   char *field = (char *)c + k->offset;
   switch (k->type) {
   case T_STRING: *(const char **)field = value; return 0;
+  case T_OPTPATH:
+    if (!*value) { *(const char **)field = value; return 0; }
+    /* fall through */
+  case T_PATH:
+    if (value[0] != '/') return -1;   /* relative to what? always absolute */
+    *(const char **)field = value;
+    return 0;
   case T_SIZE: return config_size(value, (unsigned long *)field);
   case T_DURATION: return config_duration(value, (unsigned long *)field);
   case T_LOG:
@@ -166,7 +222,7 @@ static char *dupz(struct config *c, const char *s, size_t len)
 
 /* parse_line - one "key = value" line (already without its LF) */
 static int parse_line(struct config *c, const char *line, size_t len,
-                      const char *name, unsigned long no, unsigned int *seen,
+                      const char *name, unsigned long no, unsigned long long *seen,
                       stralloc *err)
 {
   size_t eq, klen, i;
@@ -176,24 +232,26 @@ static int parse_line(struct config *c, const char *line, size_t len,
 
   trim(&key, &len);
   if (len == 0 || key[0] == '#') return 0;
-  if (!printable(key, len)) return err_line(err, name, no, "control character in line", 0);
+  if (!printable(key, len, 1)) return err_line(err, name, no, "control character in line", 0);
   eq = byte_chr(key, len, '=');
   if (eq == len) return err_line(err, name, no, "expected 'key = value'", 0);
   klen = eq; value = key + eq + 1; vlen = len - eq - 1;
   trim(&key, &klen);
   trim(&value, &vlen);
+  if (!printable(value, vlen, 0)) return err_line(err, name, no, "control character in value", 0);
   if (klen == 0 || klen >= sizeof kbuf) return err_line(err, name, no, "bad key", 0);
   byte_copy(kbuf, klen, key);
   kbuf[klen] = 0;
   for (i = 0; i < NKEYS; i++)
     if (!str_diff(kbuf, keys[i].name)) break;
   if (i == NKEYS) return err_line(err, name, no, "unknown key", kbuf);
-  if (*seen & (1U << i)) return err_line(err, name, no, "duplicate key", kbuf);
-  *seen |= 1U << i;
+  if (*seen & (1ULL << i)) return err_line(err, name, no, "duplicate key", kbuf);
+  *seen |= 1ULL << i;
   char *v = dupz(c, value, vlen);
   if (!v) return err_line(err, name, no, "out of memory", 0);
   if (set_value(c, &keys[i], v) == -1) {
-    err_line(err, name, no, "bad value for", kbuf);
+    err_line(err, name, no, keys[i].type == T_PATH || keys[i].type == T_OPTPATH
+             ? "not an absolute path for" : "bad value for", kbuf);
     if (stralloc_cats(err, ": '")) { stralloc_cats(err, v); stralloc_cats(err, "'"); }
     return -1;
   }
@@ -203,6 +261,7 @@ static int parse_line(struct config *c, const char *line, size_t len,
 /* config_derive - defaults that follow other keys */
 static int config_derive(struct config *c, const char *name, stralloc *err)
 {
+  if (!*c->hostname) return err_line(err, name, 0, "hostname must not be empty", 0);
   if (!c->domain || !*c->domain) c->domain = c->hostname;
   if (!c->injector || !*c->injector) {
     size_t n = str_len(c->libexec_dir);
@@ -213,7 +272,6 @@ static int config_derive(struct config *c, const char *name, stralloc *err)
     c->arena_used += n + 14;
     c->injector = p;
   }
-  if (c->spool[0] != '/') return err_line(err, name, 0, "spool must be an absolute path", c->spool);
   return 0;
 }
 
@@ -227,9 +285,9 @@ int config_parse(struct config *c, const char *name, const char *buf,
                  unsigned long len, stralloc *err)
 {
   unsigned long pos = 0, no = 0;
-  unsigned int seen = 0;
+  unsigned long long seen = 0;
   if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
-  free(c->arena);
+  if (c->arena) return err_line(err, name, 0, "config already parsed (config_free and config_defaults first)", 0);
   c->arena_size = len + 1 + 4096;     /* values, and the derived defaults */
   c->arena_used = 0;
   if (!(c->arena = malloc(c->arena_size))) return err_line(err, name, 0, "out of memory", 0);

@@ -24,6 +24,38 @@ struct config {
   unsigned long spool_reserve;       /* bytes that must stay free on the spool */
   unsigned long queue_lifetime;      /* seconds */
   int log;                           /* LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG */
+  /* smtp-receive (smtp-receive.8); yes/no values are checked there */
+  const char *smtpd_banner;          /* greeting text after the hostname */
+  unsigned long smtpd_recipient_limit;    /* recipients per message */
+  unsigned long smtpd_command_limit;      /* commands per session */
+  unsigned long smtpd_error_limit;        /* refused commands per session */
+  unsigned long smtpd_timeout;            /* seconds to wait for a command */
+  unsigned long smtpd_data_timeout;       /* seconds to wait for message data */
+  unsigned long smtpd_greet_pause;        /* seconds of silence before the greeting */
+  unsigned long smtpd_line_limit;         /* bytes per message line, CRLF excluded */
+  unsigned long smtpd_auth_failure_limit; /* failed AUTH attempts per session */
+  const char *smtpd_max_load;        /* load average above which we refuse, "" off */
+  const char *smtpd_delay_checks;    /* yes: client/sender refusals at RCPT */
+  const char *smtpd_verify_recipients;  /* yes: unknown local users at RCPT */
+  const char *smtpd_sender_dns_check;   /* yes: MAIL FROM domain must resolve */
+  const char *smtpd_dnsbl_zones;     /* DNSBL zones, blank or comma separated */
+  const char *smtpd_proxy_trusted;   /* addresses that may send a PROXY header */
+  /* queue-run and local-deliver (queue-run.8, local-deliver.8) */
+  const char *home_mailbox;          /* relative to home: Maildir if it ends in / */
+  const char *mail_spool_directory;  /* "": none; else mbox DIR/USER */
+  const char *mailbox_command;       /* "": none; else run by /bin/sh -c */
+  const char *virtual_user;          /* runs virtual-map and alias deliveries */
+  const char *program_dir;           /* allow-list for |program; "": none allowed */
+  const char *remote_deliverer;      /* "": libexec_dir/remote-send */
+  unsigned long concurrency_limit;   /* deliveries at once */
+  unsigned long destination_concurrency_limit;  /* per destination */
+  unsigned long retry_min;           /* seconds before the first retry */
+  unsigned long retry_max;           /* longest back-off, seconds */
+  unsigned long delay_warning_time;  /* seconds; 0: no delay warnings */
+  unsigned long bounce_rate_limit;   /* bounces per hour per address; 0: none */
+  unsigned long queue_load_limit;    /* pause above this load average; 0: off */
+  const char *queue_user;            /* queue-run drops to this user as root */
+  const char *send_user;             /* remote-spawn drops to this user */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };

@@ -107,7 +107,7 @@ static const char *notify_ok(const char *v, size_t len)
 static const char *number_ok(const char *v, size_t len)
 {
   unsigned long n;
-  if (len == 0 || len > 19 || scan_ulongn(v, len, &n) != len) return "not a number";
+  if (len == 0 || len > 20 || scan_ulongn(v, len, &n) != len) return "not a number";
   return 0;
 }
 

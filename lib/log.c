@@ -34,10 +34,13 @@ void log_init(const char *name, int target)
   if (to_syslog) openlog("postern", LOG_PID, LOG_MAIL);
 }
 
+static int cut;   /* the line being formatted did not fit */
+
 /* put - append bytes to out, keeping room for "..." */
 static void put(char *out, unsigned long *n, const char *s, unsigned long len)
 {
-  while (len-- && *n < LOG_LINE_MAX - 4) out[(*n)++] = *s++;
+  while (len && *n < LOG_LINE_MAX - 4) { out[(*n)++] = *s++; len--; }
+  if (len) cut = 1;
 }
 
 /* put_value - a value, quoted if it has blanks or quotes; controls as \xHH */
@@ -66,6 +69,7 @@ unsigned long log_vformat(char *out, const char *id, const char *const *kv, unsi
 {
   unsigned long n = 0;
   unsigned int i;
+  cut = 0;
   put(out, &n, program, str_len(program));
   put(out, &n, ":", 1);
   if (id) { put(out, &n, " id=", 4); put_value(out, &n, id); }
@@ -75,7 +79,7 @@ unsigned long log_vformat(char *out, const char *id, const char *const *kv, unsi
     put(out, &n, "=", 1);
     put_value(out, &n, kv[i + 1] ? kv[i + 1] : "");
   }
-  if (n >= LOG_LINE_MAX - 4) { out[n++] = '.'; out[n++] = '.'; out[n++] = '.'; }
+  if (cut) { out[n++] = '.'; out[n++] = '.'; out[n++] = '.'; }
   return n;
 }
 
