@@ -1,0 +1,39 @@
+/* tls.h - TLS over a connected socket, the only place postern calls
+ * OpenSSL.  TLS 1.2 is the minimum; the certificate chain and key are read
+ * from their files each time a context is made, so a renewed certificate
+ * is used by the next connection without a restart. */
+#ifndef TLS_H
+#define TLS_H
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls;
+
+/* tls_server - the server side handshake on fd with the PEM chain in cert
+ * and the key in key.  The handshake, or 0 with a short reason in *why. */
+struct tls *tls_server(int fd, const char *cert, const char *key, const char **why);
+
+/* tls_client - the client side on fd, for tests and for remote-send;
+ * servername for SNI (may be 0).  No certificate verification here: the
+ * caller decides its policy with tls_peer_verified. */
+struct tls *tls_client(int fd, const char *servername, const char **why);
+
+/* tls_read, tls_write - as read(2) and write(2): -1 with errno on error
+ * (EPROTO for a TLS failure), tls_read 0 at a clean end */
+ssize_t tls_read(struct tls *t, char *buf, size_t len);
+ssize_t tls_write(struct tls *t, const char *buf, size_t len);
+
+/* tls_pending - bytes already decrypted and waiting */
+int tls_pending(const struct tls *t);
+
+/* tls_describe - "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+ * into out[len], NUL-terminated */
+void tls_describe(const struct tls *t, char *out, size_t len);
+
+/* tls_usable - 1 if both files can be opened for reading (STARTTLS is then
+ * offered), 0 otherwise */
+int tls_usable(const char *cert, const char *key);
+
+/* tls_close - send close_notify (best effort) and free t */
+void tls_close(struct tls *t);
+#endif

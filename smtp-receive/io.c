@@ -1,0 +1,139 @@
+/* io.c - the client connection: fd 0 in, fd 1 out (the same socket under
+ * systemd, inetd and tcpserver; a pipe pair with -bs).
+ *
+ * Replies collect in io_out and are written only when we are about to
+ * wait for input: a pipelining client gets one write per batch of commands
+ * (RFC 2920), and a client that waits for each reply gets it at once.
+ * Every wait has the current timeout (io_timeout); a timeout is a read
+ * error with errno ETIMEDOUT.  Once TLS is up both directions go through
+ * lib/tls.c; io_tls_start throws away whatever arrived before the
+ * handshake (STARTTLS command injection, CVE-2011-0411 and its kin). */
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include "str.h"
+#include "tls.h"
+#include "smtp.h"
+
+buffer io_in, io_out;               /* the connection, buffered */
+static char inbuf[16384], outbuf[8192];
+static int in_fd = 0, out_fd = 1;
+static int timeout_ms = 300000;     /* the current timeout */
+static struct tls *tls;             /* 0 until STARTTLS */
+
+/* wait_fd - 1 when fd is ready for events, 0 on timeout, -1 error */
+static int wait_fd(int fd, short events)
+{
+  struct pollfd p;
+  p.fd = fd;
+  p.events = events;
+  for (;;) {
+    int r = poll(&p, 1, timeout_ms);
+    if (r == -1 && errno == EINTR) continue;
+    return r > 0 ? 1 : r;
+  }
+}
+
+/* io_read - buffer op: flush the replies, then wait for the client */
+static ssize_t io_read(int fd, char *buf, size_t len)
+{
+  ssize_t r;
+  if (buffer_flush(&io_out) == -1) return -1;
+  if (tls && tls_pending(tls)) return tls_read(tls, buf, len);
+  r = wait_fd(fd, POLLIN);
+  if (r == 0) errno = ETIMEDOUT;
+  if (r <= 0) return -1;
+  do r = tls ? tls_read(tls, buf, len) : read(fd, buf, len);
+  while (r == -1 && errno == EINTR);
+  return r;
+}
+
+/* io_write - buffer op: write with the timeout */
+static ssize_t io_write(int fd, const char *buf, size_t len)
+{
+  ssize_t r = wait_fd(fd, POLLOUT);
+  if (r == 0) errno = ETIMEDOUT;
+  if (r <= 0) return -1;
+  do r = tls ? tls_write(tls, buf, len) : write(fd, buf, len);
+  while (r == -1 && errno == EINTR);
+  return r;
+}
+
+void io_init(int infd, int outfd)
+{
+  in_fd = infd;
+  out_fd = outfd;
+  buffer_init(&io_in, io_read, infd, inbuf, sizeof inbuf);
+  buffer_init(&io_out, io_write, outfd, outbuf, sizeof outbuf);
+}
+
+/* io_timeout - the timeout of every following wait */
+void io_timeout(unsigned long seconds)
+{
+  timeout_ms = seconds > 86400 ? 86400000 : seconds ? (int)(seconds * 1000) : -1;
+}
+
+/* socket_timeouts - a bound on the blocking reads and writes inside a TLS
+ * record or handshake, where poll alone cannot see the end */
+static void socket_timeouts(int fd)
+{
+  struct timeval tv;
+  tv.tv_sec = timeout_ms < 0 ? 0 : timeout_ms / 1000;
+  tv.tv_usec = 0;
+  /* not a socket (a pipe in -bs mode): nothing to set, and TLS is not
+   * offered there */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == -1) return;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1) return;
+}
+
+/* io_tls_start - handshake on the connection; 0, or -1 (the connection is
+ * then unusable).  info receives the protocol and cipher. */
+int io_tls_start(const char *cert, const char *key, char *info, size_t infolen)
+{
+  const char *why;
+  if (buffer_flush(&io_out) == -1) return -1;
+  io_discard_input();
+  socket_timeouts(in_fd);
+  if (!(tls = tls_server(in_fd, cert, key, &why))) return -1;
+  tls_describe(tls, info, infolen);
+  return 0;
+}
+
+int io_tls_active(void) { return tls != 0; }
+
+/* io_discard_input - forget what the client sent but we have not read */
+void io_discard_input(void)
+{
+  io_in.p = io_in.n = 0;
+}
+
+int io_input_pending(void) { return io_in.n > io_in.p; }
+
+/* io_wait_input - 1 if the client sends something within ms */
+int io_wait_input(unsigned long ms)
+{
+  struct pollfd p;
+  p.fd = in_fd;
+  p.events = POLLIN;
+  if (io_input_pending()) return 1;
+  for (;;) {
+    int r = poll(&p, 1, ms > 600000 ? 600000 : (int)ms);
+    if (r == -1 && errno == EINTR) continue;
+    return r > 0;
+  }
+}
+
+void io_put(const char *s, size_t len)
+{
+  /* a write error shows up as a read error at the next command */
+  if (buffer_put(&io_out, s, len) == -1) return;
+}
+
+void io_puts(const char *s) { io_put(s, str_len(s)); }
+
+void io_flush(void)
+{
+  if (buffer_flush(&io_out) == -1) return;
+}

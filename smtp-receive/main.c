@@ -1,0 +1,143 @@
+/* smtp-receive - the ESMTP server of postern, one process per connection.
+ * fd 0: the client (read), fd 1: the client (write): the same socket under
+ * systemd (Accept=yes), inetd and tcpserver, or stdin/stdout with -bs.
+ * fd 2: log lines (see postern.conf's log key).
+ * Usage: smtp-receive [-C config] [-m mx|submission|smtps] [-bs]
+ * Exit codes: 0 after every session (the client got its replies), 64
+ * usage, 78 configuration error; see smtp-receive.8. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "byte.h"
+#include "errmsg.h"
+#include "str.h"
+#include "exitcode.h"
+#include "log.h"
+#include "smtp.h"
+
+static struct config cfg;      /* postern.conf */
+static struct session sess;    /* the one session of this process */
+
+_Noreturn static void die_usage(void)
+{
+  errmsg_warn("usage: smtp-receive [-C config] [-m mx|submission|smtps] [-bs]", (char *)0);
+  _exit(EX_USAGE);
+}
+
+/* die_config - tell the client and the log, then stop (temporary) */
+_Noreturn static void die_config(const char *why)
+{
+  log_event(0, "status", "tempfail", "detail", "configuration error", "reason", why, (char *)0);
+  if (write(1, "421 4.3.5 Configuration error; try again later\r\n", 48) < 0) _exit(EX_CONFIG);
+  _exit(EX_CONFIG);
+}
+
+/* args - -C file, -m mode, -bs */
+static const char *args(int argc, char **argv, int *mode)
+{
+  const char *conf = 0;
+  int i;
+  for (i = 1; i < argc; i++) {
+    if (!str_diff(argv[i], "-bs")) *mode = MODE_LOCAL;
+    else if (!str_diff(argv[i], "-C") && i + 1 < argc) conf = argv[++i];
+    else if (!str_diff(argv[i], "-m") && i + 1 < argc) {
+      const char *m = argv[++i];
+      if (!str_diff(m, "mx")) *mode = MODE_MX;
+      else if (!str_diff(m, "submission")) *mode = MODE_SUBMISSION;
+      else if (!str_diff(m, "smtps")) *mode = MODE_SMTPS;
+      else die_usage();
+    } else die_usage();
+  }
+  return conf;
+}
+
+/* yesno - a yes/no setting; -1 if it is neither */
+static int yesno(const char *v)
+{
+  if (!str_diff(v, "yes")) return 1;
+  if (!str_diff(v, "no")) return 0;
+  return -1;
+}
+
+/* load_average - "4" or "4.5" into *out (0 when empty); -1 if malformed */
+static int load_average(const char *v, double *out)
+{
+  double x = 0, scale = 0;
+  *out = 0;
+  if (!*v) return 0;
+  for (; *v; v++) {
+    if (*v == '.' && scale == 0) { scale = 1; continue; }
+    if (*v < '0' || *v > '9') return -1;
+    if (scale) { scale /= 10; x += (*v - '0') * scale; }
+    else x = x * 10 + (*v - '0');
+    if (x > 1e6) return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+/* settings - the smtpd_* values config.c stores as text */
+static void settings(struct settings *set)
+{
+  if ((set->delay_checks = yesno(cfg.smtpd_delay_checks)) == -1) die_config("smtpd_delay_checks is not yes or no");
+  if ((set->verify_recipients = yesno(cfg.smtpd_verify_recipients)) == -1) die_config("smtpd_verify_recipients is not yes or no");
+  if ((set->sender_dns_check = yesno(cfg.smtpd_sender_dns_check)) == -1) die_config("smtpd_sender_dns_check is not yes or no");
+  if (load_average(cfg.smtpd_max_load, &set->max_load) == -1) die_config("smtpd_max_load is not a number");
+  if (cfg.smtpd_error_limit == 0) cfg.smtpd_error_limit = 1;
+  if (cfg.smtpd_command_limit == 0) cfg.smtpd_command_limit = 1;
+}
+
+/* peer - the client's address from the socket (IPv4-mapped shown as IPv4),
+ * its name from tcpserver's $TCPREMOTEHOST if any */
+static void peer(struct session *s)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  const char *name = getenv("TCPREMOTEHOST");
+  str_copy(s->name, "unknown");
+  if (name && *name && str_len(name) < sizeof s->name) str_copy(s->name, name);
+  if (s->mode == MODE_LOCAL) { str_copy(s->name, "localhost"); return; }
+  str_copy(s->ip, "0.0.0.0");
+  if (getpeername(0, (struct sockaddr *)&ss, &len) == -1) return;
+  if (ss.ss_family == AF_INET) {
+    if (!inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, s->ip, sizeof s->ip)) str_copy(s->ip, "0.0.0.0");
+  } else if (ss.ss_family == AF_INET6) {
+    struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    const void *p = IN6_IS_ADDR_V4MAPPED(a) ? (const void *)(a->s6_addr + 12) : (const void *)a;
+    if (!inet_ntop(IN6_IS_ADDR_V4MAPPED(a) ? AF_INET : AF_INET6, p, s->ip, sizeof s->ip)) str_copy(s->ip, "0.0.0.0");
+  } else if (ss.ss_family == AF_UNIX) str_copy(s->ip, "127.0.0.1");
+}
+
+/* fds - fd 2 must exist, or a pipe could land there */
+static void fds(void)
+{
+  if (fcntl(2, F_GETFD) == -1 && open("/dev/null", O_WRONLY) != 2) _exit(EX_OSERR);
+}
+
+int main(int argc, char **argv)
+{
+  stralloc err = {0};
+  const char *conf;
+  errmsg_iam("smtp-receive");
+  fds();
+  log_init("smtp-receive", LOGTO_AUTO);
+  conf = args(argc, argv, &sess.mode);
+  signal(SIGPIPE, SIG_IGN);        /* a vanished client or injector is an error return */
+  if (config_try(&cfg, conf, &err) == -1) die_config(stralloc_0(&err) ? err.s : "out of memory");
+  if (conf && setenv("POSTERN_CONF", conf, 1) == -1) die_config("out of memory");   /* for the injector */
+  log_init("smtp-receive", cfg.log);
+  sess.cfg = &cfg;
+  settings(&sess.set);
+  peer(&sess);
+  io_init(0, 1);
+  if (sess.mode != MODE_LOCAL && cfg.smtpd_proxy_trusted[0] && proxy_read(&sess, 0, cfg.smtpd_proxy_trusted) == -1) {
+    smtp_log(&sess, "reject", "bad or missing PROXY header");
+    _exit(0);
+  }
+  smtp_session(&sess);
+  return 0;
+}

@@ -1,0 +1,308 @@
+/* policy.c - who may send what to whom: the access map (client address,
+ * client name, sender, recipient), DNSBLs, the sender domain check,
+ * relay control and recipient verification, load shedding.
+ *
+ * With smtpd_delay_checks (the default) a refusal of the client or the
+ * sender is kept and given at RCPT, so the log line names the recipient
+ * and an access OK for a recipient such as postmaster can still be seen.
+ * A recipient is accepted only if its domain is ours (hostname, domain,
+ * local-domains) and the user exists, or the virtual map has it, or its
+ * domain is in relay-domains, or the client may relay (access RELAY,
+ * AUTH, -bs).  Local parts that route (%, !, a quoted @) are never
+ * accepted from a client that may not relay: no classic open-relay trick
+ * gets through, whatever a later router would make of it. */
+#include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include "access.h"
+#include "address.h"
+#include "byte.h"
+#include "case.h"
+#include "resolve.h"
+#include "str.h"
+#include "smtp.h"
+
+static const char tempfail[] = "451 4.3.0 Temporary lookup failure";
+static const char relay_denied[] = "554 5.7.1 Relay access denied";
+static int map_trouble;           /* a map could not be opened: temporary */
+
+/* open_one - map_dir/name.cdb into m; a missing map is an empty one */
+static void open_one(const struct session *s, struct map *m, const char *name)
+{
+  stralloc fn = {0};
+  if (!stralloc_copys(&fn, s->cfg->map_dir) || !stralloc_cats(&fn, "/") ||
+      !stralloc_cats(&fn, name) || !stralloc_cats(&fn, ".cdb") || !stralloc_0(&fn)) {
+    map_trouble = 1;
+    return;
+  }
+  if (map_open(m, fn.s) == -1) map_trouble = 1;
+  stralloc_free(&fn);
+}
+
+/* maps - open the maps once per session */
+static void maps(struct session *s)
+{
+  if (s->maps_opened) return;
+  s->maps_opened = 1;
+  open_one(s, &s->access, "access");
+  open_one(s, &s->local_domains, "local-domains");
+  open_one(s, &s->relay_domains, "relay-domains");
+  open_one(s, &s->virtual_map, "virtual");
+  open_one(s, &s->aliases, "aliases");
+}
+
+void policy_close(struct session *s)
+{
+  map_close(&s->access);
+  map_close(&s->local_domains);
+  map_close(&s->relay_domains);
+  map_close(&s->virtual_map);
+  map_close(&s->aliases);
+}
+
+/* lookup - 1 found, 0 not, -1 error; a closed map finds nothing */
+static int lookup(struct map *m, const char *key, size_t len)
+{
+  static stralloc value;
+  if (!m->open) return 0;
+  return map_lookup(m, key, len, &value);
+}
+
+/* set_reply - "code status text" of an access refusal into reply */
+static void set_reply(char *reply, const struct access_result *r, const char *what)
+{
+  stralloc sa = {0};
+  reply[0] = 0;
+  if (!stralloc_copys(&sa, r->code) || !stralloc_cats(&sa, " ") || !stralloc_cats(&sa, r->status) ||
+      !stralloc_cats(&sa, " ") || !stralloc_cats(&sa, what) ||
+      !stralloc_catb(&sa, r->text.s, r->text.len)) {
+    str_copy(reply, "451 4.3.0 Out of memory");
+    return;
+  }
+  if (sa.len >= SMTP_REPLY_MAX) sa.len = SMTP_REPLY_MAX - 1;
+  byte_copy(reply, sa.len, sa.s);
+  reply[sa.len] = 0;
+  stralloc_free(&sa);
+}
+
+/* access - look subject up; the action (ACCESS_NONE if no key matched),
+ * -1 on a lookup failure; a refusal's reply goes to reply */
+static int access(struct session *s, int kind, const char *subject, const char *what, char *reply)
+{
+  struct access_result r = {0};
+  int found, action;
+  if (!s->access.open) return ACCESS_NONE;
+  found = access_check(&s->access, kind, subject, &r);
+  if (found == -1 && errno == EINVAL) found = 0;   /* nothing could match */
+  if (found == -1) { access_result_free(&r); return -1; }
+  action = found ? r.action : ACCESS_NONE;
+  if (action == ACCESS_REJECT || action == ACCESS_ERROR) set_reply(reply, &r, what);
+  access_result_free(&r);
+  return action;
+}
+
+/* client_access - the client's address, then its name */
+static int client_access(struct session *s, char *reply)
+{
+  int a = access(s, ACCESS_KIND_IP, s->ip, "Client host rejected: ", reply);
+  if (a == ACCESS_NONE && str_diff(s->name, "unknown"))
+    a = access(s, ACCESS_KIND_HOST, s->name, "Client host rejected: ", reply);
+  return a;
+}
+
+/* dnsbl - the first zone of smtpd_dnsbl_zones that lists the client */
+static void dnsbl(struct session *s)
+{
+  const char *z = s->cfg->smtpd_dnsbl_zones;
+  char zone[256], answer[16];
+  while (*z) {
+    size_t n = 0;
+    while (*z == ' ' || *z == ',') z++;
+    while (z[n] && z[n] != ' ' && z[n] != ',') n++;
+    if (n == 0 || n >= sizeof zone) { z += n; continue; }
+    byte_copy(zone, n, z);
+    zone[n] = 0;
+    z += n;
+    if (resolve_dnsbl(s->ip, zone, answer) != 1) continue;   /* unreachable lists do not block mail */
+    stralloc r = {0};
+    if (stralloc_copys(&r, "554 5.7.1 Service unavailable; client [") && stralloc_cats(&r, s->ip) &&
+        stralloc_cats(&r, "] blocked using ") && stralloc_cats(&r, zone) && r.len < SMTP_REPLY_MAX) {
+      byte_copy(s->client_reject, r.len, r.s);
+      s->client_reject[r.len] = 0;
+    } else str_copy(s->client_reject, "554 5.7.1 Service unavailable; client blocked by a DNSBL");
+    stralloc_free(&r);
+    return;
+  }
+}
+
+/* policy_connect - what we think of the client, before the greeting */
+void policy_connect(struct session *s)
+{
+  int a;
+  if (s->mode == MODE_LOCAL) { s->relay_client = s->client_ok = 1; return; }
+  maps(s);
+  a = client_access(s, s->client_reject);
+  if (a == -1) str_copy(s->client_reject, tempfail);
+  if (a == ACCESS_OK) s->client_ok = 1;
+  if (a == ACCESS_RELAY) s->client_ok = s->relay_client = 1;
+  if (a == ACCESS_DISCARD) s->client_discard = 1;
+  if (a == ACCESS_NONE && s->cfg->smtpd_dnsbl_zones[0]) dnsbl(s);
+}
+
+/* sender_domain - the MAIL FROM domain must exist (smtpd_sender_dns_check) */
+static int sender_domain(const char *addr, size_t len, char *reply)
+{
+  size_t at = address_at(addr, len);
+  const char *d = addr + at + 1;
+  if (at == len) return 0;                        /* <postmaster> */
+  if (d[0] == '[') return 0;                      /* an address literal */
+  if (byte_chr(d, len - at - 1, '.') == len - at - 1) {
+    str_copy(reply, "550 5.1.8 Sender address rejected: domain is not fully qualified");
+    return 1;
+  }
+  switch (resolve_mail_domain(d)) {
+  case 1: return 0;
+  case 0: str_copy(reply, "550 5.1.8 Sender address rejected: domain has no MX or address record"); return 1;
+  default: str_copy(reply, "450 4.1.8 Sender address rejected: domain lookup failed temporarily"); return 1;
+  }
+}
+
+/* policy_sender - MAIL FROM: 0 accepted (a delayed refusal may be kept in
+ * s->sender_reject), 1 refused now with reply */
+int policy_sender(struct session *s, const char *addr, size_t len, char *reply)
+{
+  int a;
+  if (s->client_reject[0] && !s->set.delay_checks) { str_copy(reply, s->client_reject); return 1; }
+  if (s->mode == MODE_LOCAL) return 0;
+  maps(s);
+  if (s->client_discard) s->discard = 1;
+  a = access(s, ACCESS_KIND_ADDRESS, addr, "Sender address rejected: ", reply);
+  if (a == -1) str_copy(reply, tempfail);
+  if (a == ACCESS_DISCARD) s->discard = 1;
+  if (a == ACCESS_NONE && len && s->set.sender_dns_check && !s->client_ok && !s->user[0])
+    a = sender_domain(addr, len, reply) ? ACCESS_REJECT : ACCESS_NONE;
+  if (a != -1 && a != ACCESS_REJECT && a != ACCESS_ERROR) return 0;
+  if (!s->set.delay_checks) return 1;
+  str_copy(s->sender_reject, reply);
+  return 0;
+}
+
+/* lower - ASCII lower-case copy of s[0..len) into out (NUL-terminated) */
+static void lower(char *out, const char *s, size_t len)
+{
+  byte_copy(out, len, s);
+  out[len] = 0;
+  case_lowerb(out, len);
+}
+
+/* is_local_domain - hostname, domain, or a key of local-domains */
+static int is_local_domain(struct session *s, const char *d, size_t len)
+{
+  if (str_len(s->cfg->hostname) == len && !case_diffb(d, len, s->cfg->hostname)) return 1;
+  if (str_len(s->cfg->domain) == len && !case_diffb(d, len, s->cfg->domain)) return 1;
+  return lookup(&s->local_domains, d, len);
+}
+
+/* is_relay_domain - the domain or a parent written ".parent" */
+static int is_relay_domain(struct session *s, const char *d, size_t len)
+{
+  size_t i;
+  int r = lookup(&s->relay_domains, d, len);
+  for (i = 0; r == 0 && i < len; i++)
+    if (d[i] == '.') r = lookup(&s->relay_domains, d + i, len - i);
+  return r;
+}
+
+/* in_virtual - "user@domain" or "@domain" in the virtual map */
+static int in_virtual(struct session *s, const char *a, size_t len, size_t at)
+{
+  int r = lookup(&s->virtual_map, a, len);
+  if (r == 0) r = lookup(&s->virtual_map, a + at, len - at);
+  return r;
+}
+
+/* user_exists - an alias or a system user called local[0..len) */
+static int user_exists(struct session *s, const char *local, size_t len)
+{
+  char name[ADDR_LOCAL_MAX + 1];
+  int r;
+  if (len == 10 && !case_diffb(local, len, "postmaster")) return 1;
+  if ((r = lookup(&s->aliases, local, len)) != 0) return r;
+  if (len > ADDR_LOCAL_MAX || local[0] == '"') return 0;
+  lower(name, local, len);
+  errno = 0;
+  if (getpwnam(name)) return 1;
+  return errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM ? 0 : -1;
+}
+
+/* verify - a recipient in a local domain: the user, or user before '+' */
+static int verify(struct session *s, const char *a, size_t len, size_t at)
+{
+  size_t plus = byte_chr(a, at, '+');
+  int r = in_virtual(s, a, len, at);
+  if (r == 0) r = user_exists(s, a, at);
+  if (r == 0 && plus > 0 && plus < at) r = user_exists(s, a, plus);
+  return r;
+}
+
+/* routing - does the local part route somewhere else (%, !, quoted @)? */
+static int routing(const char *a, size_t at)
+{
+  return byte_chr(a, at, '%') < at || byte_chr(a, at, '!') < at || byte_chr(a, at, '@') < at;
+}
+
+/* refuse - copy a fixed refusal */
+static int refuse(char *reply, const char *why)
+{
+  str_copy(reply, why);
+  return 1;
+}
+
+/* destination - may this recipient be accepted at all? 0 or 1 (reply) */
+static int destination(struct session *s, const char *a, size_t len, int rcpt_action, char *reply)
+{
+  size_t at = address_at(a, len);
+  const char *d = a + at + 1;
+  size_t dlen = len - at - 1;
+  int may_relay = s->relay_client || s->user[0] || rcpt_action == ACCESS_RELAY;
+  int r;
+  if (routing(a, at) && !may_relay) return refuse(reply, relay_denied);
+  if (d[0] != '[' && (r = is_local_domain(s, d, dlen)) != 0) {
+    if (r == -1) return refuse(reply, tempfail);
+    if (!s->set.verify_recipients || rcpt_action == ACCESS_OK) return 0;
+    if ((r = verify(s, a, len, at)) == 1) return 0;
+    return refuse(reply, r == -1 ? tempfail : "550 5.1.1 Recipient address rejected: User unknown in local recipient table");
+  }
+  if ((r = in_virtual(s, a, len, at)) != 0) return r == 1 ? 0 : refuse(reply, tempfail);
+  if (d[0] != '[' && (r = is_relay_domain(s, d, dlen)) != 0) return r == 1 ? 0 : refuse(reply, tempfail);
+  return may_relay ? 0 : refuse(reply, relay_denied);
+}
+
+/* policy_rcpt - RCPT TO: 0 accepted, 1 refused with reply */
+int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply)
+{
+  char a[ADDR_MAX + 1];
+  int action;
+  if (len == 10 && !case_diffb(addr, len, "postmaster")) return 0;   /* RFC 5321 4.5.1 */
+  if (s->client_reject[0]) return refuse(reply, s->client_reject);
+  if (s->sender_reject[0]) return refuse(reply, s->sender_reject);
+  if (map_trouble && s->mode != MODE_LOCAL) return refuse(reply, tempfail);
+  if (len > ADDR_MAX) return refuse(reply, "501 5.1.3 Address too long");
+  lower(a, addr, len);   /* the domain decides; local parts are compared folded too */
+  maps(s);
+  action = s->mode == MODE_LOCAL ? ACCESS_NONE
+                                 : access(s, ACCESS_KIND_ADDRESS, addr, "Recipient address rejected: ", reply);
+  if (action == -1) return refuse(reply, tempfail);
+  if (action == ACCESS_REJECT || action == ACCESS_ERROR) return 1;
+  if (action == ACCESS_DISCARD) { s->discard = 1; return 0; }
+  return destination(s, a, len, action, reply);
+}
+
+/* policy_overloaded - is the 1-minute load average above max (0: off)? */
+int policy_overloaded(double max)
+{
+  double load[1];
+  if (max <= 0) return 0;
+  if (getloadavg(load, 1) != 1) return 0;
+  return load[0] > max;
+}

@@ -1,0 +1,159 @@
+/* smtp.h - smtp-receive's parts: the session (smtp.c), command syntax
+ * (parse.c), the data reader (data.c), the connection (io.c), the hand-off
+ * to the injector (inject.c), policy (policy.c), AUTH (auth.c) and the
+ * PROXY protocol (proxy.c).  smtp-receive(8) describes the whole. */
+#ifndef SMTP_H
+#define SMTP_H
+#include <stddef.h>
+#include <sys/types.h>
+#include "buffer.h"
+#include "stralloc.h"
+#include "config.h"
+#include "envelope.h"
+#include "map.h"
+#include "spool.h"
+
+#define SMTP_LINE_MAX 2048        /* bytes in a command line, CRLF excluded */
+#define SMTP_REPLY_MAX 600        /* bytes in one reply line we build */
+#define SMTP_HELO_MAX 255         /* bytes of HELO/EHLO argument */
+#define SMTP_CHUNK_MAX (64UL << 20)  /* bytes in one BDAT chunk when no size limit */
+
+enum { MODE_MX, MODE_SUBMISSION, MODE_SMTPS, MODE_LOCAL };
+
+/* verbs, in the order of parse.c's table */
+enum {
+  CMD_UNKNOWN, CMD_HELO, CMD_EHLO, CMD_MAIL, CMD_RCPT, CMD_DATA, CMD_BDAT,
+  CMD_RSET, CMD_NOOP, CMD_QUIT, CMD_HELP, CMD_VRFY, CMD_EXPN, CMD_STARTTLS,
+  CMD_AUTH, CMD_HTTP
+};
+
+/* struct settings - the smtpd_* keys, checked once at start (main.c) */
+struct settings {
+  int delay_checks;               /* smtpd_delay_checks */
+  int verify_recipients;          /* smtpd_verify_recipients */
+  int sender_dns_check;           /* smtpd_sender_dns_check */
+  double max_load;                /* smtpd_max_load, 0: off */
+};
+
+/* struct session - one connection */
+struct session {
+  const struct config *cfg;
+  struct settings set;
+  int mode;                       /* MODE_* */
+  char ip[64];                    /* client address, "" when local */
+  char name[256];                 /* client host name or "unknown" */
+  char helo[SMTP_HELO_MAX + 1];
+  int helo_seen, esmtp;
+  int tls;                        /* 1 once STARTTLS or implicit TLS is up */
+  char tls_info[128];             /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+  char user[256];                 /* authenticated user, "" if none */
+  unsigned long auth_failures;
+  int relay_client;               /* access RELAY, AUTH, or local mode */
+  int client_ok;                  /* access OK: DNSBL and sender DNS skipped */
+  int client_discard;             /* access DISCARD for the client */
+  char client_reject[SMTP_REPLY_MAX];  /* pending (delay_checks) refusal */
+  unsigned long commands, errors;
+  /* maps, opened on first use */
+  struct map access, local_domains, relay_domains, virtual_map, aliases;
+  int maps_opened;
+  /* the transaction */
+  int in_mail;
+  struct envelope env;
+  unsigned long nrcpt;
+  int discard;                    /* access DISCARD: accept, never inject */
+  int smtputf8;
+  char sender_reject[SMTP_REPLY_MAX];  /* pending sender refusal */
+  char sender[260];               /* for log lines */
+  int in_data;                    /* 1 while DATA bytes are arriving */
+  int bdat;                       /* 1 while BDAT chunks are arriving */
+  int bdat_failed;                /* a chunk failed: discard until LAST */
+};
+
+/* parse.c: pure syntax, no I/O (fuzzed by fuzz_smtp_command) */
+struct mail_params {
+  unsigned long size;             /* SIZE=, 0 absent */
+  int body;                       /* 0 absent, 7 7BIT, 8 8BITMIME */
+  int smtputf8;
+  const char *ret; size_t retlen;     /* RET= */
+  const char *envid; size_t envidlen; /* ENVID= */
+  const char *notify; size_t notifylen;
+  const char *orcpt; size_t orcptlen;
+};
+int parse_verb(const char *line, size_t len, size_t *arg);
+const char *parse_path(const char *s, size_t len, const char *prefix,
+                       char *addr, size_t *alen, size_t *rest);
+const char *parse_mail_params(const char *s, size_t len, struct mail_params *p);
+const char *parse_rcpt_params(const char *s, size_t len, struct mail_params *p);
+int parse_bdat(const char *s, size_t len, unsigned long *size, int *last);
+
+/* data.c: the DATA and BDAT byte streams (fuzzed by fuzz_smtp_data) */
+enum { DATA_OK, DATA_BARE, DATA_LONG, DATA_SIZE, DATA_SINK };
+struct data {
+  int state;
+  int error;                      /* first DATA_* error seen */
+  unsigned long line_len, line_limit;   /* 0: no line limit */
+  unsigned long size, size_limit;       /* CRLF-counted bytes; limit 0: none */
+  buffer *sink;                   /* LF-ended, unstuffed output, or 0 */
+};
+void data_start(struct data *d, buffer *sink, unsigned long line_limit, unsigned long size_limit);
+size_t data_dot(struct data *d, const char *buf, size_t len, int *done);
+void data_chunk(struct data *d, const char *buf, size_t len);
+void data_chunk_end(struct data *d);
+const char *data_reply(int error);
+
+/* io.c: the connection */
+extern buffer io_in, io_out;
+void io_init(int infd, int outfd);
+void io_timeout(unsigned long seconds);
+int io_tls_start(const char *cert, const char *key, char *info, size_t infolen);
+int io_tls_active(void);
+void io_discard_input(void);
+int io_input_pending(void);
+int io_wait_input(unsigned long ms);
+void io_put(const char *s, size_t len);
+void io_puts(const char *s);
+void io_flush(void);
+
+/* inject.c: the hand-off */
+struct injector {
+  pid_t pid;
+  int msgfd, envfd, errfd;
+  int broken;                     /* the injector stopped reading fd 0 */
+  buffer msg;
+  char msgbuf[65536];
+};
+int inject_start(struct injector *j, const char *program);
+void inject_abort(struct injector *j);
+int inject_finish(struct injector *j, const struct envelope *e, int commit, char *reply, char *qid);
+int inject_received(buffer *b, const struct session *s, const char *id);
+
+/* policy.c */
+void policy_connect(struct session *s);
+int policy_sender(struct session *s, const char *addr, size_t len, char *reply);
+int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply);
+int policy_overloaded(double max_load);
+void policy_close(struct session *s);
+
+/* auth.c */
+int auth_command(struct session *s, const char *arg, size_t len);
+int auth_check(const struct session *s, const char *user, const char *pass);
+
+/* proxy.c */
+int proxy_read(struct session *s, int fd, const char *trusted);
+
+/* smtp.c */
+void smtp_session(struct session *s);
+void smtp_reply(struct session *s, const char *line);
+void smtp_log_reject(struct session *s, const char *rcpt, const char *reply);
+void smtp_log(struct session *s, const char *status, const char *detail);
+_Noreturn void smtp_quit(struct session *s, const char *line);
+_Noreturn void smtp_lost(struct session *s);
+
+/* txn.c: the mail transaction */
+void txn_reset(struct session *s);
+void txn_ehlo_reply(struct session *s);
+void txn_mail(struct session *s, const char *arg, size_t len);
+void txn_rcpt(struct session *s, const char *arg, size_t len);
+void txn_data(struct session *s, size_t arglen);
+void txn_bdat(struct session *s, const char *arg, size_t len);
+#endif

@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""dialogue.py - table-driven SMTP dialogues against smtp-receive.
+
+Usage: dialogue.py BUILD_DIR TOP_DIR TABLE [NAME-FILTER]
+
+Each dialogue runs smtp-receive as inetd would: a real loopback TCP
+connection, the accepted socket on its fds 0 and 1, a fresh spool and maps
+under a temporary directory, spool-inject of BUILD_DIR as the injector.
+
+Table format (see dialogue.txt):
+  === name                 a new dialogue
+  @conf key=value          an extra postern.conf line
+  @args -m submission      smtp-receive arguments
+  @map NAME: line          a line of the text map NAME (compiled before)
+  @skip-if-idle            skip when the load average is 0 (load tests)
+  C: text                  send text + CRLF (\\r \\n \\t \\xHH \\\\ escapes)
+  R: text                  send text as it is (escapes), no CRLF added
+  B: N                     send N bytes of "x" (no CRLF)
+  S: 250 [2.1.5]           expect the next reply to start with this
+  S: close                 expect the server to close the connection
+  W: seconds               sleep
+  Q: N                     expect N committed messages in spool/new
+  E: text                  expect text in the (last) committed envelope
+  M: text                  expect text in the (last) committed message
+  L: text                  expect text in smtp-receive's log (its stderr)
+Commands are sent as they come; each S: reads one (multi-line) reply, so
+C C C S S S is a pipelined batch.
+"""
+import os, re, shutil, socket, subprocess, sys, tempfile, time
+
+TIMEOUT = 10
+
+
+def unescape(s):
+    out = bytearray()
+    b = s.encode('utf-8')
+    i = 0
+    while i < len(b):
+        c = b[i]
+        if c == 0x5c and i + 1 < len(b):
+            n = chr(b[i + 1])
+            if n == 'r': out += b'\r'; i += 2; continue
+            if n == 'n': out += b'\n'; i += 2; continue
+            if n == 't': out += b'\t'; i += 2; continue
+            if n == '\\': out += b'\\'; i += 2; continue
+            if n == 'x': out.append(int(b[i + 2:i + 4], 16)); i += 4; continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
+def parse(path):
+    tests, cur = [], None
+    for raw in open(path, encoding='utf-8'):
+        line = raw.rstrip('\n')
+        if not line.strip() or line.startswith('#'):
+            continue
+        if line.startswith('=== '):
+            cur = {'name': line[4:].strip(), 'conf': [], 'args': [], 'maps': {}, 'steps': [], 'idle': False}
+            tests.append(cur)
+        elif line.startswith('@conf '):
+            cur['conf'].append(line[6:])
+        elif line.startswith('@args '):
+            cur['args'] += line[6:].split()
+        elif line.startswith('@map '):
+            name, _, rest = line[5:].partition(':')
+            cur['maps'].setdefault(name.strip(), []).append(rest.strip())
+        elif line.startswith('@skip-if-idle'):
+            cur['idle'] = True
+        else:
+            kind, _, arg = line.partition(': ')
+            if kind.endswith(':'):  # "S:" with an empty argument
+                kind, arg = kind[:-1], ''
+            cur['steps'].append((kind, arg))
+    return tests
+
+
+class Reader:
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b''
+
+    def line(self):
+        while b'\r\n' not in self.buf:
+            data = self.sock.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+        line, _, self.buf = self.buf.partition(b'\r\n')
+        return line.decode('utf-8', 'replace')
+
+    def reply(self):
+        lines = []
+        while True:
+            l = self.line()
+            if l is None:
+                return None if not lines else '\n'.join(lines)
+            lines.append(l)
+            if len(l) < 4 or l[3] != '-':
+                return '\n'.join(lines)
+
+
+def setup(t, build, top, d):
+    spool = os.path.join(d, 'spool')
+    subprocess.run([os.path.join(top, 'tools/mkspool'), spool], check=True, stdout=subprocess.DEVNULL)
+    maps = os.path.join(d, 'maps')
+    os.mkdir(maps)
+    for name, lines in t['maps'].items():
+        with open(os.path.join(maps, name), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+        subprocess.run([os.path.join(build, 'postern-maps'), 'compile', os.path.join(maps, name)], check=True,
+                       stdout=subprocess.DEVNULL)
+    conf = os.path.join(d, 'postern.conf')
+    with open(conf, 'w') as f:
+        f.write('hostname = mx.example.test\nspool = %s\nmap_dir = %s\nlibexec_dir = %s\nlog = stderr\n'
+                % (spool, maps, build))
+        for kv in t['conf']:
+            k, _, v = kv.partition('=')
+            f.write('%s = %s\n' % (k.strip(), v.strip()))
+    os.chmod(conf, 0o644)
+    return conf, spool
+
+
+def child_env():
+    """the environment of smtp-receive and its injector.  Leak detection
+    is off: spool-inject (not ours) leaks a stralloc in queued(), and LSan
+    then turns its exit code 0 into 23 after the commit."""
+    env = dict(os.environ)
+    opts = env.get('ASAN_OPTIONS', '')
+    env['ASAN_OPTIONS'] = (opts + ':' if opts else '') + 'detect_leaks=0'
+    return env
+
+
+def committed(spool, sub):
+    names = sorted(os.listdir(os.path.join(spool, 'new')))
+    if not names:
+        return None
+    with open(os.path.join(spool, sub, names[-1]), 'rb') as f:
+        return f.read().decode('utf-8', 'replace')
+
+
+def step(kind, arg, sock, rd, spool, logf):
+    """one step; None if it passed, else the reason"""
+    if kind == 'C':
+        sock.sendall(unescape(arg) + b'\r\n')
+    elif kind == 'R':
+        sock.sendall(unescape(arg))
+    elif kind == 'B':
+        sock.sendall(b'x' * int(arg))
+    elif kind == 'W':
+        time.sleep(float(arg))
+    elif kind == 'S':
+        try:
+            r = rd.reply()
+        except (ConnectionResetError, socket.timeout) as e:
+            r = None if arg == 'close' else 'error: %s' % e
+        if arg == 'close':
+            return None if r is None else 'expected close, got %r' % r
+        want = unescape(arg).decode('utf-8')
+        if r is None or not r.startswith(want):
+            return 'expected %r, got %r' % (arg, r)
+    elif kind == 'Q':
+        n = len(os.listdir(os.path.join(spool, 'new')))
+        if n != int(arg):
+            return 'expected %s committed messages, found %d' % (arg, n)
+    elif kind in ('E', 'M'):
+        text = committed(spool, 'new' if kind == 'E' else 'mess')
+        if text is None or unescape(arg).decode('utf-8') not in text:
+            return 'expected %r in %s, got %r' % (arg, 'envelope' if kind == 'E' else 'message', text)
+    elif kind == 'L':
+        time.sleep(0.05)
+        with open(logf, encoding='utf-8', errors='replace') as f:
+            log = f.read()
+        if arg not in log:
+            return 'expected %r in the log:\n%s' % (arg, log)
+    return None
+
+
+def run(t, build, top):
+    d = tempfile.mkdtemp(prefix='postern-dlg.')
+    try:
+        conf, spool = setup(t, build, top, d)
+        ls = socket.socket()
+        ls.bind(('127.0.0.1', 0))
+        ls.listen(1)
+        sock = socket.create_connection(ls.getsockname())
+        conn, _ = ls.accept()
+        ls.close()
+        logf = os.path.join(d, 'log')
+        with open(logf, 'wb') as lf:
+            p = subprocess.Popen([os.path.join(build, 'smtp-receive'), '-C', conf] + t['args'],
+                                 stdin=conn, stdout=conn, stderr=lf, close_fds=True, env=child_env())
+        conn.close()
+        sock.settimeout(TIMEOUT)
+        rd = Reader(sock)
+        why = None
+        for n, (kind, arg) in enumerate(t['steps']):
+            # a Q/E/M check right after a reply: the injector has finished
+            why = step(kind, arg, sock, rd, spool, logf)
+            if why:
+                why = 'step %d (%s: %s): %s' % (n + 1, kind, arg, why)
+                break
+        sock.close()
+        try:
+            p.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            why = why or 'smtp-receive did not exit after the client closed'
+        if not why and p.returncode not in (0,):
+            why = 'smtp-receive exited with %d' % p.returncode
+        if why:
+            with open(logf, encoding='utf-8', errors='replace') as f:
+                why += '\nlog:\n' + f.read()
+        return why
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    build, top, table = sys.argv[1:4]
+    only = sys.argv[4] if len(sys.argv) > 4 else ''
+    for t in parse(table):
+        if only not in t['name']:
+            continue
+        name = 'dialogue: ' + t['name']
+        if t['idle'] and os.getloadavg()[0] <= 0.0:
+            print('skip - %s # the load average is 0' % name)
+            continue
+        why = run(t, build, top)
+        if why:
+            print('not ok - ' + name)
+            for l in why.splitlines():
+                print('# ' + l)
+        else:
+            print('ok - ' + name)
+        sys.stdout.flush()
+
+
+main()
