@@ -4,6 +4,32 @@
 #include "case.h"
 #include "address.h"
 
+/* utf8_ok - s[0..len) is well-formed UTF-8 (RFC 3629): no overlong forms,
+ * no surrogates, nothing above U+10FFFF */
+static int utf8_ok(const char *s, size_t len)
+{
+  size_t i = 0;
+  while (i < len) {
+    unsigned char c = (unsigned char)s[i];
+    unsigned int n, cp, k;
+    if (c < 0x80) { i++; continue; }
+    if (c >= 0xc2 && c <= 0xdf) { n = 1; cp = c & 0x1f; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 2; cp = c & 0x0f; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 3; cp = c & 0x07; }
+    else return 0;
+    if (len - i <= n) return 0;
+    for (k = 1; k <= n; k++) {
+      unsigned char t = (unsigned char)s[i + k];
+      if ((t & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (t & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff))) return 0;
+    i += n + 1;
+  }
+  return 1;
+}
+
 /* atext - RFC 5321 atext; with ADDR_UTF8 any octet >= 0x80 (RFC 6531) */
 static int atext(unsigned char c, int flags)
 {
@@ -84,6 +110,7 @@ const char *address_domain_check(const char *s, size_t len, int flags)
   const char *why;
   if (len == 0) return "empty domain";
   if (len > ADDR_DOMAIN_MAX) return "domain too long";
+  if ((flags & ADDR_UTF8) && !utf8_ok(s, len)) return "malformed UTF-8 in domain";
   if (s[0] == '[') return literal(s, len);
   for (i = 0; i <= len; i++) {
     if (i < len && s[i] != '.') continue;
@@ -114,6 +141,7 @@ const char *address_check(const char *s, size_t len, int flags)
   for (i = 0; i < len; i++)
     if ((unsigned char)s[i] < 32 || s[i] == 127) return "control character in address";
   if (s[0] == '@') return "source routes are not accepted";
+  if ((flags & ADDR_UTF8) && !utf8_ok(s, len)) return "malformed UTF-8 in address";
   at = address_at(s, len);
   if (at == len)
     return len == 10 && case_diffb(s, 10, "postmaster") == 0 ? 0 : "address has no domain";

@@ -19,6 +19,7 @@
 #include "num.h"
 #include "str.h"
 #include "maps.h"
+#include "wbuf.h"
 
 static stralloc tmpname;                 /* the temporary file, NUL-terminated */
 static volatile sig_atomic_t tmp_exists; /* 1 while tmpname is ours to remove */
@@ -131,6 +132,9 @@ static void parse_into(struct compile *c, int in, int fd)
   cb.arg = c;
   buffer_init(&b, read, in, buf, sizeof buf);
   if (cdb_make_start(&c->cm, fd) == -1) diesys(EX_IOERR, "unable to write ", tmpname.s);
+  /* libowfat's buffer loses write errors (lib/wbuf.h): keep them */
+  c->cm.b.op = (ssize_t (*)())wbuf_write;
+  wbuf_error(fd);
   n = mapfile_parse(&b, c->type, &cb);
   if (n == -1 && c->write_errno) {
     errno = c->write_errno;
@@ -143,6 +147,7 @@ static void parse_into(struct compile *c, int in, int fd)
     die(EX_DATAERR, c->path, ": ", num, n == 1 ? " error, " : " errors, ",
         c->cdbname.s, " left unchanged");
   if (cdb_make_finish(&c->cm) == -1) diesys(EX_IOERR, "unable to write ", tmpname.s);
+  if ((errno = wbuf_error(fd))) diesys(EX_IOERR, "unable to write ", tmpname.s);
   cdb_make_release(&c->cm);
   close(in);
 }

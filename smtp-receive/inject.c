@@ -23,19 +23,11 @@
 #include "str.h"
 #include "exitcode.h"
 #include "smtp.h"
+#include "wbuf.h"
 
 #define INJECT_ERR_MAX 1000          /* bytes of one stderr line we keep */
 
 extern char **environ;
-
-/* pipe_write - buffer op for the message pipe */
-static ssize_t pipe_write(int fd, const char *buf, size_t len)
-{
-  ssize_t r;
-  do r = write(fd, buf, len);
-  while (r == -1 && errno == EINTR);
-  return r;
-}
 
 /* spawn - run program with fds 0, 1, 2 from the given pipe ends; SIGPIPE
  * (ignored here) back at its default, as the injector expects */
@@ -85,7 +77,7 @@ int inject_start(struct injector *j, const char *program)
   j->envfd = p[3];
   j->errfd = p[4];
   j->broken = 0;
-  buffer_init(&j->msg, pipe_write, j->msgfd, j->msgbuf, sizeof j->msgbuf);
+  wbuf_init(&j->msg, j->msgfd, j->msgbuf, sizeof j->msgbuf);
   return 0;
 }
 
@@ -188,11 +180,11 @@ int inject_finish(struct injector *j, const struct envelope *e, int commit, char
   char last[INJECT_ERR_MAX], envbuf[4096];
   size_t lastlen;
   buffer eb;
-  if (commit && buffer_flush(&j->msg) == -1) commit = 0;
+  if (wbuf_flush(&j->msg) == -1) commit = 0;   /* the injector went away */
   close(j->msgfd);
   if (commit) {
-    buffer_init(&eb, pipe_write, j->envfd, envbuf, sizeof envbuf);
-    if (envelope_write(&eb, e) == -1 || buffer_flush(&eb) == -1) commit = 0;
+    wbuf_init(&eb, j->envfd, envbuf, sizeof envbuf);
+    if (envelope_write(&eb, e) == -1 || wbuf_flush(&eb) == -1) commit = 0;
   }
   close(j->envfd);
   read_reply(j->errfd, last, &lastlen);

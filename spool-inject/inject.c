@@ -22,6 +22,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "inject.h"
+#include "wbuf.h"
 
 /* names to remove if we fail before the commit; fixed arrays, so that the
  * signal handler touches nothing but async-signal-safe calls */
@@ -47,8 +48,11 @@ static void put2(const char *s)
 static void on_signal(int sig)
 {
   cleanup();
-  put2(sig == SIGALRM ? "451 4.4.2 Timeout while receiving the message\n"
-                      : "451 4.3.0 Interrupted; message not queued\n");
+  if (committed)   /* renamed, but new/ not yet synced: say so, keep it */
+    put2("451 4.3.0 Interrupted while committing; the message may be queued twice\n");
+  else
+    put2(sig == SIGALRM ? "451 4.4.2 Timeout while receiving the message\n"
+                        : "451 4.3.0 Interrupted; message not queued\n");
   _exit(EX_TEMPFAIL);
 }
 
@@ -117,13 +121,22 @@ static void name(char *fn, const char *dir, const char *id)
 
 void inject_create(struct inject *m)
 {
+  char fn[sizeof mess_fn];
+  sigset_t all, old;
   unsigned int tries;
+  sigfillset(&all);
   for (tries = 0; tries < 20; tries++) {
     spool_id(m->id);
-    name(mess_fn, SPOOL_MESS, m->id);
-    m->fd = open(mess_fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    name(fn, SPOOL_MESS, m->id);
+    /* the name becomes ours to clean up in the same breath as the file
+     * exists: a signal in between must not remove another message's body */
+    sigprocmask(SIG_BLOCK, &all, &old);
+    m->fd = open(fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (m->fd != -1) str_copy(mess_fn, fn);
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, 0);
     if (m->fd != -1) break;
-    mess_fn[0] = 0;
+    errno = e;
     if (errno != EEXIST) temp_sys("unable to create the message file");
     usleep(1000);   /* same id again: wait for the clock to move */
   }
@@ -183,12 +196,21 @@ void inject_envelope(struct inject *m, int fd)
 static void envelope_store(struct inject *m)
 {
   static char space[8192];
-  name(tmp_fn, SPOOL_TMP, m->id);
-  int fd = open(tmp_fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd == -1) { tmp_fn[0] = 0; temp_sys("unable to create the envelope file"); }
+  char fn[sizeof tmp_fn];
+  sigset_t all, old;
+  name(fn, SPOOL_TMP, m->id);
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);   /* as in inject_create */
+  int fd = open(fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+  int e = errno;
+  if (fd != -1) str_copy(tmp_fn, fn);
+  sigprocmask(SIG_SETMASK, &old, 0);
+  errno = e;
+  if (fd == -1) temp_sys("unable to create the envelope file");
   if (fchmod(fd, 0644) == -1) temp_sys("unable to set the mode of the envelope file");
-  buffer b = BUFFER_INIT(write, fd, space, sizeof space);
-  if (envelope_write(&b, &m->env) == -1 || buffer_flush(&b) == -1) temp_sys("unable to write the envelope");
+  buffer b;
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, &m->env) == -1 || wbuf_flush(&b) == -1) temp_sys("unable to write the envelope");
   if (fsync(fd) == -1) temp_sys("unable to sync the envelope");
   if (close(fd) == -1) temp_sys("unable to close the envelope");
 }

@@ -199,3 +199,22 @@ run "$PM" compile a b
 is "compile with two files: exit 64" 64 "$rc"
 run "$PM" frobnicate x
 is "unknown subcommand: exit 64" 64 "$rc"
+
+# --- a full disk is an error, never a truncated map -----------------------------
+# (libowfat's buffer_flush loses write errors; lib/wbuf.h keeps them)
+if is_root; then
+  mkdir -p "$T/full"
+  if mount -t tmpfs -o size=64k tmpfs "$T/full"; then
+    at_exit "umount '$T/full' 2>/dev/null"
+    for i in $(seq 900); do echo "key$i value-$i-xxxxxxxxxxxxxxxxxxxxxxxx"; done >"$T/full/virtual"
+    run "$PM" compile "$T/full/virtual"
+    is "full disk: exit 74" 74 "$rc"
+    has "full disk: says so" "No space left on device" "$err"
+    is "full disk: no cdb, no temporary file" "virtual" "$(ls "$T/full")"
+    umount "$T/full"
+  else
+    fail "full disk: mount a small tmpfs"
+  fi
+else
+  skip "full disk: exit 74" "needs root to mount a small tmpfs"
+fi

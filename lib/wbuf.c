@@ -1,0 +1,52 @@
+/* wbuf.c - error-keeping buffered writes (see wbuf.h) */
+#include <errno.h>
+#include <unistd.h>
+#include "wbuf.h"
+
+#define WBUF_FDS 4096
+static int pending[WBUF_FDS];   /* first errno per descriptor, 0: none */
+static int pending_high;        /* the same for descriptors >= WBUF_FDS */
+
+/* slot - where fd's error is kept */
+static int *slot(int fd)
+{
+  return fd >= 0 && fd < WBUF_FDS ? &pending[fd] : &pending_high;
+}
+
+ssize_t wbuf_write(int fd, const char *buf, size_t len)
+{
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = write(fd, buf + done, len - done);
+    if (w == -1 && errno == EINTR) continue;
+    if (w <= 0) {
+      int *e = slot(fd);
+      if (!*e) *e = w == -1 && errno ? errno : EIO;
+      break;
+    }
+    done += (size_t)w;
+  }
+  return (ssize_t)len;
+}
+
+void wbuf_init(buffer *b, int fd, char *space, size_t len)
+{
+  *slot(fd) = 0;
+  buffer_init(b, (ssize_t (*)())wbuf_write, fd, space, len);
+}
+
+int wbuf_error(int fd)
+{
+  int *e = slot(fd), r = *e;
+  *e = 0;
+  return r;
+}
+
+int wbuf_flush(buffer *b)
+{
+  buffer_flush(b);
+  int e = wbuf_error(b->fd);
+  if (!e) return 0;
+  errno = e;
+  return -1;
+}
