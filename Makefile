@@ -123,3 +123,17 @@ clean:
 	rm -rf build build-asan build-fuzz sandbox
 
 .PHONY: all asan fuzz check demo clean deps-build deps-test
+
+# Installing (tools/install; README "Installing").  DESTDIR: an image or
+# chroot to install into; PREFIX: where programs go (default /usr).
+DESTDIR ?=
+PREFIX  ?= /usr
+install: all
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(BUILD)" tools/install install
+install-hub: install
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(BUILD)" tools/install hub
+install-nullclient: install
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(BUILD)" tools/install nullclient
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BUILD="$(BUILD)" tools/install uninstall
+.PHONY: install install-hub install-nullclient uninstall

@@ -49,6 +49,11 @@ static const struct key keys[] = {
   K(retry_min, T_DURATION), K(retry_max, T_DURATION),
   K(delay_warning_time, T_DURATION), K(bounce_rate_limit, T_SIZE),
   K(queue_load_limit, T_SIZE), K(queue_user, T_STRING), K(send_user, T_STRING),
+  K(smtp_connect_timeout, T_DURATION), K(smtp_greeting_timeout, T_DURATION),
+  K(smtp_command_timeout, T_DURATION), K(smtp_data_init_timeout, T_DURATION),
+  K(smtp_data_block_timeout, T_DURATION), K(smtp_data_done_timeout, T_DURATION),
+  K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
+  K(smtp_tls_ca_file, T_OPTPATH),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= 64, "parse_line's seen mask holds 64 keys");
@@ -93,7 +98,7 @@ void config_defaults(struct config *c)
   c->program_dir = "/etc/postern/programs";
   c->remote_deliverer = "";    /* libexec_dir/remote-send unless set */
   c->concurrency_limit = 20;
-  c->destination_concurrency_limit = 5;
+  c->destination_concurrency_limit = 20;
   c->retry_min = 300;
   c->retry_max = 4UL * 3600;
   c->delay_warning_time = 0;
@@ -101,6 +106,15 @@ void config_defaults(struct config *c)
   c->queue_load_limit = 0;
   c->queue_user = "postern-queue";
   c->send_user = "postern-send";
+  c->smtp_connect_timeout = 30;
+  c->smtp_greeting_timeout = 300;
+  c->smtp_command_timeout = 300;
+  c->smtp_data_init_timeout = 120;
+  c->smtp_data_block_timeout = 180;
+  c->smtp_data_done_timeout = 600;
+  c->smtp_tls_policy = "may";
+  c->relayhost_tls_policy = "verify";
+  c->smtp_tls_ca_file = "";
 }
 
 /* scale - multiply with overflow check */

@@ -56,6 +56,16 @@ struct config {
   unsigned long queue_load_limit;    /* pause above this load average; 0: off */
   const char *queue_user;            /* queue-run drops to this user as root */
   const char *send_user;             /* remote-spawn drops to this user */
+  /* remote-send (remote-send.8); policy words are checked there */
+  unsigned long smtp_connect_timeout;     /* seconds per connection attempt */
+  unsigned long smtp_greeting_timeout;    /* seconds to wait for the 220 */
+  unsigned long smtp_command_timeout;     /* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, QUIT */
+  unsigned long smtp_data_init_timeout;   /* the 354 after DATA */
+  unsigned long smtp_data_block_timeout;  /* each write of message data */
+  unsigned long smtp_data_done_timeout;   /* the reply after the final dot */
+  const char *smtp_tls_policy;       /* none, may, encrypt, verify: MX and routes */
+  const char *relayhost_tls_policy;  /* the same for relayhost */
+  const char *smtp_tls_ca_file;      /* "": the system CA store */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };

@@ -69,3 +69,52 @@ int resolve_dnsbl(const char *ip, const char *zone, char answer[16])
   if (!inet_ntop(AF_INET, out.s, answer, 16)) answer[0] = 0;
   return 1;
 }
+
+/* ask - one question for name (dotted) of type; 0 answered (the packet
+ * is in dns_resolve_tx), RESOLVE_NXDOMAIN, -1 temporary failure.  A
+ * dotted name of more than 255 bytes or with empty labels does not exist. */
+static int ask(const char *name, const char *type)
+{
+  char *q = 0;
+  size_t len = str_len(name);
+  int r;
+  if (len > 255 || !dns_domain_fromdot(&q, name, len)) return len > 255 ? RESOLVE_NXDOMAIN : -1;
+  r = dns_resolve(q, type);
+  dns_domain_free(&q);
+  if (r == -1) return -1;
+  if (dns_resolve_tx.packetlen >= 4 && (dns_resolve_tx.packet[3] & 15) == 3) return RESOLVE_NXDOMAIN;
+  return 0;
+}
+
+int resolve_mx(const char *domain, stralloc *out)
+{
+  int r = ask(domain, DNS_T_MX);
+  if (!stralloc_copys(out, "")) return -1;
+  if (r) return r;
+  if (dns_mx_packet(out, dns_resolve_tx.packet, dns_resolve_tx.packetlen) == -1) return -1;
+  return out->len > 0;
+}
+
+/* ask_family - AAAA or A records of name into out */
+static int ask_family(const char *name, stralloc *out, int six)
+{
+  int r = ask(name, six ? DNS_T_AAAA : DNS_T_A);
+  if (!stralloc_copys(out, "")) return -1;
+  if (r) return r;
+  if ((six ? dns_ip6_packet : dns_ip4_packet)(out, dns_resolve_tx.packet, dns_resolve_tx.packetlen) == -1) return -1;
+  return 0;
+}
+
+int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4)
+{
+  int r6 = ask_family(name, ip6, 1);
+  int r4 = r6 == RESOLVE_NXDOMAIN ? RESOLVE_NXDOMAIN : ask_family(name, ip4, 0);
+  if (r6 == RESOLVE_NXDOMAIN || r4 == RESOLVE_NXDOMAIN) {
+    ip6->len = ip4->len = 0;
+    return RESOLVE_NXDOMAIN;
+  }
+  ip6->len -= ip6->len % 16;
+  ip4->len -= ip4->len % 4;
+  if (ip6->len || ip4->len) return 1;
+  return r6 == -1 || r4 == -1 ? -1 : 0;
+}

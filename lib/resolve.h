@@ -4,6 +4,7 @@
  * 0 (no such name or no such record) or -1 (temporary failure). */
 #ifndef RESOLVE_H
 #define RESOLVE_H
+#include "stralloc.h"
 
 /* resolve_mail_domain - does domain have an MX, A or AAAA record? */
 int resolve_mail_domain(const char *domain);
@@ -12,4 +13,19 @@ int resolve_mail_domain(const char *domain);
  * DNSBL zone?  A listing is an A record in 127.0.0.0/8; the first one
  * goes to answer[16] as text. */
 int resolve_dnsbl(const char *ip, const char *zone, char answer[16]);
+
+/* resolve_mx - the MX records of domain into out, as libowfat's dns_mx
+ * gives them: per record 2 bytes of preference (big-endian), the name
+ * (a null MX's name is "." or ""), a NUL.  1 found, 0 the domain exists
+ * without MX records, RESOLVE_NXDOMAIN the domain does not exist, -1
+ * temporary failure. */
+#define RESOLVE_NXDOMAIN (-2)
+int resolve_mx(const char *domain, stralloc *out);
+
+/* resolve_ip - the AAAA records of name (16 bytes each) into ip6 and its
+ * A records (4 bytes each) into ip4.  1 at least one address, 0 none,
+ * RESOLVE_NXDOMAIN no such name, -1 temporary failure of both questions
+ * (one family failing temporarily while the other answers is 1: the
+ * answer we have is used) */
+int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4);
 #endif

@@ -4,12 +4,14 @@
  * minus the weak classes, session tickets off (no key to rotate: each
  * connection is a process of its own). */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include "num.h"
 #include "tls.h"
 
@@ -68,6 +70,51 @@ struct tls *tls_client(int fd, const char *servername, const char **why)
   if (servername && SSL_set_tlsext_host_name(t->ssl, servername) != 1) return fail(t, why, "bad server name");
   if (SSL_connect(t->ssl) != 1) return fail(t, why, "TLS handshake failed");
   return t;
+}
+
+/* trust - where the client looks for CA certificates */
+static int trust(SSL_CTX *ctx, const char *cafile)
+{
+  if (cafile && *cafile) return SSL_CTX_load_verify_locations(ctx, cafile, 0) == 1;
+  return SSL_CTX_set_default_verify_paths(ctx) == 1;
+}
+
+/* set_match - the name (or IP address) the peer's certificate must carry */
+static int set_match(SSL *ssl, const char *match)
+{
+  unsigned char a[16];
+  if (inet_pton(AF_INET, match, a) == 1 || inet_pton(AF_INET6, match, a) == 1)
+    return X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), match);
+  return SSL_set1_host(ssl, match);
+}
+
+struct tls *tls_client_check(int fd, const char *servername, const char *cafile,
+                             const char *match, int require, const char **why)
+{
+  struct tls *t = calloc(1, sizeof *t);
+  long v;
+  if (!t) return fail(0, why, "out of memory");
+  if (!(t->ctx = context(TLS_client_method()))) return fail(t, why, "unable to set up TLS");
+  if (!trust(t->ctx, cafile)) return fail(t, why, "unable to load the CA certificates");
+  SSL_CTX_set_verify(t->ctx, require ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, 0);
+  if (!(t->ssl = SSL_new(t->ctx)) || SSL_set_fd(t->ssl, fd) != 1) return fail(t, why, "unable to set up TLS");
+  if (servername && SSL_set_tlsext_host_name(t->ssl, servername) != 1) return fail(t, why, "bad server name");
+  SSL_set_hostflags(t->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  if (match && set_match(t->ssl, match) != 1) return fail(t, why, "bad certificate name to match");
+  if (SSL_connect(t->ssl) == 1) return t;
+  v = SSL_get_verify_result(t->ssl);
+  if (require && v != X509_V_OK) return fail(t, why, X509_verify_cert_error_string(v));
+  return fail(t, why, "TLS handshake failed");
+}
+
+int tls_peer_verified(const struct tls *t, const char **why)
+{
+  X509 *peer = SSL_get0_peer_certificate(t->ssl);
+  long v = SSL_get_verify_result(t->ssl);
+  if (!peer) { *why = "no peer certificate"; return 0; }
+  if (v != X509_V_OK) { *why = X509_verify_cert_error_string(v); return 0; }
+  *why = "ok";
+  return 1;
 }
 
 /* io_result - errno for a failed SSL_read or SSL_write */

@@ -18,6 +18,19 @@ struct tls *tls_server(int fd, const char *cert, const char *key, const char **w
  * caller decides its policy with tls_peer_verified. */
 struct tls *tls_client(int fd, const char *servername, const char **why);
 
+/* tls_client_check - the client side for remote-send: SNI servername (may
+ * be 0); the peer's chain is checked against cafile (0 or "": the system
+ * store) and, when match is not 0, its names against match (RFC 6125, no
+ * partial wildcards).  With require set, a peer that fails the check ends
+ * the handshake (0, *why names the reason); otherwise the handshake
+ * completes and tls_peer_verified reports the outcome. */
+struct tls *tls_client_check(int fd, const char *servername, const char *cafile,
+                             const char *match, int require, const char **why);
+
+/* tls_peer_verified - 1 if the peer's certificate was checked and passed
+ * (chain and, if asked, name); 0 if not, with the reason in *why */
+int tls_peer_verified(const struct tls *t, const char **why);
+
 /* tls_read, tls_write - as read(2) and write(2): -1 with errno on error
  * (EPROTO for a TLS failure), tls_read 0 at a clean end */
 ssize_t tls_read(struct tls *t, char *buf, size_t len);

@@ -1,0 +1,116 @@
+#!/bin/bash
+# bench/remote-send.sh - relay rate from the queue to Postfix's smtp-sink on
+# loopback: postern (queue-run --once -> remote-spawn -> remote-send, one
+# process and one connection per message) next to Postfix (qmgr -> smtp,
+# which caches connections), in the same run, with the same concurrency.
+# Both queues are filled first with N messages of 4 KiB to one relayhost;
+# the clock runs from the start of delivery until the queue is empty.
+# A benchmark, not a test: it prints figures.  Needs root (Postfix); the
+# Postfix instance lives in a temporary directory and is stopped at the end.
+#   bench/remote-send.sh [MESSAGES] [CONCURRENCY]     (default 2000, 10)
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${POSTERN_BUILD:-$top/build}
+N=${1:-2000}
+C=${2:-10}
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix needs it)" >&2; exit 1; }
+command -v smtp-sink >/dev/null && command -v smtp-source >/dev/null && command -v postfix >/dev/null ||
+  { echo "bench: install postfix (smtp-sink, smtp-source)" >&2; exit 1; }
+T=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$T"
+pids=()
+cleanup() {
+  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  postfix -c "$T/pf/etc" stop >/dev/null 2>&1
+  rm -rf "$T"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+
+PS=$(free_port)
+smtp-sink -u nobody "127.0.0.1:$PS" 256 >/dev/null 2>&1 &
+pids+=($!)
+body=$(python3 -c "print(('x' * 63 + '\n') * 63, end='')")
+
+# --- postern: a spool owned by nobody, N messages injected, one queue run
+"$top/tools/mkspool" "$T/spool" >/dev/null
+mkdir "$T/maps"
+printf 'hostname = bench.test\nspool = %s\nmap_dir = %s\nlibexec_dir = %s\nlog = syslog\nrelayhost = [127.0.0.1]:%s\nrelayhost_tls_policy = none\nconcurrency_limit = %s\ndestination_concurrency_limit = %s\nqueue_user = nobody\nsend_user = nobody\n' \
+  "$T/spool" "$T/maps" "$B" "$PS" "$C" "$C" >"$T/postern.conf"
+chmod 644 "$T/postern.conf"
+for i in $(seq "$N"); do
+  printf 'From: a@bench.test\nSubject: %s\n\n%s\n' "$i" "$body" |
+    POSTERN_CONF=$T/postern.conf "$B/spool-inject" 1< <(printf 'V1\nFa@bench.test\nTx@remote.test\n\n') 2>/dev/null
+done
+chown -R nobody "$T/spool"
+q0=$(ls "$T/spool/new" | wc -l)
+t0=$(now)
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$B/queue-run" -C "$T/postern.conf" --once 2>/dev/null
+t1=$(now)
+left=$(ls "$T/spool/new" "$T/spool/queue" | grep -c '^[0-9]')
+r1=$(python3 -c "print('%.0f' % (($q0 - $left) / ($t1 - $t0)))")
+
+# --- Postfix: its own instance; fill incoming/ through smtpd with no qmgr,
+# then add qmgr and smtp and time until the queue is empty
+PP=$(free_port)
+mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data"
+chown postfix "$T/pf/data"
+cat >"$T/pf/etc/main.cf" <<EOC
+compatibility_level = 3.6
+queue_directory = $T/pf/queue
+data_directory = $T/pf/data
+myhostname = pf.bench.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$PS
+smtp_tls_security_level = none
+default_destination_concurrency_limit = $C
+default_process_limit = 100
+maillog_file = $T/pf/maillog
+maillog_file_prefixes = $T
+EOC
+cat >"$T/pf/etc/master.cf" <<EOC
+127.0.0.1:$PP inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOC
+postfix -c "$T/pf/etc" check >/dev/null 2>&1
+postfix -c "$T/pf/etc" start >"$T/pf/start.log" 2>&1 || { echo "bench: postfix did not start" >&2; cat "$T/pf/start.log" >&2; exit 1; }
+for i in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PP)).close()" 2>/dev/null && break; sleep 0.1; done
+smtp-source -s 10 -l 4096 -m "$N" -f a@bench.test -t x@remote.test "127.0.0.1:$PP" >/dev/null 2>&1
+queued() { find "$T/pf/queue/incoming" "$T/pf/queue/active" "$T/pf/queue/deferred" -type f 2>/dev/null | wc -l; }
+for i in $(seq 100); do [ "$(queued)" -ge "$N" ] && break; sleep 0.1; done
+p0=$(queued)
+cat >>"$T/pf/etc/master.cf" <<EOC
+qmgr      unix  n       -       n       300     1       qmgr
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+EOC
+t0=$(now)
+postfix -c "$T/pf/etc" reload >/dev/null 2>&1
+while [ "$(queued)" -gt 0 ]; do sleep 0.05; t1=$(now); python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 300 else 1)" || break; done
+t1=$(now)
+p1=$(queued)
+r2=$(python3 -c "print('%.0f' % (($p0 - $p1) / ($t1 - $t0)))")
+
+echo "relay to smtp-sink on loopback: $N messages of 4 KiB, concurrency $C, one relayhost"
+echo "postern queue-run+remote-send: $r1 msgs/s ($((q0 - left)) of $q0 delivered)"
+echo "postfix qmgr+smtp:             $r2 msgs/s ($((p0 - p1)) of $p0 delivered)"
+python3 -c "print('ratio postern/postfix: %.2f' % ($r1 / $r2))"

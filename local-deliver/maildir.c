@@ -1,0 +1,109 @@
+/* maildir.c - Maildir delivery (the Maildir specification, as qmail and
+ * Dovecot use it): write tmp/NAME, fsync, rename to new/NAME,S=SIZE, fsync
+ * new/.  NAME is TIME.MusecPpidQn.HOST: unique because our pid is unique
+ * on this host at this microsecond, and O_EXCL makes sure. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>       /* rename */
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include "str.h"
+#include "num.h"
+#include "spool.h"
+#include "ld.h"
+
+/* mkparents - every missing directory of dir, like mkdir -p, mode 0700 */
+static int mkparents(const char *dir, stralloc *sub)
+{
+  size_t i, len = str_len(dir);
+  for (i = 1; i <= len; i++) {
+    if (i < len && dir[i] != '/') continue;
+    if (!stralloc_copyb(sub, dir, i) || !stralloc_0(sub)) return -1;
+    if (mkdir(sub->s, 0700) == -1 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+/* mkdirs - the Maildir (and missing parents) and its three subdirectories, mode 0700 */
+static int mkdirs(const char *dir, stralloc *sub)
+{
+  static const char *const subs[] = { "tmp", "new", "cur" };
+  unsigned int i;
+  if (mkdir(dir, 0700) == -1 && errno != EEXIST && (errno != ENOENT || mkparents(dir, sub) == -1)) return -1;
+  for (i = 0; i < 3; i++) {
+    if (!stralloc_copys(sub, dir) || !stralloc_cats(sub, subs[i]) || !stralloc_0(sub)) return -1;
+    if (mkdir(sub->s, 0700) == -1 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+/* host_part - the host name with '/' and ':' escaped as the spec says */
+static int host_part(stralloc *sa, const char *host)
+{
+  for (; *host; host++) {
+    const char *esc = *host == '/' ? "\\057" : *host == ':' ? "\\072" : 0;
+    if (esc ? !stralloc_cats(sa, esc) : !stralloc_catb(sa, host, 1)) return -1;
+  }
+  return 0;
+}
+
+/* unique - "TIME.MusecPpidQn.HOST" */
+static int unique(stralloc *name, const char *host, unsigned int n)
+{
+  char num[NUM_ULONG];
+  struct timeval tv;
+  gettimeofday(&tv, 0);
+  if (!stralloc_copys(name, num_str(num, (unsigned long)tv.tv_sec))
+      || !stralloc_cats(name, ".M") || !stralloc_cats(name, num_str(num, (unsigned long)tv.tv_usec))
+      || !stralloc_cats(name, "P") || !stralloc_cats(name, num_str(num, (unsigned long)getpid()))
+      || !stralloc_cats(name, "Q") || !stralloc_cats(name, num_str(num, n))
+      || !stralloc_cats(name, ".") || host_part(name, host) == -1) return -1;
+  return 0;
+}
+
+/* path3 - dir + sub + name (+ suffix) into sa, NUL-terminated */
+static int path3(stralloc *sa, const char *dir, const char *sub, const stralloc *name, const char *suffix)
+{
+  return stralloc_copys(sa, dir) && stralloc_cats(sa, sub) && stralloc_cat(sa, name)
+         && stralloc_cats(sa, suffix) && stralloc_0(sa) ? 0 : -1;
+}
+
+/* write_tmp - create tmp/NAME exclusively and fill it; the fd or -1 */
+static int write_tmp(struct ld *d, const char *tmp, unsigned long *size)
+{
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd == -1) return -1;
+  if (ld_copy(0, fd, d->prefix.s, d->prefix.len, 0, size) == -1 || fsync(fd) == -1) {
+    int e = errno;
+    close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
+  }
+  if (close(fd) == -1) { int e = errno; unlink(tmp); errno = e; return -1; }
+  return 0;
+}
+
+void ld_maildir(struct ld *d, const char *dir, struct ld_result *r)
+{
+  static stralloc name, tmp, new, sub;
+  char num[NUM_ULONG], suffix[NUM_ULONG + 4];
+  unsigned long size;
+  unsigned int n;
+  if (mkdirs(dir, &sub) == -1) { ld_sys(r, "unable to create Maildir ", dir); return; }
+  for (n = 0;; n++) {
+    if (unique(&name, d->cfg.hostname, n) == -1 || path3(&tmp, dir, "tmp/", &name, "") == -1) {
+      ld_temp(r, "4.3.0", "out of memory", 0); return;
+    }
+    if (write_tmp(d, tmp.s, &size) == 0) break;
+    if (errno != EEXIST || n > 20) { ld_sys(r, "unable to write ", tmp.s); return; }
+  }
+  str_copy(suffix, ",S=");
+  str_copy(suffix + 3, num_str(num, size));
+  if (path3(&new, dir, "new/", &name, suffix) == -1) { unlink(tmp.s); ld_temp(r, "4.3.0", "out of memory", 0); return; }
+  if (rename(tmp.s, new.s) == -1) { ld_sys(r, "unable to move into ", new.s); unlink(tmp.s); return; }
+  if (!stralloc_copys(&sub, dir) || !stralloc_cats(&sub, "new") || !stralloc_0(&sub)
+      || spool_fsync_dir(sub.s) == -1) { ld_sys(r, "unable to sync ", dir); return; }
+  ld_ok(r, "delivered to Maildir ", dir);
+}

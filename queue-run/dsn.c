@@ -1,0 +1,453 @@
+/* dsn.c - delivery status notifications (RFC 3464): bounces for failed
+ * recipients, delay warnings and success notices, as multipart/report
+ * messages from MAILER-DAEMON with the null sender, injected through the
+ * configured injector (spool-inject) like any other mail.
+ *
+ * Who is told: the envelope sender; for a message with the null sender
+ * (itself a bounce) the failure goes to postmaster as a "double bounce"
+ * marked with the ENVID postern.double-bounce.ID, and a double bounce
+ * that fails is only logged: bounces never loop.  NOTIFY=NEVER suppresses
+ * every notice, NOTIFY=SUCCESS asks for one on delivery, DELAY (or no
+ * NOTIFY) allows the delay warning.  The original's headers are returned,
+ * the whole message with RET=FULL when it is at most QR_BOUNCE_FULL_MAX.
+ * bounce_rate_limit bounds the notices per hour to one address: beyond
+ * it they wait in the queue, so one broken destination cannot start a
+ * bounce storm. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "buffer.h"
+#include "byte.h"
+#include "case.h"
+#include "address.h"
+#include "str.h"
+#include "exitcode.h"
+#include "log.h"
+#include "num.h"
+#include "qr.h"
+
+#define RATE_SLOTS 256                 /* addresses tracked for the rate limit */
+#define HEADER_MAX (256UL * 1024)      /* bytes of original header returned */
+#define DOUBLE_BOUNCE "postern.double-bounce."
+
+enum { DSN_FAILED, DSN_DELAYED, DSN_SUCCESS };
+
+/* struct rate - notices sent to one address in the current hour */
+struct rate { char addr[ADDR_MAX + 1]; unsigned long hour, count; };
+static struct rate rates[RATE_SLOTS];
+
+/* rate_ok - may one more notice go to addr this hour? counts it if so */
+static int rate_ok(const char *addr)
+{
+  unsigned long hour = qr_now() / 3600, h = 5381;
+  const char *p;
+  struct rate *r;
+  if (!qr_cfg.bounce_rate_limit) return 1;
+  for (p = addr; *p; p++) h = h * 33 + (unsigned char)(*p | 32);
+  r = &rates[h % RATE_SLOTS];
+  if (r->hour != hour || case_diffs(r->addr, addr)) {
+    if (str_len(addr) > ADDR_MAX) return 1;
+    str_copy(r->addr, addr); r->hour = hour; r->count = 0;
+  }
+  if (r->count >= qr_cfg.bounce_rate_limit) return 0;
+  r->count++;
+  return 1;
+}
+
+/* date - RFC 5322 date of t, UTC */
+static void date(char out[40], unsigned long t)
+{
+  static const char wd[] = "SunMonTueWedThuFriSat", mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  time_t tt = (time_t)t;
+  struct tm tm;
+  size_t n = 0;
+  if (!gmtime_r(&tt, &tm)) { str_copy(out, "Thu, 1 Jan 1970 00:00:00 +0000"); return; }
+  byte_copy(out, 3, wd + 3 * tm.tm_wday); n = 3;
+  out[n++] = ','; out[n++] = ' ';
+  n += num_fmt(out + n, (unsigned long)tm.tm_mday);
+  out[n++] = ' ';
+  byte_copy(out + n, 3, mo + 3 * tm.tm_mon); n += 3;
+  out[n++] = ' ';
+  n += num_fmt(out + n, (unsigned long)tm.tm_year + 1900);
+  out[n++] = ' ';
+  n += num_fmt0(out + n, (unsigned long)tm.tm_hour, 2); out[n++] = ':';
+  n += num_fmt0(out + n, (unsigned long)tm.tm_min, 2); out[n++] = ':';
+  n += num_fmt0(out + n, (unsigned long)tm.tm_sec, 2);
+  str_copy(out + n, " +0000");
+}
+
+void dsn_status(const char *text, int failed, char out[16])
+{
+  const char *p = text;
+  while (*p) {
+    size_t a, b, c;
+    if ((p == text || p[-1] == ' ') && (*p == '2' || *p == '4' || *p == '5') && p[1] == '.') {
+      for (a = 2; p[a] >= '0' && p[a] <= '9' && a < 5; a++) {}
+      if (a > 2 && p[a] == '.') {
+        for (b = a + 1; p[b] >= '0' && p[b] <= '9' && b < a + 4; b++) {}
+        c = b;
+        if (b > a + 1 && (p[c] == 0 || p[c] == ' ' || p[c] == ';' || p[c] == ',') && c < 16) {
+          byte_copy(out, c, p);
+          out[c] = 0;
+          if (failed && out[0] == '2') break;   /* a success code on a failure: use the default */
+          return;
+        }
+      }
+    }
+    p++;
+  }
+  str_copy(out, failed ? "5.0.0" : "4.0.0");
+}
+
+/* xtext_put - RFC 3461 xtext decoded ("+2B" is '+'); controls dropped */
+static int xtext_put(buffer *b, const char *s)
+{
+  for (; *s; s++) {
+    char c = *s;
+    if (c == '+' && s[1] && s[2]) {
+      unsigned int v = 0, i;
+      for (i = 1; i <= 2; i++) {
+        char h = s[i];
+        v = v * 16 + (unsigned int)(h >= '0' && h <= '9' ? h - '0' : h >= 'A' && h <= 'F' ? h - 'A' + 10 : 0);
+      }
+      c = (char)v;
+      s += 2;
+    }
+    if ((unsigned char)c >= 32 && c != 127 && buffer_put(b, &c, 1)) return -1;
+  }
+  return 0;
+}
+
+/* struct report - one notice being built */
+struct report {
+  struct work *w;
+  const char *id;
+  int type;                   /* DSN_FAILED, DSN_DELAYED, DSN_SUCCESS */
+  char want;                  /* item status that belongs in it */
+  const char *to;             /* its recipient */
+  int eight;                  /* 8-bit content included */
+  char boundary[SPOOL_ID_MAX + 32];
+};
+
+/* notify_word - is word in the NOTIFY list n? */
+static int notify_word(const char *n, const char *word)
+{
+  size_t len = str_len(word);
+  while (n && *n) {
+    size_t k = str_chr(n, ',');
+    if (k == len && !case_diffb(n, len, word)) return 1;
+    n += k + (n[k] == ',');
+  }
+  return 0;
+}
+
+/* wanted - does the recipient want a notice of this type?  Without
+ * NOTIFY: failures and delays yes, successes no (RFC 3461 4.1) */
+static int wanted(const struct work *w, const struct item *it, int type)
+{
+  const char *n = envelope_rcpt_notify(&w->env, it->orig);
+  if (!n) return type != DSN_SUCCESS;
+  return notify_word(n, type == DSN_FAILED ? "FAILURE" : type == DSN_DELAYED ? "DELAY" : "SUCCESS");
+}
+
+/* in_report - does the item belong in the notice? */
+static int in_report(const struct report *r, const struct item *it)
+{
+  if (it->status != r->want || !wanted(r->w, it, r->type)) return 0;
+  return r->type != DSN_DELAYED || it->kind != KIND_ROUTE || it->tries > 0;
+}
+
+/* put_head - the message header and the first, human-readable part */
+static int put_head(buffer *b, struct report *r)
+{
+  static const char *const subject[] = { "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)", "Successful Mail Delivery Report" };
+  char d[40], num[NUM_ULONG];
+  date(d, qr_now());
+  return buffer_puts(b, "From: Mail Delivery System <MAILER-DAEMON@") || buffer_puts(b, qr_cfg.hostname)
+      || buffer_puts(b, ">\nTo: <") || buffer_puts(b, r->to) || buffer_puts(b, ">\nSubject: ")
+      || buffer_puts(b, subject[r->type]) || buffer_puts(b, "\nDate: ") || buffer_puts(b, d)
+      || buffer_puts(b, "\nMessage-ID: <") || buffer_puts(b, r->id) || buffer_puts(b, ".")
+      || buffer_puts(b, num_str(num, qr_now())) || buffer_puts(b, ".dsn@") || buffer_puts(b, qr_cfg.hostname)
+      || buffer_puts(b, ">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
+                        "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"")
+      || buffer_puts(b, r->boundary) || buffer_puts(b, "\"\n\nThis is a MIME-encapsulated message.\n\n--")
+      || buffer_puts(b, r->boundary)
+      || buffer_puts(b, "\nContent-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n"
+                        "This is the mail system at host ") || buffer_puts(b, qr_cfg.hostname)
+      || buffer_puts(b, r->type == DSN_FAILED ? ".\n\nYour message could not be delivered to one or more recipients.\n"
+                        "The reasons are below.  The mail system\n\n"
+                      : r->type == DSN_DELAYED ? ".\n\nYour message could not be delivered yet.  It is still in the queue\n"
+                        "and will be tried again; nothing needs to be done.  The mail system\n\n"
+                      : ".\n\nYour message was delivered to the recipients below.  The mail system\n\n") ? -1 : 0;
+}
+
+/* put_human - one line per recipient in the text part */
+static int put_human(buffer *b, struct report *r)
+{
+  unsigned int i;
+  for (i = 0; i < r->w->n; i++) {
+    const struct item *it = &r->w->item[i];
+    if (!in_report(r, it)) continue;
+    if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")
+        || buffer_puts(b, *work_s(r->w, it->text) ? work_s(r->w, it->text) : "delivered") || buffer_puts(b, "\n")) return -1;
+  }
+  return 0;
+}
+
+/* put_field - "Name: value\n" with value from an offset */
+static int put_field(buffer *b, const char *name, const char *prefix, const char *value)
+{
+  return buffer_puts(b, name) || buffer_puts(b, prefix) || buffer_puts(b, value) || buffer_puts(b, "\n") ? -1 : 0;
+}
+
+/* put_recipient - one per-recipient block of the delivery-status part */
+static int put_recipient(buffer *b, struct report *r, const struct item *it)
+{
+  static const char *const action[] = { "failed", "delayed", "delivered" };
+  const char *orcpt = envelope_rcpt_orcpt(&r->w->env, it->orig), *text = work_s(r->w, it->text);
+  char status[16], until[40];
+  dsn_status(text, r->type == DSN_FAILED, status);
+  if (r->type == DSN_SUCCESS) str_copy(status, "2.0.0");
+  if (buffer_puts(b, "\n") || put_field(b, "Final-Recipient: ", "rfc822; ", work_s(r->w, it->addr))) return -1;
+  if (orcpt && str_chr(orcpt, ';') < str_len(orcpt)) {
+    size_t semi = str_chr(orcpt, ';');
+    if (buffer_puts(b, "Original-Recipient: ") || buffer_put(b, orcpt, semi) || buffer_puts(b, "; ")
+        || xtext_put(b, orcpt + semi + 1) || buffer_puts(b, "\n")) return -1;
+  }
+  if (put_field(b, "Action: ", "", r->type == DSN_SUCCESS && it->kind == KIND_REMOTE ? "relayed" : action[r->type])
+      || put_field(b, "Status: ", "", status)) return -1;
+  if (it->kind == KIND_REMOTE && r->type != DSN_SUCCESS && put_field(b, "Remote-MTA: ", "x-postern; ", work_s(r->w, it->dest))) return -1;
+  if (*text && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
+  if (r->type == DSN_DELAYED) {
+    date(until, r->w->arrival + qr_cfg.queue_lifetime);
+    if (put_field(b, "Will-Retry-Until: ", "", until)) return -1;
+  }
+  return 0;
+}
+
+/* put_status - the message/delivery-status part */
+static int put_status(buffer *b, struct report *r)
+{
+  const char *envid = envelope_tag(&r->w->env, 'E');
+  char d[40];
+  unsigned int i;
+  date(d, r->w->arrival);
+  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
+      || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+      || put_field(b, "Reporting-MTA: ", "dns; ", qr_cfg.hostname) || put_field(b, "X-Postern-Queue-ID: ", "", r->id))
+    return -1;
+  if (envid && (buffer_puts(b, "Original-Envelope-Id: ") || xtext_put(b, envid) || buffer_puts(b, "\n"))) return -1;
+  if (put_field(b, "X-Postern-Sender: ", "rfc822; ", envelope_sender(&r->w->env)) || put_field(b, "Arrival-Date: ", "", d)) return -1;
+  for (i = 0; i < r->w->n; i++)
+    if (in_report(r, &r->w->item[i]) && put_recipient(b, r, &r->w->item[i])) return -1;
+  return 0;
+}
+
+/* original - the returned part: the header, or the whole message */
+static int original(const char *id, int full, stralloc *out)
+{
+  static stralloc fn;
+  char buf[8192];
+  int fd;
+  ssize_t r;
+  size_t scanned = 0;
+  out->len = 0;
+  if (!spool_path(&fn, SPOOL_MESS, id) || (fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
+  while ((r = read(fd, buf, sizeof buf)) > 0) {
+    if (!stralloc_catb(out, buf, (size_t)r)) { close(fd); return -1; }
+    if (full && out->len > QR_BOUNCE_FULL_MAX) { full = 0; }
+    if (!full) {
+      for (; scanned < out->len; scanned++)
+        if (out->s[scanned] == '\n' && (scanned == 0 || out->s[scanned - 1] == '\n')) break;
+      if (scanned < out->len || out->len > HEADER_MAX) break;
+    }
+  }
+  close(fd);
+  if (r == -1) return -1;
+  if (!full) {
+    for (scanned = 0; scanned < out->len; scanned++)
+      if (out->s[scanned] == '\n' && (scanned == 0 || out->s[scanned - 1] == '\n')) break;
+    out->len = scanned < HEADER_MAX ? scanned : HEADER_MAX;
+  }
+  if (out->len && out->s[out->len - 1] != '\n' && !stralloc_cats(out, "\n")) return -1;
+  return full;
+}
+
+/* put_original - the third part */
+static int put_original(buffer *b, struct report *r)
+{
+  static stralloc body;
+  const char *ret = envelope_tag(&r->w->env, 'R');
+  int full = original(r->id, r->type == DSN_FAILED && ret && !str_diff(ret, "FULL"), &body);
+  size_t i;
+  if (full == -1) body.len = 0;
+  for (i = 0; i < body.len; i++) if ((unsigned char)body.s[i] >= 0x80) r->eight = 1;
+  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
+      || buffer_puts(b, full == 1 ? "\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n"
+                                  : "\nContent-Description: Message Headers\nContent-Type: text/rfc822-headers\n")
+      || (r->eight && buffer_puts(b, "Content-Transfer-Encoding: 8bit\n"))
+      || buffer_puts(b, "\n") || buffer_put(b, body.s, body.len)
+      || buffer_puts(b, "\n--") || buffer_puts(b, r->boundary) || buffer_puts(b, "--\n")) return -1;
+  if (body.a > 4 * HEADER_MAX) stralloc_free(&body);
+  return 0;
+}
+
+/* build - the whole notice into a memory file; its fd or -1 */
+static int build(struct report *r)
+{
+  char space[8192];
+  int fd = memfd_create("dsn", MFD_CLOEXEC);
+  buffer b;
+  size_t n;
+  if (fd == -1) return -1;
+  n = str_copy(r->boundary, r->id);
+  str_copy(r->boundary + n, "/postern.report");
+  buffer_init(&b, write, fd, space, sizeof space);
+  if (put_head(&b, r) || put_human(&b, r) || put_status(&b, r) || put_original(&b, r)
+      || buffer_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
+  return fd;
+}
+
+/* envelope_memfd - the notice's envelope: null sender, one recipient */
+static int envelope_memfd(const struct report *r, int dbl)
+{
+  struct envelope e;
+  char space[2048], envid[SPOOL_ID_MAX + 32];
+  buffer b;
+  int fd = memfd_create("envelope", MFD_CLOEXEC), ok;
+  if (fd == -1) return -1;
+  envelope_init(&e);
+  str_copy(envid, DOUBLE_BOUNCE);
+  str_copy(envid + str_len(envid), r->id);
+  buffer_init(&b, write, fd, space, sizeof space);
+  ok = !envelope_set_sender(&e, "", 0)
+    && (!dbl || !envelope_set_tag(&e, 'E', envid, str_len(envid), ENV_INPUT))
+    && (!r->eight || !envelope_set_tag(&e, 'B', "8BITMIME", 8, ENV_INPUT))
+    && (!envelope_tag(&r->w->env, 'U') || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
+    && !envelope_add_rcpt(&e, r->to, str_len(r->to))
+    && envelope_write(&b, &e) == 0 && buffer_flush(&b) == 0 && lseek(fd, 0, SEEK_SET) == 0;
+  envelope_free(&e);
+  if (!ok) { close(fd); return -1; }
+  return fd;
+}
+
+/* inject - run the injector on the two memory files; 0 queued */
+static int inject(const struct report *r, int msgfd, int envfd)
+{
+  static stralloc conf;
+  char *argv[2] = { (char *)qr_cfg.injector, 0 }, *envp[3] = { "PATH=/usr/bin:/bin", 0, 0 };
+  char reply[300];
+  posix_spawn_file_actions_t fa;
+  int err[2], status, e;
+  ssize_t n, got = 0;
+  pid_t pid;
+  if (qr_cfg.file && stralloc_copys(&conf, "POSTERN_CONF=") && stralloc_cats(&conf, qr_cfg.file) && stralloc_0(&conf))
+    envp[0] = conf.s, envp[1] = "PATH=/usr/bin:/bin";
+  if (pipe2(err, O_CLOEXEC) == -1) return -1;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
+  posix_spawn_file_actions_adddup2(&fa, envfd, 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  e = posix_spawn(&pid, argv[0], &fa, 0, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(err[1]);
+  if (e) { close(err[0]); log_event(r->id, "status", "error", "reason", "unable to run the injector for a bounce", (char *)0); return -1; }
+  while ((n = read(err[0], reply + got, sizeof reply - 1 - (size_t)got)) > 0 || (n == -1 && errno == EINTR))
+    if (n > 0) { got += n; if ((size_t)got >= sizeof reply - 1) got = 0; }   /* keep the tail */
+  close(err[0]);
+  reply[got] = 0;
+  while (got > 0 && reply[got - 1] == '\n') reply[--got] = 0;
+  while (waitpid(pid, &status, 0) == -1) if (errno != EINTR) return -1;
+  if (exitcode_wait(status) == 0) {
+    const char *q = reply + str_rchr(reply, ' ');
+    log_event(r->id, "status", r->type == DSN_FAILED ? "bounce-queued" : r->type == DSN_DELAYED ? "warning-queued" : "notice-queued",
+              "to", r->to, "notice_id", *q ? q + 1 : "", (char *)0);
+    return 0;
+  }
+  log_event(r->id, "status", "error", "reason", "the injector refused a notice",
+            "reply", reply + (str_rchr(reply, '\n') < (size_t)got ? str_rchr(reply, '\n') + 1 : 0), (char *)0);
+  return -1;
+}
+
+/* send_notice - build and inject one notice; 0 queued, -1 not now */
+static int send_notice(struct work *w, const char *id, int type, char want, const char *to, int dbl)
+{
+  struct report r;
+  int msgfd, envfd, res = -1;
+  byte_zero(&r, sizeof r);
+  r.w = w; r.id = id; r.type = type; r.want = want; r.to = to;
+  if (!rate_ok(to)) {
+    log_event(id, "status", "deferred", "to", to, "reason", "notice held back by bounce_rate_limit", (char *)0);
+    return -1;
+  }
+  if ((msgfd = build(&r)) == -1) return -1;
+  if ((envfd = envelope_memfd(&r, dbl)) != -1) { res = inject(&r, msgfd, envfd); close(envfd); }
+  close(msgfd);
+  return res;
+}
+
+/* mark - items of status from that are in the notice get status to */
+static void mark(struct work *w, int type, char from, char to)
+{
+  unsigned int i;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status == from && wanted(w, &w->item[i], type)) w->item[i].status = to;
+}
+
+/* failures - the bounce for failed items, to the sender or postmaster */
+static int failures(struct work *w, const char *id)
+{
+  const char *sender = envelope_sender(&w->env), *envid = envelope_tag(&w->env, 'E');
+  unsigned int i;
+  int any = 0;
+  for (i = 0; i < w->n; i++) {
+    struct item *it = &w->item[i];
+    if (it->status != ST_FAILED) continue;
+    if (wanted(w, it, DSN_FAILED)) any = 1;
+    else it->status = ST_REPORTED;           /* NOTIFY without FAILURE: nobody to tell */
+  }
+  if (!any) return 0;
+  if (!*sender && envid && str_start(envid, DOUBLE_BOUNCE)) {
+    log_event(id, "status", "discarded", "reason", "undeliverable double bounce", (char *)0);
+    mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
+    return 0;
+  }
+  if (send_notice(w, id, DSN_FAILED, ST_FAILED, *sender ? sender : "postmaster", !*sender) == -1) return -1;
+  mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
+  return 0;
+}
+
+/* successes - the notice for NOTIFY=SUCCESS recipients */
+static int successes(struct work *w, const char *id)
+{
+  const char *sender = envelope_sender(&w->env);
+  unsigned int i;
+  int any = 0;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status == ST_DONE_NOTIFY) { if (*sender) any = 1; else w->item[i].status = ST_DONE; }
+  if (!any) return 0;
+  if (send_notice(w, id, DSN_SUCCESS, ST_DONE_NOTIFY, sender, 0) == -1) return -1;
+  mark(w, DSN_SUCCESS, ST_DONE_NOTIFY, ST_DONE);
+  return 0;
+}
+
+int dsn_finish(struct work *w, const char *id)
+{
+  int a = failures(w, id), b = successes(w, id);
+  return a == -1 || b == -1 ? -1 : 0;
+}
+
+int dsn_warn(struct work *w, const char *id)
+{
+  const char *sender = envelope_sender(&w->env);
+  unsigned int i;
+  if (!*sender) return 0;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status == ST_PENDING && wanted(w, &w->item[i], DSN_DELAYED)) break;
+  if (i == w->n) return 0;
+  return send_notice(w, id, DSN_DELAYED, ST_PENDING, sender, 0);
+}

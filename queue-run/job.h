@@ -1,0 +1,13 @@
+/* job.h - deliverer runs (job.c), used by the scheduler (sched.c) */
+#ifndef JOB_H
+#define JOB_H
+#include "qr.h"
+
+unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all);  /* queue jobs for due items */
+void jobs_start(void);               /* start queued jobs within the limits */
+unsigned int jobs_pending(void);     /* queued, not started */
+void jobs_abandon(void);
+int jobs_paused(void);               /* load shedding or shutdown */             /* drop queued jobs (shutdown) */
+void sched_job_done(struct msg *m);  /* job.c -> sched.c: one job of m ended */
+void job_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len);
+#endif

@@ -1,0 +1,218 @@
+/* loop.c - the event loop of both modes.
+ *
+ * --daemon: woken at once by inotify on new/ (spool-inject's commit
+ * rename) and by the trigger fifo ('!' new mail, 'F' flush everything,
+ * 'C' control commands waiting, 'H' hold list changed); timers only for
+ * what has a time: the next retry, housekeeping, load rechecks, the
+ * systemd watchdog.  Nothing polls on an interval.  SIGTERM: no new
+ * deliveries, running ones get QR_SHUTDOWN_SECONDS, then we exit; what has
+ * not finished stays pending (a repeat, never a loss).
+ * --once: one pass over what is due (everything with --all), including
+ * mail that arrives during the pass, then exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include "log.h"
+#include "num.h"
+#include "qr.h"
+#include "job.h"
+
+#define POLL_MAX 256          /* fds in one poll: ours plus running jobs */
+
+/* struct loop - the loop's fds and timers */
+struct loop {
+  int sig, ino, trig, lsock, rsock;
+  int stopping;               /* SIGTERM seen */
+  unsigned long stop_at;      /* give up on running jobs then */
+  unsigned long housekeeping; /* next housekeeping */
+  unsigned long load_check;   /* next load average check */
+  int load_paused;
+  unsigned long long watchdog_usec;
+};
+
+/* notify - sd_notify only under systemd (main.c holds the libsystemd calls) */
+static void notify(const char *s)
+{
+  if (getenv("NOTIFY_SOCKET")) qr_notify(s);
+}
+
+/* signals - TERM, INT and HUP through a signalfd; PIPE ignored */
+static int signals(void)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  signal(SIGPIPE, SIG_IGN);
+  if (sigprocmask(SIG_BLOCK, &set, 0) == -1) return -1;
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* wakeups - inotify on new/ and the trigger fifo (daemon only) */
+static void wakeups(struct loop *l)
+{
+  l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (l->ino != -1 && inotify_add_watch(l->ino, SPOOL_NEW, IN_MOVED_TO | IN_CLOSE_WRITE) == -1) {
+    log_event(0, "status", "warning", "reason", "unable to watch new/: relying on the trigger", (char *)0);
+    close(l->ino);
+    l->ino = -1;
+  }
+  /* O_RDWR: we hold a writer ourselves, so the fifo never reports hang-up */
+  l->trig = open(SPOOL_TRIGGER, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (l->trig == -1) log_event(0, "status", "warning", "reason", "unable to open the trigger fifo", (char *)0);
+}
+
+/* trigger - the bytes written to the fifo */
+static void trigger(struct loop *l)
+{
+  char buf[256];
+  ssize_t n, i;
+  int scan = 0, flush = 0, ctl = 0, hold = 0;
+  while ((n = read(l->trig, buf, sizeof buf)) > 0)
+    for (i = 0; i < n; i++) {
+      if (buf[i] == 'F') flush = 1;
+      else if (buf[i] == 'C') ctl = 1;
+      else if (buf[i] == 'H') hold = 1;
+      else scan = 1;
+    }
+  if (ctl) control_apply();
+  if (hold) { sched_held_reload(); sched_flush(0); }
+  if (scan || flush) scan_new();
+  if (flush) sched_flush(0);
+}
+
+/* load_shedding - pause deliveries above queue_load_limit */
+static void load_shedding(struct loop *l, unsigned long now)
+{
+  double avg[1];
+  int over;
+  if (!qr_cfg.queue_load_limit || now < l->load_check) return;
+  l->load_check = now + QR_LOAD_RECHECK_SECONDS;
+  over = getloadavg(avg, 1) == 1 && avg[0] >= (double)qr_cfg.queue_load_limit;
+  if (over != l->load_paused)
+    log_event(0, "status", over ? "paused" : "resumed", "reason", "load average and queue_load_limit", (char *)0);
+  l->load_paused = over;
+}
+
+/* timeout - milliseconds until the next timed event, -1 none */
+static int timeout(struct loop *l, unsigned long now)
+{
+  unsigned long next = (unsigned long)-1, t;
+  if (!jobs_paused() && (t = sched_next_due()) < next) next = t;
+  if (l->ino != -1 || l->trig != -1) { if (l->housekeeping < next) next = l->housekeeping; }
+  if (l->load_paused && l->load_check < next) next = l->load_check;
+  if (l->stopping && l->stop_at < next) next = l->stop_at;
+  if (sched_running() && now + 60 < next) next = now + 60;        /* overdue deliverers */
+  if (l->watchdog_usec) {
+    unsigned long ms = l->watchdog_usec / 2000;
+    return ms < 1 ? 1 : (next == (unsigned long)-1 || (next - now) * 1000 > ms) ? (int)ms : (int)((next > now ? next - now : 0) * 1000);
+  }
+  if (next == (unsigned long)-1) return -1;
+  if (next <= now) return 0;
+  return next - now > 86400 ? 86400000 : (int)((next - now) * 1000);
+}
+
+/* fds - the poll set: signals, wakeups, helpers, job pipes */
+static unsigned int fds(struct loop *l, struct pollfd *p)
+{
+  unsigned int n = 0;
+  int mine[5] = { l->sig, l->ino, l->trig, l->lsock, l->rsock };
+  unsigned int i;
+  for (i = 0; i < 5; i++) { p[n].fd = mine[i]; p[n].events = POLLIN; p[n].revents = 0; n++; }
+  sched_poll_fds(p, &n, POLL_MAX);
+  return n;
+}
+
+/* on_signal - TERM/INT stop, HUP flushes */
+static void on_signal(struct loop *l)
+{
+  struct signalfd_siginfo si;
+  while (read(l->sig, &si, sizeof si) == sizeof si) {
+    if (si.ssi_signo == SIGHUP) { sched_flush(0); continue; }
+    if (!l->stopping) {
+      l->stopping = 1;
+      l->stop_at = qr_now() + QR_SHUTDOWN_SECONDS;
+      log_event(0, "status", "stopping", "running", "", (char *)0);
+      notify("STOPPING=1");
+    }
+  }
+}
+
+/* events - act on what poll reported; -1 a helper is gone */
+static int events(struct loop *l, struct pollfd *p, unsigned int n)
+{
+  char buf[4096];
+  if (p[0].revents) on_signal(l);
+  if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} scan_new(); }
+  if (p[2].revents) trigger(l);
+  if (p[3].revents & POLLIN) sched_answers(l->lsock);
+  else if (p[3].revents) return -1;
+  if (p[4].revents & POLLIN) sched_answers(l->rsock);
+  else if (p[4].revents) return -1;
+  sched_events(p + 5, n - 5);
+  return 0;
+}
+
+/* status - STATUS= for systemd */
+static void status(void)
+{
+  static unsigned int last = (unsigned int)-1;   /* what systemd was told */
+  char num[NUM_ULONG];
+  stralloc s = { 0 };
+  if (!getenv("NOTIFY_SOCKET") || sched_running() == last) return;
+  last = sched_running();
+  if (stralloc_copys(&s, "STATUS=") && stralloc_cats(&s, num_str(num, sched_running()))
+      && stralloc_cats(&s, " deliveries running") && stralloc_0(&s)) qr_notify(s.s);
+  stralloc_free(&s);
+}
+
+/* start - set up and read the spool */
+static void start(struct loop *l, int daemon, int lsock, int rsock)
+{
+  l->sig = signals();
+  l->ino = l->trig = -1;
+  l->lsock = lsock; l->rsock = rsock;
+  if (daemon) wakeups(l);
+  l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
+  sched_set_helpers(lsock, rsock);
+  scan_housekeeping();
+  sched_held_reload();
+  if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
+  scan_new();
+  control_apply();
+  l->housekeeping = qr_now() + QR_HOUSEKEEPING_SECONDS;
+  log_event(0, "status", "started", "mode", daemon ? "daemon" : "once", (char *)0);
+  notify("READY=1");
+}
+
+int loop_run(int daemon, int flush_all, int lsock, int rsock)
+{
+  static struct pollfd p[POLL_MAX];
+  static struct loop l;
+  start(&l, daemon, lsock, rsock);
+  for (;;) {
+    unsigned long now = qr_now();
+    unsigned int n;
+    load_shedding(&l, now);
+    sched_pause(l.stopping || l.load_paused);
+    if (l.stopping) jobs_abandon();
+    sched_tick(flush_all && !daemon);
+    if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
+    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) break;
+    if (daemon && now >= l.housekeeping) { scan_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
+    if (l.watchdog_usec) notify("WATCHDOG=1");
+    sched_kill_overdue();
+    n = fds(&l, p);
+    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) return 71;
+    if (events(&l, p, n) == -1) { log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0); return 71; }
+    status();
+  }
+  log_event(0, "status", daemon ? "stopped" : "pass-done", (char *)0);
+  return 0;
+}

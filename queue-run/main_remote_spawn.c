@@ -1,0 +1,76 @@
+/* remote-spawn - queue-run's helper for remote deliveries.  Started as
+ * root it drops to send_user (postern-send) at once; then for each request
+ * it runs the remote deliverer (remote_deliverer, default
+ * libexec_dir/remote-send) as "deliverer destination sender rcpt...".
+ * fd 0: the socket from queue-run (spawn.c protocol).  fd 2: log lines.
+ * Request words: "" (no user), queue id, destination, sender, recipients.
+ * Exit codes: 0 when queue-run closed the socket; 78 config; 71 system. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <signal.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include "errmsg.h"
+#include "log.h"
+#include "qr.h"
+
+struct config qr_cfg;                 /* postern.conf */
+static stralloc deliverer;            /* the remote deliverer program */
+
+/* drop - root gives way to send_user before anything else */
+static void drop(void)
+{
+  struct passwd *pw;
+  if (getuid() != 0 && geteuid() != 0) return;
+  if (!(pw = getpwnam(qr_cfg.send_user))) die(EX_CONFIG, "unknown send_user ", qr_cfg.send_user);
+  if (pw->pw_uid == 0) die(EX_CONFIG, "send_user must not be root");
+  if (setgroups(0, 0) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1
+      || getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
+    diesys(EX_OSERR, "unable to drop privileges to ", qr_cfg.send_user);
+}
+
+/* run_remote - start the deliverer with the message on fd 0, results on fd 1 */
+static pid_t run_remote(struct spawn_req *r)
+{
+  static stralloc envblock;
+  char *envp[4];
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t none, def;
+  pid_t pid;
+  int e;
+  const char *id = r->argv[1];
+  if (r->argc < 5) return -1;
+  helper_env(envp, &envblock, qr_cfg.file, id);
+  r->argv[1] = deliverer.s;             /* argv: deliverer dest sender rcpt... */
+  sigemptyset(&none);
+  sigemptyset(&def);
+  sigaddset(&def, SIGPIPE);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &def);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, r->msgfd, 0);
+  posix_spawn_file_actions_adddup2(&fa, r->outfd, 1);
+  e = posix_spawn(&pid, deliverer.s, &fa, &at, r->argv + 1, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e) { errno = e; log_event(id, "status", "deferred", "reason", "unable to run the remote deliverer", (char *)0); return -1; }
+  return pid;
+}
+
+int main(void)
+{
+  errmsg_iam("remote-spawn");
+  config_load(&qr_cfg, 0);
+  log_init("remote-spawn", qr_cfg.log);
+  drop();
+  if (*qr_cfg.remote_deliverer) { if (!stralloc_copys(&deliverer, qr_cfg.remote_deliverer)) die(EX_OSERR, "out of memory"); }
+  else if (!stralloc_copys(&deliverer, qr_cfg.libexec_dir) || !stralloc_cats(&deliverer, "/remote-send"))
+    die(EX_OSERR, "out of memory");
+  if (!stralloc_0(&deliverer)) die(EX_OSERR, "out of memory");
+  return spawner_loop(0, run_remote);
+}

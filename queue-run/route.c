@@ -1,0 +1,367 @@
+/* route.c - routing one envelope recipient into delivery items, in
+ * DESIGN.md's order: canonical form -> aliases (local domains only;
+ * :include:, |cmd, /file; depth-limited) -> virtual -> local user (user+ext;
+ * .forward is read by local-deliver as the user) -> routes (smtp:, lmtp:,
+ * error:) -> relayhost -> MX.
+ *
+ * An address that comes back to itself through aliases or virtual (alice:
+ * alice, alice@elsewhere) is delivered as if it had no alias, as sendmail
+ * and Postfix do; a chain deeper than QR_ALIAS_DEPTH_MAX fails (5.4.6).
+ * A lookup that fails (an unreadable map) leaves a KIND_ROUTE item: the
+ * recipient is routed again at the next try.  One log line per item. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "byte.h"
+#include "case.h"
+#include "str.h"
+#include "address.h"
+#include "aliases.h"
+#include "log.h"
+#include "qr.h"
+
+/* struct walk - one recipient's expansion */
+struct walk {
+  struct router *r;
+  struct work *w;
+  unsigned int orig;
+  const char *orig_addr;
+  stralloc chain[QR_ALIAS_DEPTH_MAX + 2];   /* addresses being expanded */
+  unsigned int depth;
+  const char *why;          /* a failure inside an item callback */
+};
+
+static int expand(struct walk *k, const char *addr, size_t len);
+
+void router_open(struct router *r, const struct config *cfg)
+{
+  static const char *const names[MAPS] = { "aliases", "virtual", "routes", "local-domains" };
+  unsigned int i;
+  r->cfg = cfg;
+  for (i = 0; i < MAPS; i++) {
+    if (!stralloc_copys(&r->path[i], cfg->map_dir) || !stralloc_cats(&r->path[i], "/")
+        || !stralloc_cats(&r->path[i], names[i]) || !stralloc_cats(&r->path[i], ".cdb")
+        || !stralloc_0(&r->path[i])) r->path[i].len = 0;
+  }
+  router_refresh(r);
+}
+
+/* router_refresh - open maps that appeared, reopen maps postern-maps
+ * replaced; a map that cannot be read is logged and treated as a lookup
+ * error (temporary), never as empty */
+void router_refresh(struct router *r)
+{
+  unsigned int i;
+  for (i = 0; i < MAPS; i++) {
+    int ok = r->map[i].open ? map_refresh(&r->map[i]) : r->path[i].len ? map_open(&r->map[i], r->path[i].s) : 0;
+    if (ok == -1 && !r->bad[i]) log_event(0, "map", r->path[i].s, "status", "unreadable", (char *)0);
+    r->bad[i] = ok == -1;
+  }
+}
+
+/* lookup - 1 found, 0 not, -1 error; a closed map is empty */
+static int lookup(struct router *r, int which, const char *key, size_t len, stralloc *value)
+{
+  if (r->bad[which]) return -1;
+  if (!r->map[which].open) return 0;
+  return map_lookup(&r->map[which], key, len, value);
+}
+
+/* same - a equals b[0..len), ASCII case ignored */
+static int same(const char *a, const char *b, size_t len)
+{
+  return str_len(a) == len && case_diffb(a, len, b) == 0;
+}
+
+int route_is_local_domain(struct router *r, const char *d, size_t len)
+{
+  static stralloc v;
+  if (same(r->cfg->hostname, d, len) || same(r->cfg->domain, d, len) || same("localhost", d, len)) return 1;
+  return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
+}
+
+/* kind_name - for the log */
+static const char *kind_name(int kind)
+{
+  switch (kind) {
+  case KIND_USER: return "user";
+  case KIND_MAILBOX: return "mailbox";
+  case KIND_PROGRAM: return "program";
+  case KIND_FILE: return "file";
+  case KIND_REMOTE: return "remote";
+  case KIND_ROUTE: return "retry";
+  default: return "error";
+  }
+}
+
+/* duplicate - an item for the same delivery exists already */
+static int duplicate(const struct work *w, int kind, const char *user, const char *dest, const char *addr)
+{
+  unsigned int i;
+  for (i = 0; i < w->n; i++) {
+    const struct item *it = &w->item[i];
+    if (it->kind == kind && it->status != ST_GONE && !str_diff(work_s(w, it->addr), addr)
+        && !str_diff(work_s(w, it->dest), dest ? dest : "") && !str_diff(work_s(w, it->user), user ? user : ""))
+      return 1;
+  }
+  return 0;
+}
+
+/* add - one delivery item, logged; text for failures and retries */
+static int add(struct walk *k, int kind, const char *user, const char *dest, const char *addr, const char *text)
+{
+  struct item *it;
+  int status = kind == KIND_ERROR ? ST_FAILED : ST_PENDING;
+  char to[ADDR_MAX + 3], orig[ADDR_MAX + 3];
+  str_copy(to, "<"); str_copy(to + 1, addr); str_copy(to + str_len(to), ">");
+  str_copy(orig, "<"); str_copy(orig + 1, k->orig_addr); str_copy(orig + str_len(orig), ">");
+  if (kind != KIND_ERROR && kind != KIND_ROUTE && duplicate(k->w, kind, user, dest, addr)) {
+    log_event(k->r->id, "to", to, "orig_to", orig, "route", "duplicate", (char *)0);
+    return 0;
+  }
+  if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return -1;
+  if (text && work_set_text(k->w, it, text, str_len(text)) == -1) return -1;
+  if (text) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "reason", text, (char *)0);
+  else if (user) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "dest", dest, "user", user, (char *)0);
+  else log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "dest", dest, (char *)0);
+  return 0;
+}
+
+/* add_text - add with "status text addr" built here */
+static int add_text(struct walk *k, int kind, const char *addr, const char *status, const char *what)
+{
+  char text[QR_TEXT_MAX];
+  size_t n = str_copy(text, status);
+  text[n++] = ' ';
+  n += str_copy(text + n, "<");
+  if (n + str_len(addr) + str_len(what) + 4 < sizeof text) {
+    n += str_copy(text + n, addr);
+    n += str_copy(text + n, ">: ");
+    str_copy(text + n, what);
+  } else text[n] = 0;
+  return add(k, kind, 0, 0, addr, text);
+}
+
+/* in_chain - addr is being expanded further up */
+static int in_chain(const struct walk *k, const char *addr)
+{
+  unsigned int i;
+  for (i = 0; i < k->depth; i++)
+    if (!str_diff(k->chain[i].s, addr)) return 1;
+  return 0;
+}
+
+/* canonical - lower-case domain, no trailing dot, qualified */
+static int canonical(struct walk *k, const char *a, size_t len, stralloc *out)
+{
+  size_t at = address_at(a, len), i;
+  if (!stralloc_copyb(out, a, at)) return -1;
+  if (at == len) {
+    if (!stralloc_cats(out, "@") || !stralloc_cats(out, k->r->cfg->domain)) return -1;
+  } else {
+    size_t end = len;
+    if (end > at + 2 && a[end - 1] == '.') end--;
+    if (!stralloc_catb(out, a + at, end - at)) return -1;
+  }
+  for (i = at + 1; i < out->len; i++)
+    if (out->s[i] >= 'A' && out->s[i] <= 'Z') out->s[i] = (char)(out->s[i] + 32);
+  return stralloc_0(out) ? 0 : -1;
+}
+
+/* include_read - an :include: file: regular, not writable by group or
+ * others, bounded; its lines joined into one right-hand side */
+static const char *include_read(const char *path, stralloc *rhs)
+{
+  static stralloc text;
+  struct stat st;
+  char buf[4096];
+  size_t pos = 0;
+  ssize_t r;
+  int fd;
+  if (path[0] != '/') return "include path is not absolute";
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) return "unable to open include file";
+  if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (st.st_mode & 022)) { close(fd); return "unsafe include file"; }
+  text.len = 0;
+  while ((r = read(fd, buf, sizeof buf)) > 0)
+    if (text.len + (size_t)r > QR_INCLUDE_MAX || !stralloc_catb(&text, buf, (size_t)r)) { close(fd); return "include file too large"; }
+  close(fd);
+  if (r == -1) return "unable to read include file";
+  rhs->len = 0;
+  while (pos < text.len) {
+    size_t n = byte_chr(text.s + pos, text.len - pos, '\n'), i = 0;
+    while (i < n && (text.s[pos + i] == ' ' || text.s[pos + i] == '\t')) i++;
+    if (i < n && text.s[pos + i] != '#')
+      if ((rhs->len && !stralloc_cats(rhs, ",")) || !stralloc_catb(rhs, text.s + pos, n)) return "out of memory";
+    pos += n + 1;
+  }
+  return 0;
+}
+
+static int rhs_expand(struct walk *k, const char *addr, const char *rhs, size_t len);
+
+/* alias_item - one item of an alias (or include) right-hand side */
+static int alias_item(void *arg, const struct alias_item *item)
+{
+  struct walk *k = arg;
+  const char *addr = k->chain[k->depth - 1].s;
+  char buf[ALIAS_ITEM_MAX + 2];
+  byte_copy(buf + 1, item->len, item->s);
+  buf[item->len + 1] = 0;
+  switch (item->type) {
+  case ALIAS_ADDRESS: return expand(k, item->s, item->len);
+  case ALIAS_PIPE: buf[0] = '|'; return add(k, KIND_PROGRAM, k->r->cfg->virtual_user, buf, addr, 0);
+  case ALIAS_FILE: return add(k, KIND_FILE, k->r->cfg->virtual_user, buf + 1, addr, 0);
+  default: {
+    stralloc rhs = { 0 };
+    const char *why = include_read(buf + 1, &rhs);
+    int r = why ? add_text(k, KIND_ROUTE, addr, "4.3.0", why) : rhs_expand(k, addr, rhs.s, rhs.len);
+    stralloc_free(&rhs);
+    return r;
+  }
+  }
+}
+
+/* rhs_expand - the items of an alias or include for addr (already on the chain) */
+static int rhs_expand(struct walk *k, const char *addr, const char *rhs, size_t len)
+{
+  const char *why;
+  if (aliases_split(rhs, len, alias_item, k, &why) >= 0) return 0;
+  if (!why) return -1;          /* out of memory in a callback */
+  return add_text(k, KIND_ERROR, addr, "5.3.5", why);
+}
+
+/* push - put addr on the chain; -1 too deep (reported) or no memory */
+static int push(struct walk *k, const char *addr)
+{
+  if (k->depth >= QR_ALIAS_DEPTH_MAX) {
+    k->why = "alias expansion too deep";
+    return -2;
+  }
+  if (!stralloc_copys(&k->chain[k->depth], addr) || !stralloc_0(&k->chain[k->depth])) return -1;
+  k->depth++;
+  return 0;
+}
+
+/* via_map - expand value found for addr (alias or virtual rewrite) */
+static int via_map(struct walk *k, const char *addr, const stralloc *v, int is_virtual)
+{
+  int r = push(k, addr);
+  if (r == -2) return add_text(k, KIND_ERROR, addr, "5.4.6", k->why);
+  if (r == -1) return -1;
+  if (is_virtual && v->len && v->s[0] == '/')
+    r = byte_chr(v->s, v->len, '\t') == v->len && byte_chr(v->s, v->len, '\n') == v->len
+      ? add(k, KIND_MAILBOX, k->r->cfg->virtual_user, v->s, addr, 0)
+      : add_text(k, KIND_ERROR, addr, "5.3.5", "bad virtual map entry");
+  else
+    r = rhs_expand(k, addr, v->s, v->len);
+  k->depth--;
+  return r;
+}
+
+/* local_user - a local domain's recipient without alias: a system user
+ * (user+ext delivers to user, local-deliver reads .forward+ext) */
+static int local_user(struct walk *k, const char *addr)
+{
+  char name[ADDR_LOCAL_MAX + 1];
+  size_t at = address_at(addr, str_len(addr)), n = byte_chr(addr, at, '+'), i;
+  struct passwd *pw;
+  if (n > ADDR_LOCAL_MAX || n == 0) return add_text(k, KIND_ERROR, addr, "5.1.1", "user unknown");
+  for (i = 0; i < n; i++) name[i] = addr[i] >= 'A' && addr[i] <= 'Z' ? (char)(addr[i] + 32) : addr[i];
+  name[n] = 0;
+  errno = 0;
+  pw = byte_chr(name, n, '/') == n && name[0] != '.' ? getpwnam(name) : 0;
+  if (!pw && errno && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
+    return add_text(k, KIND_ROUTE, addr, "4.3.0", "unable to read the password file");
+  if (!pw && !str_diff(name, "postmaster"))
+    return add_text(k, KIND_ROUTE, addr, "4.3.5", "no alias for postmaster: add one to aliases");
+  if (!pw) return add_text(k, KIND_ERROR, addr, "5.1.1", "user unknown");
+  if (pw->pw_uid == 0) return add_text(k, KIND_ROUTE, addr, "4.3.5", "root has no mailbox: alias root to a person");
+  return add(k, KIND_USER, pw->pw_name, "~", addr, 0);
+}
+
+/* route_value - a routes entry: smtp:..., lmtp:..., error:CODE text */
+static int route_value(struct walk *k, const char *addr, const stralloc *v)
+{
+  size_t i;
+  for (i = 0; i < v->len; i++)
+    if ((unsigned char)v->s[i] < 32 || v->s[i] == 127) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
+  if (v->len > 5 && (!case_diffb(v->s, 5, "smtp:") || !case_diffb(v->s, 5, "lmtp:")))
+    return add(k, KIND_REMOTE, 0, v->s, addr, 0);
+  if (v->len > 6 && !case_diffb(v->s, 6, "error:")) {
+    const char *t = v->s + 6;
+    return add(k, t[0] == '4' ? KIND_ROUTE : KIND_ERROR, 0, 0, addr, t[0] == '4' || t[0] == '5' ? t : "5.3.0 mail for this domain is refused");
+  }
+  return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
+}
+
+/* remote - routes (domain, then .parent suffixes), relayhost, else MX */
+static int remote(struct walk *k, const char *addr)
+{
+  static stralloc v, dest;
+  size_t len = str_len(addr), at = address_at(addr, len), p;
+  const char *dom = addr + at + 1;
+  size_t dlen = len - at - 1;
+  int r = lookup(k->r, MAP_ROUTES, dom, dlen, &v);
+  for (p = 0; r == 0 && p < dlen; p++)
+    if (dom[p] == '.') r = lookup(k->r, MAP_ROUTES, dom + p, dlen - p, &v);
+  if (r == -1) return add_text(k, KIND_ROUTE, addr, "4.3.0", "unable to read the routes map");
+  if (r == 1) return route_value(k, addr, &v);
+  if (!stralloc_copys(&dest, "smtp:") || !stralloc_cats(&dest, *k->r->cfg->relayhost ? k->r->cfg->relayhost : dom)
+      || !stralloc_0(&dest)) return -1;
+  return add(k, KIND_REMOTE, 0, dest.s, addr, 0);
+}
+
+/* map_step - aliases (local domains) then virtual; 1 handled, 0 neither */
+static int map_step(struct walk *k, const char *addr, int local)
+{
+  stralloc v = { 0 };
+  size_t len = str_len(addr), at = address_at(addr, len), plus = byte_chr(addr, at, '+');
+  int r = 0, res = 0;
+  if (local) {
+    r = lookup(k->r, MAP_ALIASES, addr, at, &v);
+    if (r == 0 && plus < at) r = lookup(k->r, MAP_ALIASES, addr, plus, &v);
+    if (r == 1) res = via_map(k, addr, &v, 0);
+  }
+  if (r == 0) {
+    r = lookup(k->r, MAP_VIRTUAL, addr, len, &v);
+    if (r == 0) r = lookup(k->r, MAP_VIRTUAL, addr + at, len - at, &v);
+    if (r == 1) res = via_map(k, addr, &v, 1);
+  }
+  if (r == -1) res = add_text(k, KIND_ROUTE, addr, "4.3.0", local ? "unable to read the aliases or virtual map" : "unable to read the virtual map");
+  stralloc_free(&v);
+  if (res == -1) return -1;
+  return r != 0;
+}
+
+/* expand - route one address (canonicalized here) */
+static int expand(struct walk *k, const char *a, size_t len)
+{
+  stralloc addr = { 0 };
+  int local, r;
+  if (canonical(k, a, len, &addr) == -1) return -1;
+  if (address_check(addr.s, addr.len - 1, ADDR_UTF8)) {
+    r = add_text(k, KIND_ERROR, addr.s, "5.1.3", "invalid address");
+    stralloc_free(&addr);
+    return r;
+  }
+  size_t at = address_at(addr.s, addr.len - 1);
+  local = route_is_local_domain(k->r, addr.s + at + 1, addr.len - 2 - at);
+  if (local == -1) r = add_text(k, KIND_ROUTE, addr.s, "4.3.0", "unable to read the local-domains map");
+  else if (!in_chain(k, addr.s) && (r = map_step(k, addr.s, local)) != 0) r = r == -1 ? -1 : 0;
+  else r = local ? local_user(k, addr.s) : remote(k, addr.s);
+  stralloc_free(&addr);
+  return r;
+}
+
+int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr)
+{
+  static struct walk k;
+  unsigned int i;
+  int res;
+  k.r = r; k.w = w; k.orig = orig; k.orig_addr = addr; k.depth = 0; k.why = 0;
+  res = expand(&k, addr, str_len(addr));
+  for (i = 0; i < QR_ALIAS_DEPTH_MAX + 2; i++) k.chain[i].len = 0;
+  return res;
+}

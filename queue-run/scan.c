@@ -1,0 +1,159 @@
+/* scan.c - the spool directories: taking over new/ (rename into queue/:
+ * from then on the message is queue-run's), reading queue/ at start,
+ * housekeeping (DESIGN.md invariant 4: tmp/ files and bodies without an
+ * envelope older than 36 hours; stale state files) and moving damaged
+ * messages aside to corrupt/ with a log line, never dropping them. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>      /* rename */
+#include <unistd.h>
+#include <sys/stat.h>
+#include "str.h"
+#include "log.h"
+#include "num.h"
+#include "qr.h"
+
+/* each - call fn(name) for every entry of dir but . files; -1 on open error */
+static int each(const char *dir, void (*fn)(const char *name, void *arg), void *arg)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  if (!d) return -1;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.') fn(e->d_name, arg);
+  closedir(d);
+  return 0;
+}
+
+/* move - rename dir/name to corrupt/name+suffix */
+static void move(const char *dir, const char *name, const char *suffix)
+{
+  stralloc from = { 0 }, to = { 0 };
+  if (spool_path(&from, dir, name) && spool_path(&to, SPOOL_CORRUPT, name)) {
+    to.len--;
+    if (stralloc_cats(&to, suffix) && stralloc_0(&to) && rename(from.s, to.s) == -1 && errno != ENOENT)
+      log_event(name, "status", "error", "reason", "unable to move a file to corrupt/", "file", from.s, (char *)0);
+  }
+  stralloc_free(&from);
+  stralloc_free(&to);
+}
+
+void scan_corrupt(const char *id, const char *why)
+{
+  move(SPOOL_QUEUE, id, ".envelope");
+  move(SPOOL_MESS, id, ".message");
+  move(SPOOL_STATE, id, ".state");
+  spool_fsync_dir(SPOOL_CORRUPT);
+  log_event(id, "status", "corrupt", "reason", why, "moved_to", SPOOL_CORRUPT "/", (char *)0);
+}
+
+void scan_corrupt_state(const char *id, const char *why)
+{
+  char suffix[NUM_ULONG + 8];
+  str_copy(suffix, ".state.");
+  num_str(suffix + 7, qr_now());
+  move(SPOOL_STATE, id, suffix);
+  log_event(id, "status", "corrupt-state", "reason", why, "action", "routing the message again", (char *)0);
+}
+
+/* take - one entry of new/ */
+static void take(const char *name, void *arg)
+{
+  stralloc from = { 0 }, to = { 0 };
+  int *count = arg;
+  struct msg *m;
+  if (!spool_id_valid(name)) {
+    move(SPOOL_NEW, name, ".junk");
+    log_event(0, "status", "corrupt", "reason", "a file in new/ that is not a queue id", "file", name, (char *)0);
+    return;
+  }
+  if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
+      && (m = sched_add(name, 0))) {
+    sched_ready(m);
+    (*count)++;
+  }
+  stralloc_free(&from);
+  stralloc_free(&to);
+}
+
+int scan_new(void)
+{
+  int count = 0;
+  if (each(SPOOL_NEW, take, &count) == -1)
+    log_event(0, "status", "error", "reason", "unable to read new/", (char *)0);
+  return count;
+}
+
+/* known - one entry of queue/ at start */
+static void known(const char *name, void *arg)
+{
+  unsigned long due = 0;
+  int *count = arg;
+  if (!spool_id_valid(name)) { move(SPOOL_QUEUE, name, ".junk"); return; }
+  if (state_due(name, &due) != 1) due = 0;
+  if (sched_add(name, due)) (*count)++;
+}
+
+int scan_queue(void)
+{
+  int count = 0;
+  if (each(SPOOL_QUEUE, known, &count) == -1) return -1;
+  return count;
+}
+
+/* exists - dir/id exists */
+static int exists(const char *dir, const char *id)
+{
+  stralloc fn = { 0 };
+  int r = spool_path(&fn, dir, id) && access(fn.s, F_OK) == 0;
+  stralloc_free(&fn);
+  return r;
+}
+
+/* old - dir/name was last changed more than age seconds ago */
+static int old(const char *dir, const char *name, unsigned long age)
+{
+  stralloc fn = { 0 };
+  struct stat st;
+  int r = spool_path(&fn, dir, name) && lstat(fn.s, &st) == 0 && (unsigned long)st.st_mtime + age < qr_now();
+  stralloc_free(&fn);
+  return r;
+}
+
+/* remove_file - unlink dir/name with a log line */
+static void remove_file(const char *dir, const char *name, const char *why)
+{
+  stralloc fn = { 0 };
+  if (spool_path(&fn, dir, name) && unlink(fn.s) == 0)
+    log_event(spool_id_valid(name) ? name : 0, "status", "removed", "file", fn.s, "reason", why, (char *)0);
+  stralloc_free(&fn);
+}
+
+static void clean_tmp(const char *name, void *arg)
+{
+  (void)arg;
+  if (old(SPOOL_TMP, name, QR_ORPHAN_SECONDS)) remove_file(SPOOL_TMP, name, "uncommitted, older than 36 hours");
+}
+
+static void clean_mess(const char *name, void *arg)
+{
+  (void)arg;
+  if (exists(SPOOL_QUEUE, name) || exists(SPOOL_NEW, name)) return;
+  if (old(SPOOL_MESS, name, QR_ORPHAN_SECONDS)) remove_file(SPOOL_MESS, name, "body without envelope, older than 36 hours");
+}
+
+static void clean_state(const char *name, void *arg)
+{
+  size_t len = str_len(name);
+  (void)arg;
+  if (len > 4 && !str_diff(name + len - 4, ".tmp")) { remove_file(SPOOL_STATE, name, "unfinished state write"); return; }
+  if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || sched_find(name)) return;
+  if (old(SPOOL_STATE, name, 60)) remove_file(SPOOL_STATE, name, "state without envelope");
+}
+
+void scan_housekeeping(void)
+{
+  each(SPOOL_TMP, clean_tmp, 0);
+  each(SPOOL_MESS, clean_mess, 0);
+  each(SPOOL_STATE, clean_state, 0);
+}

@@ -1,0 +1,384 @@
+/* sched.c - the message table: which messages are queued, when each is
+ * due, activating a message (envelope, state, routing, jobs) and finishing
+ * it when its jobs are done (notices, bounces, state file or removal).
+ *
+ * A message is "active" from activation until its last job has ended.
+ * Only then is its state written (write tmp, fsync, rename: invariant 2)
+ * or, when every item is final, its files removed.  Results of a message
+ * whose pass never finished (a crash) are simply not recorded: its
+ * deliveries are repeated, never lost. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "byte.h"
+#include "scan.h"
+#include "case.h"
+#include "str.h"
+#include "address.h"
+#include "log.h"
+#include "qr.h"
+#include "job.h"
+
+static struct msg **msgs;          /* every queued message */
+static unsigned int nmsgs, amsgs;
+static struct msg **ready;         /* activation queue: new, flushed */
+static unsigned int nready, aready, ready_head;   /* ready[ready_head..nready) */
+static unsigned long min_due = (unsigned long)-1;  /* no inactive message due earlier */
+static unsigned int nactive;       /* messages loaded */
+static struct router router;       /* maps, opened once */
+static int router_ready;
+
+struct msg *sched_find(const char *id)
+{
+  unsigned int i;
+  for (i = 0; i < nmsgs; i++)
+    if (!str_diff(msgs[i]->id, id)) return msgs[i];
+  return 0;
+}
+
+struct msg *sched_add(const char *id, unsigned long due)
+{
+  struct msg *m;
+  if (sched_find(id)) return 0;
+  if (nmsgs == amsgs) {
+    unsigned int a = amsgs ? amsgs * 2 : 256;
+    struct msg **p = realloc(msgs, a * sizeof *p);
+    if (!p) return 0;
+    msgs = p; amsgs = a;
+  }
+  if (!(m = calloc(1, sizeof *m))) return 0;
+  str_copy(m->id, id);
+  m->due = due;
+  msgs[nmsgs++] = m;
+  if (due < min_due) min_due = due;
+  return m;
+}
+
+void sched_ready(struct msg *m)
+{
+  if (m->ready || m->active) return;
+  if (ready_head == nready) ready_head = nready = 0;
+  if (nready == aready && ready_head) {    /* reuse the consumed front */
+    byte_copy(ready, (nready - ready_head) * sizeof *ready, ready + ready_head);
+    nready -= ready_head;
+    ready_head = 0;
+  }
+  if (nready == aready) {
+    unsigned int a = aready ? aready * 2 : 256;
+    struct msg **p = realloc(ready, a * sizeof *p);
+    if (!p) { m->due = 0; min_due = 0; return; }   /* the due scan finds it */
+    ready = p; aready = a;
+  }
+  ready[nready++] = m;
+  m->ready = 1;
+}
+
+/* forget - drop m from the table */
+static void forget(struct msg *m)
+{
+  unsigned int i;
+  for (i = ready_head; i < nready; i++)
+    if (ready[i] == m) { ready[i] = 0; break; }
+  for (i = 0; i < nmsgs; i++)
+    if (msgs[i] == m) { msgs[i] = msgs[--nmsgs]; break; }
+  if (m->w) { work_free(m->w); free(m->w); }
+  free(m);
+}
+
+void sched_remove_files(const char *id)
+{
+  static stralloc fn;
+  /* the envelope first: without it nothing else of the message counts */
+  if (spool_path(&fn, SPOOL_QUEUE, id)) unlink(fn.s);
+  if (spool_path(&fn, SPOOL_MESS, id)) unlink(fn.s);
+  if (spool_path(&fn, SPOOL_STATE, id)) unlink(fn.s);
+}
+
+unsigned long sched_next_due(void)
+{
+  return min_due;
+}
+
+int sched_idle(void)
+{
+  return nactive == 0 && nready == ready_head;
+}
+
+void sched_flush(const char *id)
+{
+  unsigned int i;
+  for (i = 0; i < nmsgs; i++)
+    if ((!id || !str_diff(msgs[i]->id, id)) && !(qr_once && msgs[i]->passed)) { msgs[i]->due = 0; msgs[i]->flushed = 1; sched_ready(msgs[i]); }
+}
+
+/* body_present - does mess/<id> exist? 1, 0, -1 error */
+static int body_present(const char *id)
+{
+  static stralloc fn;
+  if (!spool_path(&fn, SPOOL_MESS, id)) return -1;
+  if (access(fn.s, F_OK) == 0) return 1;
+  return errno == ENOENT ? 0 : -1;
+}
+
+/* first_route - route every envelope recipient of a message seen the first time */
+static int first_route(struct msg *m, struct work *w)
+{
+  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
+  const char *d = envelope_tag(&w->env, 'D');
+  unsigned long now = qr_now(), t;
+  unsigned int i;
+  w->arrival = d && scan_ulong(d, &t) == str_len(d) ? t : now;
+  router.id = m->id;
+  for (i = 0; i < w->env.nrcpt; i++)
+    if (route_rcpt(&router, w, i, envelope_rcpt(&w->env, i)) == -1) return -1;
+  return 0;
+}
+
+/* route_defer - routing that failed temporarily counts as a try */
+static void route_defer(struct msg *m, struct work *w, unsigned int from)
+{
+  unsigned int i;
+  for (i = from; i < w->n; i++) {
+    struct item *it = &w->item[i];
+    if (it->kind == KIND_ROUTE && it->status == ST_PENDING)
+      job_result(w, m->id, it, 'd', work_s(w, it->text), str_len(work_s(w, it->text)));
+  }
+}
+
+/* reroute - items whose routing failed temporarily, due now */
+static int reroute(struct msg *m, struct work *w, unsigned long now, int flush_all)
+{
+  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
+  unsigned int i, n = w->n;
+  router.id = m->id;
+  for (i = 0; i < n; i++) {
+    struct item *it = &w->item[i];
+    if (it->kind != KIND_ROUTE || it->status != ST_PENDING || (it->next > now && !flush_all)) continue;
+    it->status = ST_GONE;
+    if (route_rcpt(&router, w, it->orig, work_s(w, it->addr)) == -1) return -1;
+    it = &w->item[i];       /* work_add may have moved the array */
+  }
+  route_defer(m, w, n);
+  return 0;
+}
+
+/* load - envelope, body check, state or first routing; 1 loaded, 0 the
+ * message is gone (removed from the table), -1 try again later */
+static int load(struct msg *m, struct work *w)
+{
+  const char *why;
+  int r = envelope_load(&w->env, m->id, &why), b;
+  if (r == 0) { forget(m); return 0; }
+  if (r == -1 && errno == EPROTO) { scan_corrupt(m->id, why); forget(m); return 0; }
+  if (r == -1) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
+  if ((b = body_present(m->id)) != 1) {
+    if (b == -1) return -1;
+    scan_corrupt(m->id, "message body missing");
+    forget(m);
+    return 0;
+  }
+  r = state_read(w, m->id, &why);
+  if (r == -1 && errno != EPROTO) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
+  if (r == -1) {           /* a bad state file is kept aside; route afresh */
+    scan_corrupt_state(m->id, why);
+    work_free(w); work_init(w);
+    if (envelope_load(&w->env, m->id, &why) != 1) return -1;
+    r = 0;
+  }
+  if (r == 0) {
+    if (first_route(m, w) == -1) return -1;
+    route_defer(m, w, 0);
+  }
+  return 1;
+}
+
+/* admin_bounce - the administrator bounced the message: every pending item fails */
+static void admin_bounce(struct msg *m, struct work *w)
+{
+  static const char text[] = "5.0.0 message returned by the postmaster";
+  unsigned int i;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status == ST_PENDING) job_result(w, m->id, &w->item[i], 'f', text, sizeof text - 1);
+  m->bounce_req = 0;
+}
+
+static void finish(struct msg *m);
+
+/* activate - load m and queue jobs for its due items; finish at once if none */
+static void activate(struct msg *m, unsigned long now, int flush_all)
+{
+  struct work *w = calloc(1, sizeof *w);
+  int r;
+  m->ready = 0;
+  m->passed = 1;        /* --once: one pass per message */
+  m->flushed = 0;
+  if (!w) { m->due = now + qr_cfg.retry_min; return; }
+  work_init(w);
+  if ((r = load(m, w)) != 1) {
+    work_free(w); free(w);
+    if (r == -1) { m->due = now + qr_cfg.retry_min; if (m->due < min_due) min_due = m->due; }
+    return;
+  }
+  m->w = w;
+  m->active = 1;
+  nactive++;
+  if (m->bounce_req) admin_bounce(m, w);
+  if (reroute(m, w, now, flush_all) == -1) log_event(m->id, "status", "deferred", "reason", "out of memory while routing", (char *)0);
+  m->jobs = jobs_for(m, now, flush_all);
+  if (m->jobs == 0) finish(m);
+}
+
+/* final - an item needs nothing more */
+static int final(const struct item *it)
+{
+  return it->status == ST_DONE || it->status == ST_REPORTED || it->status == ST_GONE;
+}
+
+/* all_final - every item of w is final */
+static int all_final(const struct work *w)
+{
+  unsigned int i;
+  for (i = 0; i < w->n; i++) if (!final(&w->item[i])) return 0;
+  return 1;
+}
+
+/* any_pending - an item still to be delivered */
+static int any_pending(const struct work *w)
+{
+  unsigned int i;
+  for (i = 0; i < w->n; i++) if (w->item[i].status == ST_PENDING) return 1;
+  return 0;
+}
+
+/* notices - delay warning, then bounces and success notices owed; those
+ * that cannot be sent now (rate limit, injector failure) wait retry_min */
+static void notices(struct msg *m, struct work *w, unsigned long now)
+{
+  unsigned int i;
+  if (qr_cfg.delay_warning_time && !w->warned && any_pending(w)
+      && now >= w->arrival + qr_cfg.delay_warning_time && dsn_warn(w, m->id) == 0) w->warned = 1;
+  if (dsn_finish(w, m->id) == 0) return;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status == ST_FAILED || w->item[i].status == ST_DONE_NOTIFY) w->item[i].next = now + qr_cfg.retry_min;
+}
+
+/* finish - the end of a message's pass: notices, then removal or state */
+static void finish(struct msg *m)
+{
+  struct work *w = m->w;
+  unsigned long now = qr_now();
+  m->active = 0;
+  nactive--;
+  if (!m->delete_req) notices(m, w, now);
+  if (m->delete_req || all_final(w)) {
+    sched_remove_files(m->id);
+    log_event(m->id, "status", m->delete_req ? "deleted" : "done", (char *)0);
+    forget(m);
+    return;
+  }
+  if (state_write(w, m->id) == -1)
+    log_event(m->id, "status", "error", "reason", "unable to write the state file", (char *)0);
+  m->due = work_due(w);
+  if (m->due < min_due) min_due = m->due;
+  work_free(w);
+  free(w);
+  m->w = 0;
+}
+
+void sched_job_done(struct msg *m)
+{
+  if (m->jobs && --m->jobs == 0) finish(m);
+}
+
+/* due_scan - every inactive message whose time has come goes to ready */
+static void due_scan(unsigned long now, int flush_all)
+{
+  unsigned int i;
+  min_due = (unsigned long)-1;
+  for (i = 0; i < nmsgs; i++) {
+    struct msg *m = msgs[i];
+    if (m->active || m->ready || (qr_once && m->passed)) continue;
+    if (m->due <= now || flush_all) sched_ready(m);
+    else if (m->due < min_due) min_due = m->due;
+  }
+}
+
+void sched_tick(int flush_all)
+{
+  unsigned long now = qr_now();
+  unsigned int limit = (unsigned int)(qr_cfg.concurrency_limit ? qr_cfg.concurrency_limit : 1) * 4;
+  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
+  if (jobs_paused()) return;
+  if (now >= min_due || flush_all) due_scan(now, flush_all);
+  if (nready > ready_head) router_refresh(&router);
+  while (nready > ready_head && jobs_pending() < limit) {
+    struct msg *m = ready[ready_head++];
+    if (ready_head == nready) ready_head = nready = 0;
+    if (m) activate(m, now, flush_all || m->flushed);
+  }
+  jobs_start();
+}
+
+/* matches - an item for a destination: its route or its domain */
+static int matches(const struct work *w, const struct item *it, const char *dest)
+{
+  const char *a = work_s(w, it->addr);
+  size_t len = str_len(a), at = address_at(a, len);
+  return !str_diff(work_s(w, it->dest), dest) || (at < len && !case_diffs(a + at + 1, dest));
+}
+
+/* dest_items - bounce or purge the pending items for dest in w */
+static unsigned int dest_items(struct msg *m, struct work *w, const char *dest, int bounce)
+{
+  static const char text[] = "5.0.0 mail for this destination was returned by the postmaster";
+  unsigned int i, n = 0;
+  for (i = 0; i < w->n; i++) {
+    struct item *it = &w->item[i];
+    if (it->status != ST_PENDING || !matches(w, it, dest)) continue;
+    n++;
+    if (bounce) { job_result(w, m->id, it, 'f', text, sizeof text - 1); continue; }
+    it->status = ST_REPORTED;
+    log_event(m->id, "to", work_s(w, it->addr), "status", "purged", "dest", dest, (char *)0);
+  }
+  return n;
+}
+
+unsigned int sched_apply_dest(const char *dest, int bounce)
+{
+  unsigned int i = 0, total = 0;
+  while (i < nmsgs) {
+    struct msg *m = msgs[i];
+    struct work *w;
+    if (m->active) { log_event(m->id, "status", "busy", "reason", "delivering now; run the command again", (char *)0); i++; continue; }
+    if (!(w = calloc(1, sizeof *w))) return total;
+    work_init(w);
+    int r = load(m, w);
+    if (r != 1) { work_free(w); free(w); if (r == -1) i++; continue; }   /* 0: m is gone, msgs[i] is another */
+    m->w = w; m->active = 1; nactive++;
+    total += dest_items(m, w, dest, bounce);
+    finish(m);                  /* may forget m: then msgs[i] is another message */
+    if (i < nmsgs && msgs[i] == m) i++;
+  }
+  return total;
+}
+
+int sched_delete(const char *id)
+{
+  struct msg *m = sched_find(id);
+  if (m && m->active) { m->delete_req = 1; return 1; }
+  if (m) forget(m);
+  sched_remove_files(id);
+  log_event(id, "status", "deleted", "by", "postmaster", (char *)0);
+  return 1;
+}
+
+int sched_bounce(const char *id)
+{
+  struct msg *m = sched_find(id);
+  if (!m) return 0;
+  m->bounce_req = 1;
+  m->passed = 0;
+  sched_flush(id);
+  return 1;
+}

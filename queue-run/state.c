@@ -1,0 +1,303 @@
+/* state.c - a message's delivery items (struct work) and the state file
+ * that keeps them across passes and crashes (postern-queue(5)).
+ *
+ * state/<id> is written only by queue-run, as state/<id>.tmp, fsync,
+ * rename, fsync state/ (DESIGN.md invariant 2).  It is read back with the
+ * same bounds as anything else on the spool: line length, field syntax,
+ * item count; anything else makes it "bad", and the caller moves it aside
+ * to corrupt/ and routes the message afresh (a repeat, never a loss). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>      /* rename */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include "buffer.h"
+#include "byte.h"
+#include "scan.h"
+#include "str.h"
+#include "address.h"
+#include "getln.h"
+#include "num.h"
+#include "qr.h"
+
+unsigned long qr_now(void)
+{
+  return (unsigned long)time(0);
+}
+
+void work_init(struct work *w)
+{
+  byte_zero(w, sizeof *w);
+  envelope_init(&w->env);
+}
+
+void work_free(struct work *w)
+{
+  envelope_free(&w->env);
+  stralloc_free(&w->pool);
+  free(w->item);
+  byte_zero(w, sizeof *w);
+}
+
+unsigned long work_str(struct work *w, const char *s, size_t len)
+{
+  unsigned long off;
+  if (w->pool.len == 0 && !stralloc_copyb(&w->pool, "", 1)) return 0;
+  off = w->pool.len;
+  if (!stralloc_catb(&w->pool, s, len) || !stralloc_0(&w->pool)) return 0;
+  return off;
+}
+
+const char *work_s(const struct work *w, unsigned long off)
+{
+  return off && off < w->pool.len ? w->pool.s + off : "";
+}
+
+/* strz - work_str for a C string; "" stays offset 0 */
+static int strz(struct work *w, unsigned long *off, const char *s)
+{
+  size_t len = s ? str_len(s) : 0;
+  if (len == 0) { *off = 0; return 0; }
+  return (*off = work_str(w, s, len)) ? 0 : -1;
+}
+
+struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
+                      const char *user, const char *dest, const char *addr)
+{
+  struct item *it;
+  if (w->n >= QR_ITEMS_MAX) { errno = E2BIG; return 0; }
+  if (w->n == w->alloc) {
+    unsigned int a = w->alloc ? w->alloc * 2 : 8;
+    struct item *p = realloc(w->item, a * sizeof *p);
+    if (!p) { errno = ENOMEM; return 0; }
+    w->item = p; w->alloc = a;
+  }
+  it = &w->item[w->n];
+  byte_zero(it, sizeof *it);
+  it->orig = orig; it->status = (char)status; it->kind = (char)kind;
+  if (strz(w, &it->user, user) || strz(w, &it->dest, dest) || strz(w, &it->addr, addr)) {
+    errno = ENOMEM;
+    return 0;
+  }
+  w->n++;
+  return it;
+}
+
+/* work_set_text - the item's last result, tabs and controls made blanks */
+int work_set_text(struct work *w, struct item *it, const char *text, size_t len)
+{
+  char buf[QR_TEXT_MAX];
+  size_t i;
+  if (len > sizeof buf) len = sizeof buf;
+  for (i = 0; i < len; i++) buf[i] = (unsigned char)text[i] < 32 || text[i] == 127 ? ' ' : text[i];
+  while (len && buf[len - 1] == ' ') len--;
+  if (len == 0) { it->text = 0; return 0; }
+  return (it->text = work_str(w, buf, len)) ? 0 : -1;
+}
+
+unsigned long work_due(const struct work *w)
+{
+  unsigned long due = (unsigned long)-1;
+  unsigned int i;
+  for (i = 0; i < w->n; i++) {
+    const struct item *it = &w->item[i];
+    if (it->status == ST_PENDING && it->next < due) due = it->next;
+    if ((it->status == ST_FAILED || it->status == ST_DONE_NOTIFY) && it->next < due) due = it->next;
+  }
+  return due;
+}
+
+int envelope_load(struct envelope *e, const char *id, const char **why)
+{
+  return envelope_load_from(e, SPOOL_QUEUE, id, why);
+}
+
+int envelope_load_from(struct envelope *e, const char *dir, const char *id, const char **why)
+{
+  static stralloc fn;
+  char space[4096];
+  int fd, r;
+  buffer b;
+  *why = 0;
+  if (!spool_path(&fn, dir, id)) { *why = "out of memory"; return -1; }
+  if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
+    if (errno == ENOENT) return 0;
+    *why = "unable to open the envelope";
+    return -1;
+  }
+  buffer_init(&b, read, fd, space, sizeof space);
+  r = envelope_read(e, &b, ENV_STORED, why);
+  close(fd);
+  if (r == ENV_OK) return 1;
+  if (!*why) *why = r == ENV_NOMEM ? "out of memory" : "unable to read the envelope";
+  errno = r == ENV_NOMEM ? ENOMEM : r == ENV_IOERR ? EIO : EPROTO;
+  return -1;
+}
+
+/* put_num, put_field - state file output helpers */
+static int put_num(buffer *b, unsigned long n)
+{
+  char num[NUM_ULONG];
+  return buffer_put(b, num, num_fmt(num, n));
+}
+
+static int put_item(buffer *b, const struct work *w, const struct item *it)
+{
+  char sk[2] = { it->status, it->kind };
+  return buffer_puts(b, "R") || put_num(b, it->orig) || buffer_puts(b, "\t")
+      || buffer_put(b, sk, 1) || buffer_puts(b, "\t") || put_num(b, it->tries)
+      || buffer_puts(b, "\t") || put_num(b, it->next) || buffer_puts(b, "\t")
+      || buffer_put(b, sk + 1, 1) || buffer_puts(b, "\t") || buffer_puts(b, work_s(w, it->user))
+      || buffer_puts(b, "\t") || buffer_puts(b, work_s(w, it->dest)) || buffer_puts(b, "\t")
+      || buffer_puts(b, work_s(w, it->addr)) || buffer_puts(b, "\t")
+      || buffer_puts(b, work_s(w, it->text)) || buffer_puts(b, "\n") ? -1 : 0;
+}
+
+/* state_body - the whole file into b */
+static int state_body(buffer *b, const struct work *w)
+{
+  unsigned int i;
+  if (buffer_puts(b, "S1\nN") || put_num(b, work_due(w)) || buffer_puts(b, "\nA")
+      || put_num(b, w->arrival) || buffer_puts(b, "\n")) return -1;
+  if (w->warned && buffer_puts(b, "W\n")) return -1;
+  for (i = 0; i < w->n; i++)
+    if (w->item[i].status != ST_GONE && put_item(b, w, &w->item[i])) return -1;
+  return buffer_puts(b, "E\n") ? -1 : buffer_flush(b);
+}
+
+int state_write(const struct work *w, const char *id)
+{
+  static stralloc fn, tmp;
+  char space[8192];
+  buffer b;
+  int fd, e;
+  if (!spool_path(&fn, SPOOL_STATE, id) || !stralloc_copy(&tmp, &fn)) { errno = ENOMEM; return -1; }
+  tmp.len--;
+  if (!stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) { errno = ENOMEM; return -1; }
+  fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd == -1) return -1;
+  buffer_init(&b, write, fd, space, sizeof space);
+  if (state_body(&b, w) == -1 || fsync(fd) == -1) goto fail;
+  if (close(fd) == -1) { fd = -1; goto fail; }
+  fd = -1;
+  if (rename(tmp.s, fn.s) == -1) goto fail;
+  return spool_fsync_dir(SPOOL_STATE);
+fail:
+  e = errno;
+  if (fd != -1) close(fd);
+  unlink(tmp.s);
+  errno = e;
+  return -1;
+}
+
+/* field - split off the next TAB-separated field of line[*pos..len) */
+static int field(char *line, size_t len, size_t *pos, char **out)
+{
+  size_t end;
+  if (*pos > len) return -1;
+  end = *pos + byte_chr(line + *pos, len - *pos, '\t');
+  line[end] = 0;
+  *out = line + *pos;
+  *pos = end + 1;
+  return 0;
+}
+
+/* number - a whole field as an unsigned long */
+static int number(const char *s, unsigned long *n)
+{
+  size_t len = str_len(s);
+  return len && len < 20 && scan_ulong(s, n) == len ? 0 : -1;
+}
+
+/* clean - no control characters (the TABs are gone already) */
+static int clean(const char *s)
+{
+  for (; *s; s++) if ((unsigned char)*s < 32 || *s == 127) return 0;
+  return 1;
+}
+
+/* parse_item - one R line (without the R) */
+static int parse_item(struct work *w, char *line, size_t len)
+{
+  char *f[9];
+  size_t pos = 0;
+  unsigned long orig, tries, next;
+  unsigned int i;
+  struct item *it;
+  for (i = 0; i < 9; i++) if (field(line, len, &pos, &f[i]) == -1) return -1;
+  if (pos <= len) return -1;                 /* more than 9 fields */
+  if (number(f[0], &orig) || orig >= w->env.nrcpt || number(f[2], &tries) || number(f[3], &next)) return -1;
+  if (str_len(f[1]) != 1 || !f[1][0] || byte_chr("pdDfx", 5, f[1][0]) == 5) return -1;
+  if (str_len(f[4]) != 1 || !f[4][0] || byte_chr("ruvcfse", 7, f[4][0]) == 7) return -1;
+  if (str_len(f[5]) > 64 || byte_chr(f[5], str_len(f[5]), '/') != str_len(f[5])) return -1;
+  for (i = 5; i < 9; i++) if (!clean(f[i])) return -1;
+  if (*f[7] && address_check(f[7], str_len(f[7]), ADDR_UTF8)) return -1;
+  if (!(it = work_add(w, (unsigned int)orig, f[1][0], f[4][0], f[5], f[6], f[7]))) return -1;
+  it->tries = tries; it->next = next;
+  return work_set_text(w, it, f[8], str_len(f[8]));
+}
+
+/* state_line - one line of the state file; 1 the end line, 0 more, -1 bad */
+static int state_line(struct work *w, char *line, size_t len, int first)
+{
+  unsigned long n;
+  if (first) return len == 2 && line[0] == 'S' && line[1] == '1' ? 0 : -1;
+  if (len == 0) return -1;
+  line[len] = 0;
+  switch (line[0]) {
+  case 'E': return len == 1 ? 1 : -1;
+  case 'N': return number(line + 1, &n);
+  case 'A': return number(line + 1, &w->arrival);
+  case 'W': w->warned = 1; return len == 1 ? 0 : -1;
+  case 'R': return len > 1 ? parse_item(w, line + 1, len - 1) : -1;
+  default: return -1;
+  }
+}
+
+/* state_open - open state/<id>: fd, -1 absent (errno ENOENT) or error */
+static int state_open(const char *id)
+{
+  static stralloc fn;
+  if (!spool_path(&fn, SPOOL_STATE, id)) { errno = ENOMEM; return -1; }
+  return open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+}
+
+int state_read(struct work *w, const char *id, const char **why)
+{
+  static char line[QR_STATE_LINE_MAX + 1];
+  char space[8192];
+  buffer b;
+  size_t len;
+  int fd = state_open(id), first = 1, r = -1, g;
+  *why = 0;
+  if (fd == -1) { if (errno == ENOENT) return 0; *why = "unable to open the state file"; return -1; }
+  buffer_init(&b, read, fd, space, sizeof space);
+  while ((g = getln(&b, line, QR_STATE_LINE_MAX, &len)) == GETLN_LINE) {
+    r = state_line(w, line, len, first);
+    first = 0;
+    if (r != 0) break;
+  }
+  close(fd);
+  if (g == GETLN_ERROR) { *why = "unable to read the state file"; return -1; }
+  if (r != 1) { *why = "bad state file"; errno = EPROTO; return -1; }
+  w->have_state = 1;
+  return 1;
+}
+
+int state_due(const char *id, unsigned long *due)
+{
+  char space[256], line[64];
+  buffer b;
+  size_t len;
+  int fd = state_open(id), ok = 0;
+  if (fd == -1) return errno == ENOENT ? 0 : -1;
+  buffer_init(&b, read, fd, space, sizeof space);
+  if (getln(&b, line, sizeof line - 1, &len) == GETLN_LINE && len == 2 && line[0] == 'S'
+      && getln(&b, line, sizeof line - 1, &len) == GETLN_LINE && len > 1 && line[0] == 'N') {
+    line[len] = 0;
+    ok = number(line + 1, due) == 0;
+  }
+  close(fd);
+  return ok ? 1 : -1;
+}

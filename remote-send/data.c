@@ -1,0 +1,82 @@
+/* data.c - the message on its way out.  It arrives on fd 0 with LF line
+ * ends and no dot-stuffing (DESIGN.md), normally as the open spool file,
+ * which is mapped rather than copied.  On the wire each line ends in CRLF
+ * (a CRLF already there stays one), a line starting with '.' gets a
+ * second one (RFC 5321 4.5.2), a last line without LF is ended, and
+ * ".\r\n" closes the data. */
+#include <errno.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include "byte.h"
+#include "rs.h"
+
+#define DATA_PIPE_MAX (1UL << 30)   /* bytes read from a non-file fd 0 */
+
+/* data_scan - wire size (CRLF line ends, before stuffing) and 8-bit content */
+void data_scan(struct message *m)
+{
+  const unsigned char *s = (const unsigned char *)m->s;
+  size_t i, lf = 0;
+  unsigned char high = 0;
+  for (i = 0; i < m->len; i++) {
+    high |= s[i];
+    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) lf++;
+  }
+  m->eightbit = (high & 0x80) != 0;
+  m->wire = m->len + lf + (m->len && s[m->len - 1] != '\n' ? 2 : 0);
+}
+
+/* data_write - the message s[0..len) as DATA content, ending with ".\r\n";
+ * 0, or -1 when out fails */
+int data_write(buffer *out, const char *s, size_t len)
+{
+  size_t pos = 0;
+  while (pos < len) {
+    size_t n = byte_chr(s + pos, len - pos, '\n'), keep = n;
+    if (keep && s[pos + keep - 1] == '\r') keep--;
+    if (s[pos] == '.' && buffer_put(out, ".", 1) == -1) return -1;
+    if (buffer_put(out, s + pos, keep) == -1 || buffer_put(out, "\r\n", 2) == -1) return -1;
+    pos += n + 1;
+  }
+  return buffer_put(out, ".\r\n", 3);
+}
+
+/* read_all - a pipe or terminal on fd 0: read it into copy */
+static int read_all(int fd, stralloc *copy)
+{
+  char buf[65536];
+  ssize_t r;
+  copy->len = 0;
+  for (;;) {
+    r = read(fd, buf, sizeof buf);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) return -1;
+    if (r == 0) return 0;
+    if (copy->len + (size_t)r > DATA_PIPE_MAX) { errno = EFBIG; return -1; }
+    if (!stralloc_catb(copy, buf, (size_t)r)) { errno = ENOMEM; return -1; }
+  }
+}
+
+/* data_load - the message from fd: a regular file is mapped (from its
+ * start, whatever the offset), anything else read; 0, or -1 with errno */
+int data_load(int fd, struct message *m, stralloc *copy)
+{
+  struct stat st;
+  void *p;
+  if (fstat(fd, &st) == -1) return -1;
+  if (!S_ISREG(st.st_mode)) {
+    if (read_all(fd, copy) == -1) return -1;
+    m->s = copy->s ? copy->s : "";
+    m->len = copy->len;
+  } else if (st.st_size == 0) {
+    m->s = "";
+    m->len = 0;
+  } else {
+    if ((p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) return -1;
+    m->s = p;
+    m->len = (size_t)st.st_size;
+  }
+  data_scan(m);
+  return 0;
+}

@@ -1,0 +1,175 @@
+/* rs.h - the parts of remote-send(8):
+ *
+ *   dest.c    destination syntax (smtp:, smtps:, lmtp:) and the TLS policy
+ *   mx.c      MX lookup, ordering, A/AAAA, the address list, loop checks
+ *   net.c     connecting (staggered across addresses and families), the
+ *             connection's buffered I/O with timeouts, TLS
+ *   reply.c   the SMTP reply parser and the EHLO keyword parser
+ *   data.c    the message: 8-bit scan, size, dot-stuffing LF -> CRLF
+ *   auth.c    relay-auth credentials, AUTH PLAIN and LOGIN
+ *   smtp.c    the SMTP/LMTP dialogue for one message
+ *   result.c  per-recipient results and their lines on fd 1 */
+#ifndef RS_H
+#define RS_H
+#include <stddef.h>
+#include "buffer.h"
+#include "stralloc.h"
+#include "config.h"
+
+#define RS_HOST_MAX 255            /* bytes in a host name */
+#define RS_ADDRS_MAX 20            /* addresses tried per delivery */
+#define RS_MX_MAX 50               /* MX records considered */
+#define RS_STAGGER_MS 250          /* RFC 8305: next address after this */
+#define RS_REPLY_LINE_MAX 2048     /* bytes per reply line (RFC: 512) */
+#define RS_REPLY_LINES_MAX 200     /* lines per reply */
+#define RS_REPLY_TEXT_MAX 1000     /* bytes of reply text kept */
+#define RS_TEXT_MAX 480            /* bytes of a result text on fd 1 */
+#define RS_DEADLINE_SECONDS 7200   /* the whole run (queue-run's job limit) */
+
+enum { PROTO_SMTP, PROTO_LMTP };
+enum { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
+
+/* struct dest - where the message goes */
+struct dest {
+  int proto;                  /* PROTO_SMTP or PROTO_LMTP */
+  int implicit_tls;           /* smtps: TLS from the first byte */
+  int mx;                     /* look up MX records for host */
+  int relayhost;              /* this is the configured relayhost */
+  char host[RS_HOST_MAX + 1]; /* name or address (no brackets) */
+  unsigned long port;
+  char path[108];             /* lmtp:unix: socket path, else "" */
+  char key[RS_HOST_MAX + 20]; /* the route without its scheme: map key */
+  int tls;                    /* TLSP_* */
+  int plaintext_auth;         /* tls-policy allows AUTH without TLS */
+  char match[RS_HOST_MAX + 1];/* certificate name for verify, "" = host */
+};
+
+/* dest.c */
+const char *dest_parse(struct dest *d, const char *s, const char *relayhost);
+int dest_policy_word(const char *s, size_t len);     /* TLSP_*, -1 unknown */
+const char *dest_policy(struct dest *d, const struct config *c, const char *policy_value);
+int dest_lookup_policy(const struct dest *d, const char *map_dir, stralloc *v);   /* 1, 0 none, -1 */
+
+/* struct target - one address to try */
+struct target {
+  char name[RS_HOST_MAX + 1]; /* the host it belongs to */
+  unsigned char ip[16];
+  int family;                 /* AF_INET, AF_INET6, AF_UNIX */
+  int pref;                   /* MX preference, -1 none */
+};
+
+/* struct targets - the addresses of a delivery, in the order to try */
+struct targets {
+  struct target t[RS_ADDRS_MAX];
+  unsigned int n;
+};
+
+/* mx.c: status of a lookup */
+enum { MX_OK, MX_TEMP, MX_PERM };
+int mx_targets(struct targets *ts, const struct dest *d, const char *me, stralloc *why);
+int mx_local_address(const unsigned char *ip, int family);
+void mx_interleave(struct target *t, unsigned int n);
+
+/* net.c */
+struct conn_info { char ip[48]; char tls[200]; int verified; const char *verify_why; };
+int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won,
+                unsigned long port, unsigned long timeout, stralloc *why);   /* fd or -1 */
+void net_use(int fd);
+void net_timeout(unsigned long seconds);       /* a deadline for what follows */
+void net_timeout_each(unsigned long seconds);  /* a bound on each wait */
+int net_getline(char *line, size_t max, size_t *len);   /* GETLN_* */
+int net_put(const char *s, size_t len);
+int net_puts(const char *s);
+int net_flush(void);
+int net_tls(const char *sni, const char *cafile, const char *match, int require,
+            struct conn_info *ci, const char **why);
+void net_close(void);
+void net_wipe(void);
+void net_describe(const struct target *t, unsigned long port, char *out, size_t max);
+extern buffer net_out;
+
+/* reply.c */
+struct reply {
+  int code;                          /* 0 until the first line */
+  int done;                          /* the last line was seen */
+  unsigned int lines;
+  char status[16];                   /* enhanced status code or "" */
+  char text[RS_REPLY_TEXT_MAX + 1];  /* lines joined by blanks, printable */
+  size_t len;
+};
+void reply_init(struct reply *r);
+int reply_line(struct reply *r, const char *line, size_t len);   /* 1 done, 0 more, -1 bad */
+void reply_format(const struct reply *r, char *out, size_t max);
+
+struct ehlo {
+  int pipelining, eightbit, smtputf8, dsn, starttls, auth_plain, auth_login, size_given;
+  unsigned long size;                /* SIZE limit, 0 none */
+};
+void ehlo_init(struct ehlo *e);
+void ehlo_line(struct ehlo *e, const char *line, size_t len);   /* one line's text */
+
+/* data.c */
+struct message {
+  const char *s;              /* the message, LF line ends */
+  size_t len;
+  size_t wire;                /* bytes on the wire, CRLF, before stuffing */
+  int eightbit;               /* a byte above 127 */
+};
+void data_scan(struct message *m);
+int data_write(buffer *out, const char *s, size_t len);   /* stuffed, CRLF, ".\r\n" */
+int data_load(int fd, struct message *m, stralloc *copy);  /* 0, or -1 with errno */
+
+/* auth.c */
+struct cred { char user[256]; char pass[256]; };
+int auth_lookup(const char *map_dir, const struct dest *d, struct cred *c, stralloc *why);  /* 1, 0 none, -1 */
+size_t auth_base64(char *out, const char *in, size_t len);
+size_t auth_plain(char *out, const struct cred *c);   /* base64 of \0user\0pass */
+void auth_wipe(struct cred *c);
+
+/* result.c */
+enum { RES_NONE, RES_OK, RES_DEFER, RES_FAIL };
+struct rcpt {
+  const char *addr;           /* address */
+  const char *notify;         /* DSN NOTIFY or 0 */
+  const char *orcpt;          /* DSN ORCPT (type;xtext) or 0 */
+  int state;                  /* R_* */
+  int accepted;               /* RCPT got 2xx in this session */
+  char text[RS_TEXT_MAX + 1];
+};
+struct job {
+  const char *dest;           /* the destination argument */
+  const char *sender;
+  const char *envid, *ret, *body;   /* message DSN/BODY parameters or 0 */
+  int smtputf8;               /* SMTPUTF8 needed */
+  struct rcpt *r;
+  unsigned int n;
+  const char *id;             /* queue id for the log, or 0 */
+};
+int rcpt_parse(struct rcpt *r, char *arg);    /* 0, -1 malformed */
+void result_set(struct rcpt *r, int state, const char *text);
+void result_all(struct job *j, int state, const char *text);   /* those without a result */
+void result_reply(struct rcpt *r, const struct reply *rep, const char *where);
+int result_write(const struct job *j, int fd);
+unsigned int result_count(const struct job *j, int state);
+
+/* smtp.c */
+struct session {
+  const struct config *cfg;
+  const struct dest *d;
+  const struct message *m;
+  struct job *j;
+  const struct cred *cred;    /* 0: no AUTH */
+  const struct target *t;     /* the address connected to */
+  char where[RS_HOST_MAX + 64];  /* "name[ip]:port" for texts and the log */
+  struct conn_info ci;
+  struct ehlo e;
+  int tls_on;                 /* TLS is up */
+  int looped;                 /* the server is ourselves */
+  int broken;                 /* the connection failed: no QUIT */
+};
+/* smtp_session - the dialogue on the connection set up by net_use: DONE
+ * (0) the recipients' results are set (some may still have none: they
+ * are deferred), or NEXT (1) try the next address, why says why */
+int smtp_session(struct session *s, stralloc *why);
+int smtp_tls(struct session *s, stralloc *why);
+#endif

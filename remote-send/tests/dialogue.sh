@@ -1,0 +1,143 @@
+#!/bin/bash
+# dialogue.sh - remote-send against server.py: per-recipient results,
+# the bytes on the wire (dot-stuffing, CRLF), DSN, SIZE and SMTPUTF8
+# parameters, LMTP replies per recipient, timeouts, a connection dropped
+# in the middle of DATA, loops, and AUTH with the relay-auth map.
+. "$(dirname "$0")/rs.bash"
+
+P=$(free_port); server s1 "$P" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P" a@b.test ok1@y.test temp1@y.test fail1@y.test ok2@y.test
+is "mixed: exit 0" 0 "$RC"
+expect "mixed: accepted recipient sent" ok1@y.test ok "250 2.0.0 Ok: queued*"
+expect "mixed: 450 at RCPT deferred with the server's reply" temp1@y.test defer "450 4.2.1 <temp1@y.test>: mailbox busy*after RCPT TO*"
+expect "mixed: 550 at RCPT failed with the server's reply" fail1@y.test fail "550 5.1.1 <fail1@y.test>: user unknown*"
+expect "mixed: second accepted recipient sent" ok2@y.test ok "250 *"
+is "mixed: four result lines" 4 "$(wc -l <"$T/out")"
+printf 'MAIL FROM:<a@b.test> SIZE=%s\nRCPT TO:<ok1@y.test>\nRCPT TO:<temp1@y.test>\nRCPT TO:<fail1@y.test>\nRCPT TO:<ok2@y.test>\n\n' \
+  "$(sed 's/$/\r/' "$T/msg" | wc -c)" >"$T/want"
+printf 'From: a@b.test\r\nSubject: test\r\n\r\nline one\r\n..leading dot\r\n...two dots\r\n..\r\nlast\r\n' >>"$T/want"
+same_file "wire: envelope, CRLF and dot-stuffing exactly" "$T/want" "$T/s1/1"
+grep -q 'MAIL FROM.*\\r\\n$' "$T/s1.log" && grep -c '' "$T/s1.log" >/dev/null && ok "wire: commands end in CRLF" || fail "CRLF" "$(cat "$T/s1.log")"
+# pipelining: MAIL..DATA arrive before any reply is needed; server.py
+# cannot tell, so check the order of the lines instead
+is "pipelined: MAIL, 4 RCPT, DATA in order" "MAIL RCPT RCPT RCPT RCPT DATA" \
+  "$(grep -o '^[A-Z]*' "$T/s1.log" | grep -v -e EHLO -e QUIT | head -6 | tr '\n' ' ' | sed 's/ $//')"
+
+# a message without a final newline, CRLF already in it, a lone dot line
+printf 'Subject: x\r\n\r\n.\r\nno newline at the end' >"$T/msg2"
+send "$T/msg2" "smtp:[127.0.0.1]:$P" "" ok@y.test
+expect "odd message: sent" ok@y.test ok
+printf 'Subject: x\r\n\r\n..\r\nno newline at the end\r\n' >"$T/want2"
+tail -c +$(( $(grep -b -m1 '^$' "$T/s1/2" | cut -d: -f1) + 2 )) "$T/s1/2" >"$T/got2"
+same_file "odd message: CRLF kept, dot stuffed, last line ended" "$T/want2" "$T/got2"
+head -1 "$T/s1/2" | grep -q '^MAIL FROM:<> ' && ok "null sender is <>" || fail "null sender" "$(head -1 "$T/s1/2")"
+
+# DSN and message parameters pass through when the server offers DSN
+send "$T/msg" -E "env+2Bid" -R HDRS "smtp:[127.0.0.1]:$P" a@b.test "$(printf 'ok@y.test\tNSUCCESS,FAILURE\tOrfc822;ok@y.test')"
+expect "DSN: sent" ok@y.test ok
+grep -q '^MAIL FROM:<a@b.test> SIZE=[0-9]* RET=HDRS ENVID=env+2Bid$' "$T/s1/3" && ok "DSN: RET and ENVID on MAIL" || fail "DSN MAIL" "$(cat "$T/s1/3")"
+grep -q '^RCPT TO:<ok@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ok@y.test$' "$T/s1/3" && ok "DSN: NOTIFY and ORCPT on RCPT" || fail "DSN RCPT" "$(cat "$T/s1/3")"
+
+# without DSN, SIZE, 8BITMIME offered: no parameters
+P2=$(free_port); server s2 "$P2" --caps PIPELINING || exit 0
+send "$T/msg" -E envid -R FULL "smtp:[127.0.0.1]:$P2" a@b.test "$(printf 'ok@y.test\tNNEVER')"
+grep -q '^MAIL FROM:<a@b.test>$' "$T/s2/1" && grep -q '^RCPT TO:<ok@y.test>$' "$T/s2/1" &&
+  ok "no DSN offered: no DSN parameters" || fail "no DSN parameters" "$(cat "$T/s2/1")"
+
+# 8-bit: BODY=8BITMIME when offered; SMTPUTF8 for a UTF-8 address
+send "$T/msg8" "smtp:[127.0.0.1]:$P" a@b.test ok@y.test 2>/dev/null || true
+printf 'Subject: caf\xc3\xa9\n\n\xc3\xa9\n' >"$T/msg8"
+send "$T/msg8" "smtp:[127.0.0.1]:$P" a@b.test ok@y.test
+grep -q 'BODY=8BITMIME' "$T/s1/$(ls "$T/s1" | sort -n | tail -1)" && ok "8-bit: BODY=8BITMIME" || fail "BODY=8BITMIME" "$(ls "$T/s1")"
+send "$T/msg" "smtp:[127.0.0.1]:$P" a@b.test "$(printf 'ok\xc3\xa9@y.test')"
+expect "UTF-8 address: sent" "$(printf 'ok\xc3\xa9@y.test')" ok
+grep -q 'SMTPUTF8' "$T/s1/$(ls "$T/s1" | sort -n | tail -1)" && ok "UTF-8 address: SMTPUTF8 on MAIL" || fail "SMTPUTF8 param" ""
+send "$T/msg" "smtp:[127.0.0.1]:$P2" a@b.test "$(printf 'ok\xc3\xa9@y.test')"
+expect "UTF-8 address, no SMTPUTF8 offered: fails" "$(printf 'ok\xc3\xa9@y.test')" fail "5.6.7 *SMTPUTF8*"
+
+# SIZE: the server's limit is respected
+P3=$(free_port); server s3 "$P3" --caps "PIPELINING,SIZE 50" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P3" a@b.test ok@y.test
+expect "SIZE: too big for the server fails without sending" ok@y.test fail "5.3.4 message too big*limit is 50 bytes"
+[ -z "$(ls "$T/s3")" ] && ok "SIZE: nothing sent" || fail "SIZE: nothing sent"
+
+# LMTP: one reply per recipient after the data
+P4=$(free_port); server s4 "$P4" --lmtp || exit 0
+send "$T/msg" "lmtp:[127.0.0.1]:$P4" a@b.test ok@y.test late-temp@y.test late-fail@y.test fail@y.test ok2@y.test
+expect "LMTP: delivered" ok@y.test ok "250 2.0.0 <ok@y.test> delivered*"
+expect "LMTP: 451 after data deferred" late-temp@y.test defer "451 4.2.0 <late-temp@y.test>*end of data*"
+expect "LMTP: 552 after data failed" late-fail@y.test fail "552 5.2.2 <late-fail@y.test>: mailbox full*"
+expect "LMTP: refused at RCPT" fail@y.test fail "550 5.1.1*RCPT TO*"
+expect "LMTP: last one delivered" ok2@y.test ok "250 2.0.0 <ok2@y.test> delivered*"
+grep -q '^LHLO client.test' "$T/s4.log" && ok "LMTP: LHLO" || fail "LHLO" "$(cat "$T/s4.log")"
+
+# a connection dropped in the middle of the data: deferred, nothing sent
+P5=$(free_port); server s5 "$P5" --drop-data 20 || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P5" a@b.test ok@y.test
+expect "dropped mid-DATA: deferred" ok@y.test defer "4.4.2 connection lost*"
+
+# timeouts: a server that never answers RCPT
+P6=$(free_port); server s6 "$P6" --stall rcpt || exit 0
+conf smtp_command_timeout=1
+start=$SECONDS
+send "$T/msg" "smtp:[127.0.0.1]:$P6" a@b.test ok@y.test
+expect "stalled RCPT: deferred after the command timeout" ok@y.test defer "4.4.2 timeout talking to*RCPT TO*"
+[ $((SECONDS - start)) -le 4 ] && ok "stalled RCPT: within the timeout" || fail "timeout took $((SECONDS - start)) s"
+P7=$(free_port); server s7 "$P7" --stall greeting || exit 0
+conf smtp_greeting_timeout=1
+send "$T/msg" "smtp:[127.0.0.1]:$P7" a@b.test ok@y.test
+expect "silent server: greeting timeout" ok@y.test defer "4.4.2 timeout*greeting*"
+P8=$(free_port); server s8 "$P8" --stall dot || exit 0
+conf smtp_data_done_timeout=1
+send "$T/msg" "smtp:[127.0.0.1]:$P8" a@b.test ok@y.test
+expect "no reply after the dot: deferred, not sent" ok@y.test defer "4.4.2 timeout*end of data*"
+conf
+
+# a server that greets with our own name is ourselves
+P9=$(free_port); server s9 "$P9" --name client.test || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P9" a@b.test ok@y.test
+expect "loop: our name in the greeting fails" ok@y.test fail "5.4.6 mail loops back to myself*"
+
+# EHLO refused: HELO, and no extensions used
+P10=$(free_port); server s10 "$P10" --no-ehlo || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P10" a@b.test ok@y.test
+expect "EHLO refused: HELO" ok@y.test ok
+grep -q '^MAIL FROM:<a@b.test>$' "$T/s10/1" && ok "after HELO: no parameters" || fail "HELO params" "$(cat "$T/s10/1")"
+
+# AUTH: credentials from relay-auth, only over TLS unless plaintext-auth
+P11=$(free_port); server s11 "$P11" --auth 'bob:pass word:x' || exit 0
+printf '[127.0.0.1]:%s bob:pass word:x\n' "$P11" >"$T/maps/relay-auth"
+chmod 600 "$T/maps/relay-auth"
+"$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
+expect "AUTH: never over plain text by default" ok@y.test defer "4.7.0 not sending credentials*without TLS"
+printf '[127.0.0.1]:%s none plaintext-auth\n' "$P11" >"$T/maps/tls-policy"
+"$B/postern-maps" compile "$T/maps/tls-policy" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
+expect "AUTH PLAIN with plaintext-auth: sent" ok@y.test ok
+grep -q 'AUTH-RESULT ok user=bob' "$T/s11.log" && ok "AUTH: server saw the right credentials" || fail "AUTH creds" "$(cat "$T/s11.log")"
+grep -q 'auth=PLAIN user=bob status=ok' "$T/err" && ! grep -q 'pass word' "$T/err" &&
+  ok "AUTH: logged without the password" || fail "AUTH log" "$(cat "$T/err")"
+printf '[127.0.0.1]:%s bob:wrong\n' "$P11" >"$T/maps/relay-auth"
+"$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
+expect "AUTH refused (535): deferred, never sent" ok@y.test defer "535 5.7.8*AUTH*"
+P12=$(free_port); server s12 "$P12" --auth 'bob:pass word:x' --mechs LOGIN || exit 0
+printf '[127.0.0.1]:%s bob:pass word:x\n' "$P12" >"$T/maps/relay-auth"
+printf '[127.0.0.1]:%s none plaintext-auth\n' "$P12" >>"$T/maps/tls-policy"
+"$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null && "$B/postern-maps" compile "$T/maps/tls-policy" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P12" a@b.test ok@y.test
+expect "AUTH LOGIN when PLAIN is not offered: sent" ok@y.test ok
+grep -q 'AUTH-RESULT ok user=bob' "$T/s12.log" && grep -q '^AUTH LOGIN' "$T/s12.log" && ok "AUTH LOGIN: right credentials" || fail "AUTH LOGIN" "$(cat "$T/s12.log")"
+chmod 640 "$T/maps/relay-auth.cdb"
+send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
+expect "relay-auth readable by group: refused, deferred" ok@y.test defer "4.3.5 refusing relay-auth.cdb*"
+rm -f "$T/maps/relay-auth.cdb" "$T/maps/tls-policy.cdb"
+
+# bad arguments and routes
+POSTERN_CONF=$T/rs.conf "$B/remote-send" "smtp:x" a@b.test </dev/null >/dev/null 2>&1
+is "usage: exit 64" 64 "$?"
+send "$T/msg" "smtp:[127.0.0.1]:99999" a@b.test ok@y.test
+expect "bad port: deferred as a configuration error" ok@y.test defer "4.3.5 bad route*bad port"
+send "$T/msg" "x400:foo" a@b.test ok@y.test
+expect "unknown scheme: deferred" ok@y.test defer "4.3.5 bad route*"

@@ -1,0 +1,93 @@
+# tests/deliver-root.sh - as root, with a real user made by the test:
+# deliveries land with the user's ownership; ~/.forward (addresses
+# re-injected with our Delivered-To:, |program run as the user, a
+# .forward writable by others ignored with a log line, .forward+ext);
+# mailbox_command; mail_spool_directory; local-spawn refusing root; a full
+# mailbox file system (small tmpfs) gives a deferral, not a loss.
+. "$POSTERN_TOP/tests/lib.sh"
+. "$TOP/queue-run/tests/qr.bash"
+is_root || { skip "root deliveries" "needs root (creates users, mounts a tmpfs)"; exit 0; }
+qr_setup
+H=$T/home
+
+# .forward with an address and the user's own name
+printf 'fwd-target@far.test, %s\n' "$U" >"$H/.forward"
+chown "$U:$U" "$H/.forward"; chmod 644 "$H/.forward"
+printf 'Subject: fw\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+is ".forward: own name keeps a copy in the Maildir" 1 "$(qr_maildir_count "$H/Maildir")"
+a=$(grep -l '^fwd-target@far.test$' "$T/remote/"*.args 2>/dev/null | head -1)
+[ -n "$a" ] && ok ".forward: forwarded copy sent on (re-injected, delivered in the same pass)" || fail ".forward: forwarded copy" "$(cat "$T/log")"
+[ -n "$a" ] && is ".forward: original sender kept" "s@x.test" "$(sed -n 2p "$a")"
+[ -n "$a" ] && is ".forward: copy carries our Delivered-To first" "Delivered-To: $U@example.test" "$(head -1 "${a%.args}.msg")"
+f=$(ls "$H/Maildir/new/"* | head -1)
+is "ownership: the Maildir file belongs to the user" "$U $U 600" "$(stat -c '%U %G %a' "$f")"
+is "ownership: the Maildir belongs to the user" "$U 700" "$(stat -c '%U %a' "$H/Maildir")"
+
+# a loop through .forward: forwarding back to ourselves is caught by Delivered-To
+printf '%s+loop@example.test\n' "$U" >"$H/.forward+loop"
+chown "$U:$U" "$H/.forward+loop"; chmod 644 "$H/.forward+loop"
+printf 'Subject: loop\n\nbody\n' | qr_inject s@x.test "$U+loop@example.test"
+qr_run --once; qr_run --once
+grep -q "to=<$U+loop@example.test> .*status=bounced reply=\"5.4.6 mail loop" "$T/log" && ok ".forward+ext: used for user+ext; a forwarding loop ends in 5.4.6" || fail ".forward loop" "$(grep loop "$T/log" | tail -5)"
+
+# unsafe .forward is ignored
+chmod 664 "$H/.forward"
+printf 'Subject: unsafe\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+n=$(ls "$T/remote/"*.args | wc -l)
+qr_run --once
+is "unsafe .forward: delivered to the mailbox instead" 2 "$(qr_maildir_count "$H/Maildir")"
+is "unsafe .forward: not forwarded" "$n" "$(ls "$T/remote/"*.args | wc -l)"
+grep -q 'status=ignored reason="writable by group or others"' "$T/log" && ok "unsafe .forward: logged" || fail "unsafe .forward: logged" "$(tail -5 "$T/log")"
+
+# |program in .forward runs as the user
+printf '#!/bin/sh\nid -un >%s/prog-user; cat >/dev/null\n' "$T/mail" >"$T/progs/who"; chmod 755 "$T/progs/who"
+printf '"|who"\n' >"$H/.forward"; chmod 644 "$H/.forward"
+printf 'Subject: prog\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+is ".forward |program: runs as the user" "$U" "$(cat "$T/mail/prog-user" 2>/dev/null)"
+rm -f "$H/.forward" "$H/.forward+loop"
+
+# mailbox_command and mail_spool_directory
+qr_conf "mailbox_command=cat >$T/mail/mbc.out"
+printf 'Subject: mbc\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+grep -q '^Subject: mbc' "$T/mail/mbc.out" 2>/dev/null && ok "mailbox_command receives the message" || fail "mailbox_command" "$(tail -3 "$T/log")"
+mkdir -p "$T/varmail"; chmod 1777 "$T/varmail"
+qr_conf "mail_spool_directory=$T/varmail"
+printf 'Subject: spool\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+grep -q '^Subject: spool' "$T/varmail/$U" 2>/dev/null && ok "mail_spool_directory: mbox DIR/USER" || fail "mail_spool_directory" "$(tail -3 "$T/log")"
+is "mail_spool_directory: mbox owned by the user" "$U 600" "$(stat -c '%U %a' "$T/varmail/$U" 2>&1)"
+
+# local-spawn refuses to deliver as root
+qr_conf virtual_user=root
+qr_map virtual <<M
+rootbox@example.test $T/mail/rootbox/
+M
+printf 'Subject: r\n\nbody\n' | qr_inject s@x.test rootbox@example.test
+qr_run --once
+grep -q 'to=<rootbox@example.test> .*status=deferred reply="4.3.5 refusing to deliver as root"' "$T/log" && ok "local-spawn refuses to deliver as root" || fail "local-spawn refuses root" "$(tail -3 "$T/log")"
+qr_run --delete "$(ls "$T/spool/queue" | head -1)"
+
+# a full mailbox file system: deferred, kept, delivered once there is room
+qr_conf
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=64k,mode=0755 tmpfs "$T/full" 2>/dev/null; then
+  at_exit "umount '$T/full' 2>/dev/null"
+  chown "$U:$U" "$T/full"
+  qr_map virtual <<M
+fullbox@example.test $T/full/box/
+M
+  head -c 200000 /dev/urandom | base64 | sed 's/^/x/' | { printf 'Subject: big\n\n'; cat; } | qr_inject s@x.test fullbox@example.test
+  qr_run --once
+  grep -q 'to=<fullbox@example.test> .*status=deferred reply="4.3.1 unable to write .*No space left on device"' "$T/log" && ok "disk full: deferred with 4.3.1" || fail "disk full: deferred" "$(tail -3 "$T/log")"
+  is "disk full: the message stays queued" 1 "$(qr_queue_count)"
+  is "disk full: no partial file in tmp/ or new/" "" "$(ls "$T/full/box/tmp"; ls "$T/full/box/new")"
+  mount -o remount,size=2m "$T/full"
+  qr_run --once --all
+  is "disk full: delivered once there is room" 1 "$(qr_maildir_count "$T/full/box")"
+  is "disk full: queue empty" 0 "$(qr_queue_count)"
+else
+  skip "disk full" "cannot mount a tmpfs here"
+fi

@@ -1,0 +1,189 @@
+# tests/systemd-hub.sh - a hub under a real systemd: a Debian 12 root with
+# `make install` + `make install-hub` in it (tools/install DESTDIR=...),
+# booted as PID 1 in its own namespaces.  Shows: units verify clean inside;
+# sysusers.d and tmpfiles.d make the users and the spool at boot with
+# DESIGN.md's owners and modes; port 25 spawns smtp-receive as
+# postern-smtpd with no capabilities at all; the message reaches a Maildir
+# through the queue daemon (Type=notify) and local-deliver; an ordinary
+# user can submit (sendmail, or the set-gid spool-inject while sendmail is
+# not built) but cannot list or read the spool; `systemctl stop` during a
+# delivery loses nothing, whether the delivery finishes or is killed;
+# `systemd-analyze security` scores.  Root only; about 40 s.
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "$TOP/tests/systemd-lib.bash"
+sd_prereq "hub under systemd: boot" "port 25 spawns smtp-receive as postern-smtpd" "delivery to a Maildir" \
+  "ordinary user submits" "systemctl stop loses nothing"
+[ -x "$B/queue-run" ] && [ -x "$B/local-deliver" ] || {
+  skip "hub under systemd" "queue-run or local-deliver is not built"; exit 0; }
+R=$(sd_root hub) || { fail "unpack a Debian 12 root"; exit 1; }
+HOST=mx.example.test
+
+if sd_install "$R" install hub; then ok "install and install-hub into the root"
+else fail "install and install-hub into the root" "$(cat "$T/install.log")"; exit 1; fi
+sd_conf "$R" hostname=$HOST retry_min=1s log=auto
+# recipients: alice (Maildir), bob, and slowpoke whose .forward runs a slow
+# program (allowed by program_dir), for the stop-during-delivery test
+for u in alice bob slowpoke carol; do chroot "$R" useradd -m -s /bin/sh "$u"; done
+cat >"$R/etc/postern/programs/slow" <<'EOF'
+#!/bin/sh
+# a delivery that takes $(cat ~/delay) seconds, then keeps the message
+sleep "$(cat "$HOME/delay")"
+cat >"$HOME/got.$$.tmp" && mv "$HOME/got.$$.tmp" "$HOME/got.$$"
+EOF
+chmod 755 "$R/etc/postern/programs/slow"
+echo '|slow' >"$R/home/slowpoke/.forward"
+chroot "$R" chown slowpoke: /home/slowpoke/.forward; chmod 644 "$R/home/slowpoke/.forward"
+
+# Boot with neither the users nor the spool: sysusers.d and tmpfiles.d must
+# make both, with the ids the installed files were given.
+ids_before=$(grep '^postern' "$R/etc/passwd" | cut -d: -f1,3,4 | sort; grep '^postern' "$R/etc/group" | cut -d: -f1,3 | sort)
+for f in passwd group shadow gshadow; do sed -i '/^postern-/d' "$R/etc/$f"; done
+rm -rf "$R/var/spool/postern"
+
+if sd_boot "$R"; then ok "hub under systemd: boot"; else fail "hub under systemd: boot" "$(tail -n 30 "$T/boot.log")"; exit 1; fi
+P1=$("$SR" pid "$R")
+
+# --- units, users, spool -------------------------------------------------
+out=$(sd_sh "$R" 'systemd-analyze verify --man=no /lib/systemd/system/postern-*' 2>&1)
+if [ -z "$out" ]; then ok "systemd-analyze verify clean for every unit inside the root"
+else fail "systemd-analyze verify clean for every unit inside the root" "$out"; fi
+ids_after=$(grep '^postern' "$R/etc/passwd" | cut -d: -f1,3,4 | sort; grep '^postern' "$R/etc/group" | cut -d: -f1,3 | sort)
+is "sysusers.d made the users again at boot, same ids" "$ids_before" "$ids_after"
+want="755 root root .
+1770 postern-queue postern-inject tmp
+1770 postern-queue postern-inject mess
+1770 postern-queue postern-inject new
+700 postern-queue postern-queue queue
+700 postern-queue postern-queue state
+700 postern-queue postern-queue corrupt
+620 postern-queue postern-inject trigger"
+is "tmpfiles.d made the spool at boot: owners and modes as DESIGN.md" "$want" \
+  "$(sd_sh "$R" 'cd /var/spool/postern && for d in . tmp mess new queue state corrupt trigger; do stat -c "%a %U %G $d" $d; done')"
+is "spool-inject installed 2755 root:postern-inject" "2755 root postern-inject" \
+  "$(sd_run "$R" stat -c '%a %U %G' /usr/libexec/postern/spool-inject)"
+is "port 25 and the queue daemon are active, the flush units are not" "active active inactive inactive" \
+  "$(sd_run "$R" systemctl is-active postern-smtpd.socket postern-queue.service postern-flush.path postern-flush.timer | tr '\n' ' ' | sed 's/ $//')"
+
+# --- the queue daemon's processes -----------------------------------------
+qpid=$(sd_run "$R" systemctl show -p MainPID --value postern-queue.service)
+qr_uid=$(status_of "$R" "$qpid" Uid); quid=$(sd_run "$R" id -u postern-queue)
+is "queue-run runs as postern-queue with no capabilities" "$quid $quid $quid $quid 0000000000000000" \
+  "$qr_uid $(status_of "$R" "$qpid" CapEff)"
+rs=$(sd_run "$R" pgrep -x remote-spawn); ls=$(sd_run "$R" pgrep -x local-spawn)
+suid=$(sd_run "$R" id -u postern-send)
+is "remote-spawn runs as postern-send with no capabilities" "$suid 0000000000000000" \
+  "$(status_of "$R" "$rs" Uid | cut -d' ' -f1) $(status_of "$R" "$rs" CapEff)"
+is "local-spawn keeps only CAP_SETUID CAP_SETGID CAP_DAC_READ_SEARCH CAP_KILL" "00000000000000e4 00000000000000e4" \
+  "$(status_of "$R" "$ls" CapEff) $(status_of "$R" "$ls" CapBnd)"
+
+# --- port 25 ----------------------------------------------------------------
+# Hold one session open and look at the process systemd spawned for it.
+"$SR" net "$R" timeout 20 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", 25), timeout=10)
+sys.stdout.write(s.recv(200).decode()); sys.stdout.flush(); time.sleep(8)' >"$T/banner" 2>&1 &
+holder=$!
+at_exit "kill $holder 2>/dev/null"
+wait_until 10 grep -q '^220 ' "$T/banner"
+spid=$(sd_run "$R" pgrep -x smtp-receive | head -n 1)
+if [ -n "$spid" ]; then
+  smtpd_uid=$(sd_run "$R" id -u postern-smtpd); inj=$(sd_run "$R" getent group postern-inject | cut -d: -f3)
+  is "port 25 spawns smtp-receive as postern-smtpd" "$smtpd_uid $smtpd_uid $smtpd_uid $smtpd_uid" "$(status_of "$R" "$spid" Uid)"
+  is "smtp-receive: CapEff, CapPrm, CapBnd, CapAmb empty; NoNewPrivs" \
+    "0000000000000000 0000000000000000 0000000000000000 0000000000000000 1" \
+    "$(for k in CapEff CapPrm CapBnd CapAmb NoNewPrivs; do status_of "$R" "$spid" $k; done | tr '\n' ' ' | sed 's/ $//')"
+  case " $(status_of "$R" "$spid" Groups) " in *" $inj "*) ok "smtp-receive has postern-inject as a supplementary group" ;;
+    *) fail "smtp-receive has postern-inject as a supplementary group" "$(status_of "$R" "$spid" Groups)" ;; esac
+  case "$(sd_run "$R" cat /proc/"$spid"/cgroup)" in *postern-smtpd@*) ok "smtp-receive runs in a postern-smtpd@ instance" ;;
+    *) fail "smtp-receive runs in a postern-smtpd@ instance" "$(sd_run "$R" cat /proc/"$spid"/cgroup)" ;; esac
+  is "smtp-receive is in a seccomp filter" "2" "$(status_of "$R" "$spid" Seccomp)"
+else
+  fail "port 25 spawns smtp-receive as postern-smtpd" "banner: $(cat "$T/banner")" "$(sd_run "$R" journalctl --no-pager -n 20)"
+fi
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
+
+maildir_count() { sd_sh "$R" "ls /home/$1/Maildir/new 2>/dev/null | wc -l"; }
+has_mail() { [ "$(maildir_count "$1")" -ge 1 ]; }
+out=$(smtp_send "$R" 127.0.0.1 someone@example.org "alice@$HOST" "over port 25")
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "port 25 accepts mail for a local user" ;;
+  *) fail "port 25 accepts mail for a local user" "$(echo "$out" | tail -n 8)" ;; esac
+if wait_until 15 has_mail alice; then ok "delivery to a Maildir: the message arrived in ~alice/Maildir/new"
+else fail "delivery to a Maildir: the message arrived in ~alice/Maildir/new" "$(sd_journal "$R" | tail -n 15)"; fi
+f=$(sd_sh "$R" 'ls /home/alice/Maildir/new | head -n 1')
+is "the Maildir file belongs to alice" "alice" "$(sd_run "$R" stat -c %U "/home/alice/Maildir/new/$f")"
+out=$(smtp_send "$R" 127.0.0.1 someone@example.org "victim@elsewhere.example" "relay attempt")
+case "$out" in *"554 5.7.1"*) ok "the default configuration is no open relay (554 5.7.1)" ;;
+  *) fail "the default configuration is no open relay" "$(echo "$out" | grep -E '^<' | tail -n 5)" ;; esac
+
+# --- an ordinary user submits -----------------------------------------------
+# With the queue daemon stopped, so that the message stays in the spool
+# where alice must not see it.
+sd_run "$R" systemctl stop postern-queue.service
+if [ -x "$R/usr/libexec/postern/sendmail" ]; then
+  how=sendmail
+  sd_run "$R" runuser -u alice -- sh -c "printf 'Subject: from alice\n\nhi bob\n' | /usr/sbin/sendmail bob@$HOST" >"$T/sub.out" 2>&1; rc=$?
+  id=$(sd_sh "$R" 'ls -t /var/spool/postern/new | head -n 1')
+else
+  how="spool-inject (sendmail is not built yet)"
+  sd_run "$R" runuser -u alice -- sh -c "printf 'V1\nFalice@$HOST\nTbob@$HOST\n\n' >/tmp/env; printf 'Subject: from alice\n\nhi bob\n' | /usr/libexec/postern/spool-inject 1</tmp/env" >"$T/sub.out" 2>&1; rc=$?
+  id=$(sed -n 's/^250 2.0.0 Ok: queued as //p' "$T/sub.out")
+fi
+if [ "$rc" = 0 ] && [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "ordinary user submits with $how"
+else fail "ordinary user submits with $how" "exit $rc" "$(cat "$T/sub.out")"; fi
+for d in new mess tmp queue state; do
+  if sd_run "$R" runuser -u alice -- ls "/var/spool/postern/$d" >/dev/null 2>&1; then fail "alice cannot list the spool's $d/"
+  else ok "alice cannot list the spool's $d/"; fi
+done
+if [ -n "$id" ] && ! sd_run "$R" runuser -u alice -- cat "/var/spool/postern/mess/$id" >/dev/null 2>&1 \
+   && ! sd_run "$R" runuser -u alice -- cat "/var/spool/postern/new/$id" >/dev/null 2>&1; then
+  ok "alice cannot read her queued message or its envelope"
+else fail "alice cannot read her queued message or its envelope"; fi
+sd_run "$R" systemctl start postern-queue.service
+if wait_until 15 has_mail bob; then ok "her message is delivered once the daemon runs again"
+else fail "her message is delivered once the daemon runs again" "$(sd_journal "$R" | tail -n 10)"; fi
+
+# --- systemctl stop during a delivery -----------------------------------------
+got() { sd_sh "$R" 'ls /home/slowpoke | grep -c "^got\.[0-9]*$"'; }
+running() { sd_run "$R" pgrep -u slowpoke -x sleep; }
+got_at_least() { [ "$(got)" -ge "$1" ]; }
+queue_empty() { [ -z "$(sd_sh "$R" 'find /var/spool/postern/queue /var/spool/postern/new -mindepth 1')" ]; }
+# (a) the delivery finishes within the stop timeout: delivered once
+echo 3 >"$R/home/slowpoke/delay"
+smtp_send "$R" 127.0.0.1 someone@example.org "slowpoke@$HOST" "slow one" >/dev/null
+if wait_until 10 running; then
+  sd_run "$R" systemctl stop postern-queue.service
+  is "stop waits for a running delivery: delivered during the stop" "1" "$(got)"
+  sd_run "$R" systemctl start postern-queue.service
+  sleep 2
+  is "and it is not delivered again after the restart" "1" "$(got)"
+  if queue_empty; then ok "the queue is empty"; else fail "the queue is empty" "$(sd_sh "$R" 'find /var/spool/postern/queue /var/spool/postern/new -mindepth 1')"; fi
+else fail "systemctl stop loses nothing: the slow delivery started" "$(sd_journal "$R" | tail -n 10)"; fi
+# (b) the delivery is killed at the stop timeout: still queued, delivered
+# after the restart
+mkdir -p "$R/etc/systemd/system/postern-queue.service.d"
+printf '[Service]\nTimeoutStopSec=2s\n' >"$R/etc/systemd/system/postern-queue.service.d/test.conf"
+sd_run "$R" systemctl daemon-reload
+echo 5 >"$R/home/slowpoke/delay"
+smtp_send "$R" 127.0.0.1 someone@example.org "slowpoke@$HOST" "slow two" >/dev/null
+if wait_until 10 running; then
+  sd_run "$R" systemctl stop postern-queue.service
+  is "a delivery killed by the stop timeout did not complete" "1" "$(got)"
+  if ! queue_empty; then ok "the message is still queued after the stop"; else fail "the message is still queued after the stop"; fi
+  sd_run "$R" systemctl start postern-queue.service
+  if wait_until 20 got_at_least 2; then ok "systemctl stop loses nothing: delivered after the restart"
+  else fail "systemctl stop loses nothing: delivered after the restart" "$(sd_journal "$R" | tail -n 15)"; fi
+  wait_until 5 queue_empty
+  if queue_empty; then ok "the queue is empty again"; else fail "the queue is empty again"; fi
+else fail "systemctl stop loses nothing: the second slow delivery started" "$(sd_journal "$R" | tail -n 10)"; fi
+
+# --- security scores (online, inside the root) ---------------------------------
+for u in postern-smtpd@x.service postern-submission@x.service postern-smtps@x.service postern-queue.service postern-flush.service; do
+  s=$(sd_run "$R" systemd-analyze security --no-pager "$u" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+  case "$u" in postern-queue*|postern-flush*) l=3.5 ;; *) l=2.0 ;; esac
+  if [ -n "$s" ] && awk -v s="$s" -v l="$l" 'BEGIN { exit !(s <= l) }'; then ok "systemd-analyze security $u: $s (limit $l)"
+  else fail "systemd-analyze security $u at most $l" "score: ${s:-none}"; fi
+done
+
+# --- shut down ------------------------------------------------------------------
+sd_stop "$R"
+if kill -0 "$P1" 2>/dev/null; then fail "the booted root's PID 1 is gone"; else ok "the booted root's PID 1 is gone"; fi
