@@ -55,6 +55,8 @@ all: deps-build $(addprefix $(BUILD)/,$(PROGRAMS)) $(UNIT_BIN)
 
 deps-build:
 	@tools/deps build
+deps-demo:
+	@tools/deps demo
 deps-test:
 	@tools/deps test
 
@@ -115,14 +117,14 @@ check: deps-test
 	$(MAKE) fuzz
 	tests/run
 
-demo: deps-build
+demo: deps-demo
 	$(MAKE) all
 	tools/demo
 
 clean:
 	rm -rf build build-asan build-fuzz sandbox
 
-.PHONY: all asan fuzz check demo clean deps-build deps-test
+.PHONY: all asan fuzz check demo clean deps-build deps-demo deps-test
 
 # Installing (tools/install; README "Installing").  DESTDIR: an image or
 # chroot to install into; PREFIX: where programs go (default /usr).
