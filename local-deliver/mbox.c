@@ -13,6 +13,7 @@
 #include "byte.h"
 #include "num.h"
 #include "str.h"
+#include "spool.h"
 #include "ld.h"
 
 static volatile sig_atomic_t timed_out;   /* the lock wait's alarm fired */
@@ -98,6 +99,16 @@ static int open_box(const char *path, struct ld_result *r)
   return fd;
 }
 
+/* sync_parent - fsync the directory that holds path: 0 or -1 */
+static int sync_parent(const char *path)
+{
+  static stralloc dir;
+  size_t slash = str_rchr(path, '/');
+  if (!path[slash]) return spool_fsync_dir(".");
+  if (!stralloc_copyb(&dir, path, slash ? slash : 1) || !stralloc_0(&dir)) { errno = ENOMEM; return -1; }
+  return spool_fsync_dir(dir.s);
+}
+
 /* append - the From line, headers and body; truncate back on error */
 static void append(struct ld *d, int fd, const char *path, struct ld_result *r)
 {
@@ -112,6 +123,12 @@ static void append(struct ld *d, int fd, const char *path, struct ld_result *r)
     if (ftruncate(fd, st.st_size) == -1 || fsync(fd) == -1) { /* reported below */ }
     errno = e;
     ld_sys(r, "unable to append to ", path);
+    return;
+  }
+  /* an empty file may be one open_box just created: its directory entry
+   * must be durable too before success is reported */
+  if (st.st_size == 0 && sync_parent(path) == -1) {
+    ld_sys(r, "unable to sync the directory of ", path);
     return;
   }
   ld_ok(r, "delivered to mbox ", path);
