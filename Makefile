@@ -5,6 +5,7 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/
 #   make check      install missing dependencies, build all three, run the suite
 #   make demo       run the sandbox demo in ./sandbox (no root, nothing installed)
+#   make bench      the benchmarks: postern next to Postfix, with ratios (root)
 
 CC       ?= cc
 BUILD    ?= build
@@ -34,9 +35,15 @@ PROGS = spool-inject:spool-inject:main.c \
         remote-send:remote-send:main.c \
         local-deliver:local-deliver:main.c
 # Libraries beyond libowfat, per program: OpenSSL only where TLS is spoken.
-LIBS_smtp-receive = $(LIBS_SSL)
+# smtp-receive loads it from postern-tls.so only when a session starts TLS
+# (smtp-receive/tlsload.c).
 LIBS_remote-send  = $(LIBS_SSL)
 LIBS_queue-run    = $(LIBS_SD)
+# Linked statically (static-pie): the program run once per message, which
+# needs nothing of libc that loads modules (no NSS, no dlopen); saves the
+# dynamic loader's work on every exec.  Not in the sanitizer build.
+STATIC ?= -static-pie
+LDFLAGS_spool-inject = $(STATIC)
 
 field = $(word $(2),$(subst :, ,$(1)))
 PROGS_PRESENT = $(foreach p,$(PROGS),$(if $(wildcard $(call field,$(p),2)/$(call field,$(p),3)),$(p)))
@@ -51,7 +58,7 @@ UNIT_SRC = $(sort $(wildcard lib/tests/test_*.c $(addsuffix /tests/test_*.c,$(DI
 UNIT_BIN = $(foreach s,$(UNIT_SRC),$(BUILD)/unit/$(subst /,_,$(basename $(s))))
 FUZZ_SRC = $(sort $(wildcard lib/fuzz/fuzz_*.c $(addsuffix /fuzz/fuzz_*.c,$(DIRS))))
 
-all: deps-build $(addprefix $(BUILD)/,$(PROGRAMS)) $(UNIT_BIN)
+all: deps-build $(addprefix $(BUILD)/,$(PROGRAMS)) $(BUILD)/postern-tls.so $(UNIT_BIN)
 
 deps-build:
 	@tools/deps build
@@ -80,9 +87,14 @@ $(foreach d,$(DIRS),$(eval $(call dirlib,$(d))))
 
 define program
 $(BUILD)/$(call field,$(1),1): $(BUILD)/obj/$(call field,$(1),2)/$(basename $(call field,$(1),3)).o $(BUILD)/obj/$(call field,$(1),2)/dir.a $(LIBA)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call field,$(1),1))
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$(LDFLAGS_$(call field,$(1),1)) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call field,$(1),1))
 endef
 $(foreach p,$(PROGS_PRESENT),$(eval $(call program,$(p))))
+
+# lib/tls.c as a shared object, which smtp-receive dlopens for STARTTLS
+$(BUILD)/postern-tls.so: lib/tls.c lib/num.c lib/tls.h lib/num.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -shared -Wl,-z,relro,-z,now -Wl,-Bsymbolic -o $@ lib/tls.c lib/num.c $(LIBS_SSL)
 
 # A unit test dir/tests/test_x.c links dir.a of its directory and lib/.
 unitdir = $(patsubst %/tests/,%,$(dir $(1)))
@@ -95,7 +107,7 @@ $(foreach s,$(UNIT_SRC),$(eval $(call unit,$(s))))
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  HARDEN="-fPIE" LDHARDEN="-pie -fsanitize=address,undefined"
+	  HARDEN="-fPIE" LDHARDEN="-pie -fsanitize=address,undefined" STATIC=
 
 # Each fuzz target is compiled with all of lib/ and the non-main files of
 # its own directory.
@@ -117,6 +129,11 @@ check: deps-test
 	$(MAKE) fuzz
 	tests/run
 
+# Benchmarks: postern next to Postfix, figures and ratios (bench/run).
+bench: deps-test
+	$(MAKE) all
+	bench/run
+
 demo: deps-demo
 	$(MAKE) all
 	tools/demo
@@ -124,7 +141,7 @@ demo: deps-demo
 clean:
 	rm -rf build build-asan build-fuzz sandbox
 
-.PHONY: all asan fuzz check demo clean deps-build deps-demo deps-test
+.PHONY: all asan fuzz check demo bench clean deps-build deps-demo deps-test
 
 # Installing (tools/install; README "Installing").  DESTDIR: an image or
 # chroot to install into; PREFIX: where programs go (default /usr).

@@ -1,10 +1,13 @@
 #!/bin/bash
 # bench/remote-send.sh - relay rate from the queue to Postfix's smtp-sink on
-# loopback: postern (queue-run --once -> remote-spawn -> remote-send, one
-# process and one connection per message) next to Postfix (qmgr -> smtp,
-# which caches connections), in the same run, with the same concurrency.
-# Both queues are filled first with N messages of 4 KiB to one relayhost;
-# the clock runs from the start of delivery until the queue is empty.
+# loopback: postern (queue-run --once -> remote-spawn -> remote-send) twice,
+# with one process and one connection per message
+# (smtp_connection_reuse_time = 0) and with connection reuse (a remote-send
+# keeps its connection and takes the next message for the same
+# destination, RSET between them), next to Postfix (qmgr -> smtp, which
+# caches connections), in the same run, with the same concurrency.  Each
+# queue is filled first with N messages of 4 KiB to one relayhost; the
+# clock runs from the start of delivery until the queue is empty.
 # A benchmark, not a test: it prints figures.  Needs root (Postfix); the
 # Postfix instance lives in a temporary directory and is stopped at the end.
 #   bench/remote-send.sh [MESSAGES] [CONCURRENCY]     (default 2000, 10)
@@ -33,23 +36,31 @@ smtp-sink -u nobody "127.0.0.1:$PS" 256 >/dev/null 2>&1 &
 pids+=($!)
 body=$(python3 -c "print(('x' * 63 + '\n') * 63, end='')")
 
-# --- postern: a spool owned by nobody, N messages injected, one queue run
-"$top/tools/mkspool" "$T/spool" >/dev/null
-mkdir "$T/maps"
-printf 'hostname = bench.test\nspool = %s\nmap_dir = %s\nlibexec_dir = %s\nlog = syslog\nrelayhost = [127.0.0.1]:%s\nrelayhost_tls_policy = none\nconcurrency_limit = %s\ndestination_concurrency_limit = %s\nqueue_user = nobody\nsend_user = nobody\n' \
-  "$T/spool" "$T/maps" "$B" "$PS" "$C" "$C" >"$T/postern.conf"
-chmod 644 "$T/postern.conf"
-for i in $(seq "$N"); do
-  printf 'From: a@bench.test\nSubject: %s\n\n%s\n' "$i" "$body" |
-    POSTERN_CONF=$T/postern.conf "$B/spool-inject" 1< <(printf 'V1\nFa@bench.test\nTx@remote.test\n\n') 2>/dev/null
-done
-chown -R nobody "$T/spool"
-q0=$(ls "$T/spool/new" | wc -l)
-t0=$(now)
-setpriv --reuid=nobody --regid=nogroup --clear-groups "$B/queue-run" -C "$T/postern.conf" --once 2>/dev/null
-t1=$(now)
-left=$(ls "$T/spool/new" "$T/spool/queue" | grep -c '^[0-9]')
-r1=$(python3 -c "print('%.0f' % (($q0 - $left) / ($t1 - $t0)))")
+# --- postern: a spool owned by nobody, N messages injected, one queue run;
+# postern_run REUSE_SECONDS sets rate, sent and queued
+postern_run() {
+  rm -rf "$T/spool" "$T/maps"
+  "$top/tools/mkspool" "$T/spool" >/dev/null
+  mkdir "$T/maps"
+  printf 'hostname = bench.test\nspool = %s\nmap_dir = %s\nlibexec_dir = %s\nlog = syslog\nrelayhost = [127.0.0.1]:%s\nrelayhost_tls_policy = none\nconcurrency_limit = %s\ndestination_concurrency_limit = %s\nqueue_user = nobody\nsend_user = nobody\nsmtp_connection_reuse_time = %s\n' \
+    "$T/spool" "$T/maps" "$B" "$PS" "$C" "$C" "$1" >"$T/postern.conf"
+  chmod 644 "$T/postern.conf"
+  for i in $(seq "$N"); do
+    printf 'From: a@bench.test\nSubject: %s\n\n%s\n' "$i" "$body" |
+      POSTERN_CONF=$T/postern.conf "$B/spool-inject" 1< <(printf 'V1\nFa@bench.test\nTx@remote.test\n\n') 2>/dev/null
+  done
+  chown -R nobody "$T/spool"
+  queued=$(ls "$T/spool/new" | wc -l)
+  local t0 t1 left
+  t0=$(now)
+  setpriv --reuid=nobody --regid=nogroup --clear-groups "$B/queue-run" -C "$T/postern.conf" --once 2>/dev/null
+  t1=$(now)
+  left=$(ls "$T/spool/new" "$T/spool/queue" | grep -c '^[0-9]')
+  sent=$((queued - left))
+  rate=$(python3 -c "print('%.0f' % ($sent / ($t1 - $t0)))")
+}
+postern_run 0; r0=$rate; s0=$sent; q0=$queued
+postern_run 2; r1=$rate; s1=$sent; q1=$queued
 
 # --- Postfix: its own instance; fill incoming/ through smtpd with no qmgr,
 # then add qmgr and smtp and time until the queue is empty
@@ -111,6 +122,8 @@ p1=$(queued)
 r2=$(python3 -c "print('%.0f' % (($p0 - $p1) / ($t1 - $t0)))")
 
 echo "relay to smtp-sink on loopback: $N messages of 4 KiB, concurrency $C, one relayhost"
-echo "postern queue-run+remote-send: $r1 msgs/s ($((q0 - left)) of $q0 delivered)"
-echo "postfix qmgr+smtp:             $r2 msgs/s ($((p0 - p1)) of $p0 delivered)"
-python3 -c "print('ratio postern/postfix: %.2f' % ($r1 / $r2))"
+echo "postern, one connection per message: $r0 msgs/s ($s0 of $q0 delivered)"
+echo "postern, connections reused (RSET):  $r1 msgs/s ($s1 of $q1 delivered)"
+echo "postfix qmgr+smtp (connection cache): $r2 msgs/s ($((p0 - p1)) of $p0 delivered)"
+python3 -c "print('gain of connection reuse: %.2f' % ($r1 / $r0))"
+python3 -c "print('ratio postern/postfix: %.2f (without reuse %.2f)' % ($r1 / $r2, $r0 / $r2))"

@@ -41,7 +41,9 @@ static const struct key keys[] = {
   K(smtpd_auth_failure_limit, T_SIZE), K(smtpd_max_load, T_STRING),
   K(smtpd_delay_checks, T_STRING), K(smtpd_verify_recipients, T_STRING),
   K(smtpd_sender_dns_check, T_STRING), K(smtpd_dnsbl_zones, T_STRING),
-  K(smtpd_proxy_trusted, T_STRING),
+  K(smtpd_proxy_trusted, T_STRING), K(smtpd_auth_program, T_STRING),
+  K(smtpd_auth_failure_delay, T_DURATION), K(smtpd_client_name_lookup, T_STRING),
+  K(sendmail_trusted_users, T_STRING), K(sendmail_rewrite_sender, T_STRING),
   K(home_mailbox, T_STRING), K(mail_spool_directory, T_STRING),
   K(mailbox_command, T_STRING), K(virtual_user, T_STRING),
   K(program_dir, T_STRING), K(remote_deliverer, T_STRING),
@@ -49,14 +51,15 @@ static const struct key keys[] = {
   K(retry_min, T_DURATION), K(retry_max, T_DURATION),
   K(delay_warning_time, T_DURATION), K(bounce_rate_limit, T_SIZE),
   K(queue_load_limit, T_SIZE), K(queue_user, T_STRING), K(send_user, T_STRING),
+  K(bounce_size_limit, T_SIZE), K(queue_shutdown_timeout, T_DURATION),
   K(smtp_connect_timeout, T_DURATION), K(smtp_greeting_timeout, T_DURATION),
   K(smtp_command_timeout, T_DURATION), K(smtp_data_init_timeout, T_DURATION),
   K(smtp_data_block_timeout, T_DURATION), K(smtp_data_done_timeout, T_DURATION),
   K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
-  K(smtp_tls_ca_file, T_OPTPATH),
+  K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
+  K(smtp_connection_reuse_time, T_DURATION),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
-_Static_assert(NKEYS <= 64, "parse_line's seen mask holds 64 keys");
 
 /* config_defaults - every key at its documented default (postern.conf.5) */
 void config_defaults(struct config *c)
@@ -91,6 +94,11 @@ void config_defaults(struct config *c)
   c->smtpd_sender_dns_check = "no";
   c->smtpd_dnsbl_zones = "";
   c->smtpd_proxy_trusted = "";
+  c->smtpd_auth_program = "";
+  c->smtpd_auth_failure_delay = 1;
+  c->smtpd_client_name_lookup = "yes";
+  c->sendmail_trusted_users = "root";
+  c->sendmail_rewrite_sender = "";
   c->home_mailbox = "Maildir/";
   c->mail_spool_directory = "";
   c->mailbox_command = "";
@@ -106,6 +114,8 @@ void config_defaults(struct config *c)
   c->queue_load_limit = 0;
   c->queue_user = "postern-queue";
   c->send_user = "postern-send";
+  c->bounce_size_limit = 50UL * 1024;
+  c->queue_shutdown_timeout = 60;
   c->smtp_connect_timeout = 30;
   c->smtp_greeting_timeout = 300;
   c->smtp_command_timeout = 300;
@@ -115,6 +125,8 @@ void config_defaults(struct config *c)
   c->smtp_tls_policy = "may";
   c->relayhost_tls_policy = "verify";
   c->smtp_tls_ca_file = "";
+  c->dns_timeout = 30;
+  c->smtp_connection_reuse_time = 2;
 }
 
 /* scale - multiply with overflow check */
@@ -236,7 +248,7 @@ static char *dupz(struct config *c, const char *s, size_t len)
 
 /* parse_line - one "key = value" line (already without its LF) */
 static int parse_line(struct config *c, const char *line, size_t len,
-                      const char *name, unsigned long no, unsigned long long *seen,
+                      const char *name, unsigned long no, unsigned char *seen,
                       stralloc *err)
 {
   size_t eq, klen, i;
@@ -259,8 +271,8 @@ static int parse_line(struct config *c, const char *line, size_t len,
   for (i = 0; i < NKEYS; i++)
     if (!str_diff(kbuf, keys[i].name)) break;
   if (i == NKEYS) return err_line(err, name, no, "unknown key", kbuf);
-  if (*seen & (1ULL << i)) return err_line(err, name, no, "duplicate key", kbuf);
-  *seen |= 1ULL << i;
+  if (seen[i]) return err_line(err, name, no, "duplicate key", kbuf);
+  seen[i] = 1;
   char *v = dupz(c, value, vlen);
   if (!v) return err_line(err, name, no, "out of memory", 0);
   if (set_value(c, &keys[i], v) == -1) {
@@ -299,7 +311,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
                  unsigned long len, stralloc *err)
 {
   unsigned long pos = 0, no = 0;
-  unsigned long long seen = 0;
+  unsigned char seen[NKEYS] = { 0 };   /* keys given so far */
   if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
   if (c->arena) return err_line(err, name, 0, "config already parsed (config_free and config_defaults first)", 0);
   c->arena_size = len + 1 + 4096;     /* values, and the derived defaults */
@@ -310,7 +322,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
     no++;
     if (n > CONFIG_LINE_MAX) return err_line(err, name, no, "line too long", 0);
     if (byte_chr(buf + pos, n, 0) != n) return err_line(err, name, no, "NUL byte in line", 0);
-    if (parse_line(c, buf + pos, n, name, no, &seen, err) == -1) return -1;
+    if (parse_line(c, buf + pos, n, name, no, seen, err) == -1) return -1;
     pos += n + (pos + n < len);
   }
   return config_derive(c, name, err);

@@ -40,6 +40,12 @@ struct config {
   const char *smtpd_sender_dns_check;   /* yes: MAIL FROM domain must resolve */
   const char *smtpd_dnsbl_zones;     /* DNSBL zones, blank or comma separated */
   const char *smtpd_proxy_trusted;   /* addresses that may send a PROXY header */
+  const char *smtpd_auth_program;    /* checkpassword-style AUTH program, "": passwd map */
+  unsigned long smtpd_auth_failure_delay; /* seconds before answering a failed AUTH */
+  const char *smtpd_client_name_lookup; /* yes: the client's name from DNS (PTR + forward) */
+  /* sendmail (sendmail.8) */
+  const char *sendmail_trusted_users;   /* may set the sender without a warning; %group */
+  const char *sendmail_rewrite_sender;  /* local senders become this address; "": off */
   /* queue-run and local-deliver (queue-run.8, local-deliver.8) */
   const char *home_mailbox;          /* relative to home: Maildir if it ends in / */
   const char *mail_spool_directory;  /* "": none; else mbox DIR/USER */
@@ -56,6 +62,8 @@ struct config {
   unsigned long queue_load_limit;    /* pause above this load average; 0: off */
   const char *queue_user;            /* queue-run drops to this user as root */
   const char *send_user;             /* remote-spawn drops to this user */
+  unsigned long bounce_size_limit;   /* bounces return larger originals' header only */
+  unsigned long queue_shutdown_timeout;  /* seconds SIGTERM waits for deliveries */
   /* remote-send (remote-send.8); policy words are checked there */
   unsigned long smtp_connect_timeout;     /* seconds per connection attempt */
   unsigned long smtp_greeting_timeout;    /* seconds to wait for the 220 */
@@ -66,6 +74,8 @@ struct config {
   const char *smtp_tls_policy;       /* none, may, encrypt, verify: MX and routes */
   const char *relayhost_tls_policy;  /* the same for relayhost */
   const char *smtp_tls_ca_file;      /* "": the system CA store */
+  unsigned long dns_timeout;         /* seconds per DNS question */
+  unsigned long smtp_connection_reuse_time;  /* idle seconds a connection waits for the next message; 0: no reuse */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };

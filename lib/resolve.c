@@ -1,7 +1,11 @@
 /* resolve.c - DNS questions (see resolve.h), with libowfat's resolver */
+#include <errno.h>
 #include <arpa/inet.h>
 #include "byte.h"
 #include "dns.h"
+#include "iopause.h"
+#include "ip6.h"
+#include "taia.h"
 #include "str.h"
 #include "stralloc.h"
 #include "resolve.h"
@@ -70,6 +74,41 @@ int resolve_dnsbl(const char *ip, const char *zone, char answer[16])
   return 1;
 }
 
+static unsigned int limit_seconds;   /* per question; 0: libowfat's own schedule */
+
+void resolve_timeout(unsigned long seconds)
+{
+  limit_seconds = seconds > 3600 ? 3600 : (unsigned int)seconds;
+}
+
+/* transmit - dns_resolve with an overall bound: libowfat's stub waits up
+ * to 59 s for a silent server, and 11 s after a SERVFAIL or REFUSED from
+ * the only server listed, before it gives up.  0 answered (the packet is
+ * in dns_resolve_tx), -1 temporary failure. */
+static int transmit(const char *q, const char type[2])
+{
+  struct taia stamp, deadline, limit;
+  char servers[256];
+  iopause_fd x[1];
+  int r;
+  if (!limit_seconds) return dns_resolve(q, type);
+  if (dns_resolvconfip(servers) == -1) return -1;
+  if (dns_transmit_start(&dns_resolve_tx, servers, 1, q, type, V6any) == -1) return -1;
+  taia_now(&stamp);
+  taia_uint(&limit, limit_seconds);
+  taia_add(&limit, &limit, &stamp);
+  for (;;) {
+    taia_now(&stamp);
+    if (!taia_less(&stamp, &limit)) { dns_transmit_free(&dns_resolve_tx); errno = ETIMEDOUT; return -1; }
+    deadline = limit;
+    dns_transmit_io(&dns_resolve_tx, x, &deadline);
+    iopause(x, 1, &deadline, &stamp);
+    r = dns_transmit_get(&dns_resolve_tx, x, &stamp);
+    if (r == -1) return -1;
+    if (r == 1) return 0;
+  }
+}
+
 /* ask - one question for name (dotted) of type; 0 answered (the packet
  * is in dns_resolve_tx), RESOLVE_NXDOMAIN, -1 temporary failure.  A
  * dotted name of more than 255 bytes or with empty labels does not exist. */
@@ -79,7 +118,7 @@ static int ask(const char *name, const char *type)
   size_t len = str_len(name);
   int r;
   if (len > 255 || !dns_domain_fromdot(&q, name, len)) return len > 255 ? RESOLVE_NXDOMAIN : -1;
-  r = dns_resolve(q, type);
+  r = transmit(q, type);
   dns_domain_free(&q);
   if (r == -1) return -1;
   if (dns_resolve_tx.packetlen >= 4 && (dns_resolve_tx.packet[3] & 15) == 3) return RESOLVE_NXDOMAIN;
@@ -117,4 +156,18 @@ int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4)
   ip4->len -= ip4->len % 4;
   if (ip6->len || ip4->len) return 1;
   return r6 == -1 || r4 == -1 ? -1 : 0;
+}
+
+int resolve_name(const char *ip, stralloc *out)
+{
+  char q[DNS_NAME6_DOMAIN];
+  unsigned char a[16];
+  if (!stralloc_copys(out, "")) return -1;
+  if (inet_pton(AF_INET, ip, a) == 1) dns_name4_domain(q, (const char *)a);
+  else if (inet_pton(AF_INET6, ip, a) == 1) dns_name6_domain(q, (const char *)a);
+  else return 0;
+  if (transmit(q, DNS_T_PTR) == -1) return -1;
+  if (dns_resolve_tx.packetlen >= 4 && (dns_resolve_tx.packet[3] & 15) == 3) return 0;
+  if (dns_name_packet(out, dns_resolve_tx.packet, dns_resolve_tx.packetlen) == -1) return -1;
+  return out->len > 0;
 }

@@ -20,6 +20,11 @@ int resolve_dnsbl(const char *ip, const char *zone, char answer[16]);
  * without MX records, RESOLVE_NXDOMAIN the domain does not exist, -1
  * temporary failure. */
 #define RESOLVE_NXDOMAIN (-2)
+
+/* resolve_timeout - from now on each question (resolve_mx, resolve_ip)
+ * gives up after this many seconds, a temporary failure; 0 (the default)
+ * leaves libowfat's own schedule (up to 59 s per question) */
+void resolve_timeout(unsigned long seconds);
 int resolve_mx(const char *domain, stralloc *out);
 
 /* resolve_ip - the AAAA records of name (16 bytes each) into ip6 and its
@@ -28,4 +33,9 @@ int resolve_mx(const char *domain, stralloc *out);
  * (one family failing temporarily while the other answers is 1: the
  * answer we have is used) */
 int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4);
+
+/* resolve_name - the (first) PTR name of the address ip (text, IPv4 or
+ * IPv6) into out, not checked against its A/AAAA records: 1 found, 0 none
+ * or no such name, -1 temporary failure; bounded by resolve_timeout */
+int resolve_name(const char *ip, stralloc *out);
 #endif

@@ -72,6 +72,24 @@ static int read_forward(struct ld *d, const char *path, stralloc *text)
   return -1;
 }
 
+/* unbackslash - sendmail's "\user" (deliver to my mailbox, no further
+ * forwarding) is the user's own name here: drop a backslash that starts
+ * an item outside quotes */
+static void unbackslash(stralloc *rhs)
+{
+  size_t i, o = 0;
+  int quoted = 0, start = 1;
+  for (i = 0; i < rhs->len; i++) {
+    char c = rhs->s[i];
+    if (c == '"') quoted = !quoted;
+    if (!quoted && start && c == '\\') { start = 0; continue; }
+    if (!quoted && c == ',') start = 1;
+    else if (c != ' ' && c != '\t') start = 0;
+    rhs->s[o++] = c;
+  }
+  rhs->len = o;
+}
+
 /* join - the lines of a .forward as one right-hand side */
 static int join(const stralloc *text, stralloc *rhs)
 {
@@ -163,6 +181,7 @@ static int apply(struct ld *d, const stralloc *text, struct ld_result *r)
   const char *why;
   struct ld_result one;
   if (join(text, &rhs) == -1) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
+  unbackslash(&rhs);
   byte_zero(&f, sizeof f);
   f.d = d;
   ld_ok(&f.worst, "delivered", 0);

@@ -19,7 +19,7 @@
 static volatile sig_atomic_t timed_out;   /* the lock wait's alarm fired */
 static void on_alarm(int sig) { (void)sig; timed_out = 1; }
 
-/* from_line - "From sender Www Mmm dd hh:mm:ss yyyy\n" (asctime, UTC) */
+/* from_line - append "From sender Www Mmm dd hh:mm:ss yyyy\n" (asctime, UTC) */
 static int from_line(stralloc *sa, const char *sender)
 {
   static const char wd[] = "SunMonTueWedThuFriSat", mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
@@ -27,7 +27,7 @@ static int from_line(stralloc *sa, const char *sender)
   struct tm tm;
   time_t now = time(0);
   if (!gmtime_r(&now, &tm)) return -1;
-  if (!stralloc_copys(sa, "From ") || !stralloc_cats(sa, *sender ? sender : "MAILER-DAEMON")
+  if (!stralloc_cats(sa, "From ") || !stralloc_cats(sa, *sender ? sender : "MAILER-DAEMON")
       || !stralloc_cats(sa, " ") || !stralloc_catb(sa, wd + 3 * tm.tm_wday, 3)
       || !stralloc_cats(sa, " ") || !stralloc_catb(sa, mo + 3 * tm.tm_mon, 3)
       || !stralloc_cats(sa, tm.tm_mday < 10 ? "  " : " ")) return -1;
@@ -84,11 +84,13 @@ static int fcntl_lock(int fd, unsigned int seconds)
   return r;
 }
 
-/* open_box - open for append, refusing symlinks and odd files */
+/* open_box - open for append (and reading, to look at its end, when we
+ * may), refusing symlinks and odd files */
 static int open_box(const char *path, struct ld_result *r)
 {
   struct stat st;
-  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+  if (fd == -1 && errno == EACCES) fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
   if (fd == -1) { ld_sys(r, "unable to open ", path); return -1; }
   if (fstat(fd, &st) == -1) { ld_sys(r, "unable to stat ", path); close(fd); return -1; }
   if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
@@ -109,13 +111,25 @@ static int sync_parent(const char *path)
   return spool_fsync_dir(dir.s);
 }
 
+/* separator - the newlines a mailbox of size bytes needs before our From
+ * line so that an empty line precedes it (another writer may have left
+ * the file without one); none when it cannot be read */
+static const char *separator(int fd, off_t size)
+{
+  char end[2];
+  if (size == 0) return "";
+  if (size == 1) return pread(fd, end, 1, 0) == 1 && end[0] != '\n' ? "\n\n" : "";
+  if (pread(fd, end, 2, size - 2) != 2) return "";
+  return end[1] != '\n' ? "\n\n" : end[0] != '\n' ? "\n" : "";
+}
+
 /* append - the From line, headers and body; truncate back on error */
 static void append(struct ld *d, int fd, const char *path, struct ld_result *r)
 {
   static stralloc head;
   struct stat st;
   if (fstat(fd, &st) == -1) { ld_sys(r, "unable to stat ", path); return; }
-  if (from_line(&head, d->sender) == -1 || !stralloc_cat(&head, &d->prefix)) {
+  if (!stralloc_copys(&head, separator(fd, st.st_size)) || from_line(&head, d->sender) == -1 || !stralloc_cat(&head, &d->prefix)) {
     ld_temp(r, "4.3.0", "out of memory", 0); return;
   }
   if (ld_copy(0, fd, head.s, head.len, 1, 0) == -1 || fsync(fd) == -1) {
@@ -138,6 +152,7 @@ void ld_mbox(struct ld *d, const char *path, struct ld_result *r)
 {
   static stralloc lock;
   int fd, dot;
+  if (!str_diff(path, "/dev/null")) { ld_ok(r, "discarded (/dev/null)", 0); return; }
   if (!stralloc_copys(&lock, path) || !stralloc_cats(&lock, ".lock") || !stralloc_0(&lock)) {
     ld_temp(r, "4.3.0", "out of memory", 0); return;
   }

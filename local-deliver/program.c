@@ -81,10 +81,12 @@ static int allowed(struct ld *d, char **args, stralloc *path, struct ld_result *
 {
   const char *base = args[0], *p;
   if (!*d->cfg.program_dir) { ld_perm(r, EX_NOPERM, "5.7.1", "program delivery is not allowed here", 0); return -1; }
+  struct stat st;
   for (p = args[0]; *p; p++) if (*p == '/') base = p + 1;
-  if (!*base || !stralloc_copys(path, d->cfg.program_dir) || !stralloc_cats(path, "/")
+  if (!*base || !str_diff(base, ".") || !str_diff(base, "..")
+      || !stralloc_copys(path, d->cfg.program_dir) || !stralloc_cats(path, "/")
       || !stralloc_cats(path, base) || !stralloc_0(path)
-      || access(path->s, X_OK) == -1) {
+      || stat(path->s, &st) == -1 || !S_ISREG(st.st_mode) || access(path->s, X_OK) == -1) {
     ld_perm(r, EX_NOPERM, "5.7.1", "program not in the allowed directory: ", base);
     return -1;
   }

@@ -243,14 +243,30 @@ static void apply_file(const char *name)
     }
 }
 
+/* is_command - a command file (not one being written) */
+static int is_command(const char *name)
+{
+  size_t len = str_len(name);
+  return str_start(name, "ctl.") && !(len > 4 && !str_diff(name + len - 4, ".tmp"));
+}
+
+int control_waiting(void)
+{
+  DIR *d = opendir(SPOOL_STATE);
+  struct dirent *e;
+  int found = 0;
+  if (!d) return 0;
+  while (!found && (e = readdir(d))) found = is_command(e->d_name);
+  closedir(d);
+  return found;
+}
+
 void control_apply(void)
 {
   DIR *d = opendir(SPOOL_STATE);
   struct dirent *e;
   if (!d) return;
-  while ((e = readdir(d))) {
-    size_t len = str_len(e->d_name);
-    if (str_start(e->d_name, "ctl.") && !(len > 4 && !str_diff(e->d_name + len - 4, ".tmp"))) apply_file(e->d_name);
-  }
+  while ((e = readdir(d)))
+    if (is_command(e->d_name)) apply_file(e->d_name);
   closedir(d);
 }

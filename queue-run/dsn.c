@@ -8,30 +8,42 @@
  * marked with the ENVID postern.double-bounce.ID, and a double bounce
  * that fails is only logged: bounces never loop.  NOTIFY=NEVER suppresses
  * every notice, NOTIFY=SUCCESS asks for one on delivery, DELAY (or no
- * NOTIFY) allows the delay warning.  The original's headers are returned,
- * the whole message with RET=FULL when it is at most QR_BOUNCE_FULL_MAX.
- * bounce_rate_limit bounds the notices per hour to one address: beyond
- * it they wait in the queue, so one broken destination cannot start a
- * bounce storm. */
+ * NOTIFY) allows the delay warning.  A bounce returns the whole original
+ * when it is at most bounce_size_limit and the sender did not ask for the
+ * header only (RET=HDRS), else the header; warnings and success notices
+ * return the header.  bounce_rate_limit bounds the notices per hour to
+ * one address, counted in state/bounce-rate so that it holds across
+ * --once runs: beyond it they wait in the queue until the next hour, so
+ * one broken destination cannot start a bounce storm. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
+#include <stdio.h>      /* rename */
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "buffer.h"
 #include "byte.h"
 #include "case.h"
+#include "scan.h"
+#include "getln.h"
 #include "address.h"
 #include "str.h"
 #include "exitcode.h"
+#include <sysexits.h>
 #include "log.h"
 #include "num.h"
 #include "qr.h"
 
 #define RATE_SLOTS 256                 /* addresses tracked for the rate limit */
+#define RATE_FILE SPOOL_STATE "/bounce-rate"
 #define HEADER_MAX (256UL * 1024)      /* bytes of original header returned */
+#define INJECT_SECONDS 60              /* the injector must answer within this (below WatchdogSec) */
 #define DOUBLE_BOUNCE "postern.double-bounce."
 
 enum { DSN_FAILED, DSN_DELAYED, DSN_SUCCESS };
@@ -39,22 +51,80 @@ enum { DSN_FAILED, DSN_DELAYED, DSN_SUCCESS };
 /* struct rate - notices sent to one address in the current hour */
 struct rate { char addr[ADDR_MAX + 1]; unsigned long hour, count; };
 static struct rate rates[RATE_SLOTS];
+static int rates_loaded;        /* state/bounce-rate read */
+static unsigned long retry_at;  /* send_notice: when a notice not sent now may go */
+
+/* rate_slot - the slot of addr (ASCII case ignored) */
+static struct rate *rate_slot(const char *addr)
+{
+  unsigned long h = 5381;
+  const char *p;
+  for (p = addr; *p; p++) h = h * 33 + (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+  return &rates[h % RATE_SLOTS];
+}
+
+/* rate_load - this hour's counts from state/bounce-rate: "hour count addr"
+ * lines; anything malformed is skipped (the worst is a few more notices) */
+static void rate_load(unsigned long hour)
+{
+  char space[4096], line[ADDR_MAX + 64];
+  size_t len;
+  int fd = open(RATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  buffer b;
+  rates_loaded = 1;
+  if (fd == -1) return;
+  buffer_init(&b, read, fd, space, sizeof space);
+  while (getln(&b, line, sizeof line - 1, &len) == GETLN_LINE) {
+    unsigned long hr, count;
+    size_t k, m;
+    struct rate *r;
+    line[len] = 0;
+    if (!(k = scan_ulong(line, &hr)) || line[k] != ' ' || hr != hour) continue;
+    if (!(m = scan_ulong(line + k + 1, &count)) || line[k + 1 + m] != ' ') continue;
+    if (str_len(line + k + m + 2) > ADDR_MAX || !line[k + m + 2]) continue;
+    r = rate_slot(line + k + m + 2);
+    str_copy(r->addr, line + k + m + 2);
+    r->hour = hour;
+    r->count = count;
+  }
+  close(fd);
+}
+
+/* rate_save - the counts of this hour back to state/bounce-rate (tmp,
+ * fsync, rename, fsync state/, as every file of the spool) */
+static void rate_save(unsigned long hour)
+{
+  char space[4096], num[NUM_ULONG];
+  int fd = open(RATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), ok = 1;
+  unsigned int i;
+  buffer b;
+  if (fd == -1) return;
+  buffer_init(&b, write, fd, space, sizeof space);
+  for (i = 0; i < RATE_SLOTS && ok; i++)
+    if (rates[i].hour == hour && rates[i].count)
+      ok = !(buffer_puts(&b, num_str(num, hour)) || buffer_puts(&b, " ") || buffer_puts(&b, num_str(num, rates[i].count))
+             || buffer_puts(&b, " ") || buffer_puts(&b, rates[i].addr) || buffer_puts(&b, "\n"));
+  ok = ok && buffer_flush(&b) == 0 && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(RATE_FILE ".tmp", RATE_FILE) == -1) { unlink(RATE_FILE ".tmp"); return; }
+  spool_fsync_dir(SPOOL_STATE);
+}
 
 /* rate_ok - may one more notice go to addr this hour? counts it if so */
 static int rate_ok(const char *addr)
 {
-  unsigned long hour = qr_now() / 3600, h = 5381;
-  const char *p;
+  unsigned long hour = qr_now() / 3600;
   struct rate *r;
   if (!qr_cfg.bounce_rate_limit) return 1;
-  for (p = addr; *p; p++) h = h * 33 + (unsigned char)(*p | 32);
-  r = &rates[h % RATE_SLOTS];
+  if (!rates_loaded) rate_load(hour);
+  r = rate_slot(addr);
   if (r->hour != hour || case_diffs(r->addr, addr)) {
     if (str_len(addr) > ADDR_MAX) return 1;
     str_copy(r->addr, addr); r->hour = hour; r->count = 0;
   }
   if (r->count >= qr_cfg.bounce_rate_limit) return 0;
   r->count++;
+  rate_save(hour);
   return 1;
 }
 
@@ -185,6 +255,13 @@ static int put_head(buffer *b, struct report *r)
                       : ".\n\nYour message was delivered to the recipients below.  The mail system\n\n") ? -1 : 0;
 }
 
+/* eight_bit - s has a byte above 127 (UTF-8 addresses or replies) */
+static int eight_bit(const char *s)
+{
+  for (; *s; s++) if ((unsigned char)*s >= 0x80) return 1;
+  return 0;
+}
+
 /* put_human - one line per recipient in the text part */
 static int put_human(buffer *b, struct report *r)
 {
@@ -192,6 +269,7 @@ static int put_human(buffer *b, struct report *r)
   for (i = 0; i < r->w->n; i++) {
     const struct item *it = &r->w->item[i];
     if (!in_report(r, it)) continue;
+    if (eight_bit(work_s(r->w, it->addr)) || eight_bit(work_s(r->w, it->text))) r->eight = 1;
     if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")
         || buffer_puts(b, *work_s(r->w, it->text) ? work_s(r->w, it->text) : "delivered") || buffer_puts(b, "\n")) return -1;
   }
@@ -220,7 +298,7 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   }
   if (put_field(b, "Action: ", "", r->type == DSN_SUCCESS && it->kind == KIND_REMOTE ? "relayed" : action[r->type])
       || put_field(b, "Status: ", "", status)) return -1;
-  if (it->kind == KIND_REMOTE && r->type != DSN_SUCCESS && put_field(b, "Remote-MTA: ", "x-postern; ", work_s(r->w, it->dest))) return -1;
+  if (it->kind == KIND_REMOTE && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
   if (*text && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
   if (r->type == DSN_DELAYED) {
     date(until, r->w->arrival + qr_cfg.queue_lifetime);
@@ -247,23 +325,27 @@ static int put_status(buffer *b, struct report *r)
   return 0;
 }
 
-/* original - the returned part: the header, or the whole message */
+/* original - the returned part: the whole message when full and at most
+ * bounce_size_limit, else its header (at most HEADER_MAX); 1 whole, 0
+ * header, -1 error */
 static int original(const char *id, int full, stralloc *out)
 {
   static stralloc fn;
+  struct stat st;
   char buf[8192];
   int fd;
-  ssize_t r;
+  ssize_t r = 0;
   size_t scanned = 0;
   out->len = 0;
   if (!spool_path(&fn, SPOOL_MESS, id) || (fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
-  while ((r = read(fd, buf, sizeof buf)) > 0) {
+  if (fstat(fd, &st) == -1) { close(fd); return -1; }
+  if ((unsigned long)st.st_size > qr_cfg.bounce_size_limit) full = 0;
+  while ((full || out->len <= HEADER_MAX) && (r = read(fd, buf, sizeof buf)) > 0) {
     if (!stralloc_catb(out, buf, (size_t)r)) { close(fd); return -1; }
-    if (full && out->len > QR_BOUNCE_FULL_MAX) { full = 0; }
     if (!full) {
       for (; scanned < out->len; scanned++)
         if (out->s[scanned] == '\n' && (scanned == 0 || out->s[scanned - 1] == '\n')) break;
-      if (scanned < out->len || out->len > HEADER_MAX) break;
+      if (scanned < out->len) break;
     }
   }
   close(fd);
@@ -282,7 +364,7 @@ static int put_original(buffer *b, struct report *r)
 {
   static stralloc body;
   const char *ret = envelope_tag(&r->w->env, 'R');
-  int full = original(r->id, r->type == DSN_FAILED && ret && !str_diff(ret, "FULL"), &body);
+  int full = original(r->id, r->type == DSN_FAILED && !(ret && !str_diff(ret, "HDRS")), &body);
   size_t i;
   if (full == -1) body.len = 0;
   for (i = 0; i < body.len; i++) if ((unsigned char)body.s[i] >= 0x80) r->eight = 1;
@@ -296,16 +378,30 @@ static int put_original(buffer *b, struct report *r)
   return 0;
 }
 
+/* boundary - the MIME boundary: the id and random hex, so that no
+ * returned message can contain it by design */
+static void boundary(struct report *r)
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char rnd[8];
+  size_t n = str_copy(r->boundary, r->id), i;
+  if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+    unsigned long x = qr_now() ^ ((unsigned long)getpid() << 20) ^ (unsigned long)(size_t)r;
+    for (i = 0; i < sizeof rnd; i++) { rnd[i] = (unsigned char)x; x = x * 6364136223846793005UL + 1442695040888963407UL; }
+  }
+  n += str_copy(r->boundary + n, "/");
+  for (i = 0; i < sizeof rnd; i++) { r->boundary[n++] = hex[rnd[i] >> 4]; r->boundary[n++] = hex[rnd[i] & 15]; }
+  str_copy(r->boundary + n, ".report");
+}
+
 /* build - the whole notice into a memory file; its fd or -1 */
 static int build(struct report *r)
 {
   char space[8192];
   int fd = memfd_create("dsn", MFD_CLOEXEC);
   buffer b;
-  size_t n;
   if (fd == -1) return -1;
-  n = str_copy(r->boundary, r->id);
-  str_copy(r->boundary + n, "/postern.report");
+  boundary(r);
   buffer_init(&b, write, fd, space, sizeof space);
   if (put_head(&b, r) || put_human(&b, r) || put_status(&b, r) || put_original(&b, r)
       || buffer_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
@@ -335,40 +431,84 @@ static int envelope_memfd(const struct report *r, int dbl)
   return fd;
 }
 
-/* inject - run the injector on the two memory files; 0 queued */
+/* read_reply - the injector's fd 2 until EOF or the deadline, keeping
+ * the tail in reply; 0 EOF, -1 deadline */
+static int read_reply(int fd, char *reply, size_t size, ssize_t *got, time_t deadline)
+{
+  for (;;) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    time_t now = time(0);
+    ssize_t n;
+    if (now >= deadline) return -1;
+    if (poll(&p, 1, (int)(deadline - now) * 1000) == -1 && errno != EINTR) return -1;
+    if (!p.revents) continue;
+    n = read(fd, reply + *got, size - 1 - (size_t)*got);
+    if (n == 0) return 0;
+    if (n == -1) { if (errno == EINTR || errno == EAGAIN) continue; return 0; }
+    *got += n;
+    if ((size_t)*got >= size - 1) *got = 0;      /* keep the tail */
+  }
+}
+
+/* reap - the injector's exit code; killed when it outlives the deadline */
+static int reap(pid_t pid, time_t deadline, int late)
+{
+  int status;
+  pid_t r;
+  if (late) kill(pid, SIGKILL);
+  while ((r = waitpid(pid, &status, late ? 0 : WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
+    if (r == 0 && time(0) >= deadline) { kill(pid, SIGKILL); late = 1; continue; }
+    if (r == 0) poll(0, 0, 10);           /* it closed fd 2: it is exiting */
+  }
+  if (r == -1) return EX_OSERR;
+  return late ? EX_TEMPFAIL : exitcode_wait(status);
+}
+
+/* inject - run the injector on the two memory files; 0 queued.  It gets
+ * INJECT_SECONDS: a hanging filter must not stop the scheduler. */
 static int inject(const struct report *r, int msgfd, int envfd)
 {
   static stralloc conf;
   char *argv[2] = { (char *)qr_cfg.injector, 0 }, *envp[3] = { "PATH=/usr/bin:/bin", 0, 0 };
   char reply[300];
   posix_spawn_file_actions_t fa;
-  int err[2], status, e;
-  ssize_t n, got = 0;
+  posix_spawnattr_t at;
+  sigset_t none, def;
+  int err[2], e, late, code;
+  ssize_t got = 0;
+  time_t deadline = time(0) + INJECT_SECONDS;
   pid_t pid;
   if (qr_cfg.file && stralloc_copys(&conf, "POSTERN_CONF=") && stralloc_cats(&conf, qr_cfg.file) && stralloc_0(&conf))
     envp[0] = conf.s, envp[1] = "PATH=/usr/bin:/bin";
   if (pipe2(err, O_CLOEXEC) == -1) return -1;
+  sigemptyset(&none);                   /* not our blocked TERM/INT/HUP, nor ignored PIPE */
+  sigemptyset(&def);
+  sigaddset(&def, SIGPIPE);
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &def);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
   posix_spawn_file_actions_adddup2(&fa, envfd, 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  e = posix_spawn(&pid, argv[0], &fa, 0, argv, envp);
+  e = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
   close(err[1]);
-  if (e) { close(err[0]); log_event(r->id, "status", "error", "reason", "unable to run the injector for a bounce", (char *)0); return -1; }
-  while ((n = read(err[0], reply + got, sizeof reply - 1 - (size_t)got)) > 0 || (n == -1 && errno == EINTR))
-    if (n > 0) { got += n; if ((size_t)got >= sizeof reply - 1) got = 0; }   /* keep the tail */
+  if (e) { close(err[0]); log_event(r->id, "status", "error", "reason", "unable to run the injector for a notice", (char *)0); return -1; }
+  late = read_reply(err[0], reply, sizeof reply, &got, deadline) == -1;
   close(err[0]);
   reply[got] = 0;
   while (got > 0 && reply[got - 1] == '\n') reply[--got] = 0;
-  while (waitpid(pid, &status, 0) == -1) if (errno != EINTR) return -1;
-  if (exitcode_wait(status) == 0) {
+  code = reap(pid, deadline, late);
+  if (code == 0) {
     const char *q = reply + str_rchr(reply, ' ');
     log_event(r->id, "status", r->type == DSN_FAILED ? "bounce-queued" : r->type == DSN_DELAYED ? "warning-queued" : "notice-queued",
               "to", r->to, "notice_id", *q ? q + 1 : "", (char *)0);
     return 0;
   }
-  log_event(r->id, "status", "error", "reason", "the injector refused a notice",
+  log_event(r->id, "status", "error", "reason", late ? "the injector did not answer in time" : "the injector refused a notice",
             "reply", reply + (str_rchr(reply, '\n') < (size_t)got ? str_rchr(reply, '\n') + 1 : 0), (char *)0);
   return -1;
 }
@@ -381,6 +521,8 @@ static int send_notice(struct work *w, const char *id, int type, char want, cons
   byte_zero(&r, sizeof r);
   r.w = w; r.id = id; r.type = type; r.want = want; r.to = to;
   if (!rate_ok(to)) {
+    unsigned long next_hour = (qr_now() / 3600 + 1) * 3600;
+    if (next_hour > retry_at) retry_at = next_hour;
     log_event(id, "status", "deferred", "to", to, "reason", "notice held back by bounce_rate_limit", (char *)0);
     return -1;
   }
@@ -435,9 +577,13 @@ static int successes(struct work *w, const char *id)
   return 0;
 }
 
-int dsn_finish(struct work *w, const char *id)
+int dsn_finish(struct work *w, const char *id, unsigned long *when)
 {
-  int a = failures(w, id), b = successes(w, id);
+  int a, b;
+  retry_at = qr_now() + (qr_cfg.retry_min ? qr_cfg.retry_min : 1);
+  a = failures(w, id);
+  b = successes(w, id);
+  *when = retry_at;
   return a == -1 || b == -1 ? -1 : 0;
 }
 

@@ -40,6 +40,51 @@ static int sock_local = -1, sock_remote = -1;   /* the spawn helpers */
 static int paused;              /* load shedding or shutdown */
 static stralloc held;           /* held destinations, NUL-separated */
 
+/* struct dcount - running jobs per destination key (open addressing;
+ * keys are never removed, a count just drops to 0) */
+struct dcount { char *key; unsigned int n; };
+static struct dcount *dc;       /* the table */
+static unsigned int dc_cap, dc_used;
+
+/* key_hash - of a NUL-terminated key */
+static unsigned long key_hash(const char *k)
+{
+  unsigned long h = 5381;
+  while (*k) h = h * 33 + (unsigned char)*k++;
+  return h;
+}
+
+/* dc_slot - the slot of key (inserted, or 0 without memory) */
+static struct dcount *dc_slot(const char *key, int insert)
+{
+  unsigned int i, mask;
+  if (insert && 2 * (dc_used + 1) > dc_cap) {       /* grow, dropping idle keys */
+    struct dcount *old = dc;
+    unsigned int ocap = dc_cap, cap = dc_cap ? dc_cap : 64, j;
+    while (2 * (dc_used + 1) > cap) cap *= 2;
+    if (!(dc = calloc(cap, sizeof *dc))) { dc = old; return 0; }
+    dc_cap = cap; dc_used = 0;
+    for (j = 0; j < ocap; j++) {
+      if (!old[j].key) continue;
+      if (!old[j].n) { free(old[j].key); continue; }
+      for (i = (unsigned int)key_hash(old[j].key) & (cap - 1); dc[i].key; i = (i + 1) & (cap - 1)) {}
+      dc[i] = old[j];
+      dc_used++;
+    }
+    free(old);
+  }
+  if (!dc_cap) return 0;
+  mask = dc_cap - 1;
+  for (i = (unsigned int)key_hash(key) & mask; dc[i].key; i = (i + 1) & mask)
+    if (!str_diff(dc[i].key, key)) return &dc[i];
+  if (!insert) return 0;
+  if (!(dc[i].key = malloc(str_len(key) + 1))) return 0;
+  str_copy(dc[i].key, key);
+  dc[i].n = 0;
+  dc_used++;
+  return &dc[i];
+}
+
 void sched_set_helpers(int l, int r) { sock_local = l; sock_remote = r; }
 void sched_pause(int p) { paused = p; }
 int jobs_paused(void) { return paused; }
@@ -109,28 +154,40 @@ static struct job *new_job(struct msg *m, int remote, const char *key)
   return j;
 }
 
-/* join_remote - a queued job of m for dest with room, or a new one */
-static struct job *join_remote(struct msg *m, const char *dest)
+/* struct joins - the remote jobs jobs_for made for one message, by
+ * destination (open addressing over job pointers) */
+struct joins { struct job **slot; unsigned int cap; };
+
+/* join_remote - the job of m for dest that still has room, or a new one */
+static struct job *join_remote(struct joins *t, struct msg *m, const char *dest)
 {
-  unsigned int i;
-  for (i = 0; i < njobs; i++)
-    if (jobs[i]->m == m && jobs[i]->remote && !jobs[i]->running
-        && jobs[i]->n < QR_RCPTS_PER_JOB && !str_diff(jobs[i]->key.s, dest)) return jobs[i];
-  return new_job(m, 1, dest);
+  unsigned int i, mask = t->cap - 1;
+  struct job *j;
+  if (!t->slot) {                       /* no table (no memory): a job per item */
+    return new_job(m, 1, dest);
+  }
+  for (i = (unsigned int)key_hash(dest) & mask; t->slot[i]; i = (i + 1) & mask)
+    if (!str_diff(t->slot[i]->key.s, dest)) break;
+  if (t->slot[i] && t->slot[i]->n < QR_RCPTS_PER_JOB) return t->slot[i];
+  if ((j = new_job(m, 1, dest))) t->slot[i] = j;   /* a full one is replaced by the next */
+  return j;
 }
 
 unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all)
 {
   struct work *w = m->w;
+  struct joins t = { 0, 64 };
   unsigned int i, count = 0;
   stralloc key = { 0 };
+  while (t.cap < 2 * w->n) t.cap *= 2;
+  t.slot = calloc(t.cap, sizeof *t.slot);
   for (i = 0; i < w->n; i++) {
     struct item *it = &w->item[i];
     struct job *j;
     if (it->status != ST_PENDING || (it->next > now && !flush_all)) continue;
     if (it->kind == KIND_REMOTE) {
       if (sched_held(work_s(w, it->dest), work_s(w, it->addr))) continue;
-      j = join_remote(m, work_s(w, it->dest));
+      j = join_remote(&t, m, work_s(w, it->dest));
     } else if (is_local_kind(it->kind)) {
       if (!stralloc_copys(&key, "local:") || !stralloc_cats(&key, work_s(w, it->user)) || !stralloc_0(&key)) break;
       j = new_job(m, 0, key.s);
@@ -140,6 +197,7 @@ unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all)
     j->idx[j->n++] = i;
     it->job = j->no;
   }
+  free(t.slot);
   stralloc_free(&key);
   return count;
 }
@@ -147,25 +205,66 @@ unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all)
 /* dest_running - running jobs for key */
 static unsigned int dest_running(const char *key)
 {
-  unsigned int i, n = 0;
-  for (i = 0; i < njobs; i++)
-    if (jobs[i]->running && !str_diff(jobs[i]->key.s, key)) n++;
-  return n;
+  struct dcount *c = dc_slot(key, 0);
+  return c ? c->n : 0;
+}
+
+/* dest_count - one more (or one fewer) running job for key */
+static void dest_count(const char *key, int up)
+{
+  struct dcount *c = dc_slot(key, up);
+  if (c && up) c->n++;
+  else if (c && c->n) c->n--;
+}
+
+/* remote_words - the words of a remote job that carry envelope tags,
+ * NUL-separated in sa: an option per message tag (-Eenvid -Rret -Bbody
+ * -U), then each recipient with its DSN tags after TABs (Nnotify,
+ * Otype;xtext), as remote-send(8) takes them; the number of options, or
+ * -1 out of memory */
+static int remote_words(const struct job *j, stralloc *sa)
+{
+  static const char tags[] = "ERBU";
+  const struct work *w = j->m->w;
+  unsigned int i, opts = 0;
+  sa->len = 0;
+  for (i = 0; tags[i]; i++) {
+    const char *v = envelope_tag(&w->env, tags[i]);
+    char o[2] = { '-', tags[i] };
+    if (!v) continue;
+    if (!stralloc_catb(sa, o, 2) || !stralloc_cats(sa, v) || !stralloc_0(sa)) return -1;
+    opts++;
+  }
+  for (i = 0; i < j->n; i++) {
+    const struct item *it = &w->item[j->idx[i]];
+    const char *notify = envelope_rcpt_notify(&w->env, it->orig);
+    const char *orcpt = envelope_rcpt_orcpt(&w->env, it->orig);
+    if (!stralloc_cats(sa, work_s(w, it->addr))) return -1;
+    if (notify && (!stralloc_cats(sa, "\tN") || !stralloc_cats(sa, notify))) return -1;
+    if (orcpt && (!stralloc_cats(sa, "\tO") || !stralloc_cats(sa, orcpt))) return -1;
+    if (!stralloc_0(sa)) return -1;
+  }
+  return (int)opts;
 }
 
 /* job_args - the request words: local: user id sender rcpt dest;
- * remote: "" id dest sender rcpt... */
+ * remote: "" id [options] dest sender rcpt... (remote_words); 0 out of memory */
 static unsigned int job_args(struct job *j, char **argv)
 {
+  static stralloc words;
   struct work *w = j->m->w;
   const struct item *it = &w->item[j->idx[0]];
   unsigned int i, n = 0;
+  int opts = j->remote ? remote_words(j, &words) : 0;
+  size_t pos = 0;
+  if (opts == -1) return 0;
   argv[n++] = (char *)(j->remote ? "" : work_s(w, it->user));
   argv[n++] = j->m->id;
+  for (i = 0; i < (unsigned int)opts; i++) { argv[n++] = words.s + pos; pos += str_len(words.s + pos) + 1; }
   if (j->remote) argv[n++] = (char *)work_s(w, it->dest);
   argv[n++] = (char *)envelope_sender(&w->env);
   if (!j->remote) { argv[n++] = (char *)work_s(w, it->addr); argv[n++] = (char *)work_s(w, it->dest); return n; }
-  for (i = 0; i < j->n; i++) argv[n++] = (char *)work_s(w, w->item[j->idx[i]].addr);
+  for (i = 0; i < j->n; i++) { argv[n++] = words.s + pos; pos += str_len(words.s + pos) + 1; }
   return n;
 }
 
@@ -173,12 +272,14 @@ static unsigned int job_args(struct job *j, char **argv)
 static int job_send(struct job *j)
 {
   static stralloc fn;
-  char *argv[QR_RCPTS_PER_JOB + 8];
+  char *argv[QR_RCPTS_PER_JOB + 12];
+  unsigned int argc = job_args(j, argv);
   int p[2], msgfd, r, e;
+  if (!argc) { errno = ENOMEM; return -1; }
   if (!spool_path(&fn, SPOOL_MESS, j->m->id)) return -1;
   if ((msgfd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
   if (pipe2(p, O_CLOEXEC) == -1) { e = errno; close(msgfd); errno = e; return -1; }
-  r = spawn_send(j->remote ? sock_remote : sock_local, j->no, argv, job_args(j, argv), msgfd, p[1]);
+  r = spawn_send(j->remote ? sock_remote : sock_local, j->no, argv, argc, msgfd, p[1]);
   e = errno;
   close(msgfd);
   close(p[1]);
@@ -201,6 +302,7 @@ void jobs_start(void)
     j->running = 1;
     j->started = qr_now();
     nrunning++;
+    dest_count(j->key.s, 1);
     if (job_send(j) == -1) {
       log_event(j->m->id, "status", "deferred", "reason", "unable to start a deliverer", (char *)0);
       job_end(j, EX_OSERR);
@@ -376,7 +478,7 @@ static void job_end(struct job *j, int code)
   }
   for (k = 0; k < njobs; k++)
     if (jobs[k] == j) { byte_copy(jobs + k, (njobs - k - 1) * sizeof *jobs, jobs + k + 1); njobs--; break; }
-  if (j->running) nrunning--;
+  if (j->running) { nrunning--; dest_count(j->key.s, 0); }
   if (j->out != -1) close(j->out);
   stralloc_free(&j->output);
   stralloc_free(&j->key);

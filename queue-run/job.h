@@ -6,8 +6,8 @@
 unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all);  /* queue jobs for due items */
 void jobs_start(void);               /* start queued jobs within the limits */
 unsigned int jobs_pending(void);     /* queued, not started */
-void jobs_abandon(void);
-int jobs_paused(void);               /* load shedding or shutdown */             /* drop queued jobs (shutdown) */
+void jobs_abandon(void);             /* drop queued jobs (shutdown) */
+int jobs_paused(void);               /* load shedding or shutdown */
 void sched_job_done(struct msg *m);  /* job.c -> sched.c: one job of m ended */
 void job_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len);
 #endif

@@ -5,8 +5,9 @@
  * 'C' control commands waiting, 'H' hold list changed); timers only for
  * what has a time: the next retry, housekeeping, load rechecks, the
  * systemd watchdog.  Nothing polls on an interval.  SIGTERM: no new
- * deliveries, running ones get QR_SHUTDOWN_SECONDS, then we exit; what has
- * not finished stays pending (a repeat, never a loss).
+ * deliveries, running ones get queue_shutdown_timeout, then we exit with
+ * what they reported saved; what has not finished stays pending (a
+ * repeat, never a loss).
  * --once: one pass over what is due (everything with --all), including
  * mail that arrives during the pass, then exit. */
 #include <errno.h>
@@ -15,8 +16,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include "scan.h"
 #include "log.h"
 #include "num.h"
 #include "qr.h"
@@ -82,19 +85,38 @@ static void trigger(struct loop *l)
       else scan = 1;
     }
   if (ctl) control_apply();
-  if (hold) { sched_held_reload(); sched_flush(0); }
+  if (hold) { sched_held_reload(); sched_wake(); }   /* released mail goes now, back-off kept */
   if (scan || flush) scan_new();
   if (flush) sched_flush(0);
 }
 
-/* load_shedding - pause deliveries above queue_load_limit */
+/* load_whole - the whole part of the one-minute load average from
+ * /proc/loadavg (getloadavg(3) as a fallback); -1 unknown */
+static long load_whole(void)
+{
+  char buf[64];
+  unsigned long v;
+  double avg[1];
+  int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd == -1 ? -1 : read(fd, buf, sizeof buf - 1);
+  if (fd != -1) close(fd);
+  if (n > 0) {
+    buf[n] = 0;
+    if (scan_ulong(buf, &v) > 0) return (long)v;
+  }
+  return getloadavg(avg, 1) == 1 ? (long)avg[0] : -1;
+}
+
+/* load_shedding - pause deliveries while the load average is at or above
+ * queue_load_limit (a whole number, so the whole part decides) */
 static void load_shedding(struct loop *l, unsigned long now)
 {
-  double avg[1];
+  long load;
   int over;
   if (!qr_cfg.queue_load_limit || now < l->load_check) return;
   l->load_check = now + QR_LOAD_RECHECK_SECONDS;
-  over = getloadavg(avg, 1) == 1 && avg[0] >= (double)qr_cfg.queue_load_limit;
+  load = load_whole();
+  over = load >= 0 && (unsigned long)load >= qr_cfg.queue_load_limit;
   if (over != l->load_paused)
     log_event(0, "status", over ? "paused" : "resumed", "reason", "load average and queue_load_limit", (char *)0);
   l->load_paused = over;
@@ -133,12 +155,13 @@ static unsigned int fds(struct loop *l, struct pollfd *p)
 static void on_signal(struct loop *l)
 {
   struct signalfd_siginfo si;
+  char num[NUM_ULONG];
   while (read(l->sig, &si, sizeof si) == sizeof si) {
     if (si.ssi_signo == SIGHUP) { sched_flush(0); continue; }
     if (!l->stopping) {
       l->stopping = 1;
-      l->stop_at = qr_now() + QR_SHUTDOWN_SECONDS;
-      log_event(0, "status", "stopping", "running", "", (char *)0);
+      l->stop_at = qr_now() + qr_cfg.queue_shutdown_timeout;
+      log_event(0, "status", "stopping", "running", num_str(num, sched_running()), (char *)0);
       notify("STOPPING=1");
     }
   }
@@ -159,16 +182,19 @@ static int events(struct loop *l, struct pollfd *p, unsigned int n)
   return 0;
 }
 
-/* status - STATUS= for systemd */
+/* status - STATUS= for systemd: running deliveries and queued messages,
+ * sent when either changes */
 static void status(void)
 {
-  static unsigned int last = (unsigned int)-1;   /* what systemd was told */
+  static unsigned int last_run = (unsigned int)-1, last_queued = (unsigned int)-1;   /* what systemd was told */
   char num[NUM_ULONG];
   stralloc s = { 0 };
-  if (!getenv("NOTIFY_SOCKET") || sched_running() == last) return;
-  last = sched_running();
-  if (stralloc_copys(&s, "STATUS=") && stralloc_cats(&s, num_str(num, sched_running()))
-      && stralloc_cats(&s, " deliveries running") && stralloc_0(&s)) qr_notify(s.s);
+  if (!getenv("NOTIFY_SOCKET") || (sched_running() == last_run && sched_count() == last_queued)) return;
+  last_run = sched_running();
+  last_queued = sched_count();
+  if (stralloc_copys(&s, "STATUS=") && stralloc_cats(&s, num_str(num, last_run))
+      && stralloc_cats(&s, " deliveries running, ") && stralloc_cats(&s, num_str(num, last_queued))
+      && stralloc_cats(&s, " messages queued") && stralloc_0(&s)) qr_notify(s.s);
   stralloc_free(&s);
 }
 
@@ -191,10 +217,30 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   notify("READY=1");
 }
 
-int loop_run(int daemon, int flush_all, int lsock, int rsock)
+/* another_pass - --once at the end of its pass lets the lock go, then
+ * looks for requests that came while it held it (main.c's request(): a
+ * process that found the lock taken left its request on disk and tried
+ * the lock once more).  1: we have the lock again and make another pass;
+ * 0: nothing waits, or the next holder has it and will see it. */
+static int another_pass(int lockfd)
+{
+  if (flock(lockfd, LOCK_UN) == -1) return 0;
+  if (!control_waiting() && !scan_new_waiting()) return 0;
+  if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) return 0;
+  sched_resync();
+  sched_held_reload();
+  control_apply();
+  scan_new();
+  log_event(0, "status", "another-pass", "reason", "requests came during the pass", (char *)0);
+  return 1;
+}
+
+int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
 {
   static struct pollfd p[POLL_MAX];
   static struct loop l;
+  int flush = flush_all && !daemon;     /* --once --all: back-off ignored in the first pass */
+  char num[NUM_ULONG];
   start(&l, daemon, lsock, rsock);
   for (;;) {
     unsigned long now = qr_now();
@@ -202,17 +248,28 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock)
     load_shedding(&l, now);
     sched_pause(l.stopping || l.load_paused);
     if (l.stopping) jobs_abandon();
-    sched_tick(flush_all && !daemon);
+    sched_tick(flush);
     if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
-    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) break;
+    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) {
+      if (l.load_paused || l.stopping || !another_pass(lockfd)) break;
+      flush = 0;
+      continue;
+    }
     if (daemon && now >= l.housekeeping) { scan_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
     if (l.watchdog_usec) notify("WATCHDOG=1");
     sched_kill_overdue();
     n = fds(&l, p);
-    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) return 71;
-    if (events(&l, p, n) == -1) { log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0); return 71; }
+    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) { sched_checkpoint(); return 71; }
+    if (events(&l, p, n) == -1) {
+      log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
+      sched_checkpoint();
+      return 71;
+    }
     status();
   }
+  if (sched_running()) log_event(0, "status", "abandoned", "running", num_str(num, sched_running()),
+                                 "reason", "still running at the end of queue_shutdown_timeout: they stay pending", (char *)0);
+  sched_checkpoint();
   log_event(0, "status", daemon ? "stopped" : "pass-done", (char *)0);
   return 0;
 }

@@ -4,17 +4,21 @@
  * libexec_dir/remote-send) as "deliverer destination sender rcpt...".
  * fd 0: the socket from queue-run (spawn.c protocol).  fd 2: log lines.
  * Request words: "" (no user), queue id, destination, sender, recipients.
+ * With smtp_connection_reuse_time set, a deliverer may take several jobs
+ * for one destination over one connection (pool.c).
  * Exit codes: 0 when queue-run closed the socket; 78 config; 71 system. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <spawn.h>
+#include <string.h>
 #include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include "errmsg.h"
 #include "log.h"
 #include "qr.h"
+#include "pool.h"
 
 struct config qr_cfg;                 /* postern.conf */
 static stralloc deliverer;            /* the remote deliverer program */
@@ -31,11 +35,13 @@ static void drop(void)
     diesys(EX_OSERR, "unable to drop privileges to ", qr_cfg.send_user);
 }
 
-/* run_remote - start the deliverer with the message on fd 0, results on fd 1 */
-static pid_t run_remote(struct spawn_req *r)
+/* run_remote - start the deliverer with the message on fd 0, results on
+ * fd 1, and (ctl not -1) the reuse socket on fd 3 */
+static pid_t run_remote_ctl(struct spawn_req *r, int ctl)
 {
   static stralloc envblock;
-  char *envp[4];
+  char *envp[5];
+  unsigned int n;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t at;
   sigset_t none, def;
@@ -44,6 +50,8 @@ static pid_t run_remote(struct spawn_req *r)
   const char *id = r->argv[1];
   if (r->argc < 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, id);
+  for (n = 0; envp[n]; n++) {}
+  if (ctl != -1) { envp[n++] = "POSTERN_REUSE_FD=3"; envp[n] = 0; }
   r->argv[1] = deliverer.s;             /* argv: deliverer dest sender rcpt... */
   sigemptyset(&none);
   sigemptyset(&def);
@@ -55,11 +63,18 @@ static pid_t run_remote(struct spawn_req *r)
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, r->msgfd, 0);
   posix_spawn_file_actions_adddup2(&fa, r->outfd, 1);
+  if (ctl != -1) posix_spawn_file_actions_adddup2(&fa, ctl, 3);
   e = posix_spawn(&pid, deliverer.s, &fa, &at, r->argv + 1, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  if (e) { errno = e; log_event(id, "status", "deferred", "reason", "unable to run the remote deliverer", (char *)0); return -1; }
+  if (e) { errno = e; log_event(id, "status", "deferred", "reason", "unable to run the remote deliverer", "error", strerror(e), (char *)0); return -1; }
   return pid;
+}
+
+/* run_remote - the same without connection reuse */
+static pid_t run_remote(struct spawn_req *r)
+{
+  return run_remote_ctl(r, -1);
 }
 
 int main(void)
@@ -72,5 +87,6 @@ int main(void)
   else if (!stralloc_copys(&deliverer, qr_cfg.libexec_dir) || !stralloc_cats(&deliverer, "/remote-send"))
     die(EX_OSERR, "out of memory");
   if (!stralloc_0(&deliverer)) die(EX_OSERR, "out of memory");
+  if (qr_cfg.smtp_connection_reuse_time) return pool_loop(0, run_remote_ctl);
   return spawner_loop(0, run_remote);
 }

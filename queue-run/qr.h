@@ -11,6 +11,7 @@
  *   loop.c     daemon and once modes: the event loop
  *   scan.c     takeover of new/, reading queue/, housekeeping, corrupt/
  *   control.c  listing and the administrator's commands
+ *   verify.c   --route: routing without delivery (sendmail -bv)
  *   privs.c    the queue owner check, dropping privileges, starting helpers */
 #ifndef QR_H
 #define QR_H
@@ -25,7 +26,10 @@
 
 #define QR_RCPTS_PER_JOB 100          /* recipients per remote-send run */
 #define QR_ALIAS_DEPTH_MAX 10         /* nested aliases, virtual rewrites, includes */
-#define QR_ITEMS_MAX 10000            /* delivery items per message */
+#define QR_EXPAND_ITEMS_MAX 10000     /* deliveries one recipient may expand to */
+#define QR_EXPAND_STEPS_MAX 100000    /* addresses looked at for one recipient */
+#define QR_DUPLICATES_LOGGED 20       /* "route=duplicate" lines per recipient */
+#define QR_ITEMS_MAX 200000           /* delivery items per message, expansion included */
 #define QR_INCLUDE_MAX 65536          /* bytes of an :include: file */
 #define QR_OUTPUT_MAX 65536           /* bytes of deliverer output read per job */
 #define QR_TEXT_MAX 500               /* bytes of result text stored per item */
@@ -34,9 +38,8 @@
 #define QR_HOUSEKEEPING_SECONDS 3600  /* how often the daemon cleans up */
 #define QR_LOAD_RECHECK_SECONDS 30    /* load shedding: look again after */
 #define QR_JOB_SECONDS (2UL * 3600)   /* a deliverer running longer is killed */
-#define QR_SHUTDOWN_SECONDS 60        /* SIGTERM: wait this long for deliveries */
-#define QR_BOUNCE_FULL_MAX (1UL << 20)  /* larger originals: headers only */
-#define QR_SPAWN_MSG_MAX 65536        /* bytes of one spawn request */
+#define QR_CHECKPOINT_SECONDS 10      /* a long pass saves its state this often */
+#define QR_SPAWN_MSG_MAX (1UL << 17)  /* bytes of one spawn request (100 ORCPTs fit) */
 
 /* item status letters, as in the state file */
 enum {
@@ -77,6 +80,9 @@ struct work {
   unsigned long arrival;    /* seconds */
   int warned;               /* delay warning sent */
   int have_state;           /* a state file exists */
+  unsigned long long digest;    /* work_digest() of what the state file holds */
+  unsigned int *index;      /* work_find's hash of items (index + 1; 0 empty) */
+  unsigned int icap, indexed;   /* slots; items [0, indexed) are in it */
 };
 
 /* struct msg - one message in the queue */
@@ -88,6 +94,7 @@ struct msg {
   int passed;               /* activated once (--once makes one pass) */
   int flushed;              /* flushed: back-off ignored on its next pass */
   unsigned int jobs;        /* jobs not finished */
+  unsigned long saved;      /* activated or state last saved, seconds */
   int delete_req, bounce_req;  /* control requests while active */
   struct work *w;
 };
@@ -115,6 +122,9 @@ unsigned long work_str(struct work *w, const char *s, size_t len);   /* 0: no me
 struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
                       const char *user, const char *dest, const char *addr);
 int work_set_text(struct work *w, struct item *it, const char *text, size_t len);
+struct item *work_find(struct work *w, int kind, const char *user, const char *dest, const char *addr);
+void work_truncate(struct work *w, unsigned int n);   /* forget items [n, w->n) */
+unsigned long long work_digest(const struct work *w);   /* of what state_write would write */
 const char *work_s(const struct work *w, unsigned long off);
 int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
 int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
@@ -130,7 +140,7 @@ int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *
 int route_is_local_domain(struct router *r, const char *domain, size_t len);
 
 /* dsn.c */
-int dsn_finish(struct work *w, const char *id);    /* bounces and notices owed; 0, -1 retry later */
+int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notices owed; 0, -1 retry at *when */
 int dsn_warn(struct work *w, const char *id);      /* a delay warning */
 void dsn_status(const char *text, int failed, char out[16]);   /* enhanced status of a result */
 
@@ -138,7 +148,7 @@ void dsn_status(const char *text, int failed, char out[16]);   /* enhanced statu
 struct spawn_req {
   unsigned long job;
   char kind;                 /* 'R' run, 'K' kill */
-  char *argv[QR_RCPTS_PER_JOB + 8];   /* user, then the deliverer's arguments */
+  char *argv[QR_RCPTS_PER_JOB + 12];  /* user, then the deliverer's arguments */
   unsigned int argc;
   int msgfd, outfd;
 };
@@ -163,6 +173,7 @@ void sched_flush(const char *id);    /* make one (or, with 0, every) message due
 int sched_idle(void);                /* no active message */
 unsigned long sched_next_due(void);  /* earliest due time of inactive messages */
 unsigned int sched_running(void);
+unsigned int sched_count(void);      /* messages queued */
 void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max);
 void sched_events(struct pollfd *p, unsigned int n);
 void sched_answers(int sock);        /* read exit codes from a spawn helper */
@@ -170,6 +181,9 @@ void sched_set_helpers(int local_sock, int remote_sock);
 void sched_pause(int paused);        /* load shedding and shutdown */
 void sched_kill_overdue(void);
 struct msg *sched_find(const char *id);
+void sched_checkpoint(void);         /* save the state of active messages (exit) */
+void sched_wake(void);               /* every message due now, back-off kept */
+void sched_resync(void);             /* --once: the lock was let go; reread due times */
 void sched_remove_files(const char *id);
 unsigned int sched_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
 int sched_delete(const char *id);
@@ -180,14 +194,19 @@ int sched_held(const char *dest, const char *addr);
 /* scan.c */
 int scan_new(void);                  /* take over new/; messages added */
 int scan_queue(void);                /* read queue/ at start */
+int scan_new_waiting(void);          /* is anything in new/? */
 void scan_housekeeping(void);        /* invariant 4, stale state files */
 void scan_corrupt(const char *id, const char *why);
 void scan_corrupt_state(const char *id, const char *why);
+
+/* verify.c: --route, the routing of each address for sendmail -bv */
+int verify_route(char **addrs, unsigned int n);
 
 /* control.c */
 int control_list(int machine);       /* 0, or an exit code */
 int control_command(const char *verb, const char *arg);   /* queue a command; 0 */
 void control_apply(void);            /* commands left in state/ by others */
+int control_waiting(void);           /* are there any? */
 
 /* privs.c */
 int privs_allowed(void);             /* root or the queue owner */
@@ -199,5 +218,5 @@ void qr_notify(const char *s);
 unsigned long long qr_watchdog_usec(void);
 
 /* loop.c */
-int loop_run(int daemon, int flush_all, int lsock, int rsock);
+int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd);
 #endif

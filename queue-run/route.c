@@ -6,7 +6,14 @@
  *
  * An address that comes back to itself through aliases or virtual (alice:
  * alice, alice@elsewhere) is delivered as if it had no alias, as sendmail
- * and Postfix do; a chain deeper than QR_ALIAS_DEPTH_MAX fails (5.4.6).
+ * and Postfix do, and an :include: file reached again inside itself adds
+ * nothing; a chain deeper than QR_ALIAS_DEPTH_MAX (aliases, virtual
+ * rewrites and includes together) fails (5.4.6), and so does a recipient
+ * whose expansion exceeds QR_EXPAND_ITEMS_MAX deliveries or
+ * QR_EXPAND_STEPS_MAX addresses (none of its deliveries is made).
+ * |cmd and /file items run as virtual_user, or, inside an :include: file
+ * not owned by root, as the owner of that file (sendmail's rule: whoever
+ * can write the list decides, with his own rights, what it runs).
  * A lookup that fails (an unreadable map) leaves a KIND_ROUTE item: the
  * recipient is routed again at the next try.  One log line per item. */
 #include <errno.h>
@@ -30,6 +37,14 @@ struct walk {
   const char *orig_addr;
   stralloc chain[QR_ALIAS_DEPTH_MAX + 2];   /* addresses being expanded */
   unsigned int depth;
+  stralloc incl[QR_ALIAS_DEPTH_MAX];        /* :include: files being expanded */
+  stralloc owner[QR_ALIAS_DEPTH_MAX];       /* and the users their items run as */
+  unsigned int idepth;
+  const char *as_user;      /* who runs |cmd and /file items now */
+  unsigned int n0;          /* items of the message before this recipient */
+  unsigned long steps;      /* addresses expanded for this recipient */
+  int overflow;             /* the expansion is too large: the recipient fails */
+  unsigned int dups;        /* duplicates logged for this recipient */
   const char *why;          /* a failure inside an item callback */
 };
 
@@ -75,10 +90,14 @@ static int same(const char *a, const char *b, size_t len)
   return str_len(a) == len && case_diffb(a, len, b) == 0;
 }
 
+/* route_is_local_domain - hostname, localhost or a key of local-domains.
+ * Not domain by itself: it qualifies bare names, and on a null client
+ * (relayhost, no local-domains) root@domain must go to the smarthost, as
+ * postern.conf(5)'s example promises; a hub lists its domains. */
 int route_is_local_domain(struct router *r, const char *d, size_t len)
 {
   static stralloc v;
-  if (same(r->cfg->hostname, d, len) || same(r->cfg->domain, d, len) || same("localhost", d, len)) return 1;
+  if (same(r->cfg->hostname, d, len) || same("localhost", d, len)) return 1;
   return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
 }
 
@@ -96,32 +115,24 @@ static const char *kind_name(int kind)
   }
 }
 
-/* duplicate - an item for the same delivery exists already */
-static int duplicate(const struct work *w, int kind, const char *user, const char *dest, const char *addr)
-{
-  unsigned int i;
-  for (i = 0; i < w->n; i++) {
-    const struct item *it = &w->item[i];
-    if (it->kind == kind && it->status != ST_GONE && !str_diff(work_s(w, it->addr), addr)
-        && !str_diff(work_s(w, it->dest), dest ? dest : "") && !str_diff(work_s(w, it->user), user ? user : ""))
-      return 1;
-  }
-  return 0;
-}
-
-/* add - one delivery item, logged; text for failures and retries */
+/* add - one delivery item, logged; text for failures and retries.  The
+ * same delivery reached twice is made once; past the expansion limits
+ * nothing more is added (route_rcpt then fails the recipient). */
 static int add(struct walk *k, int kind, const char *user, const char *dest, const char *addr, const char *text)
 {
   struct item *it;
   int status = kind == KIND_ERROR ? ST_FAILED : ST_PENDING;
   char to[ADDR_MAX + 3], orig[ADDR_MAX + 3];
+  if (k->overflow) return 0;
   str_copy(to, "<"); str_copy(to + 1, addr); str_copy(to + str_len(to), ">");
   str_copy(orig, "<"); str_copy(orig + 1, k->orig_addr); str_copy(orig + str_len(orig), ">");
-  if (kind != KIND_ERROR && kind != KIND_ROUTE && duplicate(k->w, kind, user, dest, addr)) {
-    log_event(k->r->id, "to", to, "orig_to", orig, "route", "duplicate", (char *)0);
+  if (kind != KIND_ROUTE && work_find(k->w, kind, user, dest, addr)) {
+    if (++k->dups <= QR_DUPLICATES_LOGGED)
+      log_event(k->r->id, "to", to, "orig_to", orig, "route", "duplicate", (char *)0);
     return 0;
   }
-  if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return -1;
+  if (k->w->n - k->n0 >= QR_EXPAND_ITEMS_MAX || k->w->n >= QR_ITEMS_MAX) { k->overflow = 1; return 0; }
+  if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return errno == E2BIG ? (k->overflow = 1, 0) : -1;
   if (text && work_set_text(k->w, it, text, str_len(text)) == -1) return -1;
   if (text) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "reason", text, (char *)0);
   else if (user) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "dest", dest, "user", user, (char *)0);
@@ -170,9 +181,23 @@ static int canonical(struct walk *k, const char *a, size_t len, stralloc *out)
   return stralloc_0(out) ? 0 : -1;
 }
 
-/* include_read - an :include: file: regular, not writable by group or
- * others, bounded; its lines joined into one right-hand side */
-static const char *include_read(const char *path, stralloc *rhs)
+/* dir_safe - the directory holding path cannot be used to swap the file:
+ * not writable by group or others unless sticky */
+static int dir_safe(const char *path)
+{
+  stralloc dir = { 0 };
+  struct stat st;
+  size_t slash = str_rchr(path, '/');
+  int ok = stralloc_copyb(&dir, path, slash ? slash : 1) && stralloc_0(&dir) && stat(dir.s, &st) == 0
+           && (!(st.st_mode & 022) || (st.st_mode & S_ISVTX));
+  stralloc_free(&dir);
+  return ok;
+}
+
+/* include_read - an :include: file: absolute, regular, not writable by
+ * group or others nor in a directory that lets others replace it,
+ * bounded; its lines joined into one right-hand side, its owner in *uid */
+static const char *include_read(const char *path, stralloc *rhs, uid_t *uid)
 {
   static stralloc text;
   struct stat st;
@@ -182,7 +207,11 @@ static const char *include_read(const char *path, stralloc *rhs)
   int fd;
   if (path[0] != '/') return "include path is not absolute";
   if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) return "unable to open include file";
-  if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (st.st_mode & 022)) { close(fd); return "unsafe include file"; }
+  if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (st.st_mode & 022) || !dir_safe(path)) {
+    close(fd);
+    return "unsafe include file (writable by group or others, or in such a directory)";
+  }
+  *uid = st.st_uid;
   text.len = 0;
   while ((r = read(fd, buf, sizeof buf)) > 0)
     if (text.len + (size_t)r > QR_INCLUDE_MAX || !stralloc_catb(&text, buf, (size_t)r)) { close(fd); return "include file too large"; }
@@ -201,6 +230,38 @@ static const char *include_read(const char *path, stralloc *rhs)
 
 static int rhs_expand(struct walk *k, const char *addr, const char *rhs, size_t len);
 
+/* include - the items of an :include: file for addr; its commands and
+ * files run as its owner (virtual_user when root owns it) */
+static int include(struct walk *k, const char *addr, const char *path)
+{
+  stralloc rhs = { 0 };
+  const char *why, *saved = k->as_user;
+  struct passwd *pw;
+  unsigned int i, d = k->idepth;
+  uid_t uid = 0;
+  int r;
+  for (i = 0; i < d; i++)
+    if (!str_diff(k->incl[i].s, path)) return 0;      /* being expanded further up */
+  if (k->depth + d >= QR_ALIAS_DEPTH_MAX) return add_text(k, KIND_ERROR, addr, "5.4.6", "alias expansion too deep");
+  why = include_read(path, &rhs, &uid);
+  if (!why && uid != 0) {
+    errno = 0;
+    if (!(pw = getpwuid(uid))) why = "the owner of the include file is not in the password file";
+    else if (!stralloc_copys(&k->owner[d], pw->pw_name) || !stralloc_0(&k->owner[d])) why = "out of memory";
+    else k->as_user = k->owner[d].s;
+  }
+  if (why) r = add_text(k, KIND_ROUTE, addr, "4.3.0", why);
+  else if (!stralloc_copys(&k->incl[d], path) || !stralloc_0(&k->incl[d])) r = -1;
+  else {
+    k->idepth++;
+    r = rhs_expand(k, addr, rhs.s, rhs.len);
+    k->idepth--;
+  }
+  k->as_user = saved;
+  stralloc_free(&rhs);
+  return r;
+}
+
 /* alias_item - one item of an alias (or include) right-hand side */
 static int alias_item(void *arg, const struct alias_item *item)
 {
@@ -211,15 +272,9 @@ static int alias_item(void *arg, const struct alias_item *item)
   buf[item->len + 1] = 0;
   switch (item->type) {
   case ALIAS_ADDRESS: return expand(k, item->s, item->len);
-  case ALIAS_PIPE: buf[0] = '|'; return add(k, KIND_PROGRAM, k->r->cfg->virtual_user, buf, addr, 0);
-  case ALIAS_FILE: return add(k, KIND_FILE, k->r->cfg->virtual_user, buf + 1, addr, 0);
-  default: {
-    stralloc rhs = { 0 };
-    const char *why = include_read(buf + 1, &rhs);
-    int r = why ? add_text(k, KIND_ROUTE, addr, "4.3.0", why) : rhs_expand(k, addr, rhs.s, rhs.len);
-    stralloc_free(&rhs);
-    return r;
-  }
+  case ALIAS_PIPE: buf[0] = '|'; return add(k, KIND_PROGRAM, k->as_user, buf, addr, 0);
+  case ALIAS_FILE: return add(k, KIND_FILE, k->as_user, buf + 1, addr, 0);
+  default: return include(k, addr, buf + 1);
   }
 }
 
@@ -235,7 +290,7 @@ static int rhs_expand(struct walk *k, const char *addr, const char *rhs, size_t 
 /* push - put addr on the chain; -1 too deep (reported) or no memory */
 static int push(struct walk *k, const char *addr)
 {
-  if (k->depth >= QR_ALIAS_DEPTH_MAX) {
+  if (k->depth + k->idepth >= QR_ALIAS_DEPTH_MAX) {
     k->why = "alias expansion too deep";
     return -2;
   }
@@ -281,13 +336,14 @@ static int local_user(struct walk *k, const char *addr)
   return add(k, KIND_USER, pw->pw_name, "~", addr, 0);
 }
 
-/* route_value - a routes entry: smtp:..., lmtp:..., error:CODE text */
+/* route_value - a routes entry: smtp:..., smtps:..., lmtp:..., error:CODE text */
 static int route_value(struct walk *k, const char *addr, const stralloc *v)
 {
   size_t i;
   for (i = 0; i < v->len; i++)
     if ((unsigned char)v->s[i] < 32 || v->s[i] == 127) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
-  if (v->len > 5 && (!case_diffb(v->s, 5, "smtp:") || !case_diffb(v->s, 5, "lmtp:")))
+  if ((v->len > 5 && (!case_diffb(v->s, 5, "smtp:") || !case_diffb(v->s, 5, "lmtp:")))
+      || (v->len > 6 && !case_diffb(v->s, 6, "smtps:")))
     return add(k, KIND_REMOTE, 0, v->s, addr, 0);
   if (v->len > 6 && !case_diffb(v->s, 6, "error:")) {
     const char *t = v->s + 6;
@@ -340,6 +396,8 @@ static int expand(struct walk *k, const char *a, size_t len)
 {
   stralloc addr = { 0 };
   int local, r;
+  if (k->overflow) return 0;
+  if (++k->steps > QR_EXPAND_STEPS_MAX) { k->overflow = 1; return 0; }
   if (canonical(k, a, len, &addr) == -1) return -1;
   if (address_check(addr.s, addr.len - 1, ADDR_UTF8)) {
     r = add_text(k, KIND_ERROR, addr.s, "5.1.3", "invalid address");
@@ -360,8 +418,16 @@ int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *
   static struct walk k;
   unsigned int i;
   int res;
-  k.r = r; k.w = w; k.orig = orig; k.orig_addr = addr; k.depth = 0; k.why = 0;
+  k.r = r; k.w = w; k.orig = orig; k.orig_addr = addr; k.depth = 0; k.idepth = 0; k.why = 0;
+  k.as_user = r->cfg->virtual_user;
+  k.n0 = w->n; k.steps = 0; k.overflow = 0; k.dups = 0;
   res = expand(&k, addr, str_len(addr));
   for (i = 0; i < QR_ALIAS_DEPTH_MAX + 2; i++) k.chain[i].len = 0;
+  if (res == 0 && k.overflow) {     /* none of its deliveries: fail it whole */
+    work_truncate(w, k.n0);
+    k.overflow = 0;
+    k.steps = 0;
+    res = add_text(&k, KIND_ERROR, addr, "5.4.6", "alias expansion too large");
+  }
   return res;
 }

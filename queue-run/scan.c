@@ -84,13 +84,27 @@ int scan_new(void)
   return count;
 }
 
-/* known - one entry of queue/ at start */
+int scan_new_waiting(void)
+{
+  DIR *d = opendir(SPOOL_NEW);
+  struct dirent *e;
+  int found = 0;
+  if (!d) return 0;
+  while (!found && (e = readdir(d))) found = e->d_name[0] != '.';
+  closedir(d);
+  return found;
+}
+
+/* known - one entry of queue/: a message we did not know, or the due
+ * time of one we know (another scheduler may have tried it) */
 static void known(const char *name, void *arg)
 {
   unsigned long due = 0;
   int *count = arg;
+  struct msg *m;
   if (!spool_id_valid(name)) { move(SPOOL_QUEUE, name, ".junk"); return; }
   if (state_due(name, &due) != 1) due = 0;
+  if ((m = sched_find(name))) { if (!m->active) m->due = due; return; }
   if (sched_add(name, due)) (*count)++;
 }
 
@@ -146,7 +160,11 @@ static void clean_state(const char *name, void *arg)
 {
   size_t len = str_len(name);
   (void)arg;
-  if (len > 4 && !str_diff(name + len - 4, ".tmp")) { remove_file(SPOOL_STATE, name, "unfinished state write"); return; }
+  /* a .tmp may be a command another process is writing right now */
+  if (len > 4 && !str_diff(name + len - 4, ".tmp")) {
+    if (old(SPOOL_STATE, name, 3600)) remove_file(SPOOL_STATE, name, "unfinished write");
+    return;
+  }
   if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || sched_find(name)) return;
   if (old(SPOOL_STATE, name, 60)) remove_file(SPOOL_STATE, name, "state without envelope");
 }

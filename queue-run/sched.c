@@ -95,6 +95,11 @@ void sched_remove_files(const char *id)
   if (spool_path(&fn, SPOOL_STATE, id)) unlink(fn.s);
 }
 
+unsigned int sched_count(void)
+{
+  return nmsgs;
+}
+
 unsigned long sched_next_due(void)
 {
   return min_due;
@@ -222,6 +227,7 @@ static void activate(struct msg *m, unsigned long now, int flush_all)
   }
   m->w = w;
   m->active = 1;
+  m->saved = now;
   nactive++;
   if (m->bounce_req) admin_bounce(m, w);
   if (reroute(m, w, now, flush_all) == -1) log_event(m->id, "status", "deferred", "reason", "out of memory while routing", (char *)0);
@@ -252,15 +258,34 @@ static int any_pending(const struct work *w)
 }
 
 /* notices - delay warning, then bounces and success notices owed; those
- * that cannot be sent now (rate limit, injector failure) wait retry_min */
+ * that cannot be sent now wait retry_min (injector failure) or the next
+ * hour (bounce_rate_limit) */
 static void notices(struct msg *m, struct work *w, unsigned long now)
 {
+  unsigned long when;
   unsigned int i;
   if (qr_cfg.delay_warning_time && !w->warned && any_pending(w)
       && now >= w->arrival + qr_cfg.delay_warning_time && dsn_warn(w, m->id) == 0) w->warned = 1;
-  if (dsn_finish(w, m->id) == 0) return;
+  if (dsn_finish(w, m->id, &when) == 0) return;
   for (i = 0; i < w->n; i++)
-    if (w->item[i].status == ST_FAILED || w->item[i].status == ST_DONE_NOTIFY) w->item[i].next = now + qr_cfg.retry_min;
+    if (w->item[i].status == ST_FAILED || w->item[i].status == ST_DONE_NOTIFY) w->item[i].next = when;
+}
+
+/* next_due - when m should be looked at again: its earliest item, not
+ * counting recipients of held destinations (their release makes every
+ * message due; until then look again after retry_max at the latest) */
+static unsigned long next_due(const struct work *w, unsigned long now)
+{
+  unsigned long due = (unsigned long)-1;
+  unsigned int i;
+  int held = 0;
+  for (i = 0; i < w->n; i++) {
+    const struct item *it = &w->item[i];
+    if (it->status == ST_PENDING && it->kind == KIND_REMOTE && sched_held(work_s(w, it->dest), work_s(w, it->addr))) held = 1;
+    else if ((it->status == ST_PENDING || it->status == ST_FAILED || it->status == ST_DONE_NOTIFY) && it->next < due) due = it->next;
+  }
+  if (held && due > now + qr_cfg.retry_max) due = now + (qr_cfg.retry_max ? qr_cfg.retry_max : 3600);
+  return due;
 }
 
 /* finish - the end of a message's pass: notices, then removal or state */
@@ -277,18 +302,44 @@ static void finish(struct msg *m)
     forget(m);
     return;
   }
-  if (state_write(w, m->id) == -1)
+  /* a pass that changed nothing (nothing was due) leaves the file alone */
+  if ((!w->have_state || work_digest(w) != w->digest) && state_write(w, m->id) == -1)
     log_event(m->id, "status", "error", "reason", "unable to write the state file", (char *)0);
-  m->due = work_due(w);
+  m->due = next_due(w, now);
   if (m->due < min_due) min_due = m->due;
   work_free(w);
   free(w);
   m->w = 0;
 }
 
+/* save - the state of an active message whose pass goes on: the results
+ * so far; the items still being delivered stay pending (a crash repeats
+ * them, never loses them) */
+static void save(struct msg *m, unsigned long now)
+{
+  if (m->delete_req || !m->w) return;
+  if (state_write(m->w, m->id) == -1)
+    log_event(m->id, "status", "error", "reason", "unable to write the state file", (char *)0);
+  else { m->w->have_state = 1; m->w->digest = work_digest(m->w); }
+  m->saved = now;
+}
+
 void sched_job_done(struct msg *m)
 {
-  if (m->jobs && --m->jobs == 0) finish(m);
+  unsigned long now;
+  if (m->jobs && --m->jobs == 0) { finish(m); return; }
+  /* a long pass (a slow destination among quick ones) keeps what it has
+   * learned on disk now and then, so a crash repeats less */
+  now = qr_now();
+  if (m->jobs && now >= m->saved + QR_CHECKPOINT_SECONDS) save(m, now);
+}
+
+void sched_checkpoint(void)
+{
+  unsigned long now = qr_now();
+  unsigned int i;
+  for (i = 0; i < nmsgs; i++)
+    if (msgs[i]->active) save(msgs[i], now);
 }
 
 /* due_scan - every inactive message whose time has come goes to ready */
@@ -361,6 +412,30 @@ unsigned int sched_apply_dest(const char *dest, int bounce)
     if (i < nmsgs && msgs[i] == m) i++;
   }
   return total;
+}
+
+void sched_wake(void)
+{
+  unsigned int i;
+  for (i = 0; i < nmsgs; i++)
+    if (!msgs[i]->active) msgs[i]->due = 0;
+  min_due = 0;
+}
+
+void sched_resync(void)
+{
+  unsigned int i;
+  min_due = 0;                 /* the next tick looks at every message */
+  for (i = 0; i < nmsgs; i++) {
+    struct msg *m = msgs[i];
+    unsigned long due = 0;
+    if (m->active) continue;
+    if (state_due(m->id, &due) != 1) due = 0;
+    m->due = due;
+    m->passed = 0;
+    m->flushed = 0;
+  }
+  if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
 }
 
 int sched_delete(const char *id)

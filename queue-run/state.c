@@ -37,6 +37,7 @@ void work_free(struct work *w)
   envelope_free(&w->env);
   stralloc_free(&w->pool);
   free(w->item);
+  free(w->index);
   byte_zero(w, sizeof *w);
 }
 
@@ -66,7 +67,9 @@ struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
                       const char *user, const char *dest, const char *addr)
 {
   struct item *it;
-  if (w->n >= QR_ITEMS_MAX) { errno = E2BIG; return 0; }
+  /* the expansion of one recipient stops at QR_ITEMS_MAX (route.c); the
+   * room above it is for the one failure each recipient may then get */
+  if (w->n >= QR_ITEMS_MAX + w->env.nrcpt) { errno = E2BIG; return 0; }
   if (w->n == w->alloc) {
     unsigned int a = w->alloc ? w->alloc * 2 : 8;
     struct item *p = realloc(w->item, a * sizeof *p);
@@ -82,6 +85,76 @@ struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
   }
   w->n++;
   return it;
+}
+
+/* item_hash - of the fields that make two items the same delivery */
+static unsigned long item_hash(int kind, const char *user, const char *dest, const char *addr)
+{
+  unsigned long h = 5381 + (unsigned long)(unsigned char)kind;
+  const char *f[3] = { user, dest, addr };
+  unsigned int i;
+  for (i = 0; i < 3; i++) {
+    const char *p;
+    for (p = f[i]; *p; p++) h = h * 33 + (unsigned char)*p;
+    h = h * 33 + 1;
+  }
+  return h;
+}
+
+/* index_put - item i into the hash */
+static void index_put(struct work *w, unsigned int i)
+{
+  const struct item *it = &w->item[i];
+  unsigned long h = item_hash(it->kind, work_s(w, it->user), work_s(w, it->dest), work_s(w, it->addr));
+  unsigned int mask = w->icap - 1, s = (unsigned int)h & mask;
+  while (w->index[s]) s = (s + 1) & mask;
+  w->index[s] = i + 1;
+}
+
+/* index_update - every item in the hash (kept under half full); -1 no memory */
+static int index_update(struct work *w)
+{
+  if (w->icap < 2 * (w->n + 1)) {
+    unsigned int cap = 64;
+    while (cap < 2 * (w->n + 1)) cap *= 2;
+    free(w->index);
+    if (!(w->index = calloc(cap, sizeof *w->index))) { w->icap = w->indexed = 0; return -1; }
+    w->icap = cap;
+    w->indexed = 0;
+  }
+  while (w->indexed < w->n) index_put(w, w->indexed++);
+  return 0;
+}
+
+struct item *work_find(struct work *w, int kind, const char *user, const char *dest, const char *addr)
+{
+  unsigned int mask, s;
+  if (!user) user = "";
+  if (!dest) dest = "";
+  if (index_update(w) == -1) {          /* no memory for the hash: search */
+    unsigned int i;
+    for (i = 0; i < w->n; i++) {
+      struct item *it = &w->item[i];
+      if (it->kind == kind && it->status != ST_GONE && !str_diff(work_s(w, it->addr), addr)
+          && !str_diff(work_s(w, it->dest), dest) && !str_diff(work_s(w, it->user), user)) return it;
+    }
+    return 0;
+  }
+  mask = w->icap - 1;
+  for (s = (unsigned int)item_hash(kind, user, dest, addr) & mask; w->index[s]; s = (s + 1) & mask) {
+    struct item *it = &w->item[w->index[s] - 1];
+    if (it->kind == kind && it->status != ST_GONE && !str_diff(work_s(w, it->addr), addr)
+        && !str_diff(work_s(w, it->dest), dest) && !str_diff(work_s(w, it->user), user)) return it;
+  }
+  return 0;
+}
+
+void work_truncate(struct work *w, unsigned int n)
+{
+  if (n >= w->n) return;
+  w->n = n;
+  if (w->index) byte_zero(w->index, w->icap * sizeof *w->index);
+  w->indexed = 0;
 }
 
 /* work_set_text - the item's last result, tabs and controls made blanks */
@@ -152,6 +225,44 @@ static int put_item(buffer *b, const struct work *w, const struct item *it)
       || buffer_puts(b, "\t") || buffer_puts(b, work_s(w, it->dest)) || buffer_puts(b, "\t")
       || buffer_puts(b, work_s(w, it->addr)) || buffer_puts(b, "\t")
       || buffer_puts(b, work_s(w, it->text)) || buffer_puts(b, "\n") ? -1 : 0;
+}
+
+/* digest_add - FNV-1a over len bytes, then a separator */
+static unsigned long long digest_add(unsigned long long h, const char *p, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++) { h ^= (unsigned char)p[i]; h *= 1099511628211ULL; }
+  h ^= 0xff;
+  return h * 1099511628211ULL;
+}
+
+static unsigned long long digest_num(unsigned long long h, unsigned long n)
+{
+  char num[NUM_ULONG];
+  return digest_add(h, num, num_fmt(num, n));
+}
+
+unsigned long long work_digest(const struct work *w)
+{
+  unsigned long long h = 14695981039346656037ULL;
+  unsigned int i;
+  h = digest_num(h, work_due(w));
+  h = digest_num(h, w->arrival);
+  h = digest_num(h, (unsigned long)w->warned);
+  for (i = 0; i < w->n; i++) {
+    const struct item *it = &w->item[i];
+    char sk[2] = { it->status, it->kind };
+    if (it->status == ST_GONE) continue;
+    h = digest_num(h, it->orig);
+    h = digest_add(h, sk, 2);
+    h = digest_num(h, it->tries);
+    h = digest_num(h, it->next);
+    h = digest_add(h, work_s(w, it->user), str_len(work_s(w, it->user)));
+    h = digest_add(h, work_s(w, it->dest), str_len(work_s(w, it->dest)));
+    h = digest_add(h, work_s(w, it->addr), str_len(work_s(w, it->addr)));
+    h = digest_add(h, work_s(w, it->text), str_len(work_s(w, it->text)));
+  }
+  return h;
 }
 
 /* state_body - the whole file into b */
@@ -282,6 +393,7 @@ int state_read(struct work *w, const char *id, const char **why)
   if (g == GETLN_ERROR) { *why = "unable to read the state file"; return -1; }
   if (r != 1) { *why = "bad state file"; errno = EPROTO; return -1; }
   w->have_state = 1;
+  w->digest = work_digest(w);
   return 1;
 }
 

@@ -13,17 +13,34 @@
 
 #define DATA_PIPE_MAX (1UL << 30)   /* bytes read from a non-file fd 0 */
 
-/* data_scan - wire size (CRLF line ends, before stuffing) and 8-bit content */
+/* head_end - the length of the header section (up to the first empty
+ * line, or all of it) */
+static size_t head_end(const unsigned char *s, size_t len)
+{
+  size_t i, line = 0;
+  for (i = 0; i < len; i++) {
+    if (s[i] != '\n') continue;
+    if (i == line || (i == line + 1 && s[line] == '\r')) return line;
+    line = i + 1;
+  }
+  return len;
+}
+
+/* data_scan - wire size (CRLF line ends, before stuffing) and 8-bit
+ * content, in the whole message and in its header section */
 void data_scan(struct message *m)
 {
   const unsigned char *s = (const unsigned char *)m->s;
-  size_t i, lf = 0;
+  size_t i, lf = 0, head = head_end(s, m->len);
   unsigned char high = 0;
+  m->eightbit_head = 0;
   for (i = 0; i < m->len; i++) {
     high |= s[i];
+    if (i + 1 == head) m->eightbit_head = (high & 0x80) != 0;
     if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) lf++;
   }
   m->eightbit = (high & 0x80) != 0;
+  if (head == m->len) m->eightbit_head = m->eightbit;
   m->wire = m->len + lf + (m->len && s[m->len - 1] != '\n' ? 2 : 0);
 }
 
@@ -64,6 +81,7 @@ int data_load(int fd, struct message *m, stralloc *copy)
 {
   struct stat st;
   void *p;
+  m->mapped = 0;
   if (fstat(fd, &st) == -1) return -1;
   if (!S_ISREG(st.st_mode)) {
     if (read_all(fd, copy) == -1) return -1;
@@ -75,8 +93,17 @@ int data_load(int fd, struct message *m, stralloc *copy)
   } else {
     if ((p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) return -1;
     m->s = p;
-    m->len = (size_t)st.st_size;
+    m->len = m->mapped = (size_t)st.st_size;
   }
   data_scan(m);
   return 0;
+}
+
+/* data_unload - unmap what data_load mapped (before the next message) */
+void data_unload(struct message *m)
+{
+  if (m->mapped) munmap((void *)m->s, m->mapped);
+  m->mapped = 0;
+  m->s = "";
+  m->len = 0;
 }

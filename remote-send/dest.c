@@ -128,10 +128,14 @@ static const char *option(struct dest *d, const char *w, size_t len)
 }
 
 /* dest_policy - d->tls from a tls-policy map value (or 0: the default for
- * the kind of route); 0, or why the setting is bad (a config error) */
+ * the kind of route); 0, or why the setting is bad (a config error).  A
+ * route we hold a password for is a smarthost whatever its name: it gets
+ * the relayhost's default, so the password goes to a verified peer only
+ * unless the administrator says otherwise. */
 const char *dest_policy(struct dest *d, const struct config *c, const char *v)
 {
-  const char *def = d->relayhost ? c->relayhost_tls_policy : d->proto == PROTO_LMTP ? "none" : c->smtp_tls_policy;
+  int smarthost = d->relayhost || (d->has_cred && !d->path[0]);
+  const char *def = smarthost ? c->relayhost_tls_policy : d->proto == PROTO_LMTP ? "none" : c->smtp_tls_policy;
   const char *why;
   size_t n;
   if (!v) v = def;

@@ -6,12 +6,16 @@
  * spool file).  fd 1: one line per recipient, "rcpt TAB ok|defer|fail TAB
  * text" (DESIGN.md delivery protocol).  fd 2: log lines.  A recipient
  * argument may carry its envelope(5) DSN tags after TABs (Nnotify,
- * Otype;xtext); the options are the message tags E, R, B, U.  Exit
- * codes (remote-send.8): 0 the lines hold every result, 64 usage, 74 the
- * message or fd 1 failed, 78 configuration; never touches the spool. */
+ * Otype;xtext); the options are the message tags E, R, B, U.  fd 3 (with
+ * POSTERN_REUSE_FD=3, from remote-spawn): more messages for the same
+ * connection (reuse.c).  Exit codes (remote-send.8): 0 the lines hold
+ * every result, 64 usage, 74 the message or fd 1 failed, 78
+ * configuration; never touches the spool. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include "dns.h"
 #include "errmsg.h"
@@ -19,6 +23,7 @@
 #include "address.h"
 #include "exitcode.h"
 #include "log.h"
+#include "resolve.h"
 #include "rs.h"
 
 static struct config cfg;       /* postern.conf */
@@ -27,6 +32,8 @@ static struct dest dest;        /* where to */
 static struct message msg;      /* the message on fd 0 */
 static stralloc why;            /* the last reason a delivery failed */
 static char relay[RS_HOST_MAX + 64] = "none";   /* the last server talked to */
+static struct session sess;     /* the connection, kept between messages */
+static stralloc sess_dest;      /* the destination of an open connection */
 
 /* die_usage - one usage line, exit 64 */
 static void die_usage(void)
@@ -38,6 +45,9 @@ static void die_usage(void)
 static int options(int argc, char **argv)
 {
   int c;
+  job.envid = job.ret = job.body = 0;
+  job.smtputf8 = job.utf8_addr = 0;
+  optind = 0;                   /* glibc: start afresh (a request on fd 3) */
   while ((c = getopt(argc, argv, "+E:R:B:U")) != -1)
     switch (c) {
     case 'E': job.envid = optarg; break;
@@ -66,10 +76,20 @@ static void recipients(char **argv, unsigned int n)
   job.n = n;
   for (i = 0; i < n; i++) {
     if (rcpt_parse(&job.r[i], argv[i]) == -1) die(EX_USAGE, "bad recipient argument ", argv[i]);
-    if (non_ascii(job.r[i].addr)) job.smtputf8 = 1;
+    if (non_ascii(job.r[i].addr)) job.utf8_addr = 1;
   }
   if (*job.sender && address_check(job.sender, str_len(job.sender), ADDR_UTF8)) die(EX_USAGE, "bad sender ", job.sender);
-  if (non_ascii(job.sender)) job.smtputf8 = 1;
+  if (non_ascii(job.sender)) job.utf8_addr = 1;
+}
+
+/* arguments - options, destination, sender, recipients into job */
+static void arguments(int argc, char **argv)
+{
+  int first = options(argc, argv);
+  if (argc - first < 3) die_usage();
+  job.dest = argv[first];
+  job.sender = argv[first + 1];
+  recipients(argv + first + 2, (unsigned int)(argc - first - 2));
 }
 
 /* seed - libowfat's DNS query ids and our MX tie-breaks from the kernel */
@@ -88,6 +108,13 @@ static int prepare(struct cred *cred, int *have_cred)
   static stralloc v, err;
   const char *bad = dest_parse(&dest, job.dest, cfg.relayhost);
   int r;
+  *have_cred = 0;
+  if (!bad && (*have_cred = auth_lookup(cfg.map_dir, &dest, cred, &err)) == -1) {
+    if (!stralloc_0(&err)) die(EX_TEMPFAIL, "out of memory");
+    result_all(&job, RES_DEFER, err.s);
+    return -1;
+  }
+  dest.has_cred = *have_cred == 1;
   if (!bad) {
     r = dest_lookup_policy(&dest, cfg.map_dir, &v);
     if (r == -1) bad = "unable to read tls-policy.cdb";
@@ -97,11 +124,6 @@ static int prepare(struct cred *cred, int *have_cred)
   if (bad) {
     if (!stralloc_copys(&err, "4.3.5 bad route ") || !stralloc_cats(&err, job.dest) ||
         !stralloc_cats(&err, ": ") || !stralloc_cats(&err, bad) || !stralloc_0(&err)) die(EX_TEMPFAIL, "out of memory");
-    result_all(&job, RES_DEFER, err.s);
-    return -1;
-  }
-  if ((*have_cred = auth_lookup(cfg.map_dir, &dest, cred, &err)) == -1) {
-    if (!stralloc_0(&err)) die(EX_TEMPFAIL, "out of memory");
     result_all(&job, RES_DEFER, err.s);
     return -1;
   }
@@ -116,29 +138,44 @@ static const char *why_z(void)
   return why.s;
 }
 
+/* again - the message over the connection kept from the last one, if it
+ * goes to the same destination; 1 done, 0 connect afresh */
+static int again(void)
+{
+  if (!sess.open) return 0;
+  if (str_diff(sess_dest.s, job.dest)) { smtp_quit(&sess); return 0; }
+  if (smtp_again(&sess, &why) == 0) { str_copy(relay, sess.where); return 1; }
+  log_event(job.id, "relay", sess.where, "status", "reconnect", "reason", why_z(), (char *)0);
+  return 0;
+}
+
 /* deliver - the addresses in turn until one session completes; the
  * recipients left without a result are deferred, or failed when the
  * destination itself fails for good (NXDOMAIN, null MX, a loop) */
-static void deliver(const struct cred *cred)
+static void deliver(const struct cred *cred, int keep)
 {
   static struct targets ts;
-  static struct session s;
   unsigned int next = 0, won;
-  int r = mx_targets(&ts, &dest, cfg.hostname, &why);
-  if (r != MX_OK) { result_all(&job, r == MX_PERM ? RES_FAIL : RES_DEFER, why_z()); return; }
-  s.cfg = &cfg; s.d = &dest; s.m = &msg; s.j = &job; s.cred = cred;
+  int r;
+  sess.cfg = &cfg; sess.d = &dest; sess.m = &msg; sess.j = &job; sess.cred = cred; sess.keep = keep;
+  if (again()) { result_all(&job, RES_DEFER, why_z()); return; }
+  if ((r = mx_targets(&ts, &dest, cfg.hostname, &why)) != MX_OK) {
+    result_all(&job, r == MX_PERM ? RES_FAIL : RES_DEFER, why_z());
+    return;
+  }
   while (next < ts.n) {
     int fd = net_connect(&ts, &next, &won, dest.port, cfg.smtp_connect_timeout, &why);
     if (fd == -1) break;
     net_use(fd);
-    s.t = &ts.t[won];
-    net_describe(s.t, dest.port, s.where, sizeof s.where);
-    r = smtp_session(&s, &why);
-    net_close();
-    str_copy(relay, s.where);
+    sess.t = &ts.t[won];
+    net_describe(sess.t, dest.port, sess.where, sizeof sess.where);
+    r = smtp_session(&sess, &why);
+    str_copy(relay, sess.where);
     if (r == 0) break;
-    log_event(job.id, "relay", s.where, "status", "next", "reason", why_z(), (char *)0);
+    log_event(job.id, "relay", sess.where, "status", "next", "reason", why_z(), (char *)0);
   }
+  if (sess.open && !stralloc_copys(&sess_dest, job.dest)) smtp_quit(&sess);
+  if (sess.open && !stralloc_0(&sess_dest)) smtp_quit(&sess);
   result_all(&job, RES_DEFER, why_z());
 }
 
@@ -157,29 +194,59 @@ static void report(void)
   if (result_write(&job, 1) == -1) diesys(EX_IOERR, "unable to write the results");
 }
 
-int main(int argc, char **argv)
+/* one - deliver the message on fd 0 as job says, results on fd 1 */
+static void one(int keep)
 {
+  static stralloc copy;
   struct cred cred;
-  int have_cred = 0, first;
-  stralloc copy = { 0 };
-  errmsg_iam("remote-send");
-  signal(SIGPIPE, SIG_IGN);
+  int have_cred;
   alarm(RS_DEADLINE_SECONDS);
-  first = options(argc, argv);
-  if (argc - first < 3) die_usage();
-  job.dest = argv[first];
-  job.sender = argv[first + 1];
-  recipients(argv + first + 2, (unsigned int)(argc - first - 2));
-  config_load(&cfg, 0);
-  log_init("remote-send", cfg.log);
-  job.id = getenv("QUEUE_ID");
-  seed();
   if (prepare(&cred, &have_cred) == 0) {
     if (data_load(0, &msg, &copy) == -1) diesys(EX_IOERR, "unable to read the message");
     if (!stralloc_copys(&why, "4.4.0 no address to try")) die(EX_TEMPFAIL, "out of memory");
-    deliver(have_cred == 1 ? &cred : 0);
-    auth_wipe(&cred);
+    deliver(have_cred == 1 ? &cred : 0, keep);
+    data_unload(&msg);
   }
+  auth_wipe(&cred);
   report();
+  alarm(0);
+}
+
+/* next_job - after a message: report it done on fd 3 and wait for the next
+ * one for the open connection; 1 with fds 0 and 1 and job set up, 0 none */
+static int next_job(int ctl)
+{
+  static char buf[RS_REUSE_MSG_MAX];
+  static struct reuse_req r;
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  /* let go of the message and the result pipe: queue-run reads to EOF */
+  if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1) diesys(EX_OSERR, "unable to open /dev/null");
+  close(null);
+  if (reuse_done(ctl, 0) == -1) return 0;
+  if (!reuse_wait(ctl, net_socket(), cfg.smtp_connection_reuse_time, buf, sizeof buf, &r)) return 0;
+  if (dup2(r.msgfd, 0) == -1 || dup2(r.outfd, 1) == -1) diesys(EX_OSERR, "unable to take the next message");
+  close(r.msgfd);
+  close(r.outfd);
+  job.id = r.id;
+  arguments(r.argc, r.argv);
+  return 1;
+}
+
+int main(int argc, char **argv)
+{
+  int ctl;
+  errmsg_iam("remote-send");
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_DUMPABLE, 0);    /* no core file or ptrace of a process holding a password */
+  arguments(argc, argv);
+  config_load(&cfg, 0);
+  log_init("remote-send", cfg.log);
+  resolve_timeout(cfg.dns_timeout);
+  job.id = getenv("QUEUE_ID");
+  seed();
+  ctl = cfg.smtp_connection_reuse_time ? reuse_fd() : -1;
+  one(ctl != -1);
+  while (sess.open && next_job(ctl)) one(1);
+  smtp_quit(&sess);
   return 0;
 }

@@ -125,6 +125,7 @@ void net_use(int fd)
   buffer_init(&net_out, (ssize_t (*)())net_write, fd, outbuf, sizeof outbuf);
 }
 
+int net_socket(void) { return net_fd; }
 int net_getline(char *line, size_t max, size_t *len) { return getln(&net_in, line, max, len); }
 int net_put(const char *s, size_t len) { return buffer_put(&net_out, s, len); }
 int net_puts(const char *s) { return buffer_puts(&net_out, s); }

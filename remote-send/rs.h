@@ -8,7 +8,8 @@
  *   data.c    the message: 8-bit scan, size, dot-stuffing LF -> CRLF
  *   auth.c    relay-auth credentials, AUTH PLAIN and LOGIN
  *   smtp.c    the SMTP/LMTP dialogue for one message
- *   result.c  per-recipient results and their lines on fd 1 */
+ *   result.c  per-recipient results and their lines on fd 1
+ *   reuse.c   fd 3 from remote-spawn: more messages for an open connection */
 #ifndef RS_H
 #define RS_H
 #include <stddef.h>
@@ -24,7 +25,12 @@
 #define RS_REPLY_LINES_MAX 200     /* lines per reply */
 #define RS_REPLY_TEXT_MAX 1000     /* bytes of reply text kept */
 #define RS_TEXT_MAX 480            /* bytes of a result text on fd 1 */
-#define RS_DEADLINE_SECONDS 7200   /* the whole run (queue-run's job limit) */
+#define RS_REUSE_WORDS_MAX 120     /* words of one request on fd 3 */
+#define RS_REUSE_MSG_MAX (1 << 17) /* bytes of one request on fd 3 (queue-run: QR_SPAWN_MSG_MAX) */
+#define RS_DEADLINE_SECONDS 7200   /* one message (queue-run's job limit) */
+#define RS_RSET_SECONDS 20         /* RSET on a kept connection, at most */
+#define RS_REUSE_MESSAGES_MAX 100  /* messages over one connection */
+#define RS_REUSE_AGE_SECONDS 300   /* no new message on an older connection */
 
 enum { PROTO_SMTP, PROTO_LMTP };
 enum { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
@@ -41,6 +47,7 @@ struct dest {
   char key[RS_HOST_MAX + 20]; /* the route without its scheme: map key */
   int tls;                    /* TLSP_* */
   int plaintext_auth;         /* tls-policy allows AUTH without TLS */
+  int has_cred;               /* relay-auth has credentials for it */
   char match[RS_HOST_MAX + 1];/* certificate name for verify, "" = host */
 };
 
@@ -75,6 +82,7 @@ struct conn_info { char ip[48]; char tls[200]; int verified; const char *verify_
 int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won,
                 unsigned long port, unsigned long timeout, stralloc *why);   /* fd or -1 */
 void net_use(int fd);
+int net_socket(void);                          /* the connection's fd, or -1 */
 void net_timeout(unsigned long seconds);       /* a deadline for what follows */
 void net_timeout_each(unsigned long seconds);  /* a bound on each wait */
 int net_getline(char *line, size_t max, size_t *len);   /* GETLN_* */
@@ -114,10 +122,13 @@ struct message {
   size_t len;
   size_t wire;                /* bytes on the wire, CRLF, before stuffing */
   int eightbit;               /* a byte above 127 */
+  int eightbit_head;          /* one in the header section */
+  size_t mapped;              /* bytes mapped from fd 0 (data_unload), or 0 */
 };
 void data_scan(struct message *m);
 int data_write(buffer *out, const char *s, size_t len);   /* stuffed, CRLF, ".\r\n" */
 int data_load(int fd, struct message *m, stralloc *copy);  /* 0, or -1 with errno */
+void data_unload(struct message *m);
 
 /* auth.c */
 struct cred { char user[256]; char pass[256]; };
@@ -140,7 +151,8 @@ struct job {
   const char *dest;           /* the destination argument */
   const char *sender;
   const char *envid, *ret, *body;   /* message DSN/BODY parameters or 0 */
-  int smtputf8;               /* SMTPUTF8 needed */
+  int smtputf8;               /* SMTPUTF8 requested (-U) */
+  int utf8_addr;              /* an address holds UTF-8: SMTPUTF8 needed */
   struct rcpt *r;
   unsigned int n;
   const char *id;             /* queue id for the log, or 0 */
@@ -166,10 +178,32 @@ struct session {
   int tls_on;                 /* TLS is up */
   int looped;                 /* the server is ourselves */
   int broken;                 /* the connection failed: no QUIT */
+  int closing;                /* the server said 421 */
+  int keep;                   /* leave a clean connection open (reuse) */
+  int open;                   /* a connection is open and in a clean state */
+  unsigned int sent;          /* transactions on this connection */
+  unsigned long since;        /* when it was made (monotonic seconds) */
 };
 /* smtp_session - the dialogue on the connection set up by net_use: DONE
  * (0) the recipients' results are set (some may still have none: they
  * are deferred), or NEXT (1) try the next address, why says why */
 int smtp_session(struct session *s, stralloc *why);
+/* smtp_again - the next message on the open connection: RSET, then the
+ * transaction; DONE, or NEXT when the connection is no longer usable
+ * (nothing was sent: connect afresh) */
+int smtp_again(struct session *s, stralloc *why);
+void smtp_quit(struct session *s);   /* QUIT on an open connection, close it */
 int smtp_tls(struct session *s, stralloc *why);
+int smtp_utf8_needed(const struct job *j, const struct message *m);
+
+/* reuse.c: the protocol on fd 3 (remote-send.8 REUSE) */
+struct reuse_req {
+  char *argv[RS_REUSE_WORDS_MAX + 2];   /* "remote-send" then the words after the id */
+  int argc;
+  const char *id;                       /* queue id */
+  int msgfd, outfd;
+};
+int reuse_fd(void);                             /* fd 3 when remote-spawn gave it, else -1 */
+int reuse_done(int fd, int code);               /* the job is finished: 0 or -1 */
+int reuse_wait(int fd, int conn, unsigned long seconds, char *buf, size_t size, struct reuse_req *r);   /* 1 request, 0 none */
 #endif

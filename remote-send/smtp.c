@@ -9,8 +9,14 @@
  * the recipients' results; a recipient without a reply is deferred.  For
  * SMTP the reply after the final dot holds for every accepted recipient;
  * for LMTP each accepted recipient gets its own reply, in order.  Nothing
- * is reported sent unless the server said 2xx after the final dot. */
+ * is reported sent unless the server said 2xx after the final dot.
+ *
+ * With s->keep a connection that ends in a known state (every reply read,
+ * no 421) stays open for the next message to the same destination:
+ * smtp_again sends RSET and, if the server still answers 250, the next
+ * transaction; otherwise the caller connects afresh. */
 #include <errno.h>
+#include <time.h>
 #include <arpa/inet.h>
 #include "byte.h"
 #include "case.h"
@@ -53,13 +59,17 @@ static int get_reply(struct session *s, struct reply *r, struct ehlo *e, const c
     int g = net_getline(line, sizeof line, &len), x;
     if (g != GETLN_LINE) return io_error(s, why, g, stage);
     if ((x = reply_line(r, line, len)) == -1) {
+      s->broken = 1;            /* where the server is in the dialogue is unknown */
       say(why, "4.5.0 malformed reply from ", s->where, " during ");
       stralloc_cats(why, stage);
       return -1;
     }
     if (len && line[len - 1] == '\r') len--;
     if (e && r->lines > 1 && len > 4) ehlo_line(e, line + 4, len - 4);
-    if (x == 1) return 0;
+    if (x == 1) {
+      if (r->code == 421) s->closing = 1;
+      return 0;
+    }
   }
 }
 
@@ -206,6 +216,15 @@ static int authenticate(struct session *s, stralloc *why)
   return r.code == 235 ? DONE : refused(s, &r, "AUTH", why);
 }
 
+/* smtp_utf8_needed - does the message need SMTPUTF8 (RFC 6531)?  A UTF-8
+ * address does; so does a header section with 8-bit bytes in a message
+ * submitted with SMTPUTF8.  A request for it without either (plain ASCII
+ * headers and addresses) is met by sending the message as it is. */
+int smtp_utf8_needed(const struct job *j, const struct message *m)
+{
+  return j->utf8_addr || (j->smtputf8 && m->eightbit_head);
+}
+
 /* fits - can this server take the message at all?  GO, or DONE with every
  * recipient failed: a SIZE the server refuses, SMTPUTF8 it lacks */
 static int fits(struct session *s)
@@ -221,7 +240,7 @@ static int fits(struct session *s)
     result_all(s->j, RES_FAIL, t);
     return DONE;
   }
-  if (s->j->smtputf8 && !s->e.smtputf8) {
+  if (smtp_utf8_needed(s->j, s->m) && !s->e.smtputf8) {
     n = str_copy(t, "5.6.7 the message needs SMTPUTF8, which ");
     n += str_copy(t + n, s->where);
     str_copy(t + n, " does not offer");
@@ -242,7 +261,7 @@ static int mail_line(struct session *s, stralloc *c)
   if (!stralloc_copys(c, "MAIL FROM:<") || !stralloc_cats(c, j->sender) || !stralloc_cats(c, ">")) return -1;
   if (s->e.size_given && (!stralloc_cats(c, " SIZE=") || !stralloc_cats(c, num_str(num, s->m->wire)))) return -1;
   if (eight && !stralloc_cats(c, " BODY=8BITMIME")) return -1;
-  if (j->smtputf8 && s->e.smtputf8 && !stralloc_cats(c, " SMTPUTF8")) return -1;
+  if ((j->smtputf8 || j->utf8_addr) && s->e.smtputf8 && !stralloc_cats(c, " SMTPUTF8")) return -1;
   if (s->e.dsn && j->ret && (!stralloc_cats(c, " RET=") || !stralloc_cats(c, j->ret))) return -1;
   if (s->e.dsn && j->envid && (!stralloc_cats(c, " ENVID=") || !stralloc_cats(c, j->envid))) return -1;
   return stralloc_cats(c, "\r\n") ? 0 : -1;
@@ -376,17 +395,81 @@ static int loops(struct session *s)
   return DONE;
 }
 
-int smtp_session(struct session *s, stralloc *why)
+/* mono - monotonic seconds */
+static unsigned long mono(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long)ts.tv_sec;
+}
+
+/* finish - after a transaction: keep a clean connection for the next
+ * message, or QUIT and close it */
+static void finish(struct session *s)
+{
+  if (s->keep && !s->broken && !s->looped && !s->closing && s->sent < RS_REUSE_MESSAGES_MAX
+      && mono() - s->since < RS_REUSE_AGE_SECONDS) {
+    s->open = 1;
+    return;
+  }
+  quit(s);
+  net_close();
+}
+
+/* fresh - a new connection's state */
+static void fresh(struct session *s)
 {
   unsigned int i;
-  int r;
   for (i = 0; i < s->j->n; i++) s->j->r[i].accepted = 0;
-  s->tls_on = s->looped = s->broken = 0;
-  if (s->d->implicit_tls && smtp_tls(s, why) != DONE) return NEXT;
+  s->tls_on = s->looped = s->broken = s->closing = s->open = 0;
+  s->sent = 0;
+  s->since = mono();
+}
+
+int smtp_session(struct session *s, stralloc *why)
+{
+  int r;
+  fresh(s);
+  if (s->d->implicit_tls && smtp_tls(s, why) != DONE) { net_close(); return NEXT; }
   r = greet(s, why);
   if (r == DONE && !s->looped) r = starttls(s, why);
   if (r == DONE && s->looped) r = loops(s);
-  else if (r == DONE && (r = authenticate(s, why)) == DONE && fits(s) == GO) transaction(s, why);
+  else if (r == DONE && (r = authenticate(s, why)) == DONE) {
+    if (fits(s) == GO) transaction(s, why);
+    s->sent = 1;
+    finish(s);
+    return DONE;
+  }
   quit(s);
+  net_close();
   return r;
+}
+
+int smtp_again(struct session *s, stralloc *why)
+{
+  struct reply r;
+  unsigned int i;
+  unsigned long t = s->cfg->smtp_command_timeout;
+  for (i = 0; i < s->j->n; i++) s->j->r[i].accepted = 0;
+  s->open = 0;
+  net_timeout(t < RS_RSET_SECONDS ? t : RS_RSET_SECONDS);
+  if (net_puts("RSET\r\n") == -1 || net_flush() == -1) io_error(s, why, GETLN_ERROR, "RSET");
+  else if (get_reply(s, &r, 0, "RSET", why) == 0 && r.code != 250) refused(s, &r, "RSET", why);
+  else if (!s->broken) {
+    if (fits(s) == GO) transaction(s, why);
+    s->sent++;
+    finish(s);
+    return DONE;
+  }
+  if (!s->broken) quit(s);
+  net_close();
+  return NEXT;
+}
+
+void smtp_quit(struct session *s)
+{
+  if (!s->open) return;
+  s->open = 0;
+  quit(s);
+  net_close();
 }

@@ -1,15 +1,27 @@
 /* auth.c - SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN
  * mechanisms, offered only in submission and implicit-TLS modes and only
  * once TLS is up, checked against the passwd map (user, then a crypt(3)
- * hash: yescrypt, SHA-512, ...).
+ * hash: yescrypt, SHA-512, ...), or by a checkpassword-style program
+ * (smtpd_auth_program) that gets "user\0password\0\0" on its fd 3.
  *
  * crypt(3) comes from libcrypt.so.1 (Debian's essential libcrypt1),
  * loaded with dlopen on the first AUTH: the port-25 processes, which never
  * authenticate, do not pay for relocating it at every connection.
  *
- * Failures are logged with the user name, never the password, and after
- * smtpd_auth_failure_limit of them the connection is closed. */
+ * Failures are rate-limited: each is answered only after
+ * smtpd_auth_failure_delay seconds, and after smtpd_auth_failure_limit of
+ * them the connection is closed.  They are logged with the user name,
+ * never the password. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include "byte.h"
 #include "case.h"
 #include "getln.h"
@@ -20,6 +32,10 @@
 
 #define AUTH_LINE_MAX 12288    /* bytes of one base64 response line (RFC 4954 4) */
 #define AUTH_FIELD_MAX 255     /* bytes of a user name or a password */
+#define AUTH_ARGS_MAX 16       /* words of smtpd_auth_program */
+#define AUTH_PROGRAM_SECONDS 30   /* the longest a password check may take */
+
+extern char **environ;
 
 typedef char *(*crypt_fn)(const char *, const char *);
 
@@ -45,14 +61,132 @@ static int same(const char *a, const char *b)
   return d == 0;
 }
 
+/* pause_ms - sleep; a signal does not cut it short */
+static void pause_ms(unsigned long ms)
+{
+  struct timespec t;
+  if (ms > 3600000) ms = 3600000;
+  t.tv_sec = (time_t)(ms / 1000);
+  t.tv_nsec = (long)(ms % 1000) * 1000000;
+  while (nanosleep(&t, &t) == -1 && errno == EINTR) ;
+}
+
+/* split - the blank-separated words of cmd into argv (copied to buf);
+ * the number of words, or -1 if there are too many */
+static int split(const char *cmd, stralloc *buf, char **argv)
+{
+  size_t i;
+  int n = 0;
+  if (!stralloc_copys(buf, cmd) || !stralloc_0(buf)) return -1;
+  for (i = 0; i < buf->len - 1; ) {
+    while (buf->s[i] == ' ' || buf->s[i] == '\t') buf->s[i++] = 0;
+    if (!buf->s[i]) break;
+    if (n == AUTH_ARGS_MAX) return -1;
+    argv[n++] = buf->s + i;
+    while (buf->s[i] && buf->s[i] != ' ' && buf->s[i] != '\t') i++;
+  }
+  argv[n] = 0;
+  return n;
+}
+
+/* spawn_checker - argv with fd 3 reading from fd, 0 and 1 on /dev/null,
+ * fd 2 ours; its pid, or -1 */
+static pid_t spawn_checker(char **argv, int fd)
+{
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t def, none;
+  pid_t pid;
+  int r;
+  sigemptyset(&def);
+  sigaddset(&def, SIGPIPE);
+  sigemptyset(&none);
+  if (posix_spawn_file_actions_init(&fa)) return -1;
+  if (posix_spawnattr_init(&at)) { posix_spawn_file_actions_destroy(&fa); return -1; }
+  r = posix_spawn_file_actions_adddup2(&fa, fd, 3) ||
+      posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
+      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) ||
+      posix_spawnattr_setsigdefault(&at, &def) || posix_spawnattr_setsigmask(&at, &none) ||
+      posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) ||
+      posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  return r ? -1 : pid;
+}
+
+/* exited - has the child ended within AUTH_PROGRAM_SECONDS?  A pidfd
+ * wakes us when it does; without one (an old kernel, a seccomp filter)
+ * we look every 20 ms */
+static int exited(pid_t pid)
+{
+  int fd = (int)syscall(SYS_pidfd_open, pid, 0), r, i;
+  siginfo_t si;
+  if (fd != -1) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    do r = poll(&p, 1, AUTH_PROGRAM_SECONDS * 1000);
+    while (r == -1 && errno == EINTR);
+    close(fd);
+    return r != 0;
+  }
+  for (i = 0; i < AUTH_PROGRAM_SECONDS * 50; i++) {
+    si.si_pid = 0;
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 || si.si_pid == pid) return 1;
+    pause_ms(20);
+  }
+  return 0;
+}
+
+/* finish - wait for the checker, at most AUTH_PROGRAM_SECONDS (then it is
+ * killed); its wait status, or -1 */
+static int finish(pid_t pid)
+{
+  int st;
+  if (!exited(pid)) kill(pid, SIGKILL);
+  while (waitpid(pid, &st, 0) == -1)
+    if (errno != EINTR) return -1;
+  return st;
+}
+
+/* program_check - smtpd_auth_program, the checkpassword interface: fd 3
+ * carries "user\0password\0\0"; exit 0 accepts, 1 refuses, anything else
+ * (2 misuse, 111 temporary, a signal, a timeout) is a temporary failure */
+static int program_check(const char *cmd, const char *user, const char *pass)
+{
+  static stralloc words;
+  char *argv[AUTH_ARGS_MAX + 1], data[2 * AUTH_FIELD_MAX + 3];
+  size_t ul = str_len(user), pl = str_len(pass);
+  int p[2], fd, st, sent;
+  pid_t pid;
+  if (split(cmd, &words, argv) <= 0) return -1;
+  if (pipe2(p, O_CLOEXEC) == -1) return -1;
+  /* fd 3 of the child is a dup2 target: the source must not be 3 itself */
+  if ((fd = fcntl(p[0], F_DUPFD_CLOEXEC, 10)) == -1) { close(p[0]); close(p[1]); return -1; }
+  close(p[0]);
+  pid = spawn_checker(argv, fd);
+  close(fd);
+  if (pid == -1) { close(p[1]); return -1; }
+  byte_copy(data, ul + 1, user);
+  byte_copy(data + ul + 1, pl + 1, pass);
+  data[ul + pl + 2] = 0;
+  /* at most 513 bytes: the pipe takes them without blocking */
+  sent = write(p[1], data, ul + pl + 3) == (ssize_t)(ul + pl + 3);
+  byte_zero(data, sizeof data);
+  close(p[1]);
+  st = finish(pid);
+  if (!sent || st == -1 || !WIFEXITED(st)) return -1;
+  return WEXITSTATUS(st) == 0 ? 1 : WEXITSTATUS(st) == 1 ? 0 : -1;
+}
+
 /* auth_check - 1 the password is right, 0 wrong or unknown user, -1 a
- * temporary failure (map or libcrypt unavailable) */
+ * temporary failure (map, libcrypt or the program unavailable) */
 int auth_check(const struct session *s, const char *user, const char *pass)
 {
   static stralloc hash;
   crypt_fn c;
   const char *h;
-  int r = map_lookup_in(s->cfg->map_dir, "passwd", user, str_len(user), &hash);
+  int r;
+  if (s->cfg->smtpd_auth_program[0]) return program_check(s->cfg->smtpd_auth_program, user, pass);
+  r = map_lookup_in(s->cfg->map_dir, "passwd", user, str_len(user), &hash);
   if (r != 1) return r;
   if (hash.len == 0 || hash.s[0] == '!' || hash.s[0] == '*') return 0;   /* locked */
   if (!(c = load_crypt())) return -1;
@@ -100,27 +234,38 @@ static long ask(struct session *s, const char *challenge, char *out, size_t max)
   return decode(line, (size_t)len, out, max);
 }
 
+/* failed - one more failure: logged, answered late; too many end the
+ * session */
+static void failed(struct session *s, const char *mech, const char *user, const char *reply)
+{
+  s->auth_failures++;
+  log_event(0, "status", "auth-failed", "client", s->ip, "mech", mech, "user", user, (char *)0);
+  io_flush();                       /* earlier replies are not held back */
+  pause_ms(s->cfg->smtpd_auth_failure_delay * 1000);
+  if (s->auth_failures >= s->cfg->smtpd_auth_failure_limit) {
+    smtp_log(s, "reject", "too many failed authentications");
+    smtp_quit(s, "421 4.7.0 Too many failed authentications; closing the connection");
+  }
+  smtp_reply(s, reply);
+}
+
 /* verdict - check user and pass, reply, count failures */
-static void verdict(struct session *s, const char *user, const char *pass)
+static void verdict(struct session *s, const char *mech, const char *user, const char *pass)
 {
   int r = auth_check(s, user, pass);
   if (r == 1) {
     str_copy(s->user, user);
     s->relay_client = 1;
-    log_event(0, "status", "auth", "client", s->ip, "user", user, (char *)0);
+    log_event(0, "status", "auth", "client", s->ip, "mech", mech, "user", user, (char *)0);
     smtp_reply(s, "235 2.7.0 Authentication successful");
     return;
   }
   if (r == -1) {
-    log_event(0, "status", "auth-tempfail", "client", s->ip, "user", user, (char *)0);
+    log_event(0, "status", "auth-tempfail", "client", s->ip, "mech", mech, "user", user, (char *)0);
     smtp_reply(s, "454 4.7.0 Temporary authentication failure");
     return;
   }
-  s->auth_failures++;
-  log_event(0, "status", "auth-failed", "client", s->ip, "user", user, (char *)0);
-  if (s->auth_failures >= s->cfg->smtpd_auth_failure_limit)
-    smtp_quit(s, "421 4.7.0 Too many failed authentications; closing the connection");
-  smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+  failed(s, mech, user, "535 5.7.8 Authentication credentials invalid");
 }
 
 /* fail - a malformed or cancelled exchange */
@@ -141,11 +286,12 @@ static void plain(struct session *s, const char *initial, size_t ilen)
   if (z2 >= (size_t)n || z2 - z1 - 1 > AUTH_FIELD_MAX || (size_t)n - z2 - 1 > AUTH_FIELD_MAX ||
       z2 == z1 + 1) { fail(s, -1); return; }
   if (z1 && str_diff(buf, buf + z1 + 1)) {
-    s->auth_failures++;
-    smtp_reply(s, "535 5.7.8 Authorization identity refused");
+    failed(s, "PLAIN", buf + z1 + 1, "535 5.7.8 Authorization identity refused");
+    byte_zero(buf, sizeof buf);
     return;
   }
-  verdict(s, buf + z1 + 1, buf + z2 + 1);
+  verdict(s, "PLAIN", buf + z1 + 1, buf + z2 + 1);
+  byte_zero(buf, sizeof buf);
 }
 
 /* login - LOGIN: the user name, then the password, each asked for */
@@ -158,7 +304,7 @@ static void login(struct session *s, const char *initial, size_t ilen)
   n = ask(s, "UGFzc3dvcmQ6", pass, sizeof pass);
   if (n < 0) { fail(s, n); return; }
   if (n > AUTH_FIELD_MAX || byte_chr(pass, (size_t)n, 0) != (size_t)n) { fail(s, -1); return; }
-  verdict(s, user, pass);
+  verdict(s, "LOGIN", user, pass);
   byte_zero(pass, sizeof pass);
 }
 

@@ -36,13 +36,24 @@ static void fail(struct data *d, int error)
   if (d->error == DATA_OK) d->error = error;
 }
 
-/* out_run - n bytes of one line (no LF) to the sink */
+/* room - bytes that may still come before a limit is passed (0: none) */
+static unsigned long room(unsigned long used, unsigned long limit)
+{
+  if (!limit) return (unsigned long)-1;
+  return used < limit ? limit - used : 0;
+}
+
+/* out_run - n bytes of one line (no LF) to the sink.  When a run passes
+ * both limits, the error is the one a byte-by-byte reader meets first, so
+ * that it never depends on how the client split its writes. */
 static void out_run(struct data *d, const char *p, size_t n)
 {
+  unsigned long line_room = room(d->line_len, d->line_limit), size_room = room(d->size, d->size_limit);
   d->line_len += n;
   d->size += n;
-  if (d->line_limit && d->line_len > d->line_limit) fail(d, DATA_LONG);
-  if (d->size_limit && d->size > d->size_limit) fail(d, DATA_SIZE);
+  if (n > line_room && line_room <= size_room) fail(d, DATA_LONG);
+  if (n > size_room) fail(d, DATA_SIZE);
+  if (n > line_room) fail(d, DATA_LONG);
   if (d->error != DATA_OK || !d->sink) return;
   if (buffer_put(d->sink, p, n) == -1) { d->sink = 0; d->error = DATA_SINK; }
 }

@@ -6,15 +6,15 @@
  * (RFC 2920), and a client that waits for each reply gets it at once.
  * Every wait has the current timeout (io_timeout); a timeout is a read
  * error with errno ETIMEDOUT.  Once TLS is up both directions go through
- * lib/tls.c; io_tls_start throws away whatever arrived before the
- * handshake (STARTTLS command injection, CVE-2011-0411 and its kin). */
+ * lib/tls.c (loaded then, tlsload.c); io_tls_start throws away whatever
+ * arrived before the handshake (STARTTLS command injection, CVE-2011-0411
+ * and its kin). */
 #include <errno.h>
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include "str.h"
-#include "tls.h"
 #include "smtp.h"
 
 buffer io_in, io_out;               /* the connection, buffered */
@@ -22,6 +22,7 @@ static char inbuf[16384], outbuf[8192];
 static int in_fd = 0, out_fd = 1;
 static int timeout_ms = 300000;     /* the current timeout */
 static struct tls *tls;             /* 0 until STARTTLS */
+static const struct tls_api *api;   /* lib/tls.c, once loaded */
 
 /* wait_fd - 1 when fd is ready for events, 0 on timeout, -1 error */
 static int wait_fd(int fd, short events)
@@ -41,11 +42,11 @@ static ssize_t io_read(int fd, char *buf, size_t len)
 {
   ssize_t r;
   if (buffer_flush(&io_out) == -1) return -1;
-  if (tls && tls_pending(tls)) return tls_read(tls, buf, len);
+  if (tls && api->pending(tls)) return api->read(tls, buf, len);
   r = wait_fd(fd, POLLIN);
   if (r == 0) errno = ETIMEDOUT;
   if (r <= 0) return -1;
-  do r = tls ? tls_read(tls, buf, len) : read(fd, buf, len);
+  do r = tls ? api->read(tls, buf, len) : read(fd, buf, len);
   while (r == -1 && errno == EINTR);
   return r;
 }
@@ -56,7 +57,7 @@ static ssize_t io_write(int fd, const char *buf, size_t len)
   ssize_t r = wait_fd(fd, POLLOUT);
   if (r == 0) errno = ETIMEDOUT;
   if (r <= 0) return -1;
-  do r = tls ? tls_write(tls, buf, len) : write(fd, buf, len);
+  do r = tls ? api->write(tls, buf, len) : write(fd, buf, len);
   while (r == -1 && errno == EINTR);
   return r;
 }
@@ -88,20 +89,22 @@ static void socket_timeouts(int fd)
   if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == -1) return;
 }
 
-/* io_tls_start - handshake on the connection; 0, or -1 (the connection is
- * then unusable).  info receives the protocol and cipher. */
-int io_tls_start(const char *cert, const char *key, char *info, size_t infolen)
+/* io_tls_start - handshake on the connection with c's certificate and
+ * key; 0, or -1 with the reason in *why (the connection is then
+ * unusable).  info receives the protocol and cipher. */
+int io_tls_start(const struct config *c, char *info, size_t infolen, const char **why)
 {
-  const char *why;
+  struct tls *t;
+  *why = "unable to send the reply";
   if (buffer_flush(&io_out) == -1) return -1;
   io_discard_input();
+  if (!api && !(api = tls_load(c->libexec_dir, why))) return -1;
   socket_timeouts(in_fd);
-  if (!(tls = tls_server(in_fd, cert, key, &why))) return -1;
-  tls_describe(tls, info, infolen);
+  if (!(t = api->server(in_fd, c->tls_cert_file, c->tls_key_file, why))) return -1;
+  api->describe(t, info, infolen);
+  tls = t;
   return 0;
 }
-
-int io_tls_active(void) { return tls != 0; }
 
 /* io_discard_input - forget what the client sent but we have not read */
 void io_discard_input(void)
@@ -109,7 +112,8 @@ void io_discard_input(void)
   io_in.p = io_in.n = 0;
 }
 
-int io_input_pending(void) { return io_in.n > io_in.p; }
+/* io_input_pending - bytes received but not yet read by us */
+int io_input_pending(void) { return io_in.n > io_in.p || (tls && api->pending(tls) > 0); }
 
 /* io_wait_input - 1 if the client sends something within ms */
 int io_wait_input(unsigned long ms)

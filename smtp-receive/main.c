@@ -5,19 +5,18 @@
  * Usage: smtp-receive [-C config] [-m mx|submission|smtps] [-bs]
  * Exit codes: 0 after every session (the client got its replies), 64
  * usage, 78 configuration error; see smtp-receive.8. */
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <sys/socket.h>
-#include "byte.h"
 #include "errmsg.h"
 #include "str.h"
 #include "exitcode.h"
 #include "log.h"
+#include "resolve.h"
 #include "smtp.h"
+
+#define DNS_SECONDS 10          /* the longest one DNS question may take */
 
 static struct config cfg;      /* postern.conf */
 static struct session sess;    /* the one session of this process */
@@ -86,30 +85,10 @@ static void settings(struct settings *set)
   if ((set->delay_checks = yesno(cfg.smtpd_delay_checks)) == -1) die_config("smtpd_delay_checks is not yes or no");
   if ((set->verify_recipients = yesno(cfg.smtpd_verify_recipients)) == -1) die_config("smtpd_verify_recipients is not yes or no");
   if ((set->sender_dns_check = yesno(cfg.smtpd_sender_dns_check)) == -1) die_config("smtpd_sender_dns_check is not yes or no");
+  if ((set->name_lookup = yesno(cfg.smtpd_client_name_lookup)) == -1) die_config("smtpd_client_name_lookup is not yes or no");
   if (load_average(cfg.smtpd_max_load, &set->max_load) == -1) die_config("smtpd_max_load is not a number");
   if (cfg.smtpd_error_limit == 0) cfg.smtpd_error_limit = 1;
   if (cfg.smtpd_command_limit == 0) cfg.smtpd_command_limit = 1;
-}
-
-/* peer - the client's address from the socket (IPv4-mapped shown as IPv4),
- * its name from tcpserver's $TCPREMOTEHOST if any */
-static void peer(struct session *s)
-{
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  const char *name = getenv("TCPREMOTEHOST");
-  str_copy(s->name, "unknown");
-  if (name && *name && str_len(name) < sizeof s->name) str_copy(s->name, name);
-  if (s->mode == MODE_LOCAL) { str_copy(s->name, "localhost"); return; }
-  str_copy(s->ip, "0.0.0.0");
-  if (getpeername(0, (struct sockaddr *)&ss, &len) == -1) return;
-  if (ss.ss_family == AF_INET) {
-    if (!inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, s->ip, sizeof s->ip)) str_copy(s->ip, "0.0.0.0");
-  } else if (ss.ss_family == AF_INET6) {
-    struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-    const void *p = IN6_IS_ADDR_V4MAPPED(a) ? (const void *)(a->s6_addr + 12) : (const void *)a;
-    if (!inet_ntop(IN6_IS_ADDR_V4MAPPED(a) ? AF_INET : AF_INET6, p, s->ip, sizeof s->ip)) str_copy(s->ip, "0.0.0.0");
-  } else if (ss.ss_family == AF_UNIX) str_copy(s->ip, "127.0.0.1");
 }
 
 /* fds - fd 2 must exist, or a pipe could land there */
@@ -122,6 +101,7 @@ int main(int argc, char **argv)
 {
   stralloc err = {0};
   const char *conf;
+  int proxied = 0;
   errmsg_iam("smtp-receive");
   fds();
   log_init("smtp-receive", LOGTO_AUTO);
@@ -132,12 +112,15 @@ int main(int argc, char **argv)
   log_init("smtp-receive", cfg.log);
   sess.cfg = &cfg;
   settings(&sess.set);
-  peer(&sess);
+  resolve_timeout(DNS_SECONDS);    /* client name and sender domain questions */
+  client_address(&sess);
   io_init(0, 1);
-  if (sess.mode != MODE_LOCAL && cfg.smtpd_proxy_trusted[0] && proxy_read(&sess, 0, cfg.smtpd_proxy_trusted) == -1) {
+  if (sess.mode != MODE_LOCAL && cfg.smtpd_proxy_trusted[0]) proxied = proxy_read(&sess, cfg.smtpd_proxy_trusted);
+  if (proxied == -1) {
     smtp_log(&sess, "reject", "bad or missing PROXY header");
     _exit(0);
   }
+  sess.proxied = proxied;
   smtp_session(&sess);
   return 0;
 }

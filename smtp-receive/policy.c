@@ -149,20 +149,44 @@ void policy_connect(struct session *s)
   if (a == ACCESS_NONE && s->cfg->smtpd_dnsbl_zones[0]) dnsbl(s);
 }
 
+/* null_mx - is the MX list (resolve_mx's format) one "." record (RFC 7505)? */
+static int null_mx(const stralloc *mx)
+{
+  return mx->len >= 3 && (mx->len == 3 || (mx->len == 4 && mx->s[2] == '.')) && mx->s[mx->len - 1] == 0;
+}
+
+/* domain_status - can mail go back to domain d? 1 yes (an MX, or else an
+ * address record), 0 no (no such domain, no records, a null MX), -1
+ * temporary failure; why names the refusal */
+static int domain_status(const char *d, const char **why)
+{
+  static stralloc mx, ip6, ip4;
+  int r = resolve_mx(d, &mx);
+  *why = "550 5.1.8 Sender address rejected: domain has no MX or address record";
+  if (r == 1 && null_mx(&mx)) { *why = "550 5.7.27 Sender address rejected: domain does not accept mail (null MX)"; return 0; }
+  if (r == 1) return 1;
+  if (r == RESOLVE_NXDOMAIN) { *why = "550 5.1.8 Sender address rejected: domain not found"; return 0; }
+  if (r == 0) r = resolve_ip(d, &ip6, &ip4);
+  if (r == 1) return 1;
+  if (r == -1) return -1;
+  if (r == RESOLVE_NXDOMAIN) *why = "550 5.1.8 Sender address rejected: domain not found";
+  return 0;
+}
+
 /* sender_domain - the MAIL FROM domain must exist (smtpd_sender_dns_check) */
 static int sender_domain(const char *addr, size_t len, char *reply)
 {
   size_t at = address_at(addr, len);
-  const char *d = addr + at + 1;
+  const char *d = addr + at + 1, *why;
   if (at == len) return 0;                        /* <postmaster> */
   if (d[0] == '[') return 0;                      /* an address literal */
   if (byte_chr(d, len - at - 1, '.') == len - at - 1) {
     str_copy(reply, "550 5.1.8 Sender address rejected: domain is not fully qualified");
     return 1;
   }
-  switch (resolve_mail_domain(d)) {
+  switch (domain_status(d, &why)) {
   case 1: return 0;
-  case 0: str_copy(reply, "550 5.1.8 Sender address rejected: domain has no MX or address record"); return 1;
+  case 0: str_copy(reply, why); return 1;
   default: str_copy(reply, "450 4.1.8 Sender address rejected: domain lookup failed temporarily"); return 1;
   }
 }
@@ -195,11 +219,13 @@ static void lower(char *out, const char *s, size_t len)
   case_lowerb(out, len);
 }
 
-/* is_local_domain - hostname, domain, or a key of local-domains */
+/* is_local_domain - hostname, domain, localhost, or a key of
+ * local-domains: the same list queue-run delivers locally */
 static int is_local_domain(struct session *s, const char *d, size_t len)
 {
   if (str_len(s->cfg->hostname) == len && !case_diffb(d, len, s->cfg->hostname)) return 1;
   if (str_len(s->cfg->domain) == len && !case_diffb(d, len, s->cfg->domain)) return 1;
+  if (len == 9 && !case_diffb(d, len, "localhost")) return 1;
   return lookup(&s->local_domains, d, len);
 }
 
@@ -278,14 +304,15 @@ static int destination(struct session *s, const char *a, size_t len, int rcpt_ac
   return may_relay ? 0 : refuse(reply, relay_denied);
 }
 
-/* policy_rcpt - RCPT TO: 0 accepted, 1 refused with reply */
+/* policy_rcpt - RCPT TO: 0 accepted, 1 refused with reply.  An access
+ * OK for the recipient (abuse@, postmaster@ of a local domain) lets it
+ * hear from a client or sender whose mail is otherwise refused; it still
+ * has to be a destination we accept. */
 int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply)
 {
   char a[ADDR_MAX + 1];
   int action;
   if (len == 10 && !case_diffb(addr, len, "postmaster")) return 0;   /* RFC 5321 4.5.1 */
-  if (s->client_reject[0]) return refuse(reply, s->client_reject);
-  if (s->sender_reject[0]) return refuse(reply, s->sender_reject);
   if (map_trouble && s->mode != MODE_LOCAL) return refuse(reply, tempfail);
   if (len > ADDR_MAX) return refuse(reply, "501 5.1.3 Address too long");
   lower(a, addr, len);   /* the domain decides; local parts are compared folded too */
@@ -294,6 +321,8 @@ int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply)
                                  : access(s, ACCESS_KIND_ADDRESS, addr, "Recipient address rejected: ", reply);
   if (action == -1) return refuse(reply, tempfail);
   if (action == ACCESS_REJECT || action == ACCESS_ERROR) return 1;
+  if (action != ACCESS_OK && s->client_reject[0]) return refuse(reply, s->client_reject);
+  if (action != ACCESS_OK && s->sender_reject[0]) return refuse(reply, s->sender_reject);
   if (action == ACCESS_DISCARD) { s->discard = 1; return 0; }
   return destination(s, a, len, action, reply);
 }

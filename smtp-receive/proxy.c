@@ -2,8 +2,11 @@
  * and 2), so that hubs behind a load balancer see the real client.  Only
  * a connection from an address listed in smtpd_proxy_trusted must start
  * with the header, and only its header is believed; from anyone else the
- * bytes would be an SMTP command (and an early talker). */
+ * bytes would be an SMTP command (and an early talker).  The header is
+ * read through io_in with the command timeout; nothing after it is
+ * consumed. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include "byte.h"
 #include "getln.h"
 #include "scan.h"
@@ -11,76 +14,137 @@
 #include "smtp.h"
 
 #define PROXY_V1_MAX 107         /* bytes of a version 1 line, CRLF included */
-#define PROXY_V2_MAX 536         /* bytes of version 2 addresses we accept */
+#define PROXY_V2_MAX 536         /* bytes of version 2 addresses and TLVs we accept */
 
 static const char v2sig[12] = { '\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n' };
 
-/* listed - is ip a word of the blank or comma separated list? */
-static int listed(const char *ip, const char *list)
+/* parse_ip - text address into a[16]: its length (4 or 16), 0 if none */
+static int parse_ip(const char *s, unsigned char *a)
 {
-  size_t n = str_len(ip);
+  if (inet_pton(AF_INET, s, a) == 1) return 4;
+  if (inet_pton(AF_INET6, s, a) == 1) return 16;
+  return 0;
+}
+
+/* in_prefix - does the address a (alen bytes) lie in "net" or "net/bits"? */
+static int in_prefix(const unsigned char *a, int alen, const char *word, size_t len)
+{
+  char net[64];
+  unsigned char n[16];
+  unsigned long bits;
+  size_t slash = byte_chr(word, len, '/');
+  int nlen;
+  if (slash >= sizeof net) return 0;
+  byte_copy(net, slash, word);
+  net[slash] = 0;
+  if ((nlen = parse_ip(net, n)) != alen) return 0;
+  bits = (unsigned long)alen * 8;
+  if (slash < len && (scan_ulongn(word + slash + 1, len - slash - 1, &bits) != len - slash - 1 ||
+                      slash + 1 == len || bits > (unsigned long)alen * 8)) return 0;
+  if (byte_diff(a, bits / 8, n)) return 0;
+  if (bits % 8 == 0) return 1;
+  return ((a[bits / 8] ^ n[bits / 8]) & (0xff00 >> (bits % 8))) == 0;
+}
+
+/* proxy_trusted - is ip in the blank or comma separated list of
+ * addresses and prefixes? */
+int proxy_trusted(const char *ip, const char *list)
+{
+  unsigned char a[16];
+  int alen = parse_ip(ip, a);
+  if (!alen) return 0;
   while (*list) {
     size_t w = 0;
-    while (*list == ' ' || *list == ',') list++;
-    while (list[w] && list[w] != ' ' && list[w] != ',') w++;
-    if (w == n && w && !byte_diff(list, n, ip)) return 1;
+    while (*list == ' ' || *list == ',' || *list == '\t') list++;
+    while (list[w] && list[w] != ' ' && list[w] != ',' && list[w] != '\t') w++;
+    if (w && in_prefix(a, alen, list, w)) return 1;
     list += w;
   }
   return 0;
 }
 
-/* word - the next blank-separated word of s[*pos..len) into out[max] */
-static int word(const char *s, size_t len, size_t *pos, char *out, size_t max)
+/* set_client - the header's source address as s->ip (IPv4-mapped IPv6
+ * shown as IPv4); 1, or -1 */
+static int set_client(struct session *s, const unsigned char *a, int alen)
+{
+  int v4 = alen == 4 || IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a);
+  const unsigned char *p = alen == 16 && v4 ? a + 12 : a;
+  return inet_ntop(v4 ? AF_INET : AF_INET6, p, s->ip, sizeof s->ip) ? 1 : -1;
+}
+
+/* field - the next field of line[*pos..len) into out[max]: exactly one
+ * space, then bytes up to the next space or the end */
+static int field(const char *line, size_t len, size_t *pos, char *out, size_t max)
 {
   size_t i = *pos, n = 0;
-  if (i < len && s[i] == ' ') i++;
-  while (i < len && s[i] != ' ' && n + 1 < max) out[n++] = s[i++];
+  if (i >= len || line[i] != ' ') return -1;
+  i++;
+  while (i < len && line[i] != ' ') {
+    if (n + 1 >= max) return -1;
+    out[n++] = line[i++];
+  }
   out[n] = 0;
   *pos = i;
   return n ? 0 : -1;
 }
 
-/* v1 - "PROXY TCP4|TCP6|UNKNOWN src dst sport dport" (after "PROXY") */
-static int v1(struct session *s)
+/* port - a decimal port number */
+static int port(const char *p)
 {
-  char line[PROXY_V1_MAX], proto[8], src[64];
-  size_t len, pos = 0;
-  unsigned char a[16];
-  if (getln(&io_in, line, sizeof line - 5, &len) != GETLN_LINE) return -1;
-  if (len == 0 || line[len - 1] != '\r') return -1;
-  len--;
-  if (word(line, len, &pos, proto, sizeof proto) == -1) return -1;
-  if (!str_diff(proto, "UNKNOWN")) return 0;
-  if (word(line, len, &pos, src, sizeof src) == -1) return -1;
-  if (!str_diff(proto, "TCP4") && inet_pton(AF_INET, src, a) == 1) { str_copy(s->ip, src); return 0; }
-  if (!str_diff(proto, "TCP6") && inet_pton(AF_INET6, src, a) == 1) { str_copy(s->ip, src); return 0; }
-  return -1;
+  unsigned long v;
+  size_t n = str_len(p);
+  return n <= 5 && scan_ulongn(p, n, &v) == n && v <= 65535 ? 0 : -1;
 }
 
-/* v2 - the binary header, after its 12-byte signature */
+/* v1 - " TCP4|TCP6 src dst sport dport" or " UNKNOWN ..." after "PROXY" */
+static int v1(struct session *s)
+{
+  char line[PROXY_V1_MAX], proto[8], src[48], dst[48], sp[8], dp[8];
+  unsigned char a[16], b[16];
+  size_t len, pos = 0;
+  int alen;
+  if (getln(&io_in, line, PROXY_V1_MAX - 5, &len) != GETLN_LINE) return -1;
+  if (len == 0 || line[len - 1] != '\r') return -1;
+  len--;
+  if (field(line, len, &pos, proto, sizeof proto)) return -1;
+  if (!str_diff(proto, "UNKNOWN")) return 0;        /* the balancer's own check */
+  if (field(line, len, &pos, src, sizeof src) || field(line, len, &pos, dst, sizeof dst) ||
+      field(line, len, &pos, sp, sizeof sp) || field(line, len, &pos, dp, sizeof dp) || pos != len)
+    return -1;
+  if (port(sp) || port(dp)) return -1;
+  alen = !str_diff(proto, "TCP4") ? 4 : !str_diff(proto, "TCP6") ? 16 : 0;
+  if (!alen || parse_ip(src, a) != alen || parse_ip(dst, b) != alen) return -1;
+  return set_client(s, a, alen);
+}
+
+/* v2 - the binary header; head holds its first 5 bytes */
 static int v2(struct session *s, const char *head)
 {
-  char body[PROXY_V2_MAX], rest[11];
+  char rest[11];
+  unsigned char body[PROXY_V2_MAX];
   size_t len;
   if (buffer_getn(&io_in, rest, 11) != 11) return -1;
   if (byte_diff(head, 5, v2sig) || byte_diff(rest, 7, v2sig + 5)) return -1;
   len = (size_t)(unsigned char)rest[9] << 8 | (unsigned char)rest[10];
   if ((rest[7] & 0xf0) != 0x20 || len > sizeof body) return -1;
-  if (len && buffer_getn(&io_in, body, len) != (ssize_t)len) return -1;
+  if (len && buffer_getn(&io_in, (char *)body, len) != (ssize_t)len) return -1;
   if ((rest[7] & 0x0f) == 0) return 0;                 /* LOCAL: a health check */
   if ((rest[7] & 0x0f) != 1) return -1;
-  if (rest[8] == 0x11 && len >= 12) return inet_ntop(AF_INET, body, s->ip, sizeof s->ip) ? 0 : -1;
-  if (rest[8] == 0x21 && len >= 36) return inet_ntop(AF_INET6, body, s->ip, sizeof s->ip) ? 0 : -1;
-  return rest[8] == 0 ? 0 : -1;                       /* UNSPEC: keep the socket's address */
+  switch ((unsigned char)rest[8]) {
+  case 0x11: return len >= 12 ? set_client(s, body, 4) : -1;     /* TCP over IPv4 */
+  case 0x21: return len >= 36 ? set_client(s, body, 16) : -1;    /* TCP over IPv6 */
+  case 0x00: return 0;                                  /* UNSPEC: keep the socket's address */
+  default: return -1;                                   /* UDP, unix sockets: not ours */
+  }
 }
 
-/* proxy_read - 0 (s->ip is the real client when a trusted balancer sent
- * a header), -1 a trusted peer sent no valid header */
-int proxy_read(struct session *s, int fd, const char *trusted)
+/* proxy_read - 1 when a trusted balancer's header gave the real client
+ * (now in s->ip), 0 when there is nothing to believe (an untrusted peer,
+ * a health check), -1 a trusted peer sent no valid header */
+int proxy_read(struct session *s, const char *trusted)
 {
   char head[5];
-  (void)fd;
-  if (!listed(s->ip, trusted)) return 0;
+  if (!proxy_trusted(s->ip, trusted)) return 0;
   io_timeout(s->cfg->smtpd_timeout);
   if (buffer_getn(&io_in, head, 5) != 5) return -1;
   if (!byte_diff(head, 5, "PROXY")) return v1(s);

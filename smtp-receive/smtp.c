@@ -10,7 +10,6 @@
 #include "str.h"
 #include "getln.h"
 #include "log.h"
-#include "tls.h"
 #include "smtp.h"
 
 /* smtp_reply - one reply line; 4xx and 5xx count as errors */
@@ -68,14 +67,16 @@ _Noreturn void smtp_lost(struct session *s)
   _exit(0);
 }
 
-/* helo - HELO and EHLO: the name, checked for syntax only */
+/* helo - HELO and EHLO: the name, one word of printable ASCII (it goes
+ * into Received: and the envelope); not checked further, as many clients
+ * send no real host name */
 static void helo(struct session *s, const char *arg, size_t len, int esmtp)
 {
   size_t i;
   if (len == 0) { smtp_reply(s, esmtp ? "501 5.5.4 Syntax: EHLO hostname" : "501 5.5.4 Syntax: HELO hostname"); return; }
   if (len > SMTP_HELO_MAX) { smtp_reply(s, "501 5.5.4 HELO argument too long"); return; }
   for (i = 0; i < len; i++)
-    if ((unsigned char)arg[i] <= 32 || arg[i] == 127) { smtp_reply(s, "501 5.5.4 Invalid HELO argument"); return; }
+    if ((unsigned char)arg[i] <= 32 || (unsigned char)arg[i] >= 127) { smtp_reply(s, "501 5.5.4 Invalid HELO argument"); return; }
   txn_reset(s);
   byte_copy(s->helo, len, arg);
   s->helo[len] = 0;
@@ -93,16 +94,17 @@ static void helo(struct session *s, const char *arg, size_t len, int esmtp)
 /* starttls - RFC 3207; the state learnt before is forgotten */
 static void starttls(struct session *s, size_t arglen)
 {
+  const char *why;
   if (s->tls) { smtp_reply(s, "503 5.5.1 Error: TLS already active"); return; }
-  if (s->mode == MODE_LOCAL || !tls_usable(s->cfg->tls_cert_file, s->cfg->tls_key_file)) {
+  if (s->mode == MODE_LOCAL || !tls_offered(s->cfg)) {
     smtp_reply(s, "502 5.5.1 Error: command not implemented");
     return;
   }
   if (arglen) { smtp_reply(s, "501 5.5.4 Syntax: STARTTLS"); return; }
   if (!s->helo_seen) { smtp_reply(s, "503 5.5.1 Error: send EHLO first"); return; }
   smtp_reply(s, "220 2.0.0 Ready to start TLS");
-  if (io_tls_start(s->cfg->tls_cert_file, s->cfg->tls_key_file, s->tls_info, sizeof s->tls_info) == -1) {
-    smtp_log(s, "tls-failed", "TLS handshake failed");
+  if (io_tls_start(s->cfg, s->tls_info, sizeof s->tls_info, &why) == -1) {
+    smtp_log(s, "tls-failed", why);
     txn_reset(s);
     policy_close(s);
     _exit(0);
@@ -160,21 +162,27 @@ static void dispatch(struct session *s, const char *line, size_t len)
   }
 }
 
-/* greet - load, early talkers, the client's standing, then 220 */
+/* greet - load, implicit TLS, the client's name, early talkers, the
+ * client's standing, then 220 */
 static void greet(struct session *s)
 {
   const struct config *c = s->cfg;
+  const char *why;
   if (policy_overloaded(s->set.max_load)) {
     smtp_log(s, "reject", "load average above smtpd_max_load");
     smtp_quit(s, "421 4.3.2 System overloaded, try again later");
   }
-  if (s->mode == MODE_SMTPS &&
-      io_tls_start(c->tls_cert_file, c->tls_key_file, s->tls_info, sizeof s->tls_info) == -1) {
-    smtp_log(s, "tls-failed", "TLS handshake failed");
+  if (s->mode == MODE_SMTPS && io_tls_start(c, s->tls_info, sizeof s->tls_info, &why) == -1) {
+    smtp_log(s, "tls-failed", why);
     smtp_quit(s, 0);
   }
   s->tls = s->mode == MODE_SMTPS;
+  client_name(s, s->proxied);
   if (s->mode != MODE_LOCAL && io_wait_input(c->smtpd_greet_pause * 1000)) {
+    if (buffer_feed(&io_in) <= 0) {       /* it left: nobody to refuse */
+      smtp_log(s, "lost", "connection lost before the greeting");
+      smtp_quit(s, 0);
+    }
     smtp_log(s, "reject", "client talked before the greeting");
     smtp_quit(s, "554 5.5.1 Error: you talk too soon");
   }

@@ -1,12 +1,14 @@
 /* smtp.h - smtp-receive's parts: the session (smtp.c), command syntax
  * (parse.c), the data reader (data.c), the connection (io.c), the hand-off
- * to the injector (inject.c), policy (policy.c), AUTH (auth.c) and the
- * PROXY protocol (proxy.c).  smtp-receive(8) describes the whole. */
+ * to the injector (inject.c), policy (policy.c), AUTH (auth.c), the
+ * PROXY protocol (proxy.c) and the client's address and name (client.c).
+ * smtp-receive(8) describes the whole. */
 #ifndef SMTP_H
 #define SMTP_H
 #include <stddef.h>
 #include <sys/types.h>
 #include "buffer.h"
+#include "address.h"
 #include "stralloc.h"
 #include "config.h"
 #include "envelope.h"
@@ -16,7 +18,6 @@
 #define SMTP_LINE_MAX 2048        /* bytes in a command line, CRLF excluded */
 #define SMTP_REPLY_MAX 600        /* bytes in one reply line we build */
 #define SMTP_HELO_MAX 255         /* bytes of HELO/EHLO argument */
-#define SMTP_CHUNK_MAX (64UL << 20)  /* bytes in one BDAT chunk when no size limit */
 
 enum { MODE_MX, MODE_SUBMISSION, MODE_SMTPS, MODE_LOCAL };
 
@@ -32,6 +33,7 @@ struct settings {
   int delay_checks;               /* smtpd_delay_checks */
   int verify_recipients;          /* smtpd_verify_recipients */
   int sender_dns_check;           /* smtpd_sender_dns_check */
+  int name_lookup;                /* smtpd_client_name_lookup */
   double max_load;                /* smtpd_max_load, 0: off */
 };
 
@@ -41,6 +43,7 @@ struct session {
   struct settings set;
   int mode;                       /* MODE_* */
   char ip[64];                    /* client address, "" when local */
+  int proxied;                    /* ip came from a PROXY header */
   char name[256];                 /* client host name or "unknown" */
   char helo[SMTP_HELO_MAX + 1];
   int helo_seen, esmtp;
@@ -63,7 +66,7 @@ struct session {
   int discard;                    /* access DISCARD: accept, never inject */
   int smtputf8;
   char sender_reject[SMTP_REPLY_MAX];  /* pending sender refusal */
-  char sender[260];               /* for log lines */
+  char sender[ADDR_MAX + 1];      /* for log lines */
   int in_data;                    /* 1 while DATA bytes are arriving */
   int bdat;                       /* 1 while BDAT chunks are arriving */
   int bdat_failed;                /* a chunk failed: discard until LAST */
@@ -101,12 +104,23 @@ void data_chunk(struct data *d, const char *buf, size_t len);
 void data_chunk_end(struct data *d);
 const char *data_reply(int error);
 
+/* tlsload.c: lib/tls.c's server side, from libexec_dir/postern-tls.so */
+struct tls;
+struct tls_api {
+  struct tls *(*server)(int fd, const char *cert, const char *key, const char **why);
+  ssize_t (*read)(struct tls *t, char *buf, size_t len);
+  ssize_t (*write)(struct tls *t, const char *buf, size_t len);
+  int (*pending)(const struct tls *t);
+  void (*describe)(const struct tls *t, char *out, size_t len);
+};
+int tls_offered(const struct config *c);
+const struct tls_api *tls_load(const char *libexec_dir, const char **why);
+
 /* io.c: the connection */
 extern buffer io_in, io_out;
 void io_init(int infd, int outfd);
 void io_timeout(unsigned long seconds);
-int io_tls_start(const char *cert, const char *key, char *info, size_t infolen);
-int io_tls_active(void);
+int io_tls_start(const struct config *c, char *info, size_t infolen, const char **why);
 void io_discard_input(void);
 int io_input_pending(void);
 int io_wait_input(unsigned long ms);
@@ -122,7 +136,7 @@ struct injector {
   buffer msg;
   char msgbuf[65536];
 };
-int inject_start(struct injector *j, const char *program);
+int inject_start(struct injector *j, const struct config *cfg, const char *id);
 void inject_abort(struct injector *j);
 int inject_finish(struct injector *j, const struct envelope *e, int commit, char *reply, char *qid);
 int inject_received(buffer *b, const struct session *s, const char *id);
@@ -139,7 +153,13 @@ int auth_command(struct session *s, const char *arg, size_t len);
 int auth_check(const struct session *s, const char *user, const char *pass);
 
 /* proxy.c */
-int proxy_read(struct session *s, int fd, const char *trusted);
+int proxy_read(struct session *s, const char *trusted);
+int proxy_trusted(const char *ip, const char *list);
+
+/* client.c */
+void client_address(struct session *s);
+void client_name(struct session *s, int proxied);
+int client_name_ok(const char *name, size_t len);
 
 /* smtp.c */
 void smtp_session(struct session *s);

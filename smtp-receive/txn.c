@@ -15,7 +15,6 @@
 #include "log.h"
 #include "num.h"
 #include "str.h"
-#include "tls.h"
 #include "smtp.h"
 
 static struct injector inj;          /* the injector of the message under way */
@@ -55,7 +54,7 @@ void txn_ehlo_reply(struct session *s)
   }
   k[n++] = "PIPELINING"; k[n++] = size; k[n++] = "8BITMIME";
   k[n++] = "ENHANCEDSTATUSCODES"; k[n++] = "SMTPUTF8"; k[n++] = "DSN"; k[n++] = "CHUNKING";
-  if (!s->tls && s->mode != MODE_LOCAL && tls_usable(s->cfg->tls_cert_file, s->cfg->tls_key_file)) k[n++] = "STARTTLS";
+  if (!s->tls && s->mode != MODE_LOCAL && tls_offered(s->cfg)) k[n++] = "STARTTLS";
   if (auth_offered(s)) k[n++] = "AUTH PLAIN LOGIN";
   io_puts("250-");
   io_puts(s->cfg->hostname);
@@ -233,7 +232,7 @@ static int begin_message(struct session *s, char *reply)
     data_start(&dat, 0, s->cfg->smtpd_line_limit, s->cfg->message_size_limit);
     return 1;
   }
-  if (inject_start(&inj, s->cfg->injector) == -1) {
+  if (inject_start(&inj, s->cfg, rid) == -1) {
     smtp_log(s, "tempfail", "unable to start the injector");
     str_copy(reply, "451 4.3.0 Unable to queue the message, try again later");
     return 0;
@@ -292,15 +291,29 @@ static void read_dot(struct session *s)
   }
 }
 
+/* data_refused - DATA refused: if the client sent more without waiting
+ * for our answer (RFC 2920 makes DATA the last command of a batch), that
+ * is the message, and reading it as commands would run whatever SMTP it
+ * holds; so the session ends instead */
+static void data_refused(struct session *s, const char *reply)
+{
+  if (io_wait_input(0)) {
+    smtp_log(s, "reject", "improper pipelining after DATA");
+    smtp_reply(s, reply);
+    smtp_quit(s, "554 5.5.0 Error: SMTP protocol synchronization; closing the connection");
+  }
+  smtp_reply(s, reply);
+}
+
 /* txn_data - DATA */
 void txn_data(struct session *s, size_t arglen)
 {
   char reply[SMTP_REPLY_MAX];
-  if (arglen) { smtp_reply(s, "501 5.5.4 Syntax: DATA"); return; }
-  if (!s->in_mail) { smtp_reply(s, "503 5.5.1 Error: need MAIL command"); return; }
-  if (s->bdat) { smtp_reply(s, "503 5.5.1 Error: BDAT in progress"); return; }
-  if (!s->nrcpt) { smtp_reply(s, "554 5.5.1 Error: no valid recipients"); return; }
-  if (!begin_message(s, reply)) { smtp_reply(s, reply); return; }
+  if (arglen) { data_refused(s, "501 5.5.4 Syntax: DATA"); return; }
+  if (!s->in_mail) { data_refused(s, "503 5.5.1 Error: need MAIL command"); return; }
+  if (s->bdat) { data_refused(s, "503 5.5.1 Error: BDAT in progress"); return; }
+  if (!s->nrcpt) { data_refused(s, "554 5.5.1 Error: no valid recipients"); return; }
+  if (!begin_message(s, reply)) { data_refused(s, reply); return; }
   smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
   s->in_data = 1;
   read_dot(s);

@@ -5,7 +5,6 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 #include "errmsg.h"
-#include "num.h"
 #include "config.h"
 #include "exitcode.h"
 #include "log.h"
@@ -38,23 +37,8 @@ static void load_config(const char *arg)
   inject_fail(EX_CONFIG, "451 4.3.5 Configuration error: ", err.s);
 }
 
-/* queued - log the new message and answer */
-static void queued(const struct inject *m)
-{
-  char size[NUM_ULONG], nrcpt[NUM_ULONG], uid[NUM_ULONG];
-  static stralloc from;   /* "<sender>" */
-  if (!stralloc_copys(&from, "<") || !stralloc_cats(&from, envelope_sender(&m->env)) ||
-      !stralloc_cats(&from, ">") || !stralloc_0(&from))
-    from.len = 0;   /* out of memory: the message is queued, log what we can */
-  log_event(m->id, "status", "queued", "from", from.len ? from.s : "?",
-            "nrcpt", num_str(nrcpt, m->env.nrcpt), "size", num_str(size, m->size),
-            "uid", num_str(uid, (unsigned long)getuid()), (char *)0);
-  inject_reply("250 2.0.0 Ok: queued as ", m->id);
-}
-
 int main(int argc, char **argv)
 {
-  static struct inject m;
   const char *conf = 0;
   errmsg_iam("spool-inject");
   log_init("spool-inject", LOGTO_AUTO);
@@ -63,16 +47,6 @@ int main(int argc, char **argv)
   inject_signals();
   load_config(conf);
   log_init("spool-inject", cfg.log);
-  if (chdir(cfg.spool) == -1)
-    inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to enter the spool directory ", cfg.spool);
-  alarm(INJECT_DEADLINE_SECONDS);
-  m.limit = cfg.message_size_limit;
-  inject_room(&m, cfg.spool_reserve);  /* refuse early when the disk is nearly full */
-  inject_create(&m);                   /* mess/<id> */
-  inject_copy(&m, 0);                  /* fd 0 -> body, fsync */
-  inject_envelope(&m, 1);              /* end line missing: queue nothing */
-  inject_commit(&m);                   /* the one commit point */
-  spool_trigger();                     /* wake queue-run if it listens */
-  queued(&m);
+  inject_run(&cfg, 0);   /* chdir, size and room checks, body, envelope, commit, reply */
   return 0;
 }

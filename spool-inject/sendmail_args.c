@@ -9,19 +9,26 @@
  * must never become a header or a second recipient) or be longer than
  * SM_ARG_MAX. */
 #include <stdlib.h>
+#include "case.h"
 #include "str.h"
 #include "sendmail.h"
+
+/* in_set - c is one of the characters of set (never NUL) */
+static int in_set(char c, const char *set)
+{
+  return c && set[str_chr(set, c)] != 0;
+}
 
 /* takes_value - flags followed by a value (glued or the next argument) */
 static int takes_value(char c)
 {
-  return c && "ABCFLNORVXbefhopr"[str_chr("ABCFLNORVXbefhopr", c)] != 0;
+  return in_set(c, "ABCFLNORVXbefhopr");
 }
 
 /* plain_flag - flags without a value */
 static int plain_flag(char c)
 {
-  return c && "GIimntvUc"[str_chr("GIimntvUc", c)] != 0;
+  return in_set(c, "GIimntvUc");
 }
 
 /* bad - record a usage error; returns -1 */
@@ -42,7 +49,7 @@ static int clean(struct sm_args *a, const char *s, const char *what)
   return 0;
 }
 
-/* is_interval - "15m", "1h30m", "30": a queue-run interval */
+/* is_interval - "15m", "1h30m", "30": a queue run interval */
 static int is_interval(const char *s)
 {
   size_t i;
@@ -50,19 +57,22 @@ static int is_interval(const char *s)
   if (!*s) return 0;
   for (i = 0; s[i]; i++) {
     if (s[i] >= '0' && s[i] <= '9') digits = 1;
-    else if (digits && "smhdw"[str_chr("smhdw", s[i])]) digits = 0;
+    else if (digits && in_set(s[i], "smhdw")) digits = 0;
     else return 0;
   }
   return 1;
 }
 
-/* opt_q - -q, -qIid, -qRsite, -qSsite, -q15m, -qp15m */
+/* opt_q - -q, -qIsub, -qRsub, -qSsub, -q15m, -qp15m */
 static int opt_q(struct sm_args *a, const char *v)
 {
-  if (!*v) { a->mode = SM_FLUSH; a->flush_kind = 0; return 0; }
+  static char qflag[4] = "-qX";
+  if (clean(a, v, "-q") == -1) return -1;
+  if (!*v) { if (a->mode != SM_DAEMON) a->mode = SM_FLUSH; a->flush_kind = 0; return 0; }
   if (v[0] == 'I' || v[0] == 'R' || v[0] == 'S') {
-    if (!v[1]) return bad(a, "missing value for flag", v[0] == 'I' ? "-qI" : v[0] == 'R' ? "-qR" : "-qS");
-    if (v[1] == '!') return bad(a, "negated queue selection is not supported:", "-q!");
+    qflag[2] = v[0];
+    if (!v[1]) return bad(a, "missing value for flag", qflag);
+    if (v[1] == '!') return bad(a, "negated queue selection is not supported:", qflag);
     a->mode = SM_FLUSH;
     a->flush_kind = v[0];
     a->flush_arg = v + 1;
@@ -86,33 +96,55 @@ static int opt_b(struct sm_args *a, const char *v)
   case 'i': a->mode = SM_ALIASES; return 0;
   case 's': a->mode = SM_SMTP; return 0;
   case 'v': a->mode = SM_VERIFY; return 0;
-  case 'd': case 'l': a->mode = SM_DAEMON; return 0;
+  case 'd': case 'D': case 'l': a->mode = SM_DAEMON; return 0;
   case 'h': case 'H': a->mode = SM_IGNORED; return 0;
   default: return bad(a, "unknown mode for flag -b:", v);
   }
 }
 
-/* opt_o - sendmail's one-letter options: i, A, e?, the rest ignored */
+/* error_mode - the letter of -oeX or -O ErrorMode=X, others ignored */
+static void error_mode(struct sm_args *a, const char *v)
+{
+  if (in_set(v[0], "pmwqe") && !v[1]) a->errmode = v[0];
+}
+
+/* opt_o - sendmail's one-letter options: i, A, e?; the rest (-odi, -odb,
+ * -om, -oL9, -o7, ...) are accepted and ignored, as Postfix does */
 static int opt_o(struct sm_args *a, const char *v)
 {
   switch (v[0]) {
   case 'i': a->dot_ends = 0; return 0;
   case 'A': if (v[1]) a->alias_file = v + 1; return 0;
-  case 'e':
-    if (v[1] && "pmwqe"[str_chr("pmwqe", v[1])] && !v[2]) a->errmode = v[1];
-    return 0;
-  default: return 0;   /* -om, -odi, -odb, -o7, -o8, -oL..., ignored as Postfix does */
+  case 'e': error_mode(a, v + 1); return 0;
+  default: return 0;
   }
+}
+
+/* yes - an -O boolean value: none, or true/yes/on/1 */
+static int yes(const char *v)
+{
+  return !v || !*v || !case_diffs(v, "true") || !case_diffs(v, "yes") || !case_diffs(v, "on") || !str_diff(v, "1");
+}
+
+/* opt_O - -O Name=value: IgnoreDots, ErrorMode and AliasFile are
+ * honoured, every other option ignored */
+static int opt_O(struct sm_args *a, const char *v)
+{
+  size_t eq = str_chr(v, '=');
+  const char *val = v[eq] ? v + eq + 1 : 0;
+  if (eq == 10 && !case_diffb(v, 10, "IgnoreDots")) a->dot_ends = !yes(val);
+  else if (eq == 9 && !case_diffb(v, 9, "ErrorMode") && val) error_mode(a, val);
+  else if (eq == 9 && !case_diffb(v, 9, "AliasFile") && val && *val) a->alias_file = val;
+  return 0;
 }
 
 /* opt_value - a flag with its value v */
 static int opt_value(struct sm_args *a, char c, const char *v)
 {
-  static char flag[3] = "-x";
-  flag[1] = c;
-  if (clean(a, v, flag) == -1) return -1;
+  a->flag[0] = '-'; a->flag[1] = c; a->flag[2] = 0;
+  if (clean(a, v, a->flag) == -1) return -1;
   switch (c) {
-  case 'f': case 'r': a->sender = v; return 0;
+  case 'f': case 'r': a->sender = v; a->sender_flag = c; return 0;
   case 'F': a->fullname = v; return 0;
   case 'B': a->body = v; return 0;
   case 'N': a->notify = v; return 0;
@@ -122,7 +154,8 @@ static int opt_value(struct sm_args *a, char c, const char *v)
   case 'L': a->label = v; return 0;
   case 'b': return opt_b(a, v);
   case 'o': return opt_o(a, v);
-  default: return 0;   /* -A, -O, -X, -h, -e, -p: accepted, ignored */
+  case 'O': return opt_O(a, v);
+  default: return 0;   /* -A, -X, -h, -e, -p: accepted, ignored */
   }
 }
 
@@ -142,22 +175,20 @@ static void opt_plain(struct sm_args *a, char c)
 static int cluster(struct sm_args *a, int argc, char **argv, int *i)
 {
   const char *s = argv[*i] + 1;
-  static char flag[3] = "-x";
   for (; *s; s++) {
     char c = *s;
     if (c == 'q') return opt_q(a, s + 1);
     if (plain_flag(c)) { opt_plain(a, c); continue; }
-    flag[1] = c;
-    if (!takes_value(c)) return bad(a, "unknown flag", flag);
+    a->flag[0] = '-'; a->flag[1] = c; a->flag[2] = 0;
+    if (!takes_value(c)) return bad(a, "unknown flag", a->flag);
     if (s[1]) return opt_value(a, c, s + 1);
-    if (*i + 1 >= argc) return bad(a, "missing value for flag", flag);
+    if (*i + 1 >= argc) return bad(a, "missing value for flag", a->flag);
     return opt_value(a, c, argv[++*i]);
   }
   return 0;
 }
 
-/* base - the part of path after its last '/' */
-static const char *base(const char *path)
+const char *sm_base(const char *path)
 {
   const char *b = path;
   for (; *path; path++) if (*path == '/') b = path + 1;
@@ -176,7 +207,7 @@ static int long_option(struct sm_args *a, const char *s)
 int sm_args_parse(struct sm_args *a, int argc, char **argv)
 {
   int i, only_rcpt = 0;
-  const char *me = argc > 0 ? base(argv[0]) : "sendmail";
+  const char *me = argc > 0 && argv[0] ? sm_base(argv[0]) : "sendmail";
   a->mode = !str_diff(me, "mailq") ? SM_LIST : !str_diff(me, "newaliases") ? SM_ALIASES : SM_MAIL;
   a->dot_ends = 1;
   a->errmode = 'p';
@@ -187,10 +218,12 @@ int sm_args_parse(struct sm_args *a, int argc, char **argv)
       if (clean(a, s, "recipient") == -1) return -1;
       a->rcpt[a->nrcpt++] = argv[i];
     } else if (!str_diff(s, "--")) only_rcpt = 1;
+    else if (!str_diff(s, "-SMTPUTF8")) a->smtputf8 = 1;   /* Postfix's spelling */
     else if (s[1] == '-') { if (long_option(a, s) == -1) return -1; }
     else if (cluster(a, argc, argv, &i) == -1) return -1;
   }
-  if (a->list_format && a->mode != SM_LIST) return bad(a, "only with -bp or mailq:", a->list_format == SM_LIST_JSON ? "--json" : "--machine");
+  if (a->list_format && a->mode != SM_LIST)
+    return bad(a, "only with -bp or mailq:", a->list_format == SM_LIST_JSON ? "--json" : "--machine");
   if (a->nrcpt && a->mode != SM_MAIL && a->mode != SM_VERIFY)
     return bad(a, "unexpected argument in this mode:", a->rcpt[0]);
   return 0;

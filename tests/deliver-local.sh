@@ -42,6 +42,21 @@ is "mbox: failed append exits 75" 75 "$rc"
 is "mbox: failed append truncated back" "$size" "$(stat -c %s "$D/mbox")"
 case "$out" in "r@example.test	defer	4.3.0 unable to append to $D/mbox: File too large") ok "mbox: reason line" ;; *) fail "mbox: reason line" "$out" ;; esac
 
+# another writer left the mailbox without its final empty line: ours
+# starts after one, so the From line begins a message
+printf 'From x@y Thu Jan  1 00:00:00 2026\nSubject: other\n\nno final newline' >"$D/other.mbox"
+chmod 666 "$D/other.mbox"
+ld s@x.test r@example.test "$D/other.mbox" <"$T/m1" >/dev/null
+is "mbox: an empty line is added before our From line when missing" "no final newline||From s@x.test" \
+  "$(sed -n '4,6p' "$D/other.mbox" | cut -d' ' -f1-3 | sed 's/^From s@x.test.*/From s@x.test/' | tr '\n' '|' | sed 's/|$//')"
+printf 'From x@y Thu Jan  1 00:00:00 2026\nSubject: other\n\nbody\n' >"$D/other2.mbox"
+chmod 666 "$D/other2.mbox"
+ld s@x.test r@example.test "$D/other2.mbox" <"$T/m1" >/dev/null
+is "mbox: one newline added after a message ending without the blank line" "body||From s@x.test" \
+  "$(sed -n '4,6p' "$D/other2.mbox" | sed 's/^From s@x.test.*/From s@x.test/' | tr '\n' '|' | sed 's/|$//')"
+out=$(ld s@x.test r@example.test /dev/null <"$T/m1"); rc=$?
+is "/dev/null: discarded, delivered (0)" "0 r@example.test	ok	2.0.0 discarded (/dev/null)" "$rc $out"
+
 # locking: a held fcntl lock makes it wait, then deliver
 if command -v python3 >/dev/null; then
   python3 -c 'import fcntl,sys,time; f=open(sys.argv[1],"a"); fcntl.lockf(f, fcntl.LOCK_EX); open(sys.argv[2],"w").close(); time.sleep(1.2)' "$D/mbox" "$T/locked" &
@@ -53,6 +68,13 @@ if command -v python3 >/dev/null; then
   wait $lp
   [ "$rc" = 0 ] && [ "$ms" -ge 700 ] && ok "mbox: waits for the fcntl lock (${ms} ms), then delivers" || fail "mbox lock wait" "rc=$rc ms=$ms"
 fi
+touch "$D/mbox.lock"
+( sleep 1.2; rm -f "$D/mbox.lock" ) &
+s0=$(date +%s%N)
+ld s@x.test r@example.test "$D/mbox" <"$T/m1" >/dev/null; rc=$?
+ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+[ "$rc" = 0 ] && [ "$ms" -ge 900 ] && ok "mbox: waits for a fresh dot-lock (${ms} ms), then delivers" || fail "mbox dot-lock wait" "rc=$rc ms=$ms"
+wait
 touch "$D/mbox.lock"; touch -d '10 minutes ago' "$D/mbox.lock"
 ld s@x.test r@example.test "$D/mbox" <"$T/m1" >/dev/null
 is "mbox: a stale dot-lock is removed" "0 absent" "$? $([ -e "$D/mbox.lock" ] && echo present || echo absent)"
@@ -77,6 +99,8 @@ out=$(ld s@x.test r@example.test '|perm' <"$T/m1"); rc=$?
 is "program: exit 67 is permanent, first output line kept" "69 r@example.test	fail	5.1.1 program exited 67: no such list" "$rc $out"
 out=$(ld s@x.test r@example.test '|sh -c id' <"$T/m1"); rc=$?
 is "program: not in program_dir is refused (77)" "77 r@example.test	fail	5.7.1 program not in the allowed directory: sh" "$rc $out"
+out=$(ld s@x.test r@example.test '|/x/..' <"$T/m1"); rc=$?
+is "program: '..' is not a program in program_dir (77)" "77 r@example.test	fail	5.7.1 program not in the allowed directory: .." "$rc $out"
 qr_conf program_dir=
 out=$(ld s@x.test r@example.test '|rec' <"$T/m1"); rc=$?
 is "program: empty program_dir allows none" "77 r@example.test	fail	5.7.1 program delivery is not allowed here" "$rc $out"

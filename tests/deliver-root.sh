@@ -31,14 +31,40 @@ printf 'Subject: loop\n\nbody\n' | qr_inject s@x.test "$U+loop@example.test"
 qr_run --once; qr_run --once
 grep -q "to=<$U+loop@example.test> .*status=bounced reply=\"5.4.6 mail loop" "$T/log" && ok ".forward+ext: used for user+ext; a forwarding loop ends in 5.4.6" || fail ".forward loop" "$(grep loop "$T/log" | tail -5)"
 
+# sendmail's "\user" in a .forward: the user's own mailbox
+printf '\\%s, bs-target@far.test\n' "$U" >"$H/.forward+bs"
+chown "$U:$U" "$H/.forward+bs"; chmod 644 "$H/.forward+bs"
+n=$(qr_maildir_count "$H/Maildir")
+printf 'Subject: bs\n\nbody\n' | qr_inject s@x.test "$U+bs@example.test"
+qr_run --once
+is ".forward: \\user keeps a copy in the mailbox" $((n + 1)) "$(qr_maildir_count "$H/Maildir")"
+grep -qx 'bs-target@far.test' "$T/remote/"*.args && ok ".forward: \\user, address: the address is forwarded too" || fail ".forward \\user forward" "$(tail -4 "$T/log")"
+rm -f "$H/.forward+bs"
+# (the Maildir count below includes this copy)
+
 # unsafe .forward is ignored
 chmod 664 "$H/.forward"
 printf 'Subject: unsafe\n\nbody\n' | qr_inject s@x.test "$U@example.test"
 n=$(ls "$T/remote/"*.args | wc -l)
 qr_run --once
-is "unsafe .forward: delivered to the mailbox instead" 2 "$(qr_maildir_count "$H/Maildir")"
+is "unsafe .forward: delivered to the mailbox instead" 3 "$(qr_maildir_count "$H/Maildir")"
 is "unsafe .forward: not forwarded" "$n" "$(ls "$T/remote/"*.args | wc -l)"
 grep -q 'status=ignored reason="writable by group or others"' "$T/log" && ok "unsafe .forward: logged" || fail "unsafe .forward: logged" "$(tail -5 "$T/log")"
+
+# a .forward owned by someone else is ignored too
+O=po$(printf '%05d' $((RANDOM % 100000)))$$; O=${O:0:30}
+if qr_make_user "$O" /nonexistent; then
+  chmod 644 "$H/.forward"; chown "$O" "$H/.forward"
+  printf 'Subject: foreign\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+  n=$(ls "$T/remote/"*.args | wc -l)
+  qr_run --once
+  is ".forward owned by another user: delivered to the mailbox instead" 4 "$(qr_maildir_count "$H/Maildir")"
+  is ".forward owned by another user: not forwarded" "$n" "$(ls "$T/remote/"*.args | wc -l)"
+  grep -q 'status=ignored reason="not owned by the user"' "$T/log" && ok ".forward owned by another user: logged" || fail ".forward foreign owner: logged" "$(tail -5 "$T/log")"
+  chown "$U" "$H/.forward"
+else
+  fail "create a second user $O"
+fi
 
 # |program in .forward runs as the user
 printf '#!/bin/sh\nid -un >%s/prog-user; cat >/dev/null\n' "$T/mail" >"$T/progs/who"; chmod 755 "$T/progs/who"

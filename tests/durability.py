@@ -122,8 +122,23 @@ def main():
                 bad.append('pid %d: %s renamed into place but %s not fsynced before %s' % (pid, os.path.basename(dst), d, when))
         pr.commits = []
 
-    with open(log, errors='replace') as f:
+    def joined(f):
+        """lines with strace's "<unfinished ...>" and "<... resumed>" halves
+        (another process ran in between) put back together"""
+        held = {}
         for raw in f:
+            raw = raw.strip()
+            mu = re.match(r'^(\d+)\s+(.*) <unfinished \.\.\.>$', raw)
+            mr = re.match(r'^(\d+)\s+<\.\.\. \w+ resumed>(.*)$', raw)
+            if mu:
+                held[mu.group(1)] = mu.group(2)
+            elif mr and mr.group(1) in held:
+                yield mr.group(1) + '  ' + held.pop(mr.group(1)) + mr.group(2)
+            else:
+                yield raw
+
+    with open(log, errors='replace') as f:
+        for raw in joined(f):
             m = LINE.match(raw.strip())
             if not m:
                 continue
@@ -131,7 +146,9 @@ def main():
             pid, call, args, ret = int(m.group(1)), m.group(2), split_args(m.group(3)), m.group(4)
             pr = proc(pid)
             if call in ('clone', 'clone3', 'fork', 'vfork') and ret not in ('?',) and int(ret) > 0:
-                procs[int(ret)] = Proc(pr.cwd)
+                child = procs.setdefault(int(ret), Proc(pr.cwd))   # it may have run first
+                if child.cwd is None:
+                    child.cwd = pr.cwd
                 continue
             if ret != '?' and ret.startswith('-'):
                 continue

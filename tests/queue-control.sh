@@ -55,6 +55,25 @@ is "bounce-destination: message done" 0 "$(qr_queue_count)"
 qr_run --once
 grep -lq '^Action: failed' "$T/remote/"*.msg 2>/dev/null && ok "bounce-destination: the sender gets a DSN" || fail "bounce-destination DSN" "$(ls "$T/remote")"
 
+# a command naming a message that is not queued says so
+out=$("$B/queue-run" -C "$T/conf" --delete 1700000000.000000.1 2>&1); rc=$?
+is "delete of an unknown id: exit 66 with the reason" "66 queue-run: no such message in the queue: 1700000000.000000.1" "$rc $out"
+out=$(qr_run --bounce ../etc/passwd 2>&1); rc=$?
+is "a queue id that is not one: exit 64" 64 "$rc"
+
+# a held destination keeps the daemon idle (no busy loop over its mail)
+printf 'Subject: h\n\nx\n' | qr_inject s@x.test h-defer@held.test
+qr_run --hold held.test
+"$B/queue-run" -C "$T/conf" --daemon 2>>"$T/log" &
+pid=$!
+sleep 1.5
+ticks=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
+kill "$pid"; wait "$pid"
+[ "$ticks" -le 20 ] && ok "hold: the daemon sleeps while only held mail waits ($ticks ticks of CPU in 1.5 s)" || fail "hold: busy daemon" "$ticks ticks"
+is "hold: the held mail was not tried" 0 "$(grep -c 'to=<h-defer@held.test> .*status=deferred' "$T/log")"
+qr_run --release held.test
+qr_run --delete "$(grep -o 'id=[0-9.]* to=<h-defer' "$T/log" | head -1 | cut -d' ' -f1 | cut -d= -f2)"
+
 # delete and bounce one id, through a running daemon
 "$B/queue-run" -C "$T/conf" --daemon 2>>"$T/log" &
 pid=$!

@@ -6,7 +6,7 @@
 . "$POSTERN_TOP/tests/lib.sh"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
-qr_conf retry_min=2s retry_max=4s
+qr_conf retry_min=1s retry_max=2s
 qr_map virtual <<M
 box@example.test $T/mail/box/
 slow@example.test slow@example.test, "|slow"
@@ -45,7 +45,7 @@ is "exactly one started scheduler line per daemon (the --once never ran a pass)"
 
 printf 'Subject: 3\n\nx\n' | qr_inject s@x.test retry-defer@far.test
 wait_for 8 sh -c "[ \$(grep -c 'to=<retry-defer@far.test> .*status=deferred' '$T/log') -ge 3 ]" \
-  && ok "daemon retries on its own timer (retry_min=2s)" || fail "daemon retries on its timer" "$(grep retry-defer "$T/log")"
+  && ok "daemon retries on its own timer (retry_min=1s)" || fail "daemon retries on its timer" "$(grep retry-defer "$T/log")"
 qr_conf retry_min=1h retry_max=1h
 n=$(grep -c 'to=<retry-defer@far.test> .*status=deferred' "$T/log")
 timeout 10 "$B/queue-run" -C "$T/conf" --once --all 2>>"$T/log"
@@ -60,3 +60,93 @@ wait $pid
 is "SIGTERM: the daemon exits 0" 0 "$?"
 [ -f "$T/mail/slow.done" ] && ok "SIGTERM: the running delivery finished first" || fail "SIGTERM: running delivery finished" "$(tail -5 "$T/log")"
 grep -q 'status=stopped' "$T/log" && ok "SIGTERM: logged" || fail "SIGTERM: logged"
+
+# SIGTERM when a delivery outlives queue_shutdown_timeout: the daemon
+# exits anyway, keeps what finished (the Maildir copy is not made twice)
+# and leaves the slow recipient pending for the next run
+for id in $(ls "$T/spool/queue"); do qr_run --delete "$id"; done
+qr_conf retry_min=2s retry_max=4s queue_shutdown_timeout=1s
+printf '#!/bin/sh\ncat >/dev/null; sleep 2.2; echo x >>%s/slower.done\n' "$T/mail" >"$T/progs/slower"
+chmod 755 "$T/progs/slower"
+qr_map virtual <<M
+box@example.test $T/mail/box/
+slower@example.test "|slower"
+M
+"$B/queue-run" -C "$T/conf" --daemon 2>>"$T/log" &
+pid=$!
+wait_for 5 grep -q 'status=started mode=daemon' "$T/log"
+n=$(qr_maildir_count "$T/mail/box")
+printf 'Subject: 5\n\nx\n' | qr_inject s@x.test box@example.test slower@example.test
+wait_for 5 grep -q 'to=<box@example.test> .*status=sent.*' "$T/log"
+wait_for 5 has_mail $((n + 1))
+s0=$(date +%s%N)
+kill -TERM $pid
+wait $pid
+ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+[ "$ms" -ge 800 ] && [ "$ms" -lt 2000 ] && ok "SIGTERM: waits queue_shutdown_timeout, not for the slow delivery (${ms} ms)" || fail "SIGTERM timeout" "${ms} ms"
+grep -q 'status=abandoned running=1' "$T/log" && ok "SIGTERM: the unfinished delivery is logged" || fail "SIGTERM abandoned log" "$(tail -4 "$T/log")"
+id=$(ls "$T/spool/queue" | head -1)
+grep -q "^R1	p	" "$T/spool/state/$id" 2>/dev/null && grep -q "^R0	d	" "$T/spool/state/$id" \
+  && ok "SIGTERM: state saved: the delivered recipient done, the slow one pending" || fail "SIGTERM state" "$(cat "$T/spool/state/$id" 2>&1)"
+sleep 1.5     # the abandoned program finishes on its own
+qr_conf queue_shutdown_timeout=1m
+timeout 20 "$B/queue-run" -C "$T/conf" --once --all 2>>"$T/log"
+is "after the restart: the slow recipient delivered again, the Maildir one not" "$((n + 1)) 2" "$(qr_maildir_count "$T/mail/box") $(wc -l <"$T/mail/slower.done")"
+is "after the restart: queue empty" 0 "$(qr_queue_count)"
+
+# the flock rule between two --once runs: the second finds the lock held by
+# a --once busy with a slow delivery; it leaves its --all request on disk
+# and exits at once, and the first carries it out before it exits
+qr_conf retry_min=1h retry_max=1h
+printf 'Subject: 6\n\nx\n' | qr_inject s@x.test later-defer@far.test
+qr_run --once
+before=$(grep -c 'to=<later-defer@far.test> .*status=deferred' "$T/log")
+printf 'Subject: 7\n\nx\n' | qr_inject s@x.test slow2@example.test
+qr_map virtual <<M
+slow2@example.test "|slow"
+M
+"$B/queue-run" -C "$T/conf" --once 2>>"$T/log" &
+first=$!
+wait_for 5 grep -q 'to=<slow2@example.test> orig_to=<slow2@example.test> route=program' "$T/log"
+s0=$(date +%s%N)
+timeout 10 "$B/queue-run" -C "$T/conf" --once --all 2>>"$T/log"
+rc=$?
+ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+[ "$rc" = 0 ] && [ "$ms" -lt 1000 ] && ok "--once --all while another --once runs: exits 0 at once (${ms} ms)" || fail "second --once" "rc=$rc ${ms} ms"
+wait $first
+is "the first --once exits 0" 0 "$?"
+grep -q 'status=another-pass' "$T/log" && ok "the first --once makes another pass for the request" || fail "another pass" "$(tail -5 "$T/log")"
+is "the flush request was carried out (the deferred message tried again)" $((before + 1)) "$(grep -c 'to=<later-defer@far.test> .*status=deferred' "$T/log")"
+
+# sd_notify under a NOTIFY_SOCKET of our own: READY=1 after the spool is
+# read, STATUS=, WATCHDOG=1 at least every WatchdogSec/2, STOPPING=1
+python3 - "$T/notify" <<'EOF2' >"$T/notify.out" 2>&1 &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777)
+s.settimeout(0.2)
+end = time.time() + 4
+print("listening", flush=True)
+while time.time() < end:
+    try: d = s.recv(4096)
+    except socket.timeout: continue
+    for line in d.decode().split("\n"):
+        if line: print("%.3f %s" % (time.time(), line), flush=True)
+        if line == "STOPPING=1": end = time.time() + 0.3
+EOF2
+lpid=$!
+wait_for 5 grep -q listening "$T/notify.out"
+NOTIFY_SOCKET=$T/notify WATCHDOG_USEC=400000 "$B/queue-run" -C "$T/conf" --daemon 2>>"$T/log" &
+pid=$!
+sleep 1.2
+printf 'Subject: 8\n\nx\n' | qr_inject s@x.test box@example.test
+sleep 0.6
+kill -TERM $pid; wait $pid
+wait $lpid
+grep -q ' READY=1$' "$T/notify.out" && ok "sd_notify: READY=1" || fail "sd_notify READY" "$(cat "$T/notify.out")"
+grep -q ' STATUS=.*queued' "$T/notify.out" && ok "sd_notify: STATUS= with the queue" || fail "sd_notify STATUS" "$(cat "$T/notify.out")"
+n=$(grep -c ' WATCHDOG=1$' "$T/notify.out")
+[ "$n" -ge 5 ] && ok "sd_notify: WATCHDOG=1 at least every WatchdogSec/2 while idle ($n)" || fail "sd_notify WATCHDOG" "$(cat "$T/notify.out")"
+gaps=$(grep ' WATCHDOG=1$' "$T/notify.out" | awk 'NR > 1 && $1 - p > 0.3 { print $1 - p } { p = $1 }')
+is "sd_notify: no watchdog gap longer than 300 ms" "" "$gaps"
+grep -q ' STOPPING=1$' "$T/notify.out" && ok "sd_notify: STOPPING=1 on SIGTERM" || fail "sd_notify STOPPING" "$(cat "$T/notify.out")"

@@ -43,3 +43,13 @@ grep -q 'to=<later-defer@far.test> .*status=bounced reply="4.4.7 delivery time e
 is "expired message left the queue" 0 "$(qr_queue_count)"
 b=$(ls -t "$T/remote/"*.msg | head -1)
 grep -q '^Status: 4.4.7' "$b" && grep -q '^Action: failed' "$b" && ok "expiry bounce: Action failed, Status 4.4.7" || fail "expiry bounce" "$(cat "$b")"
+
+# NOTIFY honoured for delay warnings: FAILURE alone gets none, DELAY one
+rm -f "$T/remote/"*
+qr_inject_env "$(printf 'V1\nFs@x.test\nTnf-defer@far.test\nNFAILURE')" <<<'Subject: nf'
+qr_inject_env "$(printf 'V1\nFs@x.test\nTnd-defer@far.test\nNDELAY')" <<<'Subject: nd'
+at 0 --once
+at 601 --once --all
+w=$(grep -l '^Action: delayed' "$T/remote/"*.msg 2>/dev/null)
+is "NOTIFY=DELAY gets a delay warning, NOTIFY=FAILURE none" "1 nd-defer@far.test" \
+  "$(echo "$w" | grep -c .) $(cat $w 2>/dev/null | sed -n 's/^Final-Recipient: rfc822; //p' | tr '\n' ' ' | sed 's/ $//')"

@@ -81,6 +81,38 @@ qr_run --once
 grep -q 'to=<loopa@example.test>.*route=error reason="5.1.1 <loopa@example.test>: user unknown"' "$T/log" \
   && ok "aliases: a loop ends at the address seen twice (no alias, unknown user)" || fail "aliases: a loop ends at the address seen twice" "$(grep loop "$T/log")"
 
+# --- :include: loops, limits, /dev/null
+printf 'box@example.test, :include:%s/incl/self\n' "$T" >"$T/incl/self"
+chmod 644 "$T/incl/self"
+awk 'BEGIN { for (i = 0; i < 6000; i++) printf "a%d@f.t\n", i }' >"$T/incl/big1"
+awk 'BEGIN { for (i = 6000; i < 12000; i++) printf "a%d@f.t\n", i }' >"$T/incl/big2"
+chmod 644 "$T/incl/big1" "$T/incl/big2"
+{
+  echo "selfinc: :include:$T/incl/self"
+  echo "big: :include:$T/incl/big1, :include:$T/incl/big2"
+  for i in 1 2 3 4 5 6 7; do printf 'x%d: ' $i; for j in 1 2 3 4 5 6 7 8 9; do printf 'x%d, ' $((i + 1)); done; printf 'x%d\n' $((i + 1)); done
+  echo "x8: box@example.test"
+  echo "devnull: /dev/null"
+  echo "unsafe: :include:$T/incl/unsafe"
+} | qr_map aliases
+printf 'box@example.test\n' >"$T/incl/unsafe"; chmod 664 "$T/incl/unsafe"
+n=$(qr_maildir_count "$T/mail/box")
+rm -f "$T/remote/"*
+printf 'Subject: inc loop\n\nbody\n' | qr_inject s@x.test selfinc@example.test big@example.test x1@example.test devnull@example.test unsafe@example.test
+timeout 60 "$B/queue-run" -C "$T/conf" --once 2>>"$T/log"
+is "include: a file that includes itself is read once, no crash" "0 $((n + 1))" "$? $(qr_maildir_count "$T/mail/box")"
+grep -q 'to=<big@example.test> orig_to=<big@example.test> route=error reason="5.4.6 <big@example.test>: alias expansion too large"' "$T/log" \
+  && ok "aliases: more than 10000 deliveries from one recipient fail it with 5.4.6" || fail "expansion too large" "$(grep 'big@' "$T/log" | tail -3)"
+is "aliases: none of an oversized expansion is delivered" "" "$(cat "$T/remote/"*.args 2>/dev/null | grep -m1 '@f.t')"
+grep -q 'to=<x1@example.test> orig_to=<x1@example.test> route=error reason="5.4.6 <x1@example.test>: alias expansion too large"' "$T/log" \
+  && ok "aliases: an exponential expansion is cut off (5.4.6)" || fail "exponential expansion" "$(grep 'x1@' "$T/log" | tail -3)"
+is "aliases: duplicate lines are bounded per recipient" 20 "$(grep -c 'orig_to=<x1@example.test> route=duplicate' "$T/log")"
+grep -q 'to=<devnull@example.test> relay=local:.* status=sent reply="2.0.0 discarded (/dev/null)"' "$T/log" \
+  && ok "aliases: /dev/null discards" || fail "/dev/null" "$(grep devnull "$T/log" | tail -3)"
+grep -q 'to=<unsafe@example.test> .*route=retry reason="4.3.0 <unsafe@example.test>: unsafe include file' "$T/log" \
+  && ok "include: a group-writable include file is refused (deferred, says why)" || fail "unsafe include" "$(grep unsafe "$T/log" | tail -3)"
+qr_run --delete "$(ls "$T/spool/queue" | head -1)"
+
 # --- routes, relayhost, MX
 qr_map routes <<M
 far.test smtp:[relay.far.test]:2525
@@ -105,6 +137,15 @@ rm -f "$T/remote/"*
 printf 'Subject: r\n\nbody\n' | qr_inject s@x.test z@elsewhere.test
 qr_run --once
 grep -qx 'smtp:\[smart.example.net\]:587' "$T/remote/"*.args 2>/dev/null && ok "relayhost: remote mail goes to the smarthost" || fail "relayhost" "$(cat "$T/remote/"*.args 2>&1)"
+# a null client (postern.conf(5)'s example): domain qualifies root, and
+# root@domain goes to the smarthost unless domain is in local-domains
+mv "$T/maps/local-domains.cdb" "$T/maps/local-domains.off"
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@example.test   # as sendmail qualifies root
+qr_run --once
+is "null client: root@domain (sendmail qualifies root so) is relayed to the smarthost" "smtp:[smart.example.net]:587 s@x.test root@example.test" \
+  "$(cat "$T/remote/"*.args 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+mv "$T/maps/local-domains.off" "$T/maps/local-domains.cdb"
 qr_conf
 
 # --- local users (system users: only as root, with a test user and home)
@@ -126,3 +167,30 @@ M
 else
   skip "local user deliveries" "needs root to create a user whose home is under the test directory"
 fi
+
+# --- bounded concurrency: concurrency_limit globally, and
+# destination_concurrency_limit per destination; one deliverer run per
+# message and destination
+cat >"$T/conc-remote" <<SH
+#!/bin/sh
+echo "\$(date +%s%N) 1 \$1" >>$T/conc.log
+cat >/dev/null; sleep 0.3
+echo "\$(date +%s%N) -1 \$1" >>$T/conc.log
+shift 2
+for r in "\$@"; do printf '%s\tok\t250 2.0.0 ok\n' "\$r"; done
+SH
+chmod 755 "$T/conc-remote"; chmod 777 "$T"
+# max_overlap [DEST]: the most runs (to DEST) at the same time
+max_overlap() { sort -n "$T/conc.log" | awk -v d="${1:-}" 'd == "" || $3 == d { n += $2; if (n > m) m = n } END { print m + 0 }'; }
+qr_conf remote_deliverer="$T/conc-remote" concurrency_limit=2
+rm -f "$T/conc.log"
+printf 'Subject: c\n\nx\n' | qr_inject s@x.test a@c1.test b@c2.test c@c3.test d@c4.test e@c5.test f@c6.test
+qr_run --once
+is "concurrency_limit=2: at most two deliveries at once (six destinations)" 2 "$(max_overlap)"
+qr_conf remote_deliverer="$T/conc-remote" concurrency_limit=5 destination_concurrency_limit=1
+rm -f "$T/conc.log"
+for i in 1 2 3; do printf 'Subject: c%d\n\nx\n' $i | qr_inject s@x.test "x$i@same.test" "y$i@same.test"; done
+qr_run --once
+is "destination_concurrency_limit=1: one run at a time to smtp:same.test" 1 "$(max_overlap smtp:same.test)"
+is "one run per message and destination (3 messages, 2 recipients each)" 3 "$(grep -c ' 1 smtp:same.test' "$T/conc.log")"
+qr_conf

@@ -3,7 +3,8 @@
 # loopback ports, driven by real clients: swaks and Python's smtplib, for
 # plain SMTP, PIPELINING, STARTTLS, AUTH PLAIN/LOGIN on submission, implicit
 # TLS, BDAT, 8BITMIME/SMTPUTF8 and a 10 MB message, each checked byte for
-# byte in the spool.
+# byte in the spool; a client vanishing in the data; STARTTLS command
+# injection and TLS 1.1; a certificate chain renewed without a restart.
 . "$(dirname "$0")/lib.sh"
 
 command -v systemd-socket-activate >/dev/null || { skip "smtp clients" "systemd-socket-activate not installed"; exit 0; }
@@ -212,3 +213,29 @@ EOF2
 grep -q "first reply under TLS: b'250-mx" "$T/inj.out" && ok "STARTTLS: bytes sent before the handshake are discarded" ||
   fail "STARTTLS: bytes sent before the handshake are discarded" "$(cat "$T/inj.out")"
 grep -q "TLS 1.1 refused" "$T/inj.out" && ok "STARTTLS: TLS 1.1 refused" || fail "STARTTLS: TLS 1.1 refused" "$(cat "$T/inj.out")"
+
+# TLS files are read per connection: a renewed certificate (here with its
+# intermediate in the same file) is served by the next connection, with no
+# restart of anything
+s_client() { printf 'QUIT\r\n' | timeout 10 openssl s_client -connect "127.0.0.1:$P25" -starttls smtp -showcerts "$@" 2>&1; }
+out=$(s_client)
+case "$out" in *"CN = mx.example.test"*) ok "TLS: the configured certificate";; *) fail "TLS: the configured certificate" "$out";; esac
+mkdir "$T/pki"; (
+  cd "$T/pki" || exit 1
+  ec() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "$@" 2>/dev/null; }
+  ec -x509 -days 2 -subj '/CN=Test Root' -addext basicConstraints=critical,CA:TRUE -keyout ca.key -out ca.pem
+  ec -subj '/CN=Test Intermediate' -keyout int.key -out int.csr
+  printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n' >ca.ext
+  openssl x509 -req -days 2 -in int.csr -CA ca.pem -CAkey ca.key -CAcreateserial -extfile ca.ext -out int.pem 2>/dev/null
+  ec -subj /CN=renewed.example.test -keyout leaf.key -out leaf.csr
+  printf 'subjectAltName=DNS:renewed.example.test\n' >leaf.ext
+  openssl x509 -req -days 2 -in leaf.csr -CA int.pem -CAkey int.key -CAcreateserial -extfile leaf.ext -out leaf.pem 2>/dev/null
+  cat leaf.pem int.pem >chain.pem
+)
+# the key first, then the chain, each by rename, as a renewal tool does
+cp "$T/pki/leaf.key" "$T/key.pem.new" && mv "$T/key.pem.new" "$T/key.pem"
+cp "$T/pki/chain.pem" "$T/cert.pem.new" && mv "$T/cert.pem.new" "$T/cert.pem"
+out=$(s_client -CAfile "$T/pki/ca.pem" -verify_return_error -verify_hostname renewed.example.test)
+case "$out" in *"CN = renewed.example.test"*"Verify return code: 0 (ok)"*) ok "TLS: a renewed certificate is used without a restart";;
+  *) fail "TLS: a renewed certificate is used without a restart" "$out";; esac
+is "TLS: the whole chain is sent" 2 "$(printf '%s\n' "$out" | grep -c 'BEGIN CERTIFICATE')"

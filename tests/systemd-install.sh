@@ -9,7 +9,7 @@
 . "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
 . "$TOP/tests/systemd-lib.bash"
 sd_prereq "install into a Debian 12 root"
-R=$(sd_root inst) || { fail "unpack a Debian 12 root"; exit 1; }
+sd_root inst && R=$T/inst || { fail "unpack a Debian 12 root"; exit 1; }
 
 # A build directory with a stand-in for the sendmail front end, if it is
 # not built yet, so that the diversions can be shown.
@@ -40,8 +40,14 @@ gq=$(awk -F: '$1 == "postern-queue" { print $3 }' "$R/etc/group")
 is "spool-inject is set-gid postern-inject, owned by root" "2755 0 $ginj" "$(stat -c '%a %u %g' "$R/usr/libexec/postern/spool-inject")"
 is "nothing is set-uid" "" "$(find "$R/usr/libexec/postern" "$R/usr/sbin" "$R/usr/bin" -perm -4000 -newer "$R/etc/hostname" 2>/dev/null)"
 is "the only set-gid file of postern is spool-inject" "$R/usr/libexec/postern/spool-inject" "$(find "$R/usr/libexec/postern" -perm -2000)"
-bad=$(for f in "$R"/usr/libexec/postern/*; do [ "$(basename "$f")" = spool-inject ] || stat -c '%a %u %g %n' "$f"; done | grep -v '^755 0 0 ')
-is "other programs are 0755 root:root" "" "$bad"
+bad=$(for f in "$R"/usr/libexec/postern/*; do
+  case "$(basename "$f")" in spool-inject) ;; *.so) stat -c '%a %u %g %n' "$f" | grep -v '^644 0 0 ' ;;
+    *) stat -c '%a %u %g %n' "$f" | grep -v '^755 0 0 ' ;; esac; done)
+is "other programs are 0755 root:root, shared objects 0644" "" "$bad"
+if [ -f "$B/postern-tls.so" ]; then
+  if [ -f "$R/usr/libexec/postern/postern-tls.so" ]; then ok "smtp-receive's TLS object is installed beside it"
+  else fail "smtp-receive's TLS object is installed beside it"; fi
+fi
 want="755 0 0 .
 1770 $uq $ginj tmp
 1770 $uq $ginj mess
@@ -83,6 +89,28 @@ if grep -q '^hostname = edited.example.test' "$R/etc/postern/postern.conf" && gr
   ok "edited postern.conf and aliases are kept, the new default goes beside"
 else fail "edited postern.conf and aliases are kept" "$(cat "$T/out2")"; fi
 is "sendmail still diverted once" "1" "$(chroot "$R" dpkg-divert --list | grep -c 'of /usr/sbin/sendmail ')"
+# A file still as an older install left it is not "edited": it becomes the
+# new default (dpkg's conffile rule), and a map made so is compiled again.
+CS=$R/var/lib/postern/conffiles
+old_default() {   # old_default FILE TEXT: FILE as an older version installed it
+  printf '%s\n' "$2" >"$R$1"
+  awk -v f="$1" '$2 != f' "$CS" >"$CS.t"; echo "$(printf '%s\n' "$2" | sha256sum | cut -d' ' -f1) $1" >>"$CS.t"; mv "$CS.t" "$CS"
+}
+old_default /etc/postern/postern.conf "# postern.conf of an older version"
+old_default /etc/postern/routes "old.example smtp:[old.example]"
+"$B/postern-maps" compile "$R/etc/postern/routes" >/dev/null
+rm -f "$R/etc/postern/postern.conf.postern-new"
+DESTDIR=$R BUILD=$FB "$TOP/tools/install" install >"$T/out3" 2>&1
+if cmp -s "$TOP/units/postern.conf" "$R/etc/postern/postern.conf" && [ ! -e "$R/etc/postern/postern.conf.postern-new" ] \
+   && grep -q 'postern.conf: unedited, updated to the new default' "$T/out3"; then
+  ok "an unedited postern.conf of an older install is updated to the new default, and install says so"
+else fail "an unedited postern.conf of an older install is updated" "$(cat "$T/out3")"; fi
+if ! grep -q old.example "$R/etc/postern/routes" && ! "$B/postern-maps" query "$R/etc/postern/routes" old.example >/dev/null 2>&1; then
+  ok "an unedited map is updated and compiled again"
+else fail "an unedited map is updated and compiled again" "$(cat "$R/etc/postern/routes")"; fi
+if grep -q '^alice: bob' "$R/etc/postern/aliases"; then
+  ok "the edited aliases survive a third install"
+else fail "the edited aliases survive a third install" "$(cat "$R/etc/postern/aliases")"; fi
 is "users not duplicated" "1" "$(grep -c '^postern-smtpd:' "$R/etc/passwd")"
 
 # --- roles ----------------------------------------------------------------
@@ -105,7 +133,7 @@ if [ -f "$R/etc/postern/postern.conf" ] && [ -d "$R/var/spool/postern/new" ] && 
 else fail "uninstall keeps the configuration, the spool and the users"; fi
 
 # --- without systemd: useradd/groupadd --------------------------------------
-R2=$(sd_root nosd) || { fail "unpack a second root"; exit 1; }
+sd_root nosd && R2=$T/nosd || { fail "unpack a second root"; exit 1; }
 rm -f "$R2/lib/systemd/systemd" "$R2/usr/lib/systemd/systemd"
 if DESTDIR=$R2 BUILD=$B "$TOP/tools/install" install >"$T/nosd.out" 2>&1; then ok "install into a root without systemd"
 else fail "install into a root without systemd" "$(cat "$T/nosd.out")"; fi
@@ -122,3 +150,71 @@ else fail "without systemd, install-hub points at the examples" "$(cat "$T/nosd-
 if [ -f "$R2/usr/share/doc/postern/examples/inetd.conf" ] && [ -f "$R2/usr/share/doc/postern/examples/crontab" ] \
    && [ -f "$R2/usr/share/doc/postern/examples/tcpserver" ]; then ok "inetd.conf, tcpserver and crontab examples installed"
 else fail "inetd.conf, tcpserver and crontab examples installed"; fi
+
+# The example lines at work without systemd: the inetd.conf line's user,
+# program and arguments take a message on fds 0/1 (through the set-gid
+# spool-inject, with no group given by a unit), and the crontab line's
+# command delivers it.
+chroot "$R2" useradd -m -s /bin/sh erin
+printf 'hostname = nosd.example.test\n' >"$R2/etc/postern/postern.conf"
+set -- $(grep -v '^#' "$R2/usr/share/doc/postern/examples/inetd.conf" | grep -m1 ' tcp ')
+user=$5 prog=$6; shift 7
+cat >"$T/pipe-smtp.py" <<'PY'
+import subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def reply():
+    while True:
+        l = p.stdout.readline().decode(errors="replace")
+        if not l: print("(closed)"); return
+        print(l.rstrip())
+        if l[3:4] != "-": return
+reply()
+for c in ["EHLO client.example", "MAIL FROM:<x@example.org>", "RCPT TO:<erin@nosd.example.test>", "DATA",
+          "Subject: via inetd\r\n\r\nhello\r\n.", "QUIT"]:
+    p.stdin.write((c + "\r\n").encode()); p.stdin.flush(); reply()
+p.stdin.close(); p.wait()
+PY
+out=$(timeout 20 python3 "$T/pipe-smtp.py" chroot --userspec="$user:$user" "$R2" "$prog" "$@" 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "without systemd: the inetd.conf line ($user: $prog $*) queues a message" ;;
+  *) fail "without systemd: the inetd.conf line queues a message" "$out" ;; esac
+cmd=$(awk '$1 == "*/15" { for (i = 7; i <= NF; i++) printf "%s ", $i }' "$R2/usr/share/doc/postern/examples/crontab")
+timeout 30 chroot "$R2" $cmd >"$T/cron.out" 2>&1
+if grep -qx 'Subject: via inetd' "$R2"/home/erin/Maildir/new/* 2>/dev/null; then ok "without systemd: the crontab line (${cmd% }) delivers it to erin's Maildir"
+else fail "without systemd: the crontab line (${cmd% }) delivers it" "$(cat "$T/cron.out")"; fi
+
+# --- make install on a running system ------------------------------------------
+# What an administrator does on a live machine: tools/install (what `make
+# install`, `make install-hub`, ... run) inside a booted root, with no
+# DESTDIR, so that it talks to the running systemd: units enabled and
+# started at once, roles switched live, everything stopped on uninstall.
+sd_root live && R3=$T/live || { fail "unpack a third root"; exit 1; }
+if sd_boot "$R3"; then ok "a live system: booted"
+else fail "a live system: booted" "$(tail -n 20 "$T/boot.log")"; exit 1; fi
+src=$R3/usr/src/postern
+mkdir -p "$src/build"
+(cd "$TOP" && tar -cf - tools units lib/*.5 */*.8) | tar -C "$src" -xf -
+find "$B" -maxdepth 1 -type f -exec cp -p {} "$src/build/" \;
+live() { sd_run "$R3" sh -c "cd /usr/src/postern && BUILD=/usr/src/postern/build tools/install $1" >>"$T/live.out" 2>&1; }
+active() { sd_run "$R3" systemctl is-active "$@" | tr '\n' ' ' | sed 's/ $//'; }
+if live install && live hub; then ok "a live system: install and install-hub"
+else fail "a live system: install and install-hub" "$(cat "$T/live.out")"; fi
+is "a live system: install-hub starts port 25 and the queue daemon at once" "active active" \
+  "$(active postern-smtpd.socket postern-queue.service)"
+out=$(timeout 20 "$SR" net "$R3" swaks --server 127.0.0.1 --quit-after EHLO --timeout 10 2>&1)
+case "$out" in *"<-  220 "*) ok "a live system: port 25 answers" ;; *) fail "a live system: port 25 answers" "$out" ;; esac
+mainpid() { sd_run "$R3" systemctl show -p MainPID --value postern-queue.service; }
+pid1=$(mainpid)
+restarted() { p=$(mainpid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid1" ]; }
+if live install && wait_until 10 restarted && grep -q 'restarting postern-queue.service' "$T/live.out"; then
+  ok "a live system: installing again (an upgrade) restarts the running queue daemon"
+else fail "a live system: installing again restarts the running queue daemon" "pid $pid1 -> $(mainpid)" "$(tail -n 5 "$T/live.out")"; fi
+if live nullclient; then ok "a live system: install-nullclient"; else fail "a live system: install-nullclient" "$(cat "$T/live.out")"; fi
+is "a live system: install-nullclient stops port 25 and the daemon, starts the flush path and timer" \
+  "inactive inactive active active" "$(active postern-smtpd.socket postern-queue.service postern-flush.path postern-flush.timer)"
+is "a live system: then nothing listens" "" "$(sd_run "$R3" ss -Hltn)"
+if live uninstall && grep -q 'postern install: removed; kept' "$T/live.out"; then ok "a live system: uninstall"
+else fail "a live system: uninstall" "$(tail -n 5 "$T/live.out")"; fi
+is "a live system: uninstall stops every postern unit" "" "$(sd_run "$R3" systemctl list-units --no-legend --all 'postern*' | grep -v 'not-found' )"
+is "a live system: and systemd no longer knows them" "" "$(sd_run "$R3" systemctl list-unit-files --no-legend 'postern*')"
+is "a live system: no sendmail left behind (there was none before)" "" "$(ls "$R3/usr/sbin/sendmail" "$R3/usr/lib/sendmail" 2>/dev/null)"
+sd_stop "$R3"

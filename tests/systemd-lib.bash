@@ -8,6 +8,9 @@
 # with nsenter, and kills that PID 1 at exit.  Every root, netns and
 # process a test starts is removed by its at_exit hooks.
 SR=$TOP/tools/systemd-root
+# tests/run ends an overdue test with SIGTERM: exit through the EXIT trap,
+# so that booted roots, mounts and namespaces are removed all the same.
+trap 'exit 143' TERM INT HUP
 
 # sd_prereq TEST-NAMES...: skip every named test and exit unless we can
 # boot roots here.  Roots are booted for one build only (build/): the
@@ -16,7 +19,7 @@ SR=$TOP/tools/systemd-root
 sd_prereq() {
   local why="" n
   if ! is_root; then why="needs root (boots systemd as PID 1 in namespaces)"
-  elif [ "$(basename "$B")" != build ]; then why="the systemd tests run once, against build/"
+  elif [ "$(basename "$B")" != build ]; then why="booted roots run once, against build/ (sanitizers cannot run under MemoryDenyWriteExecute=)"
   elif [ ! -x "$B/spool-inject" ] || [ ! -x "$B/smtp-receive" ]; then why="spool-inject and smtp-receive are not built"
   elif ! command -v unshare >/dev/null || ! command -v nsenter >/dev/null; then why="needs unshare and nsenter (util-linux)"
   elif ! "$SR" cache >"$T/cache.out" 2>&1; then why="no Debian 12 root: $(tail -n 1 "$T/cache.out")"
@@ -26,12 +29,13 @@ sd_prereq() {
   exit 0
 }
 
-# sd_root NAME: a fresh root in $T/NAME, removed at exit; prints its path
+# sd_root NAME: a fresh root in $T/NAME (an overlay on the cached tree),
+# stopped and removed at exit.  Not in a $(...) subshell: the exit hook
+# must be registered by the test's own shell.
 sd_root() {
   local r=$T/$1
-  "$SR" unpack "$r" || return 1
   at_exit "'$SR' remove '$r' >/dev/null 2>&1"
-  echo "$r"
+  "$SR" unpack "$r" >>"$T/unpack.log" 2>&1
 }
 
 # sd_install ROOT [install|hub|nullclient]...: tools/install into ROOT

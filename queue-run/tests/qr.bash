@@ -1,7 +1,8 @@
 # queue-run/tests/qr.bash - helpers for the queue-run and local-deliver
 # tests (sourced after tests/lib.sh; not a test itself: tests/run runs *.sh).
 #
-# qr_setup makes a spool, maps and a config under $T.  As root it creates a
+# qr_setup makes a spool, maps (local-domains: example.test) and a config
+# under $T.  As root it creates a
 # unique user ($U) that owns the spool and serves as queue_user, send_user
 # and virtual_user, and is the local user the tests deliver to (home $T/home),
 # so queue-run runs with its real privilege separation; the user is removed
@@ -51,8 +52,11 @@ dir=$(dirname "$0")/remote
 n=$(date +%s%N)
 { for a in "$@"; do printf '%s\n' "$a"; done; } >"$dir/$n.args"
 cat >"$dir/$n.msg"
+while [ "${1#-}" != "$1" ]; do shift; done   # message tags as options (remote-send.8)
 dest=$1; shift; shift
+tab=$(printf '\t')
 for r in "$@"; do
+  r=${r%%"$tab"*}                            # a recipient's DSN tags follow a TAB
   case $r in
     *defer*) printf '%s\tdefer\t451 4.2.0 try later (%s)\n' "$r" "$dest" ;;
     *fail*) printf '%s\tfail\t550 5.1.1 no such user here\n' "$r" ;;
@@ -64,6 +68,7 @@ exit 0
 SH
   chmod 755 "$T/fake-remote"
   qr_conf
+  echo example.test | qr_map local-domains    # the test domain (domain= alone is not local)
 }
 
 # qr_conf [key=value...]: (re)write $T/conf

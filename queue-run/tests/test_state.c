@@ -7,6 +7,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "../../lib/tests/t.h"
+#include "str.h"
+#include "num.h"
 #include "../qr.h"
 
 struct config qr_cfg;
@@ -71,6 +73,29 @@ int main(void)
   T_OK("work_due is the earliest due item", work_due(&r) == 1700000100);
   unsigned long due = 0;
   T_OK("state_due reads the N line alone", state_due(id, &due) == 1 && due == 1700000100);
+  T_OK("the digest of what was read is the digest of what was written", r.digest == work_digest(&w) && r.digest == work_digest(&r));
+  r.item[0].tries++;
+  T_OK("the digest changes with an item", work_digest(&r) != r.digest);
+  r.item[0].tries--;
+  work_set_text(&r, &r.item[1], "x", 1);
+  T_OK("the digest changes with a text", work_digest(&r) != r.digest);
+  T_OK("work_find finds an item by its delivery", work_find(&r, KIND_USER, "bob", "~", "b@y.test") == &r.item[1]);
+  T_OK("work_find: another kind is another delivery", work_find(&r, KIND_MAILBOX, "bob", "~", "b@y.test") == 0);
+  r.item[1].status = ST_GONE;
+  T_OK("work_find skips replaced items", work_find(&r, KIND_USER, "bob", "~", "b@y.test") == 0);
+  {
+    unsigned int k;
+    char a[32];
+    for (k = 0; k < 5000; k++) {
+      size_t n = str_copy(a, "u");
+      n += num_fmt(a + n, k);
+      str_copy(a + n, "@x.test");
+      work_add(&r, 0, ST_PENDING, KIND_REMOTE, 0, "smtp:x.test", a);
+    }
+    T_OK("work_find with many items (the hash grows)", work_find(&r, KIND_REMOTE, 0, "smtp:x.test", "u4321@x.test") == &r.item[2 + 4321]);
+    work_truncate(&r, 2);
+    T_OK("work_truncate forgets items", r.n == 2 && work_find(&r, KIND_REMOTE, 0, "smtp:x.test", "u4321@x.test") == 0);
+  }
   work_free(&r);
   work_free(&w);
 

@@ -98,6 +98,32 @@ P9=$(free_port); server s9 "$P9" --name client.test || exit 0
 send "$T/msg" "smtp:[127.0.0.1]:$P9" a@b.test ok@y.test
 expect "loop: our name in the greeting fails" ok@y.test fail "5.4.6 mail loops back to myself*"
 
+# a server whose greeting is someone else's but whose EHLO reply names us
+P9b=$(free_port); server s9b "$P9b" --name client.test --greeting "220 relay.test ESMTP" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P9b" a@b.test ok@y.test
+expect "loop: our name in the EHLO reply fails" ok@y.test fail "5.4.6 mail loops back to myself*"
+[ -z "$(ls "$T/s9b")" ] && ok "loop: nothing sent to ourselves" || fail "loop: sent" "$(ls "$T/s9b")"
+
+# STARTTLS (policy may): refused before any handshake -> plain text is
+# fine; a handshake that breaks after the 220 -> deferred, no plain text
+P13=$(free_port); server s13 "$P13" --starttls "454 4.7.0 TLS not available" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P13" a@b.test ok@y.test
+expect "may: STARTTLS refused (454): sent in plain text" ok@y.test ok "250 *"
+P14=$(free_port); server s14 "$P14" --starttls "220 2.0.0 go ahead" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P14" a@b.test ok@y.test
+expect "may: handshake failed after 220: deferred" ok@y.test defer "4.7.0 TLS with 127.0.0.1:$P14 failed*"
+is "may: no second attempt in plain text" "1 0" "$(grep -c '^EHLO' "$T/s14.log") $(grep -c '^MAIL' "$T/s14.log")"
+
+# SMTPUTF8 requested (-U): needed only for UTF-8 in addresses or headers
+printf 'Subject: plain\n\nbody caf\xc3\xa9\n' >"$T/msgu1"
+send "$T/msgu1" -U "smtp:[127.0.0.1]:$P2" a@b.test ok@y.test
+expect "-U, ASCII headers and addresses, no SMTPUTF8 offered: sent" ok@y.test ok "250 *"
+printf 'Subject: caf\xc3\xa9\n\nbody\n' >"$T/msgu2"
+send "$T/msgu2" -U "smtp:[127.0.0.1]:$P2" a@b.test ok@y.test
+expect "-U, UTF-8 header, no SMTPUTF8 offered: fails" ok@y.test fail "5.6.7 the message needs SMTPUTF8*"
+send "$T/msgu2" -U "smtp:[127.0.0.1]:$P" a@b.test ok@y.test
+grep -q ' SMTPUTF8' "$T/s1/$(ls "$T/s1" | sort -n | tail -1)" && ok "-U, SMTPUTF8 offered: requested on MAIL" || fail "-U SMTPUTF8 param" ""
+
 # EHLO refused: HELO, and no extensions used
 P10=$(free_port); server s10 "$P10" --no-ehlo || exit 0
 send "$T/msg" "smtp:[127.0.0.1]:$P10" a@b.test ok@y.test
@@ -110,7 +136,13 @@ printf '[127.0.0.1]:%s bob:pass word:x\n' "$P11" >"$T/maps/relay-auth"
 chmod 600 "$T/maps/relay-auth"
 "$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null
 send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
-expect "AUTH: never over plain text by default" ok@y.test defer "4.7.0 not sending credentials*without TLS"
+expect "AUTH: a route with a password is verify by default" ok@y.test defer "4.7.4 TLS is required*does not offer STARTTLS"
+[ -z "$(ls "$T/s11")" ] && ok "AUTH: nothing sent to the unverified server" || fail "AUTH: sent" "$(ls "$T/s11")"
+printf '[127.0.0.1]:%s may\n' "$P11" >"$T/maps/tls-policy"
+"$B/postern-maps" compile "$T/maps/tls-policy" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
+expect "AUTH: never over plain text (policy may)" ok@y.test defer "4.7.0 not sending credentials*without TLS"
+! grep -q '^AUTH' "$T/s11.log" 2>/dev/null && ok "AUTH: no AUTH command sent in plain text" || fail "AUTH sent" "$(cat "$T/s11.log")"
 printf '[127.0.0.1]:%s none plaintext-auth\n' "$P11" >"$T/maps/tls-policy"
 "$B/postern-maps" compile "$T/maps/tls-policy" >/dev/null
 send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
@@ -129,6 +161,13 @@ printf '[127.0.0.1]:%s none plaintext-auth\n' "$P12" >>"$T/maps/tls-policy"
 send "$T/msg" "smtp:[127.0.0.1]:$P12" a@b.test ok@y.test
 expect "AUTH LOGIN when PLAIN is not offered: sent" ok@y.test ok
 grep -q 'AUTH-RESULT ok user=bob' "$T/s12.log" && grep -q '^AUTH LOGIN' "$T/s12.log" && ok "AUTH LOGIN: right credentials" || fail "AUTH LOGIN" "$(cat "$T/s12.log")"
+P15=$(free_port); server s15 "$P15" --auth 'bob:pass word:x' --auth-code "250 2.0.0 fine, I guess" || exit 0
+printf '[127.0.0.1]:%s bob:pass word:x\n' "$P15" >>"$T/maps/relay-auth"
+printf '[127.0.0.1]:%s none plaintext-auth\n' "$P15" >>"$T/maps/tls-policy"
+"$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null && "$B/postern-maps" compile "$T/maps/tls-policy" >/dev/null
+send "$T/msg" "smtp:[127.0.0.1]:$P15" a@b.test ok@y.test
+expect "AUTH answered 250, not 235: not authenticated, deferred" ok@y.test defer "250 2.0.0 fine, I guess*after AUTH*"
+[ -z "$(ls "$T/s15")" ] && ok "AUTH without 235: nothing sent" || fail "AUTH 250: sent" ""
 chmod 640 "$T/maps/relay-auth.cdb"
 send "$T/msg" "smtp:[127.0.0.1]:$P11" a@b.test ok@y.test
 expect "relay-auth readable by group: refused, deferred" ok@y.test defer "4.3.5 refusing relay-auth.cdb*"

@@ -1,44 +1,51 @@
 #!/bin/bash
-# mx.sh - MX delivery with a DNS server on loopback (dns.py), inside a
-# network namespace of its own (root; CI runs as root): preference order,
-# random order among equal preferences, the next MX on a refused
-# connection or a 4xx greeting, fallback to A, null MX, NXDOMAIN, a
-# temporary DNS failure, loops, and IPv6 -> IPv4 fallback when the IPv6
-# route is a black hole.
+# mx.sh - MX delivery with a real DNS server on loopback (dnsmasq, Debian
+# dnsmasq-base) inside a network namespace of its own (root; CI runs as
+# root): preference order, random order among equal preferences, the next
+# MX on a refused connection or a 4xx greeting, fallback to A and AAAA,
+# null MX, NXDOMAIN, a server failure and a silent server (deferrals),
+# loops, and IPv6 -> IPv4 fallback when the IPv6 route is a black hole.
 if [ -z "${RS_NETNS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
   RS_NETNS=1 exec unshare -n bash "$0" "$@"
 fi
 . "$(dirname "$0")/rs.bash"
 [ -n "${RS_NETNS:-}" ] || { skip "MX and DNS tests" "need root for a network namespace and port 53"; exit 0; }
+command -v dnsmasq >/dev/null || { skip "MX and DNS tests" "dnsmasq (package dnsmasq-base) not installed"; exit 0; }
 ip link set lo up || { fail "loopback up in the namespace"; exit 0; }
 
-cat >"$T/zone" <<ZONE
-pref.test MX 20 mx2.pref.test
-pref.test MX 10 mx1.pref.test
-mx1.pref.test A 127.0.0.2
-mx2.pref.test A 127.0.0.3
-down.test MX 10 mxdown.down.test
-down.test MX 20 mx2.pref.test
-mxdown.down.test A 127.0.0.9
-greet.test MX 10 mx4.greet.test
-greet.test MX 20 mx2.pref.test
-mx4.greet.test A 127.0.0.4
-equal.test MX 10 mx1.pref.test
-equal.test MX 10 mx2.pref.test
-aonly.test A 127.0.0.2
-nullmx.test MX 0 .
-badmx.test MX 10 nowhere.test
-temp.test TEMP
-loop.test MX 10 client.test
-loop.test MX 20 mx2.pref.test
-v6.test MX 10 dual.v6.test
-dual.v6.test AAAA 2001:db8:99::2
-dual.v6.test A 127.0.0.2
-six.test AAAA ::1
-ZONE
-bg "$T/dns.out" python3 "$RS_TESTS/dns.py" 127.0.0.53 53 "$T/zone"
-for i in $(seq 50); do grep -q ready "$T/dns.out" && break; sleep 0.1; done
-grep -q ready "$T/dns.out" || { fail "dns server" "$(cat "$T/dns.out")"; exit 0; }
+# dnsmasq answers for *.test from its own records and NXDOMAIN for other
+# names there; refused.example (outside .test, no upstream) gets REFUSED,
+# a server failure for a stub resolver as SERVFAIL is; slow.test goes to an
+# upstream that never answers
+zone=(
+  --mx-host=pref.test,mx2.pref.test,20 --mx-host=pref.test,mx1.pref.test,10
+  --host-record=mx1.pref.test,127.0.0.2 --host-record=mx2.pref.test,127.0.0.3
+  --mx-host=down.test,mxdown.down.test,10 --mx-host=down.test,mx2.pref.test,20
+  --host-record=mxdown.down.test,127.0.0.9
+  --mx-host=greet.test,mx4.greet.test,10 --mx-host=greet.test,mx2.pref.test,20
+  --host-record=mx4.greet.test,127.0.0.4
+  --mx-host=equal.test,mx1.pref.test,10 --mx-host=equal.test,mx2.pref.test,10
+  --host-record=aonly.test,127.0.0.2
+  --mx-host=nullmx.test,.,0
+  --mx-host=badmx.test,nowhere.test,10
+  --mx-host=tempmx.test,mx.refused.example,10
+  --mx-host=loop.test,client.test,10 --mx-host=loop.test,mx2.pref.test,20
+  --mx-host=v6.test,dual.v6.test,10 --host-record=dual.v6.test,127.0.0.2,2001:db8:99::2
+  --host-record=six.test,::1
+  --server=/slow.test/127.0.0.99
+)
+bg "$T/dns.out" dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-hosts --no-resolv \
+  --listen-address=127.0.0.53 --bind-interfaces --local=/test/ --log-facility=- "${zone[@]}"
+dns_ready() {
+  python3 - <<'PY' 2>/dev/null
+import socket, struct
+q = struct.pack('>HHHHHH', 7, 0x100, 1, 0, 0, 0) + b'\4pref\4test\0' + struct.pack('>HH', 15, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(q, ('127.0.0.53', 53)); s.recv(512)
+PY
+}
+for i in $(seq 50); do dns_ready && break; sleep 0.1; done
+dns_ready || { fail "dnsmasq on 127.0.0.53" "$(cat "$T/dns.out")"; exit 0; }
 export DNSCACHEIP=127.0.0.53
 
 P=2525
@@ -73,8 +80,16 @@ send "$T/msg" "smtp:nullmx.test" a@b.test x@nullmx.test
 expect "null MX: fails" x@nullmx.test fail "5.1.10 domain does not accept mail (null MX): nullmx.test"
 send "$T/msg" "smtp:nx.test" a@b.test x@nx.test
 expect "NXDOMAIN: fails" x@nx.test fail "5.1.2 domain not found (NXDOMAIN): nx.test"
-send "$T/msg" "smtp:temp.test" a@b.test x@temp.test
-expect "temporary DNS failure: deferred" x@temp.test defer "4.4.3 temporary DNS failure*temp.test"
+conf dns_timeout=1
+start=$SECONDS
+send "$T/msg" "smtp:refused.example" a@b.test x@refused.example
+expect "DNS server failure (REFUSED): deferred" x@refused.example defer "4.4.3 temporary DNS failure*refused.example"
+send "$T/msg" "smtp:tempmx.test" a@b.test x@tempmx.test
+expect "DNS server failure for the MX host: deferred" x@tempmx.test defer "4.4.3 temporary DNS failure for the MX hosts of tempmx.test"
+send "$T/msg" "smtp:slow.test" a@b.test x@slow.test
+expect "DNS server silent: deferred" x@slow.test defer "4.4.3 temporary DNS failure*slow.test"
+[ $((SECONDS - start)) -le 6 ] && ok "DNS failures: bounded by dns_timeout ($((SECONDS - start)) s)" || fail "DNS failures took $((SECONDS - start)) s"
+conf
 send "$T/msg" "smtp:badmx.test" a@b.test x@badmx.test
 expect "MX host without address: fails" x@badmx.test fail "5.4.4 no address for any MX host of badmx.test"
 send "$T/msg" "smtp:[nx.test]:$P" a@b.test x@nx.test

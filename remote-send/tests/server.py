@@ -12,6 +12,12 @@ Usage: server.py [options] ADDRESS PORT | unix:/path
   --drop-data N      close the connection after N bytes of message data
   --auth USER:PASS   offer AUTH and check these credentials
   --mechs LIST       the AUTH mechanisms offered (default "PLAIN LOGIN")
+  --starttls LINE    offer STARTTLS and answer it with LINE; after a 220
+                     the connection is closed (a handshake that fails)
+  --auth-code LINE   answer AUTH with LINE whatever the credentials
+  --tls CERT,KEY     TLS from the first byte (smtps)
+  --rset LINE        answer RSET with LINE (and close the connection if
+                     it is a 421)
   --log FILE         append every line received (CRLF shown as \\r\\n)
   --out DIR          each message to DIR/N: "MAIL ..." and "RCPT ..." lines,
                      an empty line, then the data exactly as received
@@ -19,7 +25,7 @@ Recipients whose local part starts with temp get 450 4.2.1 at RCPT, fail
 550 5.1.1; with --lmtp, late-temp and late-fail are accepted at RCPT and get
 451 4.2.0 / 552 5.2.2 after the data.  Prints "ready" when listening.
 """
-import argparse, base64, os, socket, socketserver, sys, threading, time
+import argparse, base64, os, socket, socketserver, ssl, sys, threading, time
 
 A = None
 count = [0]
@@ -58,6 +64,8 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send('500 5.5.1 command unrecognized')
                     continue
                 caps = [c for c in A.caps.split(',') if c]
+                if A.starttls:
+                    caps.append('STARTTLS')
                 if A.auth:
                     caps.append('AUTH ' + A.mechs)
                 lines = [A.name] + caps
@@ -65,6 +73,12 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send('250%s%s' % ('-' if i < len(lines) - 1 else ' ', c))
             elif verb == 'HELO':
                 self.send('250 %s' % A.name)
+            elif verb == 'STARTTLS' and A.starttls:
+                self.send(A.starttls)
+                if A.starttls.startswith('220'):
+                    return
+            elif verb == 'AUTH' and A.auth_code:
+                self.send(A.auth_code)
             elif verb == 'AUTH':
                 self.auth(cmd)
             elif verb == 'MAIL':
@@ -93,7 +107,9 @@ class Handler(socketserver.StreamRequestHandler):
                     return
             elif verb == 'RSET':
                 mail, rcpts, accepted = None, [], []
-                self.send('250 2.0.0 Ok')
+                self.send(A.rset or '250 2.0.0 Ok')
+                if A.rset and A.rset.startswith('421'):
+                    return
             elif verb == 'QUIT':
                 self.send('221 2.0.0 bye')
                 return
@@ -155,6 +171,14 @@ class TCP(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
 
+    def get_request(self):
+        sock, peer = super().get_request()
+        if A.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*A.tls.split(','))
+            sock = ctx.wrap_socket(sock, server_side=True)
+        return sock, peer
+
 
 class TCP6(TCP):
     address_family = socket.AF_INET6
@@ -176,6 +200,10 @@ def main():
     p.add_argument('--drop-data', type=int)
     p.add_argument('--auth')
     p.add_argument('--mechs', default='PLAIN LOGIN')
+    p.add_argument('--rset')
+    p.add_argument('--tls')
+    p.add_argument('--starttls')
+    p.add_argument('--auth-code')
     p.add_argument('--log')
     p.add_argument('--out')
     p.add_argument('address')

@@ -48,6 +48,32 @@ int main(void)
   m.s = "caf\xc3\xa9\n"; m.len = strlen(m.s);
   data_scan(&m);
   T_OK("8-bit seen", m.eightbit && m.wire == m.len + 1);
+  T_OK("8-bit in a header section without a body", m.eightbit_head);
+  m.s = "Subject: x\n\ncaf\xc3\xa9\n"; m.len = strlen(m.s);
+  data_scan(&m);
+  T_OK("8-bit only in the body", m.eightbit && !m.eightbit_head);
+  m.s = "Subject: caf\xc3\xa9\r\n\r\nbody\r\n"; m.len = strlen(m.s);
+  data_scan(&m);
+  T_OK("8-bit in the headers (CRLF)", m.eightbit && m.eightbit_head);
+  m.s = "\ncaf\xc3\xa9\n"; m.len = strlen(m.s);
+  data_scan(&m);
+  T_OK("no header section at all", m.eightbit && !m.eightbit_head);
+  {
+    struct job j;
+    memset(&j, 0, sizeof j);
+    m.s = "Subject: x\n\ncaf\xc3\xa9\n"; m.len = strlen(m.s);
+    data_scan(&m);
+    j.smtputf8 = 1;
+    T_OK("SMTPUTF8 requested, ASCII headers: not needed", !smtp_utf8_needed(&j, &m));
+    j.utf8_addr = 1;
+    T_OK("UTF-8 address: needed", smtp_utf8_needed(&j, &m));
+    j.utf8_addr = 0;
+    m.s = "Subject: caf\xc3\xa9\n\nx\n"; m.len = strlen(m.s);
+    data_scan(&m);
+    T_OK("SMTPUTF8 requested, UTF-8 header: needed", smtp_utf8_needed(&j, &m));
+    j.smtputf8 = 0;
+    T_OK("UTF-8 header without the request: sent as 8-bit", !smtp_utf8_needed(&j, &m));
+  }
 
   T_STR("base64 pad 2", "YQ==", out, auth_base64(out, "a", 1));
   T_STR("base64 pad 1", "YWI=", out, auth_base64(out, "ab", 2));

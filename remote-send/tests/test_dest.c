@@ -37,6 +37,13 @@ int main(void)
   T_OK("MX default may", !dest_policy(&d, &c, 0) && d.tls == TLSP_MAY);
   dest_parse(&d, "smtp:[s]:587", "[s]:587");
   T_OK("relayhost default verify", !dest_policy(&d, &c, 0) && d.tls == TLSP_VERIFY);
+  dest_parse(&d, "smtp:[s]:587", "");
+  d.has_cred = 1;
+  T_OK("a route with credentials: the relayhost's default, verify", !dest_policy(&d, &c, 0) && d.tls == TLSP_VERIFY);
+  T_OK("a route with credentials: an explicit entry wins", !dest_policy(&d, &c, "encrypt") && d.tls == TLSP_ENCRYPT);
+  dest_parse(&d, "lmtp:unix:/x", "");
+  d.has_cred = 1;
+  T_OK("LMTP over a unix socket with credentials: still none", !dest_policy(&d, &c, 0) && d.tls == TLSP_NONE);
   dest_parse(&d, "lmtp:unix:/x", "");
   T_OK("LMTP default none", !dest_policy(&d, &c, 0) && d.tls == TLSP_NONE);
   T_OK("no TLS over unix sockets", dest_policy(&d, &c, "encrypt") != 0);

@@ -83,6 +83,9 @@ printf '[127.0.0.1]:%s alice:s3cret pass\n' "$P465" >"$T/maps/relay-auth"
 chmod 600 "$T/maps/relay-auth"
 "$B/postern-maps" compile "$T/maps/relay-auth" >/dev/null
 send "$T/msg" "smtps:[127.0.0.1]:$P465" a@b.test someone@far.test
+expect "smtps with a password, CA unknown: verify by default, deferred" someone@far.test defer "4.7.5 *local issuer*"
+conf smtp_tls_ca_file="$T/ca.pem"
+send "$T/msg" "smtps:[127.0.0.1]:$P465" a@b.test someone@far.test
 expect "smtps: delivered" someone@far.test ok "250 *"
 grep -q "relay=127.0.0.1:$P465 tls=" "$T/err" && ok "smtps: TLS logged" || fail "smtps TLS" "$(cat "$T/err")"
 

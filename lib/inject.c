@@ -1,5 +1,7 @@
 /* inject.c - put one message into the spool, durably (DESIGN.md invariants
- * 1, 3 and 6).
+ * 1, 3 and 6): the whole of spool-inject, which runs it in its own process,
+ * and of smtp-receive's forked injector (doc/architecture.md "smtp-receive
+ * injects in a forked child").
  *
  * The body goes to mess/<id> (created O_EXCL, which is what finally makes
  * ids unique), the checked envelope to tmp/<id>; both are fsync'ed, then
@@ -21,6 +23,7 @@
 #include "str.h"
 #include "exitcode.h"
 #include "log.h"
+#include "num.h"
 #include "inject.h"
 #include "wbuf.h"
 
@@ -119,14 +122,15 @@ static void name(char *fn, const char *dir, const char *id)
   str_copy(fn + n, id);
 }
 
-void inject_create(struct inject *m)
+void inject_create(struct inject *m, const char *want)
 {
   char fn[sizeof mess_fn];
   sigset_t all, old;
   unsigned int tries;
   sigfillset(&all);
   for (tries = 0; tries < 20; tries++) {
-    spool_id(m->id);
+    if (tries == 0 && want && spool_id_valid(want)) str_copy(m->id, want);
+    else spool_id(m->id);
     name(fn, SPOOL_MESS, m->id);
     /* the name becomes ours to clean up in the same breath as the file
      * exists: a signal in between must not remove another message's body */
@@ -230,4 +234,34 @@ void inject_commit(struct inject *m)
   committed = 1;
   sigprocmask(SIG_SETMASK, &old, 0);
   if (spool_fsync_dir(SPOOL_NEW) == -1) temp_sys("unable to sync new/");
+}
+
+/* queued - log the new message and answer */
+static void queued(const struct inject *m)
+{
+  char size[NUM_ULONG], nrcpt[NUM_ULONG], uid[NUM_ULONG];
+  static stralloc from;   /* "<sender>" */
+  if (!stralloc_copys(&from, "<") || !stralloc_cats(&from, envelope_sender(&m->env)) ||
+      !stralloc_cats(&from, ">") || !stralloc_0(&from))
+    from.len = 0;   /* out of memory: the message is queued, log what we can */
+  log_event(m->id, "status", "queued", "from", from.len ? from.s : "?",
+            "nrcpt", num_str(nrcpt, m->env.nrcpt), "size", num_str(size, m->size),
+            "uid", num_str(uid, (unsigned long)getuid()), (char *)0);
+  inject_reply("250 2.0.0 Ok: queued as ", m->id);
+}
+
+void inject_run(const struct config *cfg, const char *want)
+{
+  static struct inject m;
+  if (chdir(cfg->spool) == -1)
+    inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to enter the spool directory ", cfg->spool);
+  alarm(INJECT_DEADLINE_SECONDS);
+  m.limit = cfg->message_size_limit;
+  inject_room(&m, cfg->spool_reserve);  /* refuse early when the disk is nearly full */
+  inject_create(&m, want);              /* mess/<id> */
+  inject_copy(&m, 0);                   /* fd 0 -> body, fsync */
+  inject_envelope(&m, 1);               /* end line missing: queue nothing */
+  inject_commit(&m);                    /* the one commit point */
+  spool_trigger();                      /* wake queue-run if it listens */
+  queued(&m);
 }

@@ -1,7 +1,9 @@
 /* inject.h - the steps of spool-inject (inject.c), each of which succeeds
- * or ends the process with the right exit code and reply line. */
+ * or ends the process with the right exit code and reply line.  Used by
+ * spool-inject, and by smtp-receive in a forked child. */
 #ifndef INJECT_H
 #define INJECT_H
+#include "config.h"
 #include "envelope.h"
 #include "spool.h"
 
@@ -18,10 +20,16 @@ struct inject {
 
 void inject_signals(void);                            /* cleanup on TERM, ALRM, ... */
 void inject_room(struct inject *m, unsigned long reserve);  /* free space check */
-void inject_create(struct inject *m);                 /* mess/<id>, O_EXCL */
+void inject_create(struct inject *m, const char *want);  /* mess/<id>, O_EXCL; want: an id to try first, or 0 */
 void inject_copy(struct inject *m, int fd);           /* fd -> body, fsync */
 void inject_envelope(struct inject *m, int fd);       /* fd -> envelope, checked */
 void inject_commit(struct inject *m);                 /* tmp/<id> -> new/<id> */
 void inject_reply(const char *reply, const char *arg);   /* "reply arg\n" on fd 2 */
 _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cleanup, reply, exit */
+
+/* inject_run - the whole injection protocol on fds 0, 1 and 2 with cfg:
+ * message, envelope, commit, the 250 reply; any failure ends the process.
+ * want: the id to use if it is free (a forked caller's), or 0.  Call
+ * inject_signals() and log_init() first. */
+void inject_run(const struct config *cfg, const char *want);
 #endif
