@@ -375,6 +375,23 @@ static char *read_all(int fd, const char *fn, unsigned long *len, stralloc *err)
   return 0;
 }
 
+/* absolute - fn as an absolute path (malloc'ed), or fn itself: programs
+ * hand the file to helpers that run in another directory (the spool) */
+static const char *absolute(const char *fn)
+{
+  char cwd[4096];
+  size_t a, b;
+  char *p;
+  if (fn[0] == '/' || !getcwd(cwd, sizeof cwd)) return fn;
+  a = str_len(cwd);
+  b = str_len(fn);
+  if (!(p = malloc(a + b + 2))) return fn;
+  byte_copy(p, a, cwd);
+  p[a] = '/';
+  byte_copy(p + a + 1, b + 1, fn);
+  return p;
+}
+
 int config_try(struct config *c, const char *arg, stralloc *err)
 {
   const char *fn = arg ? arg : getenv("POSTERN_CONF");
@@ -395,7 +412,7 @@ int config_try(struct config *c, const char *arg, stralloc *err)
   close(fd);
   int r = config_parse(c, fn, buf, len, err);
   free(buf);
-  c->file = fn;
+  c->file = absolute(fn);
   return r;
 }
 

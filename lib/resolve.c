@@ -10,25 +10,6 @@
 #include "stralloc.h"
 #include "resolve.h"
 
-/* ask_ip4 - A records of name into out: 1, 0 none, -1 temporary */
-static int ask_ip4(stralloc *out, const stralloc *name)
-{
-  if (dns_ip4(out, name) == -1) return -1;
-  return out->len >= 4;
-}
-
-int resolve_mail_domain(const char *domain)
-{
-  static stralloc name, out;   /* reused: a session asks more than once */
-  int r;
-  if (!stralloc_copys(&name, domain)) return -1;
-  if (dns_mx(&out, &name) == -1) return -1;
-  if (out.len) return 1;
-  if ((r = ask_ip4(&out, &name)) != 0) return r;
-  if (dns_ip6(&out, &name) == -1) return -1;
-  return out.len >= 16;
-}
-
 /* nibbles - the reversed name of an IPv6 address in a DNSBL */
 static int nibbles(stralloc *name, const unsigned char *a)
 {
@@ -56,6 +37,8 @@ static int octets(stralloc *name, const unsigned char *a)
   return 0;
 }
 
+static int ask_family(const char *name, stralloc *out, int six);
+
 int resolve_dnsbl(const char *ip, const char *zone, char answer[16])
 {
   static stralloc name, out;
@@ -67,9 +50,9 @@ int resolve_dnsbl(const char *ip, const char *zone, char answer[16])
   else if (inet_pton(AF_INET6, ip, a) == 1)
     r = IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a) ? octets(&name, a + 12) : nibbles(&name, a);
   else return 0;
-  if (r == -1 || !stralloc_cats(&name, zone)) return -1;
-  if ((r = ask_ip4(&out, &name)) != 1) return r;
-  if ((unsigned char)out.s[0] != 127) return 0;
+  if (r == -1 || !stralloc_cats(&name, zone) || !stralloc_0(&name)) return -1;
+  if ((r = ask_family(name.s, &out, 0)) != 0) return r == RESOLVE_NXDOMAIN ? 0 : -1;
+  if (out.len < 4 || (unsigned char)out.s[0] != 127) return 0;
   if (!inet_ntop(AF_INET, out.s, answer, 16)) answer[0] = 0;
   return 1;
 }

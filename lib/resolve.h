@@ -6,12 +6,9 @@
 #define RESOLVE_H
 #include "stralloc.h"
 
-/* resolve_mail_domain - does domain have an MX, A or AAAA record? */
-int resolve_mail_domain(const char *domain);
-
 /* resolve_dnsbl - is the address ip (text, IPv4 or IPv6) listed in the
  * DNSBL zone?  A listing is an A record in 127.0.0.0/8; the first one
- * goes to answer[16] as text. */
+ * goes to answer[16] as text.  Bounded by resolve_timeout. */
 int resolve_dnsbl(const char *ip, const char *zone, char answer[16]);
 
 /* resolve_mx - the MX records of domain into out, as libowfat's dns_mx

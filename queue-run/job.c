@@ -495,16 +495,18 @@ static struct job *find(unsigned long no)
   return 0;
 }
 
-void sched_answers(int sock)
+int sched_answers(int sock)
 {
   unsigned long no;
   int code;
   struct job *j;
   int r = spawn_read_answer(sock, &no, &code);
-  if (r != 1) return;
-  if (!(j = find(no))) return;
+  if (r == 0 || (r == -1 && errno != EPROTO && errno != EAGAIN)) return -1;   /* the helper is gone */
+  if (r != 1) return 0;
+  if (!(j = find(no))) return 0;
   if (j->out != -1) while (job_read(j) == 0 && j->out != -1) break;
   job_end(j, code);
+  return 0;
 }
 
 void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max)

@@ -174,9 +174,11 @@ static int events(struct loop *l, struct pollfd *p, unsigned int n)
   if (p[0].revents) on_signal(l);
   if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} scan_new(); }
   if (p[2].revents) trigger(l);
-  if (p[3].revents & POLLIN) sched_answers(l->lsock);
+  /* an answer first (a helper's last answers come before its end), then
+   * the end itself: EOF, or a hang-up without data, means it died */
+  if (p[3].revents & POLLIN) { if (sched_answers(l->lsock) == -1) return -1; }
   else if (p[3].revents) return -1;
-  if (p[4].revents & POLLIN) sched_answers(l->rsock);
+  if (p[4].revents & POLLIN) { if (sched_answers(l->rsock) == -1) return -1; }
   else if (p[4].revents) return -1;
   sched_events(p + 5, n - 5);
   return 0;

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include "errmsg.h"
 #include "log.h"
 #include "qr.h"
@@ -23,16 +24,25 @@
 struct config qr_cfg;                 /* postern.conf */
 static stralloc deliverer;            /* the remote deliverer program */
 
-/* drop - root gives way to send_user before anything else */
+/* drop - root gives way to send_user before anything else; then no
+ * program this helper runs can ever gain a privilege (no set-id bit or
+ * file capability takes effect), and as far as the kernel lets us, no
+ * capability stays in the bounding set either */
 static void drop(void)
 {
   struct passwd *pw;
-  if (getuid() != 0 && geteuid() != 0) return;
-  if (!(pw = getpwnam(qr_cfg.send_user))) die(EX_CONFIG, "unknown send_user ", qr_cfg.send_user);
-  if (pw->pw_uid == 0) die(EX_CONFIG, "send_user must not be root");
-  if (setgroups(0, 0) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1
-      || getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
-    diesys(EX_OSERR, "unable to drop privileges to ", qr_cfg.send_user);
+  int cap;
+  if (getuid() == 0 || geteuid() == 0) {
+    if (!(pw = getpwnam(qr_cfg.send_user))) die(EX_CONFIG, "unknown send_user ", qr_cfg.send_user);
+    if (pw->pw_uid == 0) die(EX_CONFIG, "send_user must not be root");
+    /* needs CAP_SETPCAP, which a hardened unit may not give: best effort,
+     * the no_new_privs flag below is what is relied on */
+    for (cap = 0; cap <= 63; cap++) if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 && errno == EINVAL) break;
+    if (setgroups(0, 0) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1
+        || getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
+      diesys(EX_OSERR, "unable to drop privileges to ", qr_cfg.send_user);
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) diesys(EX_OSERR, "unable to set no_new_privs");
 }
 
 /* run_remote - start the deliverer with the message on fd 0, results on

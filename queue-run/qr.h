@@ -176,7 +176,7 @@ unsigned int sched_running(void);
 unsigned int sched_count(void);      /* messages queued */
 void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max);
 void sched_events(struct pollfd *p, unsigned int n);
-void sched_answers(int sock);        /* read exit codes from a spawn helper */
+int sched_answers(int sock);         /* read an exit code from a spawn helper; -1 it is gone */
 void sched_set_helpers(int local_sock, int remote_sock);
 void sched_pause(int paused);        /* load shedding and shutdown */
 void sched_kill_overdue(void);

@@ -219,12 +219,11 @@ static void lower(char *out, const char *s, size_t len)
   case_lowerb(out, len);
 }
 
-/* is_local_domain - hostname, domain, localhost, or a key of
- * local-domains: the same list queue-run delivers locally */
+/* is_local_domain - hostname, localhost, or a key of local-domains: the
+ * same list queue-run delivers locally (domain only qualifies bare names) */
 static int is_local_domain(struct session *s, const char *d, size_t len)
 {
   if (str_len(s->cfg->hostname) == len && !case_diffb(d, len, s->cfg->hostname)) return 1;
-  if (str_len(s->cfg->domain) == len && !case_diffb(d, len, s->cfg->domain)) return 1;
   if (len == 9 && !case_diffb(d, len, "localhost")) return 1;
   return lookup(&s->local_domains, d, len);
 }

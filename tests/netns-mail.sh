@@ -43,7 +43,7 @@ else fail "DNS: dnsmasq answers on both segments" "$(cat "$T/dns.err" "$T/dns.lo
 # sender: an Internet host whose postern delivers by MX (no relayhost)
 # gw: the DMZ gateway (MX of example.test): relays example.test to the hub
 #     and, from the hub only, everything else out
-# hub: the internal hub: example.test is local; the null client may relay
+# hub: the internal hub: example.test is local (local-domains); the null client may relay
 #      through it; outgoing mail leaves through the gateway
 # client: a null client: everything to the hub, nothing listens
 # mx2: the second MX of example.net (the first, mx1, is down); example.net
@@ -57,6 +57,7 @@ setup() {
   && nn_map "$T/gw" access "$LAN.25 RELAY" \
   && nn_root hub hub $LAN.53 hostname=hub.corp.test domain=example.test "relayhost=[gw.corp.test]" \
        relayhost_tls_policy=none retry_min=2s \
+  && nn_map "$T/hub" local-domains example.test \
   && nn_map "$T/hub" access "$LAN.30 RELAY" \
   && nn_users "$T/hub" alice \
   && nn_root client nullclient $LAN.53 hostname=client.corp.test "relayhost=[hub.corp.test]" \

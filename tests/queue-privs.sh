@@ -13,6 +13,7 @@ qr_make_user "$S" /nonexistent || { fail "create send user $S"; exit 0; }
 mkdir -p "$T/drop"; chmod 1777 "$T/drop"
 cat >"$T/who-remote" <<SH
 #!/bin/sh
+grep -E '^(NoNewPrivs|CapBnd|CapEff|CapPrm):' /proc/\$\$/status >$T/drop/remote.caps
 id -u >$T/drop/remote.uid
 cat >/dev/null
 shift 2
@@ -37,12 +38,18 @@ for k in $(kids $pid); do
   case "$(tr '\0' ' ' <"/proc/$k/cmdline")" in
     *local-spawn*) is "local-spawn stays root (to become each recipient)" "0 0 0 0" "$(status_of $k Uid | tr '\t' ' ')" ;;
     *remote-spawn*) is "remote-spawn runs as send_user" "$suid $suid $suid $suid" "$(status_of $k Uid | tr '\t' ' ')"
-                    is "remote-spawn has no supplementary groups" "" "$(status_of $k Groups)" ;;
+                    is "remote-spawn has no supplementary groups" "" "$(status_of $k Groups)"
+                    is "remote-spawn cannot gain privileges (no_new_privs)" 1 "$(status_of $k NoNewPrivs)" ;;
   esac
 done
 printf 'Subject: r\n\nx\n' | qr_inject s@x.test someone@far.test
 for i in $(seq 50); do [ -s "$T/drop/remote.uid" ] && break; sleep 0.1; done
 is "the remote deliverer runs as send_user" "$suid" "$(cat "$T/drop/remote.uid" 2>/dev/null)"
+is "the remote deliverer has no capabilities and no_new_privs" \
+  "NoNewPrivs: 1 CapPrm: 0000000000000000 CapEff: 0000000000000000" \
+  "$(grep -E '^(NoNewPrivs|CapPrm|CapEff):' "$T/drop/remote.caps" 2>/dev/null | sort -r | tr -s '\t\n' '  ' | sed 's/ $//')"
+grep -q '^CapBnd:[[:space:]]*0000000000000000' "$T/drop/remote.caps" && ok "its capability bounding set is empty" ||
+  fail "its capability bounding set is empty" "$(cat "$T/drop/remote.caps")"
 kill $pid; wait $pid
 
 # :include: owned by a user: its |command and /file run as that user
