@@ -117,13 +117,14 @@ while todo:
 print(total)
 EOP
 }
-# rate PORT ROOT - messages per second through smtp-source, and CPU ms per
-# message of the server's process tree under ROOT
+# rate PORT ROOT [FLAG] - messages per second through smtp-source, and CPU
+# ms per message of the server's process tree under ROOT; FLAG -d keeps
+# each session's connection for all its messages
 rate() {
   local start end b0 b1
   smtp-source -s 10 -l 4096 -m 200 -f a@b.test -t root@bench.test "127.0.0.1:$1" >/dev/null 2>&1  # warm-up
   b0=$(tree_cpu "$2"); start=$(date +%s.%N)
-  smtp-source -s 10 -l 4096 -m "$N" -f a@b.test -t root@bench.test "127.0.0.1:$1" >/dev/null 2>&1
+  smtp-source ${3:-} -s 10 -l 4096 -m "$N" -f a@b.test -t root@bench.test "127.0.0.1:$1" >/dev/null 2>&1
   end=$(date +%s.%N); sleep 0.2; b1=$(tree_cpu "$2")
   python3 -c "import os; print('%.0f %.2f' % ($N / ($end - $start), ($b1 - $b0) * 1000 / os.sysconf('SC_CLK_TCK') / $N))"
 }
@@ -189,8 +190,11 @@ for tls in (0, 1):
 print(' '.join(out))
 EOP
 }
+pfroot=$(tr -d ' ' <"$T/pf/queue/pid/master.pid")
 read -r r1 c1 < <(rate "$P1" "$root1"); q1=$(ls "$T/spool/new" | wc -l)
-read -r r2 c2 < <(rate "$P2" "$(tr -d ' ' <"$T/pf/queue/pid/master.pid")"); q2=$(find "$T/pf/queue/incoming" "$T/pf/queue/active" -type f 2>/dev/null | wc -l)
+read -r r2 c2 < <(rate "$P2" "$pfroot"); q2=$(find "$T/pf/queue/incoming" "$T/pf/queue/active" -type f 2>/dev/null | wc -l)
+read -r d1 e1 < <(rate "$P1" "$root1" -d); k1=$(ls "$T/spool/new" | wc -l)
+read -r d2 e2 < <(rate "$P2" "$pfroot" -d); k2=$(find "$T/pf/queue/incoming" "$T/pf/queue/active" -type f 2>/dev/null | wc -l)
 m1=$(idle_rss "$P1")
 m2=$(idle_rss "$P2")
 read -r s_plain s_tls < <(session_cpu)
@@ -200,6 +204,11 @@ echo "postfix smtpd+cleanup:             $r2 msgs/s, $c2 ms CPU/msg ($q2 message
 want=$((N + 200))
 [ "$q1" = "$want" ] && [ "$q2" = "$want" ] || echo "WARNING: expected $want messages queued by each server: the figures are not comparable" 
 python3 -c "print('ratio postern/postfix: %.2f' % ($r1 / $r2))"
+echo "smtp-source -d: the same, each session's connection kept for all its messages"
+echo "postern smtp-receive+spool-inject: $d1 msgs/s, $e1 ms CPU/msg"
+echo "postfix smtpd+cleanup:             $d2 msgs/s, $e2 ms CPU/msg"
+[ "$k1" = $((2 * want)) ] && [ "$k2" = $((2 * want)) ] || echo "WARNING: expected $((2 * want)) messages queued by each server: the figures are not comparable"
+python3 -c "print('ratio postern/postfix (connections kept): %.2f' % ($d1 / $d2))"
 echo "idle connection RSS: smtp-receive ${m1} KiB, postfix smtpd ${m2} KiB"
 python3 -c "print('memory ratio postern/postfix: %.2f' % ($m1 / $m2))"
 echo "smtp-receive CPU per session: ${s_plain} ms EHLO+QUIT, ${s_tls} ms with STARTTLS (OpenSSL loaded then)"

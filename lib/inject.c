@@ -21,6 +21,7 @@
 #include "buffer.h"
 #include "byte.h"
 #include "str.h"
+#include "errmsg.h"
 #include "exitcode.h"
 #include "log.h"
 #include "num.h"
@@ -264,4 +265,48 @@ void inject_run(const struct config *cfg, const char *want)
   inject_commit(&m);                    /* the one commit point */
   spool_trigger();                      /* wake queue-run if it listens */
   queued(&m);
+}
+
+int inject_inline_ok(const struct config *cfg)
+{
+  static int known, ok;
+  static const char *const dirs[] = { SPOOL_TMP, SPOOL_MESS, SPOOL_NEW };
+  stralloc sa = { 0 };
+  unsigned int i;
+  if (known) return ok;
+  known = 1;
+  if (!stralloc_copys(&sa, cfg->libexec_dir) || !stralloc_cats(&sa, "/spool-inject") || !stralloc_0(&sa))
+    return ok = 0;
+  ok = str_equal(sa.s, cfg->injector);
+  for (i = 0; ok && i < sizeof dirs / sizeof dirs[0]; i++) {
+    if (!stralloc_copys(&sa, cfg->spool) || !stralloc_cats(&sa, "/") || !stralloc_cats(&sa, dirs[i]) ||
+        !stralloc_0(&sa))
+      ok = 0;
+    else ok = faccessat(AT_FDCWD, sa.s, W_OK | X_OK, AT_EACCESS) == 0;
+  }
+  stralloc_free(&sa);
+  return ok;
+}
+
+/* run_forked - in the forked child: become spool-inject on in, env and
+ * err, and never come back (every path above ends the process) */
+_Noreturn static void run_forked(const struct config *cfg, const char *want, int in, int env, int err)
+{
+  sigset_t none;
+  if (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(err, 2) == -1) _exit(EX_OSERR);
+  close_range(3, ~0U, 0);          /* the caller's sockets, maps, pipes */
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, 0);
+  errmsg_iam("spool-inject");
+  log_init("spool-inject", cfg->log);
+  inject_signals();
+  inject_run(cfg, want);
+  _exit(0);
+}
+
+pid_t inject_fork(const struct config *cfg, const char *want, int in, int env, int err)
+{
+  pid_t pid = fork();
+  if (pid == 0) run_forked(cfg, want, in, env, err);
+  return pid;
 }

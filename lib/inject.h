@@ -3,6 +3,7 @@
  * spool-inject, and by smtp-receive in a forked child. */
 #ifndef INJECT_H
 #define INJECT_H
+#include <sys/types.h>
 #include "config.h"
 #include "envelope.h"
 #include "spool.h"
@@ -32,4 +33,15 @@ _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cl
  * want: the id to use if it is free (a forked caller's), or 0.  Call
  * inject_signals() and log_init() first. */
 void inject_run(const struct config *cfg, const char *want);
+
+/* inject_inline_ok - may a caller run the injector as a forked child
+ * (inject_fork) instead of executing it: the configured injector is the
+ * default spool-inject, and this process may itself create files in the
+ * spool's tmp/, mess/ and new/ (checked once per process) */
+int inject_inline_ok(const struct config *cfg);
+
+/* inject_fork - a child that is spool-inject with in, env and err as its
+ * fds 0, 1 and 2 (every other fd closed); its pid, or -1 (errno).  want:
+ * the id it takes if free, or 0.  Reap it as any injector. */
+pid_t inject_fork(const struct config *cfg, const char *want, int in, int env, int err);
 #endif

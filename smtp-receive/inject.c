@@ -26,10 +26,8 @@
 #include <sys/wait.h>
 #include "byte.h"
 #include "str.h"
-#include "errmsg.h"
 #include "exitcode.h"
 #include "inject.h"
-#include "log.h"
 #include "smtp.h"
 #include "wbuf.h"
 
@@ -63,55 +61,6 @@ static int spawn(pid_t *pid, const char *program, int in, int env, int err)
   return r ? -1 : 0;
 }
 
-/* inline_ok - may the default injector run in a forked child: it is the
- * configured one, and we can create files in the spool's injector
- * directories ourselves (checked once) */
-static int inline_ok(const struct config *cfg)
-{
-  static int known, ok;
-  static const char *const dirs[] = { SPOOL_TMP, SPOOL_MESS, SPOOL_NEW };
-  stralloc sa = { 0 };
-  unsigned int i;
-  if (known) return ok;
-  known = 1;
-  if (!stralloc_copys(&sa, cfg->libexec_dir) || !stralloc_cats(&sa, "/spool-inject") || !stralloc_0(&sa))
-    return ok = 0;
-  ok = str_equal(sa.s, cfg->injector);
-  for (i = 0; ok && i < sizeof dirs / sizeof dirs[0]; i++) {
-    if (!stralloc_copys(&sa, cfg->spool) || !stralloc_cats(&sa, "/") || !stralloc_cats(&sa, dirs[i]) ||
-        !stralloc_0(&sa))
-      ok = 0;
-    else ok = faccessat(AT_FDCWD, sa.s, W_OK | X_OK, AT_EACCESS) == 0;
-  }
-  stralloc_free(&sa);
-  return ok;
-}
-
-/* run_inline - in the forked child: become spool-inject on the pipes and
- * never come back (lib/inject.c ends the process on every path) */
-_Noreturn static void run_inline(const struct config *cfg, const char *id, int in, int env, int err)
-{
-  sigset_t none;
-  if (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(err, 2) == -1) _exit(EX_OSERR);
-  close_range(3, ~0U, 0);          /* the client's socket, maps, our pipes */
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, 0);
-  errmsg_iam("spool-inject");
-  log_init("spool-inject", cfg->log);
-  inject_signals();
-  inject_run(cfg, id);
-  _exit(0);
-}
-
-/* fork_inline - the forked injector; 0, or -1 */
-static int fork_inline(pid_t *pid, const struct config *cfg, const char *id, int in, int env, int err)
-{
-  *pid = fork();
-  if (*pid == -1) return -1;
-  if (*pid == 0) run_inline(cfg, id, in, env, err);
-  return 0;
-}
-
 /* close_pair - close both ends of the pipes made so far */
 static void close_pipes(int *p, int n)
 {
@@ -128,8 +77,8 @@ int inject_start(struct injector *j, const struct config *cfg, const char *id)
   if (pipe2(p, O_CLOEXEC) == -1) return -1;
   if (pipe2(p + 2, O_CLOEXEC) == -1) { close_pipes(p, 2); return -1; }
   if (pipe2(p + 4, O_CLOEXEC) == -1) { close_pipes(p, 4); return -1; }
-  r = inline_ok(cfg) ? fork_inline(&j->pid, cfg, id, p[0], p[2], p[5])
-                     : spawn(&j->pid, cfg->injector, p[0], p[2], p[5]);
+  if (inject_inline_ok(cfg)) r = (j->pid = inject_fork(cfg, id, p[0], p[2], p[5])) == -1 ? -1 : 0;
+  else r = spawn(&j->pid, cfg->injector, p[0], p[2], p[5]);
   if (r == -1) { close_pipes(p, 6); return -1; }
   close(p[0]);
   close(p[2]);

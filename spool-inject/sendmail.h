@@ -213,6 +213,12 @@ int sm_path(stralloc *sa, const struct config *cfg, const char *name);
  * Waits at most SM_CHILD_SECONDS.  0, or -1 if it could not be started
  * (errno). */
 int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_result *r);
+/* sm_run_injector - the configured injector on message in and envelope
+ * out, as sm_run; when the caller may write the spool itself (root, the
+ * spool's owner) and the injector is the default, a forked child runs
+ * spool-inject's code instead of an exec (lib/inject.c, as smtp-receive
+ * does) */
+int sm_run_injector(const struct config *cfg, int in, int out, struct sm_result *r);
 /* sm_exec - replace this process with argv[0]; returns only on failure */
 void sm_exec(char *const argv[]);
 

@@ -413,11 +413,11 @@ static void show_log(const struct sm_result *res)
 static int inject(struct mail *x)
 {
   static struct sm_result res;
-  char *argv[2] = { (char *)x->cfg->injector, 0 }, n[NUM_ULONG];
+  char n[NUM_ULONG];
   int envfd = envelope_memfd(x), r;
   if (envfd == -1) return temp(x, EX_TEMPFAIL, "Unable to write the envelope");
   if (lseek(x->msgfd, 0, SEEK_SET) != 0) { close(envfd); return temp(x, EX_OSERR, "Unable to rewind the message"); }
-  r = sm_run(argv, x->msgfd, envfd, 0, &res);
+  r = sm_run_injector(x->cfg, x->msgfd, envfd, &res);
   close(envfd);
   if (r == -1) return failed(x, EX_OSERR, "451 4.3.0 Unable to run the injector ", x->cfg->injector);
   if (x->a->verbose || res.code) show_log(&res);
@@ -515,7 +515,6 @@ static int mail_back(struct mail *x, const char *reason)
 {
   static char space[8192];
   static struct sm_result res;
-  char *argv[2] = { (char *)x->cfg->injector, 0 };
   stralloc to = { 0 };
   struct envelope e;
   buffer b;
@@ -527,7 +526,7 @@ static int mail_back(struct mail *x, const char *reason)
     && (!has_8bit(to.s) || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT));
   if (ok) { wbuf_init(&b, envfd, space, sizeof space); ok = envelope_write(&b, &e) == 0 && wbuf_flush(&b) == 0; }
   ok = ok && lseek(fd, 0, SEEK_SET) == 0 && lseek(envfd, 0, SEEK_SET) == 0
-    && sm_run(argv, fd, envfd, 0, &res) == 0 && res.code == 0;
+    && sm_run_injector(x->cfg, fd, envfd, &res) == 0 && res.code == 0;
   if (ok && x->a->errmode != 'q') sm_say("the message was returned to <", to.s, ">");
   envelope_free(&e);
   stralloc_free(&to);

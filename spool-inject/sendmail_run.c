@@ -19,6 +19,7 @@
 #include "errmsg.h"
 #include "str.h"
 #include "exitcode.h"
+#include "inject.h"
 #include "scan.h"
 #include "spool.h"
 #include "sendmail.h"
@@ -112,10 +113,29 @@ static int wait_child(pid_t pid)
   return exitcode_wait(status);
 }
 
+/* collect - the child's stderr (and stdout into out_sa) until it ends,
+ * within SM_CHILD_SECONDS; its exit code and last line into r */
+static void collect(pid_t pid, int errfd, int outfd, stralloc *out_sa, struct sm_result *r)
+{
+  struct sigaction sa, old;
+  byte_zero(&sa, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigaction(SIGALRM, &sa, &old);
+  running = pid;
+  alarm(SM_CHILD_SECONDS);
+  if (drain(errfd, outfd, out_sa, r) == -1) kill(pid, SIGKILL);
+  r->code = wait_child(pid);
+  alarm(0);
+  running = 0;
+  sigaction(SIGALRM, &old, 0);
+  close(errfd);
+  if (outfd != -1) close(outfd);
+  last_line(r);
+}
+
 int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_result *r)
 {
   posix_spawn_file_actions_t fa;
-  struct sigaction sa, old;
   int errp[2], outp[2] = { -1, -1 }, e;
   pid_t pid;
   r->err.len = 0;
@@ -133,19 +153,24 @@ int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_resu
   close(errp[1]);
   if (outp[1] != -1) close(outp[1]);
   if (e) { close(errp[0]); if (outp[0] != -1) close(outp[0]); errno = e; return -1; }
-  byte_zero(&sa, sizeof sa);
-  sa.sa_handler = on_alarm;
-  sigaction(SIGALRM, &sa, &old);
-  running = pid;
-  alarm(SM_CHILD_SECONDS);
-  if (drain(errp[0], outp[0], out_sa, r) == -1) kill(pid, SIGKILL);
-  r->code = wait_child(pid);
-  alarm(0);
-  running = 0;
-  sigaction(SIGALRM, &old, 0);
-  close(errp[0]);
-  if (outp[0] != -1) close(outp[0]);
-  last_line(r);
+  collect(pid, errp[0], outp[0], out_sa, r);
+  return 0;
+}
+
+int sm_run_injector(const struct config *cfg, int in, int out, struct sm_result *r)
+{
+  char *argv[2] = { (char *)cfg->injector, 0 };
+  int errp[2];
+  pid_t pid;
+  if (!inject_inline_ok(cfg)) return sm_run(argv, in, out, 0, r);
+  r->err.len = 0;
+  r->reply[0] = 0;
+  r->code = EX_TEMPFAIL;
+  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
+  pid = inject_fork(cfg, 0, in, out, errp[1]);
+  close(errp[1]);
+  if (pid == -1) { close(errp[0]); return -1; }
+  collect(pid, errp[0], -1, 0, r);
   return 0;
 }
 
