@@ -37,6 +37,7 @@ static struct job **jobs;       /* queued and running, in order */
 static unsigned int njobs, ajobs, nrunning;
 static unsigned long last_no;   /* job numbers */
 static int sock_local = -1, sock_remote = -1;   /* the spawn helpers */
+static int helper_gone;         /* a spawn helper's socket is closed */
 static int paused;              /* load shedding or shutdown */
 static stralloc held;           /* held destinations, NUL-separated */
 
@@ -296,7 +297,7 @@ void jobs_start(void)
   unsigned long limit = qr_cfg.concurrency_limit ? qr_cfg.concurrency_limit : 1;
   unsigned long dlimit = qr_cfg.destination_concurrency_limit ? qr_cfg.destination_concurrency_limit : 1;
   unsigned int i;
-  for (i = 0; i < njobs && nrunning < limit && !paused; i++) {
+  for (i = 0; i < njobs && nrunning < limit && !paused && !helper_gone; i++) {
     struct job *j = jobs[i];
     if (j->running || dest_running(j->key.s) >= dlimit) continue;
     j->running = 1;
@@ -304,12 +305,23 @@ void jobs_start(void)
     nrunning++;
     dest_count(j->key.s, 1);
     if (job_send(j) == -1) {
+      if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
+        /* the helper is gone: not this delivery's failure (no try is
+         * counted); the loop ends the run (loop.c) */
+        j->running = 0;
+        nrunning--;
+        dest_count(j->key.s, -1);
+        helper_gone = 1;
+        return;
+      }
       log_event(j->m->id, "status", "deferred", "reason", "unable to start a deliverer", (char *)0);
       job_end(j, EX_OSERR);
       i--;                       /* job_end removed jobs[i] */
     }
   }
 }
+
+int sched_helper_gone(void) { return helper_gone; }
 
 void jobs_abandon(void)
 {

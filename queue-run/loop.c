@@ -251,6 +251,11 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
     sched_pause(l.stopping || l.load_paused);
     if (l.stopping) jobs_abandon();
     sched_tick(flush);
+    if (sched_helper_gone()) {
+      log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
+      sched_checkpoint();
+      return 71;
+    }
     if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
     if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) {
       if (l.load_paused || l.stopping || !another_pass(lockfd)) break;

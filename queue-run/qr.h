@@ -177,6 +177,7 @@ unsigned int sched_count(void);      /* messages queued */
 void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max);
 void sched_events(struct pollfd *p, unsigned int n);
 int sched_answers(int sock);         /* read an exit code from a spawn helper; -1 it is gone */
+int sched_helper_gone(void);         /* a request could not reach a spawn helper */
 void sched_set_helpers(int local_sock, int remote_sock);
 void sched_pause(int paused);        /* load shedding and shutdown */
 void sched_kill_overdue(void);

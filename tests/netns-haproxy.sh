@@ -40,6 +40,7 @@ setup() {
   local h
   for h in hub-a hub-b; do
     nn_root "$h" hub $LAN.53 hostname=$h.example.test domain=example.test smtpd_proxy_trusted=$LB \
+    && nn_map "$T/$h" local-domains example.test \
     && nn_map "$T/$h" access "$LAN.31 REJECT" \
     && nn_users "$T/$h" alice || return 1
   done
