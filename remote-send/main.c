@@ -158,6 +158,7 @@ static void deliver(const struct cred *cred, int keep)
   unsigned int next = 0, won;
   int r;
   sess.cfg = &cfg; sess.d = &dest; sess.m = &msg; sess.j = &job; sess.cred = cred; sess.keep = keep;
+  net_log_id(job.id);
   if (again()) { result_all(&job, RES_DEFER, why_z()); return; }
   if ((r = mx_targets(&ts, &dest, cfg.hostname, &why)) != MX_OK) {
     result_all(&job, r == MX_PERM ? RES_FAIL : RES_DEFER, why_z());

@@ -23,12 +23,14 @@
 #include <sys/un.h>
 #include "byte.h"
 #include "getln.h"
+#include "log.h"
 #include "num.h"
 #include "str.h"
 #include "tls.h"
 #include "rs.h"
 
 buffer net_in, net_out;               /* the connection, buffered */
+static const char *log_id;            /* queue id for the log lines of failed attempts */
 static char inbuf[8192], outbuf[16384];
 static int net_fd = -1;
 static struct tls *tls;               /* 0 until STARTTLS or smtps */
@@ -212,11 +214,16 @@ void net_describe(const struct target *t, unsigned long port, char *out, size_t 
   str_copy(out + n, num);
 }
 
-/* why_set - "4.4.1 connection to name[ip]:port failed: reason" */
+void net_log_id(const char *id) { log_id = id; }
+
+/* why_set - "4.4.1 connection to name[ip]:port failed: reason", and a log
+ * line for the attempt: with several MX hosts the one that answered hides
+ * the ones that did not */
 static void why_set(stralloc *why, const struct target *t, unsigned long port, const char *reason)
 {
   char d[RS_HOST_MAX + 64];
   net_describe(t, port, d, sizeof d);
+  log_event(log_id, "relay", d, "status", "connect-failed", "reason", reason, (char *)0);
   if (stralloc_copys(why, "4.4.1 connection to ") && stralloc_cats(why, d) &&
       stralloc_cats(why, " failed: ")) stralloc_cats(why, reason);
 }

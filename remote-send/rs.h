@@ -94,6 +94,8 @@ int net_tls(const char *sni, const char *cafile, const char *match, int require,
 void net_close(void);
 void net_wipe(void);
 void net_describe(const struct target *t, unsigned long port, char *out, size_t max);
+/* net_log_id - the queue id for the log line of each failed connection attempt */
+void net_log_id(const char *id);
 extern buffer net_out;
 
 /* reply.c */

@@ -65,6 +65,8 @@ is "MX: the preferred host got it" "1 0" "$(got mx1) $(got mx2)"
 
 send "$T/msg" "smtp:down.test:$P" a@b.test x@down.test
 expect "MX: refused connection, next MX" x@down.test ok "250 *mx2.pref.test*"
+grep -q "relay=mxdown.down.test\[127.0.0.9\]:$P status=connect-failed reason=\"*Connection refused" "$T/err" &&
+  ok "MX: the refused host is logged (connect-failed)" || fail "MX: the refused host is logged" "$(cat "$T/err")"
 send "$T/msg" "smtp:greet.test:$P" a@b.test x@greet.test
 expect "MX: 4xx greeting, next MX" x@greet.test ok "250 *mx2.pref.test*"
 grep -q 'status=next reason="421 4.3.2 busy' "$T/err" && ok "MX: the skipped host is logged" || fail "next logged" "$(cat "$T/err")"
