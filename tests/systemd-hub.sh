@@ -85,8 +85,8 @@ is "queue-run runs as postern-queue with no capabilities" "$quid $quid $quid $qu
   "$qr_uid $(status_of "$R" "$qpid" CapEff)"
 rs=$(sd_run "$R" pgrep -x remote-spawn); ls=$(sd_run "$R" pgrep -x local-spawn)
 suid=$(sd_run "$R" id -u postern-send)
-is "remote-spawn runs as postern-send with no capabilities" "$suid 0000000000000000" \
-  "$(status_of "$R" "$rs" Uid | cut -d' ' -f1) $(status_of "$R" "$rs" CapEff)"
+is "remote-spawn runs as postern-send with no capabilities and no_new_privs" "$suid 0000000000000000 0000000000000000 1" \
+  "$(status_of "$R" "$rs" Uid | cut -d' ' -f1) $(status_of "$R" "$rs" CapEff) $(status_of "$R" "$rs" CapPrm) $(status_of "$R" "$rs" NoNewPrivs)"
 is "local-spawn keeps only CAP_SETUID CAP_SETGID CAP_DAC_READ_SEARCH CAP_KILL" "00000000000000e4 00000000000000e4" \
   "$(status_of "$R" "$ls" CapEff) $(status_of "$R" "$ls" CapBnd)"
 
