@@ -16,6 +16,7 @@ Usage: server.py [options] ADDRESS PORT | unix:/path
                      the connection is closed (a handshake that fails)
   --auth-code LINE   answer AUTH with LINE whatever the credentials
   --tls CERT,KEY     TLS from the first byte (smtps)
+  --tls-old          with --tls: offer only TLS 1.0 and 1.1
   --rset LINE        answer RSET with LINE (and close the connection if
                      it is a 421)
   --log FILE         append every line received (CRLF shown as \\r\\n)
@@ -176,7 +177,15 @@ class TCP(socketserver.ThreadingTCPServer):
         if A.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*A.tls.split(','))
-            sock = ctx.wrap_socket(sock, server_side=True)
+            if A.tls_old:   # a server stuck at TLS 1.0/1.1
+                ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+                ctx.minimum_version = ssl.TLSVersion.TLSv1
+                ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+            try:
+                sock = ctx.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError):
+                sock.close()
+                raise
         return sock, peer
 
 
@@ -203,6 +212,7 @@ def main():
     p.add_argument('--rset')
     p.add_argument('--tls')
     p.add_argument('--starttls')
+    p.add_argument('--tls-old', action='store_true')
     p.add_argument('--auth-code')
     p.add_argument('--log')
     p.add_argument('--out')

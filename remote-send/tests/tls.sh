@@ -3,7 +3,8 @@
 # (socket-activated on loopback) with a test CA made here: opportunistic
 # TLS, verify succeeding with the CA and failing on a wrong name or an
 # unknown CA, encrypt against a server without STARTTLS (smtp-sink),
-# implicit TLS, and relayhost = [127.0.0.1]:port with AUTH over verified
+# implicit TLS, a server that offers only TLS 1.0/1.1 (refused: TLS 1.2 is
+# the minimum), and relayhost = [127.0.0.1]:port with AUTH over verified
 # TLS: the null-client path.
 . "$(dirname "$0")/rs.bash"
 command -v systemd-socket-activate >/dev/null || { skip "tls tests" "systemd-socket-activate not installed"; exit 0; }
@@ -88,6 +89,18 @@ conf smtp_tls_ca_file="$T/ca.pem"
 send "$T/msg" "smtps:[127.0.0.1]:$P465" a@b.test someone@far.test
 expect "smtps: delivered" someone@far.test ok "250 *"
 grep -q "relay=127.0.0.1:$P465 tls=" "$T/err" && ok "smtps: TLS logged" || fail "smtps TLS" "$(cat "$T/err")"
+
+# a server that speaks only TLS 1.0/1.1: no session below TLS 1.2
+POLD=$(free_port)
+mkdir -p "$T/old"
+bg "$T/old.log" python3 "$RS_TESTS/server.py" --out "$T/old" --tls "$T/cert.pem,$T/key.pem" --tls-old 127.0.0.1 "$POLD"
+wait_port 127.0.0.1 "$POLD" || fail "the TLS 1.1 server"
+conf smtp_tls_ca_file="$T/ca.pem"
+send "$T/msg" "smtps:[127.0.0.1]:$POLD" a@b.test someone@far.test
+expect "a TLS 1.1-only server: deferred, nothing sent" someone@far.test defer "*"
+grep -q "relay=127.0.0.1:$POLD tls=failed" "$T/err" && ok "a TLS 1.1-only server: the handshake failure is logged" ||
+  fail "a TLS 1.1-only server: the handshake failure is logged" "$(cat "$T/err")"
+is "a TLS 1.1-only server got no message" 0 "$(ls "$T/old" | wc -l)"
 
 # the smarthost: relayhost with AUTH over verified TLS
 printf '[127.0.0.1]:%s alice:s3cret pass\n' "$P587" >"$T/maps/relay-auth"
