@@ -1,6 +1,7 @@
 /* helper.c - what both spawn helpers share: the clean environment of a
  * deliverer and the signal state it starts with. */
 #include <signal.h>
+#include <sys/signalfd.h>
 #include "str.h"
 #include "qr.h"
 
@@ -29,4 +30,13 @@ void helper_signals(void)
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, 0);
   signal(SIGPIPE, SIG_DFL);
+}
+
+int helper_child_signals(void)
+{
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &set, 0) == -1) return -1;
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }

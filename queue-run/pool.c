@@ -176,16 +176,6 @@ static void reap(int sock, int answer)
     }
 }
 
-/* child_signals - SIGCHLD through a signalfd */
-static int child_signals(void)
-{
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGCHLD);
-  if (sigprocmask(SIG_BLOCK, &set, 0) == -1) return -1;
-  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-}
-
 /* events - the sockets of the deliverers that spoke */
 static void events(int sock, struct pollfd *p, const pid_t *who, unsigned int n, int answer)
 {
@@ -201,7 +191,7 @@ int pool_loop(int sock, pid_t (*run)(struct spawn_req *r, int ctl))
 {
   static char buf[QR_SPAWN_MSG_MAX];
   struct spawn_req r;
-  int sfd = child_signals(), open_ = 1;
+  int sfd = helper_child_signals(), open_ = 1;
   if (sfd == -1) diesys(EX_OSERR, "unable to set up signals");
   signal(SIGPIPE, SIG_IGN);
   while (open_ || nkids) {

@@ -138,6 +138,8 @@ void router_open(struct router *r, const struct config *cfg);
 void router_refresh(struct router *r);
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
 int route_is_local_domain(struct router *r, const char *domain, size_t len);
+/* route_kind_name - a delivery item kind (KIND_USER, ...) in words, for logs */
+const char *route_kind_name(int kind);
 
 /* dsn.c */
 int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notices owed; 0, -1 retry at *when */
@@ -164,6 +166,9 @@ int spawner_loop(int sock, pid_t (*run)(struct spawn_req *r));
 /* helper.c */
 void helper_env(char **envp, stralloc *block, const char *conf, const char *id);
 void helper_signals(void);
+/* helper_child_signals - SIGCHLD blocked and read through a signalfd: the
+ * fd (non-blocking), or -1 */
+int helper_child_signals(void);
 
 /* sched.c */
 struct msg *sched_add(const char *id, unsigned long due);

@@ -101,8 +101,7 @@ int route_is_local_domain(struct router *r, const char *d, size_t len)
   return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
 }
 
-/* kind_name - for the log */
-static const char *kind_name(int kind)
+const char *route_kind_name(int kind)
 {
   switch (kind) {
   case KIND_USER: return "user";
@@ -134,9 +133,9 @@ static int add(struct walk *k, int kind, const char *user, const char *dest, con
   if (k->w->n - k->n0 >= QR_EXPAND_ITEMS_MAX || k->w->n >= QR_ITEMS_MAX) { k->overflow = 1; return 0; }
   if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return errno == E2BIG ? (k->overflow = 1, 0) : -1;
   if (text && work_set_text(k->w, it, text, str_len(text)) == -1) return -1;
-  if (text) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "reason", text, (char *)0);
-  else if (user) log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "dest", dest, "user", user, (char *)0);
-  else log_event(k->r->id, "to", to, "orig_to", orig, "route", kind_name(kind), "dest", dest, (char *)0);
+  if (text) log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "reason", text, (char *)0);
+  else if (user) log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "dest", dest, "user", user, (char *)0);
+  else log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "dest", dest, (char *)0);
   return 0;
 }
 

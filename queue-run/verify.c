@@ -13,20 +13,6 @@
 #include "str.h"
 #include "qr.h"
 
-/* verify_kind - the item kind in words */
-static const char *verify_kind(int kind)
-{
-  switch (kind) {
-  case KIND_USER: return "user";
-  case KIND_MAILBOX: return "mailbox";
-  case KIND_PROGRAM: return "program";
-  case KIND_FILE: return "file";
-  case KIND_REMOTE: return "remote";
-  case KIND_ROUTE: return "retry";
-  default: return "error";
-  }
-}
-
 int verify_route(char **addrs, unsigned int n)
 {
   static char space[8192];
@@ -47,7 +33,7 @@ int verify_route(char **addrs, unsigned int n)
   for (i = 0; i < w.n; i++) {
     const struct item *it = &w.item[i];
     buffer_puts(&out, num_str(num, it->orig)); buffer_puts(&out, "\t");
-    buffer_puts(&out, verify_kind(it->kind)); buffer_puts(&out, "\t");
+    buffer_puts(&out, route_kind_name(it->kind)); buffer_puts(&out, "\t");
     buffer_puts(&out, work_s(&w, it->addr)); buffer_puts(&out, "\t");
     buffer_puts(&out, work_s(&w, it->user)); buffer_puts(&out, "\t");
     buffer_puts(&out, work_s(&w, it->dest)); buffer_puts(&out, "\t");
