@@ -11,24 +11,9 @@
 # A benchmark, not a test: it prints figures.  Needs root (Postfix); the
 # Postfix instance lives in a temporary directory and is stopped at the end.
 #   bench/remote-send.sh [MESSAGES] [CONCURRENCY]     (default 2000, 10)
-set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${POSTERN_BUILD:-$top/build}
+. "$(dirname "$0")/lib.bash"
 N=${1:-2000}
 C=${2:-10}
-[ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix needs it)" >&2; exit 1; }
-command -v smtp-sink >/dev/null && command -v smtp-source >/dev/null && command -v postfix >/dev/null ||
-  { echo "bench: install postfix (smtp-sink, smtp-source)" >&2; exit 1; }
-T=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$T"
-pids=()
-cleanup() {
-  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  postfix -c "$T/pf/etc" stop >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { date +%s.%N; }
 
 PS=$(free_port)
@@ -83,22 +68,7 @@ default_process_limit = 100
 maillog_file = $T/pf/maillog
 maillog_file_prefixes = $T
 EOC
-cat >"$T/pf/etc/master.cf" <<EOC
-127.0.0.1:$PP inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOC
+{ echo "127.0.0.1:$PP inet n - n - - smtpd"; pf_services; } >"$T/pf/etc/master.cf"
 postfix -c "$T/pf/etc" check >/dev/null 2>&1
 postfix -c "$T/pf/etc" start >"$T/pf/start.log" 2>&1 || { echo "bench: postfix did not start" >&2; cat "$T/pf/start.log" >&2; exit 1; }
 for i in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$PP)).close()" 2>/dev/null && break; sleep 0.1; done

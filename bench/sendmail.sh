@@ -11,25 +11,12 @@
 # and is stopped at the end.  Both sides must queue every message, or the
 # figures are flagged as not comparable.
 #   bench/sendmail.sh [MESSAGES]     (default 1000)
-set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${POSTERN_BUILD:-$top/build}
+. "$(dirname "$0")/lib.bash"
 N=${1:-1000}
-[ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix needs it)" >&2; exit 1; }
-command -v postfix >/dev/null || { echo "bench: install postfix" >&2; exit 1; }
 [ -x "$B/sendmail" ] || { echo "bench: build postern first (make)" >&2; exit 1; }
 # Postfix's own sendmail, even when postern's took over /usr/sbin/sendmail
 PF_SENDMAIL=$(dpkg-divert --truename /usr/sbin/sendmail 2>/dev/null || echo /usr/sbin/sendmail)
 "$PF_SENDMAIL" -bV >/dev/null 2>&1 </dev/null || true
-T=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$T"
-pids=()
-cleanup() {
-  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  postfix -c "$T/pf/etc" stop >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
 
 # the message: a typical cron/monitoring mail of about 2 KiB
 { printf 'From: root\nTo: admin@bench.test\nSubject: bench\n\n'
@@ -60,17 +47,7 @@ in_flow_delay = 0s
 maillog_file = $T/pf/maillog
 maillog_file_prefixes = $T
 EOC
-cat >"$T/pf/etc/master.cf" <<EOC
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-proxymap  unix  -       -       n       -       -       proxymap
-anvil     unix  -       -       n       -       1       anvil
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOC
+pf_services >"$T/pf/etc/master.cf"
 postfix -c "$T/pf/etc" check >/dev/null 2>&1
 postfix -c "$T/pf/etc" start >/dev/null 2>&1 || { echo "bench: postfix did not start" >&2; cat "$T/pf/maillog" >&2 2>/dev/null; exit 1; }
 for i in $(seq 50); do [ -p "$T/pf/queue/public/pickup" ] && break; sleep 0.1; done

@@ -9,23 +9,8 @@
 # and it is stopped at the end.  Both servers must queue every message, or
 # the figures are flagged as not comparable.
 #   bench/smtp-receive.sh [MESSAGES]     (default 3000)
-set -u
-top=$(cd "$(dirname "$0")/.." && pwd)
-B=${POSTERN_BUILD:-$top/build}
+. "$(dirname "$0")/lib.bash"
 N=${1:-3000}
-[ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix needs it)" >&2; exit 1; }
-command -v smtp-source >/dev/null && command -v postfix >/dev/null ||
-  { echo "bench: install postfix (smtp-source)" >&2; exit 1; }
-T=$(mktemp -d /tmp/postern-bench.XXXXXX)
-chmod 755 "$T"
-pids=()
-cleanup() {
-  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  postfix -c "$T/pf/etc" stop >/dev/null 2>&1
-  rm -rf "$T"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # postern
 "$top/tools/mkspool" "$T/spool" >/dev/null
@@ -64,22 +49,7 @@ maillog_file_prefixes = $T
 smtpd_banner = \$myhostname ESMTP
 default_process_limit = 100
 EOC
-cat >"$T/pf/etc/master.cf" <<EOC
-127.0.0.1:$P2 inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-EOC
+{ echo "127.0.0.1:$P2 inet n - n - - smtpd"; pf_services; } >"$T/pf/etc/master.cf"
 postfix -c "$T/pf/etc" check >/dev/null 2>&1
 postfix -c "$T/pf/etc" start >/dev/null 2>&1 || { echo "bench: postfix did not start (see $T/pf/maillog)" >&2; cat "$T/pf/maillog" >&2; exit 1; }
 # No qmgr runs, but cleanup wakes it through public/qmgr after every

@@ -1,0 +1,41 @@
+# bench/lib.bash - what the shell benchmarks share (sourced, bash): the
+# checks, a temporary directory removed at exit with every server started
+# in it stopped (their PIDs in pids[], the private Postfix instance in
+# $T/pf), a free loopback port, and the internal services of a private
+# Postfix instance's master.cf.
+set -u
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${POSTERN_BUILD:-$top/build}
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (Postfix needs it)" >&2; exit 1; }
+command -v postfix >/dev/null && command -v smtp-source >/dev/null && command -v smtp-sink >/dev/null ||
+  { echo "bench: install postfix (smtp-source, smtp-sink): tools/deps test" >&2; exit 1; }
+T=$(mktemp -d /tmp/postern-bench.XXXXXX)
+chmod 755 "$T"
+pids=()
+cleanup() {
+  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  postfix -c "$T/pf/etc" stop >/dev/null 2>&1
+  rm -rf "$T"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# pf_services - master.cf lines of the internal services every private
+# instance needs (no listener, no qmgr: the benchmarks add what they use)
+pf_services() {
+  cat <<'EOC'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOC
+}
