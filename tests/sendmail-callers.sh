@@ -40,14 +40,14 @@ is "cron style: exit 0" 0 "$?"
 grep -q '^B8BITMIME$' "$T/spool/new/$(ls "$T/spool/new" | tail -1)" && ok "cron style: -B8BITMIME in the envelope" || fail "cron style: BODY tag" "$(sm_newest_env)"
 sm_deliver
 body_ok "cron style: bare root reaches root's alias, byte for byte" rootbox
-hdr_is "cron style: From: added with the -F name" rootbox From "CronDaemon <root@example.test>"
+hdr_is "cron style: From: added with the -F name" rootbox From "CronDaemon <$ME@example.test>"
 
 # --- anacron: -FAnacron -odi user
 printf 'Subject: Anacron job '"'"'cron.daily'"'"' on mx\n\n/etc/cron.daily/logrotate: ok\n' | sm -FAnacron -odi bob
 is "anacron: exit 0" 0 "$?"
 sm_deliver
 is "anacron: delivered" 1 "$(sm_count bob)"
-hdr_is "anacron: From: Anacron <root@domain>" bob From "Anacron <root@example.test>"
+hdr_is "anacron: From: Anacron <caller@domain>" bob From "Anacron <$ME@example.test>"
 [ -n "$(sm_header "$(sm_last bob)" Date)" ] && ok "anacron: Date: added" || fail "anacron: Date: added"
 case "$(sm_header "$(sm_last bob)" Message-ID)" in "<"*"@mx.example.test>") ok "anacron: Message-ID: added" ;; *) fail "anacron: Message-ID" "$(cat "$(sm_last bob)")" ;; esac
 
@@ -72,7 +72,7 @@ body_ok "mutt line: body byte for byte" dave
 is "PHP: exit 0" 0 "$?"
 sm_deliver
 body_ok "PHP: CRLF turned into LF, body byte for byte" erin
-hdr_is "PHP: From: added for the caller" erin From "root <root@example.test>"
+hdr_is "PHP: From: added for the caller" erin From "$ME_NAME <$ME@example.test>"
 
 # --- mdadm: -t -fX through /usr/lib/sendmail
 mkdir -p "$T/usr/lib"; ln -s "$B/sendmail" "$T/usr/lib/sendmail"
@@ -191,8 +191,9 @@ else skip "git send-email" "git-email not installed (tools/deps test)"; fi
 
 # --- Python's subprocess with every flag of the issue
 cat >"$T/flags.py" <<'PY'
-import os, subprocess, sys, glob
+import os, pwd, subprocess, sys, glob
 sm, spool = sys.argv[1], sys.argv[2]
+me = pwd.getpwuid(os.getuid()).pw_name   # the caller: root in CI
 msg = b"To: alice@example.test\nSubject: flags\n\nbody\n.\nafter dot\n"
 def newest():
     ids = sorted(os.listdir(os.path.join(spool, "new")))
@@ -226,8 +227,8 @@ case("-fX", ["-fx@example.test", "bob@example.test"], ["Fx@example.test"])
 case("-r X", ["-r", "r@example.test", "bob@example.test"], ["Fr@example.test"])
 case("-f ''", ["-f", "", "bob@example.test"], ["F"])
 case("-f '<>'", ["-f", "<>", "bob@example.test"], ["F"])
-case("-F name", ["-F", "Full Name", "bob@example.test"], want_msg=["From: Full Name <root@example.test>"], data=b"Subject: x\n\nb\n")
-case("-FX", ["-FOther", "bob@example.test"], want_msg=["From: Other <root@example.test>"], data=b"Subject: x\n\nb\n")
+case("-F name", ["-F", "Full Name", "bob@example.test"], want_msg=["From: Full Name <%s@example.test>" % me], data=b"Subject: x\n\nb\n")
+case("-FX", ["-FOther", "bob@example.test"], want_msg=["From: Other <%s@example.test>" % me], data=b"Subject: x\n\nb\n")
 case("-B 8BITMIME", ["-B", "8BITMIME", "bob@example.test"], ["B8BITMIME"])
 case("-B8BITMIME", ["-B8BITMIME", "bob@example.test"], ["B8BITMIME"])
 case("-N", ["-N", "delay,failure", "bob@example.test"], ["NDELAY,FAILURE"])

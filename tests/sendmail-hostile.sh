@@ -122,7 +122,7 @@ rm -f "$HOME/dead.letter"
 printf 'Subject: keep me\n\nTEMPFAIL line\n.\nFrom here\n' | sm -oem -i bob
 is "-oem, temporary failure: 75" 75 "$?"
 grep -q 'saved in .*dead.letter' "$T/sm.err" && ok "-oem, temporary failure: says where the message is" || fail "-oem dead.letter message" "$(cat "$T/sm.err")"
-if grep -q '^Subject: keep me$' "$HOME/dead.letter" 2>/dev/null && grep -q '^>From here$' "$HOME/dead.letter" && head -1 "$HOME/dead.letter" | grep -q '^From root@example.test '; then
+if grep -q '^Subject: keep me$' "$HOME/dead.letter" 2>/dev/null && grep -q '^>From here$' "$HOME/dead.letter" && head -1 "$HOME/dead.letter" | grep -q "^From $ME@example.test "; then
   ok "-oem, temporary failure: the message is in ~/dead.letter (mbox, >From quoted)"
 else fail "-oem dead.letter content" "$(cat "$HOME/dead.letter" 2>&1)"; fi
 is "dead.letter is private (0600)" 600 "$(stat -c %a "$HOME/dead.letter")"
@@ -130,7 +130,7 @@ is "dead.letter is private (0600)" 600 "$(stat -c %a "$HOME/dead.letter")"
 qr_conf "message_size_limit=3k"
 printf 'Subject: too big for us\n\n%s\n' "$(head -c 4000 /dev/zero | tr '\0' b)" | sm -oem bob
 is "-oem, permanent failure: exit code kept (65)" 65 "$?"
-grep -q 'returned to <root@example.test>' "$T/sm.err" && ok "-oem, permanent failure: says it was mailed back" || fail "-oem mail back message" "$(cat "$T/sm.err")"
+grep -q "returned to <$ME@example.test>" "$T/sm.err" && ok "-oem, permanent failure: says it was mailed back" || fail "-oem mail back message" "$(cat "$T/sm.err")"
 qr_conf
 sm_deliver
 f=$(sm_last rootbox)
