@@ -112,6 +112,8 @@ void io_discard_input(void)
   io_in.p = io_in.n = 0;
 }
 
+int io_fd(void) { return in_fd; }
+
 /* io_input_pending - bytes received but not yet read by us */
 int io_input_pending(void) { return io_in.n > io_in.p || (tls && api->pending(tls) > 0); }
 

@@ -3,12 +3,17 @@
  * a connection from an address listed in smtpd_proxy_trusted must start
  * with the header, and only its header is believed; from anyone else the
  * bytes would be an SMTP command (and an early talker).  The header is
- * read through io_in with the command timeout; nothing after it is
- * consumed. */
+ * peeked at on the socket and then read to its exact length, past io_in,
+ * within the command timeout: what follows it (a TLS ClientHello on the
+ * smtps port, pipelined commands) stays in the socket for the session. */
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include "byte.h"
-#include "getln.h"
 #include "scan.h"
 #include "str.h"
 #include "smtp.h"
@@ -96,16 +101,14 @@ static int port(const char *p)
   return n <= 5 && scan_ulongn(p, n, &v) == n && v <= 65535 ? 0 : -1;
 }
 
-/* v1 - " TCP4|TCP6 src dst sport dport" or " UNKNOWN ..." after "PROXY" */
-static int v1(struct session *s)
+/* v1 - " TCP4|TCP6 src dst sport dport" or " UNKNOWN ..." after "PROXY",
+ * line[0..len) without the CRLF */
+static int v1(struct session *s, const char *line, size_t len)
 {
-  char line[PROXY_V1_MAX], proto[8], src[48], dst[48], sp[8], dp[8];
+  char proto[8], src[48], dst[48], sp[8], dp[8];
   unsigned char a[16], b[16];
-  size_t len, pos = 0;
+  size_t pos = 0;
   int alen;
-  if (getln(&io_in, line, PROXY_V1_MAX - 5, &len) != GETLN_LINE) return -1;
-  if (len == 0 || line[len - 1] != '\r') return -1;
-  len--;
   if (field(line, len, &pos, proto, sizeof proto)) return -1;
   if (!str_diff(proto, "UNKNOWN")) return 0;        /* the balancer's own check */
   if (field(line, len, &pos, src, sizeof src) || field(line, len, &pos, dst, sizeof dst) ||
@@ -117,24 +120,69 @@ static int v1(struct session *s)
   return set_client(s, a, alen);
 }
 
-/* v2 - the binary header; head holds its first 5 bytes */
-static int v2(struct session *s, const char *head)
+/* v2 - the binary header h[0..len): signature, version and command,
+ * family, length, addresses */
+static int v2(struct session *s, const unsigned char *h, size_t len)
 {
-  char rest[11];
-  unsigned char body[PROXY_V2_MAX];
-  size_t len;
-  if (buffer_getn(&io_in, rest, 11) != 11) return -1;
-  if (byte_diff(head, 5, v2sig) || byte_diff(rest, 7, v2sig + 5)) return -1;
-  len = (size_t)(unsigned char)rest[9] << 8 | (unsigned char)rest[10];
-  if ((rest[7] & 0xf0) != 0x20 || len > sizeof body) return -1;
-  if (len && buffer_getn(&io_in, (char *)body, len) != (ssize_t)len) return -1;
-  if ((rest[7] & 0x0f) == 0) return 0;                 /* LOCAL: a health check */
-  if ((rest[7] & 0x0f) != 1) return -1;
-  switch ((unsigned char)rest[8]) {
-  case 0x11: return len >= 12 ? set_client(s, body, 4) : -1;     /* TCP over IPv4 */
-  case 0x21: return len >= 36 ? set_client(s, body, 16) : -1;    /* TCP over IPv6 */
+  const unsigned char *body = h + 16;
+  size_t blen = len - 16;
+  if ((h[12] & 0xf0) != 0x20) return -1;
+  if ((h[12] & 0x0f) == 0) return 0;                   /* LOCAL: a health check */
+  if ((h[12] & 0x0f) != 1) return -1;
+  switch (h[13]) {
+  case 0x11: return blen >= 12 ? set_client(s, body, 4) : -1;     /* TCP over IPv4 */
+  case 0x21: return blen >= 36 ? set_client(s, body, 16) : -1;    /* TCP over IPv6 */
   case 0x00: return 0;                                  /* UNSPEC: keep the socket's address */
   default: return -1;                                   /* UDP, unix sockets: not ours */
+  }
+}
+
+int proxy_length(const char *buf, size_t len)
+{
+  size_t i, n = len < PROXY_V1_MAX ? len : PROXY_V1_MAX;
+  if (byte_diff(buf, len < 5 ? len : 5, "PROXY") == 0) {
+    for (i = 5; i + 1 < n; i++)
+      if (buf[i] == '\r' && buf[i + 1] == '\n') return (int)(i + 2);
+    return len >= PROXY_V1_MAX ? -1 : 0;
+  }
+  if (byte_diff(buf, len < 12 ? len : 12, v2sig)) return -1;
+  if (len < 16) return 0;
+  n = 16 + ((size_t)(unsigned char)buf[14] << 8 | (unsigned char)buf[15]);
+  if (n > 16 + PROXY_V2_MAX) return -1;
+  return len < n ? 0 : (int)n;
+}
+
+int proxy_parse(struct session *s, const char *buf, size_t len)
+{
+  if (len >= 7 && !byte_diff(buf, 5, "PROXY")) return v1(s, buf + 5, len - 7);
+  if (len >= 16 && !byte_diff(buf, 12, v2sig)) return v2(s, (const unsigned char *)buf, len);
+  return -1;
+}
+
+/* now_ms - a monotonic clock in milliseconds */
+static long long now_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* peek - wait until the socket holds a whole header (its length), or -1
+ * (not a header, the connection ended, the deadline passed) */
+static int peek(int fd, char *buf, size_t max, long long deadline)
+{
+  for (;;) {
+    struct pollfd p = { fd, POLLIN, 0 };
+    long long left = deadline - now_ms();
+    ssize_t n;
+    int k;
+    if (left <= 0) return -1;
+    if (poll(&p, 1, left > 60000 ? 60000 : (int)left) == -1 && errno != EINTR) return -1;
+    if (!p.revents) continue;
+    do n = recv(fd, buf, max, MSG_PEEK); while (n == -1 && errno == EINTR);
+    if (n <= 0) return -1;
+    if ((k = proxy_length(buf, (size_t)n)) != 0) return k;
+    usleep(10000);   /* the rest of the header is on its way: poll would not wait */
   }
 }
 
@@ -143,11 +191,11 @@ static int v2(struct session *s, const char *head)
  * a health check), -1 a trusted peer sent no valid header */
 int proxy_read(struct session *s, const char *trusted)
 {
-  char head[5];
+  char buf[16 + PROXY_V2_MAX];
+  int k;
   if (!proxy_trusted(s->ip, trusted)) return 0;
-  io_timeout(s->cfg->smtpd_timeout);
-  if (buffer_getn(&io_in, head, 5) != 5) return -1;
-  if (!byte_diff(head, 5, "PROXY")) return v1(s);
-  if (byte_diff(head, 5, v2sig)) return -1;        /* neither: do not wait for more */
-  return v2(s, head);
+  k = peek(io_fd(), buf, sizeof buf, now_ms() + (long long)s->cfg->smtpd_timeout * 1000);
+  if (k <= 0) return -1;
+  if (recv(io_fd(), buf, (size_t)k, MSG_WAITALL) != k) return -1;   /* exactly the header */
+  return proxy_parse(s, buf, (size_t)k);
 }

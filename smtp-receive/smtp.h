@@ -122,6 +122,7 @@ void io_init(int infd, int outfd);
 void io_timeout(unsigned long seconds);
 int io_tls_start(const struct config *c, char *info, size_t infolen, const char **why);
 void io_discard_input(void);
+int io_fd(void);                  /* the connection's input descriptor */
 int io_input_pending(void);
 int io_wait_input(unsigned long ms);
 void io_put(const char *s, size_t len);
@@ -154,6 +155,12 @@ int auth_check(const struct session *s, const char *user, const char *pass);
 
 /* proxy.c */
 int proxy_read(struct session *s, const char *trusted);
+/* proxy_length - bytes of the PROXY header at the start of buf[0..len):
+ * >0 all of it is there, 0 more bytes are needed, -1 not a header */
+int proxy_length(const char *buf, size_t len);
+/* proxy_parse - the header buf[0..len) (len from proxy_length): 1 the
+ * client's address is now s->ip, 0 nothing to believe, -1 invalid */
+int proxy_parse(struct session *s, const char *buf, size_t len);
 int proxy_trusted(const char *ip, const char *list);
 
 /* client.c */

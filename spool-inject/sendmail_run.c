@@ -118,6 +118,8 @@ static int wait_child(pid_t pid)
 static void collect(pid_t pid, int errfd, int outfd, stralloc *out_sa, struct sm_result *r)
 {
   struct sigaction sa, old;
+  r->err.len = 0;
+  r->reply[0] = 0;
   byte_zero(&sa, sizeof sa);
   sa.sa_handler = on_alarm;
   sigaction(SIGALRM, &sa, &old);
@@ -138,9 +140,6 @@ int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_resu
   posix_spawn_file_actions_t fa;
   int errp[2], outp[2] = { -1, -1 }, e;
   pid_t pid;
-  r->err.len = 0;
-  r->reply[0] = 0;
-  r->code = EX_TEMPFAIL;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { close(errp[0]); close(errp[1]); return -1; }
   posix_spawn_file_actions_init(&fa);
@@ -163,9 +162,6 @@ int sm_run_injector(const struct config *cfg, int in, int out, struct sm_result 
   int errp[2];
   pid_t pid;
   if (!inject_inline_ok(cfg)) return sm_run(argv, in, out, 0, r);
-  r->err.len = 0;
-  r->reply[0] = 0;
-  r->code = EX_TEMPFAIL;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   pid = inject_fork(cfg, 0, in, out, errp[1]);
   close(errp[1]);

@@ -13,6 +13,16 @@ int qr_once;
 void qr_notify(const char *s) { (void)s; }
 unsigned long long qr_watchdog_usec(void) { return 0; }
 
+static char dir[] = "/tmp/fuzz-state.XXXXXX";   /* the scratch spool, removed at exit */
+
+/* cleanup - remove the scratch spool (the fuzzer exits through exit()) */
+static void cleanup(void)
+{
+  unlink("state/1700000000.000001.1");
+  rmdir("state");
+  if (chdir("/") == 0) rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static int ready;
@@ -21,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   unsigned long due;
   int fd;
   if (!ready) {
-    char dir[] = "/tmp/fuzz-state.XXXXXX";
     if (!mkdtemp(dir) || chdir(dir) == -1 || mkdir("state", 0700) == -1) abort();
+    atexit(cleanup);
     ready = 1;
   }
   fd = open("state/1700000000.000001.1", O_WRONLY | O_CREAT | O_TRUNC, 0600);

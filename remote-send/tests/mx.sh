@@ -15,8 +15,8 @@ ip link set lo up || { fail "loopback up in the namespace"; exit 0; }
 
 # dnsmasq answers for *.test from its own records and NXDOMAIN for other
 # names there; refused.example (outside .test, no upstream) gets REFUSED,
-# a server failure for a stub resolver as SERVFAIL is; slow.test goes to an
-# upstream that never answers
+# which a stub resolver treats as a server failure, like SERVFAIL; slow.test
+# goes to an upstream that never answers
 zone=(
   --mx-host=pref.test,mx2.pref.test,20 --mx-host=pref.test,mx1.pref.test,10
   --host-record=mx1.pref.test,127.0.0.2 --host-record=mx2.pref.test,127.0.0.3

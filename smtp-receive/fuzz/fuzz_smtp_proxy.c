@@ -1,31 +1,35 @@
 /* fuzz_smtp_proxy.c - libFuzzer target for smtp-receive's PROXY protocol
- * reader (versions 1 and 2): whatever the header, the result is a valid
- * address or a refusal, never a crash or a hang. */
+ * parser (versions 1 and 2): proxy_length finds the header's end within
+ * the input and never past it, more input never changes a decision already
+ * made, and proxy_parse gives a valid address or a refusal. */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
-#include <unistd.h>
 #include "smtp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   static struct config cfg;
   static struct session s;
+  const char *buf = (const char *)data;
   unsigned char a[16];
-  int p[2], r;
-  if (size > 4096 || pipe(p) == -1) return 0;
-  if (write(p[1], data, size) != (ssize_t)size) { close(p[0]); close(p[1]); return 0; }
-  close(p[1]);
-  cfg.smtpd_timeout = 1;
+  int k, r;
+  size_t i;
+  if (size > 4096) return 0;
+  k = proxy_length(buf, size);
+  if (k < -1 || k > (int)size) __builtin_trap();
+  for (i = 0; i < size; i++) {          /* a prefix decides no differently */
+    int p = proxy_length(buf, i);
+    if (p > 0 && p != k) __builtin_trap();
+    if (p < 0 && k >= 0) __builtin_trap();
+  }
+  if (k <= 0) return 0;
   memset(&s, 0, sizeof s);
   s.cfg = &cfg;
   strcpy(s.ip, "127.0.0.1");
-  io_init(p[0], -1);
-  r = proxy_read(&s, "127.0.0.0/8");
+  r = proxy_parse(&s, buf, (size_t)k);
   if (r < -1 || r > 1) __builtin_trap();
   if (r == 1 && inet_pton(AF_INET, s.ip, a) != 1 && inet_pton(AF_INET6, s.ip, a) != 1) __builtin_trap();
   if (r == 0 && strcmp(s.ip, "127.0.0.1")) __builtin_trap();
-  close(p[0]);
   return 0;
 }
