@@ -239,3 +239,53 @@ out=$(s_client -CAfile "$T/pki/ca.pem" -verify_return_error -verify_hostname ren
 case "$out" in *"CN = renewed.example.test"*"Verify return code: 0 (ok)"*) ok "TLS: a renewed certificate is used without a restart";;
   *) fail "TLS: a renewed certificate is used without a restart" "$out";; esac
 is "TLS: the whole chain is sent" 2 "$(printf '%s\n' "$out" | grep -c 'BEGIN CERTIFICATE')"
+
+# implicit TLS behind a PROXY balancer: the header and the ClientHello in
+# one segment (as a balancer forwards them); the header is read to its end
+# and the handshake gets every byte after it
+cp "$T/postern.conf" "$T/proxy.conf"
+printf 'smtpd_proxy_trusted = 127.0.0.1\n' >>"$T/proxy.conf"
+PPX=$(free_port)
+systemd-socket-activate --inetd -a -E ASAN_OPTIONS -l "127.0.0.1:$PPX" "$B/smtp-receive" -C "$T/proxy.conf" -m smtps \
+  2>>"$T/log" &
+ppid=$!; at_exit "kill $ppid 2>/dev/null; wait $ppid 2>/dev/null"
+for i in $(seq 100); do grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$PPX") 00000000:0000 0A" /proc/net/tcp && break; sleep 0.05; done
+out=$(timeout 20 python3 - "$PPX" <<'EOP' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out)
+try: tls.do_handshake()
+except ssl.SSLWantReadError: pass
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), 10)
+s.sendall(b'PROXY TCP4 192.0.2.77 192.0.2.1 40000 465\r\n' + out.read())   # one send
+def pump():
+    d = s.recv(65536)
+    if not d: raise SystemExit('connection closed')
+    inc.write(d)
+while True:
+    try: tls.do_handshake(); break
+    except ssl.SSLWantReadError:
+        if out.pending: s.sendall(out.read())
+        pump()
+s.sendall(out.read())
+buf = b''
+while b'\r\n' not in buf:
+    try: buf += tls.read(4096)
+    except ssl.SSLWantReadError:
+        if out.pending: s.sendall(out.read())
+        pump()
+print('greeting:', buf.decode().strip())
+import base64   # a refused AUTH is logged with the client's address
+tls.write(b'EHLO proxied.test\r\nAUTH PLAIN ' + base64.b64encode(b'\0alice\0wrong') + b'\r\nQUIT\r\n')
+s.sendall(out.read())
+while True:
+    try:
+        if b'221 ' in tls.read(4096): break
+    except ssl.SSLWantReadError: pump()
+EOP
+)
+case "$out" in *"greeting: 220 "*) ok "smtps behind PROXY: header and ClientHello in one segment, TLS comes up" ;;
+  *) fail "smtps behind PROXY: header and ClientHello in one segment" "$out" "$(tail -5 "$T/log")" ;; esac
+grep -q 'client=192.0.2.77' "$T/log" && ok "smtps behind PROXY: the client is the header's address" ||
+  fail "smtps behind PROXY: the client is the header's address" "$(tail -5 "$T/log")"
