@@ -127,6 +127,14 @@ static int ask_family(const char *name, stralloc *out, int six)
   return 0;
 }
 
+int resolve_family(const char *name, int six, stralloc *out)
+{
+  int r = ask_family(name, out, six);
+  if (r) return r;
+  out->len -= out->len % (six ? 16 : 4);
+  return out->len > 0;
+}
+
 int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4)
 {
   int r6 = ask_family(name, ip6, 1);

@@ -31,6 +31,11 @@ int resolve_mx(const char *domain, stralloc *out);
  * answer we have is used) */
 int resolve_ip(const char *name, stralloc *ip6, stralloc *ip4);
 
+/* resolve_family - only the AAAA (six) or only the A records of name into
+ * out (16 or 4 bytes each): 1 some, 0 none, RESOLVE_NXDOMAIN, -1
+ * temporary failure; bounded by resolve_timeout */
+int resolve_family(const char *name, int six, stralloc *out);
+
 /* resolve_name - the (first) PTR name of the address ip (text, IPv4 or
  * IPv6) into out, not checked against its A/AAAA records: 1 found, 0 none
  * or no such name, -1 temporary failure; bounded by resolve_timeout */

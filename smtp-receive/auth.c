@@ -15,12 +15,10 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "byte.h"
 #include "case.h"
@@ -114,37 +112,32 @@ static pid_t spawn_checker(char **argv, int fd)
   return r ? -1 : pid;
 }
 
-/* exited - has the child ended within AUTH_PROGRAM_SECONDS?  A pidfd
- * wakes us when it does; without one (an old kernel, a seccomp filter)
- * we look every 20 ms */
-static int exited(pid_t pid)
-{
-  int fd = (int)syscall(SYS_pidfd_open, pid, 0), r, i;
-  siginfo_t si;
-  if (fd != -1) {
-    struct pollfd p = { fd, POLLIN, 0 };
-    do r = poll(&p, 1, AUTH_PROGRAM_SECONDS * 1000);
-    while (r == -1 && errno == EINTR);
-    close(fd);
-    return r != 0;
-  }
-  for (i = 0; i < AUTH_PROGRAM_SECONDS * 50; i++) {
-    si.si_pid = 0;
-    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == -1 || si.si_pid == pid) return 1;
-    pause_ms(20);
-  }
-  return 0;
-}
+static void on_alarm(int sig) { (void)sig; }   /* only interrupts waitpid */
 
 /* finish - wait for the checker, at most AUTH_PROGRAM_SECONDS (then it is
  * killed); its wait status, or -1 */
 static int finish(pid_t pid)
 {
-  int st;
-  if (!exited(pid)) kill(pid, SIGKILL);
-  while (waitpid(pid, &st, 0) == -1)
-    if (errno != EINTR) return -1;
+  struct sigaction sa, old;
+  int st, killed = 0;
+  byte_zero(&sa, sizeof sa);
+  sa.sa_handler = on_alarm;          /* no SA_RESTART: waitpid returns EINTR */
+  sigaction(SIGALRM, &sa, &old);
+  alarm(AUTH_PROGRAM_SECONDS);
+  while (waitpid(pid, &st, 0) == -1) {
+    if (errno != EINTR) { st = -1; break; }
+    if (!killed) { kill(pid, SIGKILL); killed = 1; }
+  }
+  alarm(0);
+  sigaction(SIGALRM, &old, 0);
   return st;
+}
+
+int auth_program_ok(const char *cmd)
+{
+  static stralloc words;
+  char *argv[AUTH_ARGS_MAX + 1];
+  return split(cmd, &words, argv) > 0;
 }
 
 /* program_check - smtpd_auth_program, the checkpassword interface: fd 3

@@ -68,15 +68,15 @@ static int loopback(const char *ip)
   return !byte_diff(ip, 4, "127.") || !str_diff(ip, "::1");
 }
 
-/* confirmed - does name have an address record equal to a (alen bytes)? */
+/* confirmed - does name have an address record equal to a (alen bytes)?
+ * Only the client's own family is asked for. */
 static int confirmed(const char *name, const unsigned char *a, size_t alen)
 {
-  static stralloc ip6, ip4;
-  const stralloc *ips = alen == 4 ? &ip4 : &ip6;
+  static stralloc ips;
   size_t i;
-  if (resolve_ip(name, &ip6, &ip4) != 1) return 0;
-  for (i = 0; i + alen <= ips->len; i += alen)
-    if (!byte_diff(ips->s + i, alen, a)) return 1;
+  if (resolve_family(name, alen == 16, &ips) != 1) return 0;
+  for (i = 0; i + alen <= ips.len; i += alen)
+    if (!byte_diff(ips.s + i, alen, a)) return 1;
   return 0;
 }
 
@@ -97,14 +97,14 @@ static void lookup(struct session *s)
   if (!confirmed(s->name, a, alen)) str_copy(s->name, "unknown");
 }
 
-/* client_name - s->name for the client at s->ip; proxied: the socket's
- * peer is the balancer, so $TCPREMOTEHOST names the wrong host */
-void client_name(struct session *s, int proxied)
+/* client_name - s->name for the client at s->ip; when s->proxied the
+ * socket's peer is the balancer, so $TCPREMOTEHOST names the wrong host */
+void client_name(struct session *s)
 {
   const char *env = getenv("TCPREMOTEHOST");
   str_copy(s->name, "unknown");
   if (s->mode == MODE_LOCAL) { str_copy(s->name, "localhost"); return; }
-  if (!proxied && env && client_name_ok(env, str_len(env)) && str_len(env) < sizeof s->name) {
+  if (!s->proxied && env && client_name_ok(env, str_len(env)) && str_len(env) < sizeof s->name) {
     str_copy(s->name, env);
     return;
   }

@@ -51,9 +51,7 @@ static void out_run(struct data *d, const char *p, size_t n)
   unsigned long line_room = room(d->line_len, d->line_limit), size_room = room(d->size, d->size_limit);
   d->line_len += n;
   d->size += n;
-  if (n > line_room && line_room <= size_room) fail(d, DATA_LONG);
-  if (n > size_room) fail(d, DATA_SIZE);
-  if (n > line_room) fail(d, DATA_LONG);
+  if (n > line_room || n > size_room) fail(d, line_room <= size_room ? DATA_LONG : DATA_SIZE);
   if (d->error != DATA_OK || !d->sink) return;
   if (buffer_put(d->sink, p, n) == -1) { d->sink = 0; d->error = DATA_SINK; }
 }

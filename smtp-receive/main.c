@@ -27,13 +27,16 @@ _Noreturn static void die_usage(void)
   _exit(EX_USAGE);
 }
 
-/* die_config - tell the client and the log, then stop (temporary) */
-_Noreturn static void die_config(const char *why)
+/* die_config - tell the client and the log why (and, if not 0, the
+ * value at fault), then stop (temporary) */
+_Noreturn static void die_config2(const char *why, const char *what)
 {
-  log_event(0, "status", "tempfail", "detail", "configuration error", "reason", why, (char *)0);
+  log_event(0, "status", "tempfail", "detail", "configuration error", "reason", why,
+            what ? "value" : (char *)0, what, (char *)0);
   if (write(1, "421 4.3.5 Configuration error; try again later\r\n", 48) < 0) _exit(EX_CONFIG);
   _exit(EX_CONFIG);
 }
+_Noreturn static void die_config(const char *why) { die_config2(why, 0); }
 
 /* args - -C file, -m mode, -bs */
 static const char *args(int argc, char **argv, int *mode)
@@ -82,11 +85,17 @@ static int load_average(const char *v, double *out)
 /* settings - the smtpd_* values config.c stores as text */
 static void settings(struct settings *set)
 {
+  const char *bad;
   if ((set->delay_checks = yesno(cfg.smtpd_delay_checks)) == -1) die_config("smtpd_delay_checks is not yes or no");
   if ((set->verify_recipients = yesno(cfg.smtpd_verify_recipients)) == -1) die_config("smtpd_verify_recipients is not yes or no");
   if ((set->sender_dns_check = yesno(cfg.smtpd_sender_dns_check)) == -1) die_config("smtpd_sender_dns_check is not yes or no");
   if ((set->name_lookup = yesno(cfg.smtpd_client_name_lookup)) == -1) die_config("smtpd_client_name_lookup is not yes or no");
   if (load_average(cfg.smtpd_max_load, &set->max_load) == -1) die_config("smtpd_max_load is not a number");
+  /* checked once here: a typo must not silently untrust the balancer or
+   * turn every AUTH into a temporary failure */
+  if ((bad = proxy_list_bad(cfg.smtpd_proxy_trusted))) die_config2("smtpd_proxy_trusted: not an address or prefix: ", bad);
+  if (cfg.smtpd_auth_program[0] && !auth_program_ok(cfg.smtpd_auth_program))
+    die_config("smtpd_auth_program: no program, or too many words");
   if (cfg.smtpd_error_limit == 0) cfg.smtpd_error_limit = 1;
   if (cfg.smtpd_command_limit == 0) cfg.smtpd_command_limit = 1;
 }
@@ -108,7 +117,7 @@ int main(int argc, char **argv)
   conf = args(argc, argv, &sess.mode);
   signal(SIGPIPE, SIG_IGN);        /* a vanished client or injector is an error return */
   if (config_try(&cfg, conf, &err) == -1) die_config(stralloc_0(&err) ? err.s : "out of memory");
-  if (conf && setenv("POSTERN_CONF", conf, 1) == -1) die_config("out of memory");   /* for the injector */
+  if (cfg.file && setenv("POSTERN_CONF", cfg.file, 1) == -1) die_config("out of memory");   /* for the injector */
   log_init("smtp-receive", cfg.log);
   sess.cfg = &cfg;
   settings(&sess.set);

@@ -31,24 +31,44 @@ static int parse_ip(const char *s, unsigned char *a)
   return 0;
 }
 
-/* in_prefix - does the address a (alen bytes) lie in "net" or "net/bits"? */
-static int in_prefix(const unsigned char *a, int alen, const char *word, size_t len)
+/* prefix - "net" or "net/bits" into n[16]: its address length (4 or
+ * 16) and *bits, or 0 if the word is neither */
+static int prefix(const char *word, size_t len, unsigned char *n, unsigned long *bits)
 {
   char net[64];
-  unsigned char n[16];
-  unsigned long bits;
   size_t slash = byte_chr(word, len, '/');
   int nlen;
   if (slash >= sizeof net) return 0;
   byte_copy(net, slash, word);
   net[slash] = 0;
-  if ((nlen = parse_ip(net, n)) != alen) return 0;
-  bits = (unsigned long)alen * 8;
-  if (slash < len && (scan_ulongn(word + slash + 1, len - slash - 1, &bits) != len - slash - 1 ||
-                      slash + 1 == len || bits > (unsigned long)alen * 8)) return 0;
+  if (!(nlen = parse_ip(net, n))) return 0;
+  *bits = (unsigned long)nlen * 8;
+  if (slash < len && (slash + 1 == len || scan_ulongn(word + slash + 1, len - slash - 1, bits) != len - slash - 1 ||
+                      *bits > (unsigned long)nlen * 8)) return 0;
+  return nlen;
+}
+
+/* in_prefix - does the address a (alen bytes) lie in "net" or "net/bits"? */
+static int in_prefix(const unsigned char *a, int alen, const char *word, size_t len)
+{
+  unsigned char n[16];
+  unsigned long bits;
+  if (prefix(word, len, n, &bits) != alen) return 0;
   if (byte_diff(a, bits / 8, n)) return 0;
   if (bits % 8 == 0) return 1;
   return ((a[bits / 8] ^ n[bits / 8]) & (0xff00 >> (bits % 8))) == 0;
+}
+
+/* next_word - the next blank or comma separated word of *list (its
+ * length, 0 at the end); *list moves past it */
+static size_t next_word(const char **list, const char **word)
+{
+  size_t w = 0;
+  while (**list == ' ' || **list == ',' || **list == '\t') (*list)++;
+  *word = *list;
+  while ((*list)[w] && (*list)[w] != ' ' && (*list)[w] != ',' && (*list)[w] != '\t') w++;
+  *list += w;
+  return w;
 }
 
 /* proxy_trusted - is ip in the blank or comma separated list of
@@ -57,14 +77,28 @@ int proxy_trusted(const char *ip, const char *list)
 {
   unsigned char a[16];
   int alen = parse_ip(ip, a);
+  const char *w;
+  size_t len;
   if (!alen) return 0;
-  while (*list) {
-    size_t w = 0;
-    while (*list == ' ' || *list == ',' || *list == '\t') list++;
-    while (list[w] && list[w] != ' ' && list[w] != ',' && list[w] != '\t') w++;
-    if (w && in_prefix(a, alen, list, w)) return 1;
-    list += w;
-  }
+  while ((len = next_word(&list, &w)))
+    if (in_prefix(a, alen, w, len)) return 1;
+  return 0;
+}
+
+const char *proxy_list_bad(const char *list)
+{
+  static char bad[64];
+  unsigned char n[16];
+  unsigned long bits;
+  const char *w;
+  size_t len;
+  while ((len = next_word(&list, &w)))
+    if (!prefix(w, len, n, &bits)) {
+      if (len >= sizeof bad) len = sizeof bad - 1;
+      byte_copy(bad, len, w);
+      bad[len] = 0;
+      return bad;
+    }
   return 0;
 }
 

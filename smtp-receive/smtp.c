@@ -102,6 +102,13 @@ static void starttls(struct session *s, size_t arglen)
   }
   if (arglen) { smtp_reply(s, "501 5.5.4 Syntax: STARTTLS"); return; }
   if (!s->helo_seen) { smtp_reply(s, "503 5.5.1 Error: send EHLO first"); return; }
+  /* load OpenSSL before promising TLS: a failure leaves a plain session
+   * (RFC 3207), not one cut after "220" */
+  if (!tls_load(s->cfg->libexec_dir, &why)) {
+    smtp_log(s, "tls-failed", why);
+    smtp_reply(s, "454 4.7.0 TLS not available due to temporary reason");
+    return;
+  }
   smtp_reply(s, "220 2.0.0 Ready to start TLS");
   if (io_tls_start(s->cfg, s->tls_info, sizeof s->tls_info, &why) == -1) {
     smtp_log(s, "tls-failed", why);
@@ -177,7 +184,7 @@ static void greet(struct session *s)
     smtp_quit(s, 0);
   }
   s->tls = s->mode == MODE_SMTPS;
-  client_name(s, s->proxied);
+  client_name(s);
   if (s->mode != MODE_LOCAL && io_wait_input(c->smtpd_greet_pause * 1000)) {
     if (buffer_feed(&io_in) <= 0) {       /* it left: nobody to refuse */
       smtp_log(s, "lost", "connection lost before the greeting");

@@ -12,6 +12,7 @@
 #include "stralloc.h"
 #include "config.h"
 #include "envelope.h"
+#include "tls.h"
 #include "map.h"
 #include "spool.h"
 
@@ -104,14 +105,14 @@ void data_chunk(struct data *d, const char *buf, size_t len);
 void data_chunk_end(struct data *d);
 const char *data_reply(int error);
 
-/* tlsload.c: lib/tls.c's server side, from libexec_dir/postern-tls.so */
-struct tls;
+/* tlsload.c: lib/tls.c's server side, from libexec_dir/postern-tls.so;
+ * the members have tls.h's types, so the compiler checks them */
 struct tls_api {
-  struct tls *(*server)(int fd, const char *cert, const char *key, const char **why);
-  ssize_t (*read)(struct tls *t, char *buf, size_t len);
-  ssize_t (*write)(struct tls *t, const char *buf, size_t len);
-  int (*pending)(const struct tls *t);
-  void (*describe)(const struct tls *t, char *out, size_t len);
+  __typeof__(tls_server) *server;
+  __typeof__(tls_read) *read;
+  __typeof__(tls_write) *write;
+  __typeof__(tls_pending) *pending;
+  __typeof__(tls_describe) *describe;
 };
 int tls_offered(const struct config *c);
 const struct tls_api *tls_load(const char *libexec_dir, const char **why);
@@ -152,6 +153,8 @@ void policy_close(struct session *s);
 /* auth.c */
 int auth_command(struct session *s, const char *arg, size_t len);
 int auth_check(const struct session *s, const char *user, const char *pass);
+/* auth_program_ok - smtpd_auth_program splits into 1..AUTH_ARGS_MAX words */
+int auth_program_ok(const char *cmd);
 
 /* proxy.c */
 int proxy_read(struct session *s, const char *trusted);
@@ -162,10 +165,13 @@ int proxy_length(const char *buf, size_t len);
  * client's address is now s->ip, 0 nothing to believe, -1 invalid */
 int proxy_parse(struct session *s, const char *buf, size_t len);
 int proxy_trusted(const char *ip, const char *list);
+/* proxy_list_bad - the first word of an smtpd_proxy_trusted list that is
+ * no address or prefix, or 0 if all are */
+const char *proxy_list_bad(const char *list);
 
 /* client.c */
 void client_address(struct session *s);
-void client_name(struct session *s, int proxied);
+void client_name(struct session *s);
 int client_name_ok(const char *name, size_t len);
 
 /* smtp.c */

@@ -37,13 +37,18 @@ static int readable(const char *fn)
 }
 
 /* tls_offered - may STARTTLS be offered: a certificate, its key and the
- * TLS object, all readable? (Nothing is loaded.) */
+ * TLS object, all readable? (Nothing is loaded.)  Checked once per
+ * session: the files are read again by the next connection. */
 int tls_offered(const struct config *c)
 {
-  static stralloc fn;
-  if (!readable(c->tls_cert_file) || !readable(c->tls_key_file)) return 0;
-  if (object_path(&fn, c->libexec_dir) == -1) return 0;
-  return access(fn.s, R_OK) == 0;
+  static int known, offered;
+  stralloc fn = { 0 };
+  if (known) return offered;
+  known = 1;
+  offered = readable(c->tls_cert_file) && readable(c->tls_key_file) &&
+            object_path(&fn, c->libexec_dir) == 0 && access(fn.s, R_OK) == 0;
+  stralloc_free(&fn);
+  return offered;
 }
 
 /* sym - one function of the object; *bad set if it is missing */

@@ -66,12 +66,44 @@ out=$("$B/smtp-receive" -C "$T/missing.conf" -bs </dev/null 2>/dev/null); rc=$?
 is "missing config: exit 78" 78 "$rc"
 case "$out" in "421 4.3.5 "*) ok "missing config: 421 to the client";; *) fail "missing config: 421 to the client" "$out";; esac
 for kv in smtpd_delay_checks=maybe smtpd_verify_recipients=1 smtpd_sender_dns_check=on \
-          smtpd_client_name_lookup=sometimes smtpd_max_load=high; do
+          smtpd_client_name_lookup=sometimes smtpd_max_load=high \
+          smtpd_proxy_trusted=10.0.0.0/33 smtpd_proxy_trusted=192.0.2.1,balancer; do
   mkconf "$T/bad.conf" "$kv"
   out=$("$B/smtp-receive" -C "$T/bad.conf" -bs </dev/null 2>/dev/null); rc=$?
   case "$rc $out" in "78 421 4.3.5 "*) ok "bad value $kv: 421 and exit 78";;
     *) fail "bad value $kv: 421 and exit 78" "exit $rc" "$out";; esac
 done
+mkconf "$T/bad.conf" "smtpd_auth_program=/bin/true $(seq -s ' ' 40)"
+out=$("$B/smtp-receive" -C "$T/bad.conf" -bs </dev/null 2>/dev/null); rc=$?
+case "$rc $out" in "78 421 4.3.5 "*) ok "an auth program of too many words: 421 and exit 78";;
+  *) fail "an auth program of too many words: 421 and exit 78" "exit $rc" "$out";; esac
+
+# STARTTLS when postern-tls.so is there but cannot be loaded: 454 and the
+# session goes on in plain text (RFC 3207), not cut after a 220
+mkdir "$T/libexec"
+ln -s "$B/spool-inject" "$T/libexec/spool-inject"
+printf 'not an ELF object\n' >"$T/libexec/postern-tls.so"
+mkconf "$T/notls.conf" tls_cert_file="$T/cert.pem" tls_key_file="$T/key.pem"
+sed -i "s|^libexec_dir = .*|libexec_dir = $T/libexec|" "$T/notls.conf"
+out=$(python3 - "$B/smtp-receive" "$T/notls.conf" <<'EOP'
+import socket, subprocess, sys
+a, b = socket.socketpair()
+p = subprocess.Popen([sys.argv[1], '-C', sys.argv[2]], stdin=b, stdout=b, stderr=subprocess.DEVNULL)
+b.close(); f = a.makefile('rb')
+def reply():
+    while True:
+        l = f.readline()
+        if l[3:4] != b'-': return l.decode().strip()
+reply()
+a.sendall(b'EHLO x.test\r\n'); reply()
+a.sendall(b'STARTTLS\r\n'); print(reply())
+a.sendall(b'NOOP\r\n'); print(reply())
+a.sendall(b'QUIT\r\n'); reply(); p.wait()
+EOP
+)
+case "$out" in "454 4.7.0 "*"250 "*) ok "STARTTLS without a loadable postern-tls.so: 454, the session goes on";;
+  *) fail "STARTTLS without a loadable postern-tls.so: 454, the session goes on" "$out";; esac
+
 chmod 666 "$T/postern.conf"
 out=$("$B/smtp-receive" -C "$T/postern.conf" -bs </dev/null 2>/dev/null); rc=$?
 is "world-writable config refused" "78" "$rc"
