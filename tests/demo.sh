@@ -3,7 +3,7 @@
 # unknown users are refused, the null client's cron mail reaches alice
 # through the hub with verified TLS and AUTH, and the message for the
 # unreachable domain is the only one left, in the hub's queue listing.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 command -v systemd-socket-activate >/dev/null || { skip "demo" "systemd-socket-activate is not installed"; exit 0; }
 sb=$T/sandbox
 if is_root; then mkdir -p "$sb" && chown nobody "$sb"; fi

@@ -14,7 +14,7 @@
 # although the balancer's is not); the balancer's address without a PROXY
 # header is disconnected; from anyone else a PROXY line is just an unknown
 # command.  Root only; about 15 s.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
 . "$TOP/tests/netns-lib.bash"
 NAMES="haproxy spreads mail over two hubs|hubs see the client address through PROXY|untrusted PROXY lines are refused"

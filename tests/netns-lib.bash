@@ -1,5 +1,5 @@
 # tests/netns-lib.bash - a small test network for the multi-host tests
-# (tests/netns-*.sh); sourced after tests/lib.sh and tests/systemd-lib.bash.
+# (tests/netns-*.sh); sourced after tests/lib.bash and tests/systemd-lib.bash.
 # Not a test itself: tests/run runs only *.sh files.
 #
 # The network: one "switch" namespace holding a bridge per segment and

@@ -18,7 +18,7 @@
 # the hub; mail to example.net, whose first MX is down, arrives through the
 # second (client -> hub -> gateway -> mx2); every queue is empty at the end.
 # Root only; about 30 s.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
 . "$TOP/tests/netns-lib.bash"
 nn_prereq "Internet -> DMZ gateway -> hub -> Maildir" "the gateway refuses to relay" \

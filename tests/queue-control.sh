@@ -3,7 +3,7 @@
 # one id, hold and release a destination, purge and bounce a destination,
 # with no scheduler running and through a running daemon; only root and
 # the queue owner may use them.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 qr_conf retry_min=1h retry_max=1h

@@ -3,7 +3,7 @@
 # (a second daemon refuses, --once pokes the daemon and exits, nothing is
 # delivered twice), the trigger's flush, and SIGTERM letting a running
 # delivery finish.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 qr_conf retry_min=1s retry_max=2s

@@ -4,7 +4,7 @@
 # NOTIFY=NEVER/SUCCESS, ORCPT, ENVID, RET=HDRS/FULL and bounce_size_limit,
 # double bounces to postmaster, a failing double bounce discarded, the
 # bounce rate limit (kept across --once runs, lifted the next hour).
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 command -v python3 >/dev/null || { skip "DSN tests" "python3 is not installed"; exit 0; }

@@ -3,7 +3,7 @@
 # which run in the spool directory; a helper that dies makes queue-run stop
 # at once with a temporary exit code (the timer or systemd starts it again)
 # instead of spinning, and the mail stays queued.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0

@@ -4,7 +4,7 @@
 # remote deliverer runs as send_user; commands and files of an :include:
 # file run as its owner; load shedding (queue_load_limit) with the load
 # average seen through a private mount of /proc/loadavg.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 is_root || { skip "privilege separation" "needs root (creates users, switches to them)"; exit 0; }
 qr_setup

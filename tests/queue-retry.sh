@@ -2,7 +2,7 @@
 # exponential back-off schedule (retry_min doubling up to retry_max),
 # --once honouring it and --once --all ignoring it, expiry after
 # queue_lifetime with a 4.4.7 bounce, delay warnings (delay_warning_time).
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 command -v faketime >/dev/null || { skip "retry schedule" "faketime is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0

@@ -5,7 +5,7 @@
 # against what the client sent (CRLF, dot-stuffing, "From " lines,
 # 8-bit data, a long line); the daemon delivers at once (inotify), and the
 # listing shows the queue empty afterwards.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 command -v systemd-socket-activate >/dev/null || { skip "SMTP end to end" "systemd-socket-activate not installed"; exit 0; }
 command -v python3 >/dev/null || { skip "SMTP end to end" "python3 not installed"; exit 0; }

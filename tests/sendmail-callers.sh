@@ -6,7 +6,7 @@
 # mutt (batch mode), bsd-mailx and git send-email --sendmail-cmd; Python's
 # subprocess with every flag; bodies byte for byte, single-dot lines
 # included.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/spool-inject/tests/sendmail.bash"
 sm_setup
 

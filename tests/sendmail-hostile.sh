@@ -4,7 +4,7 @@
 # failures of spool-inject and of a filter giving the right exit status,
 # the -oe modes (print, quiet, mail back, dead.letter, exit 0), and
 # submission while queue-run is stopped or not running at all.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/spool-inject/tests/sendmail.bash"
 sm_setup
 mkdir -p "$T/roothome"

@@ -3,7 +3,7 @@
 # ordinary users, sendmail -q delivering with no daemon and poking a
 # running daemon through the trigger, -qR/-qS/-qI, newaliases and -bi
 # rebuilding the aliases, -bv reporting the routing, -bd and -q15m.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/spool-inject/tests/sendmail.bash"
 sm_setup
 # a remote deliverer that defers everything while $T/remote-defer exists

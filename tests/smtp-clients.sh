@@ -5,7 +5,7 @@
 # TLS, BDAT, 8BITMIME/SMTPUTF8 and a 10 MB message, each checked byte for
 # byte in the spool; a client vanishing in the data; STARTTLS command
 # injection and TLS 1.1; a certificate chain renewed without a restart.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 command -v systemd-socket-activate >/dev/null || { skip "smtp clients" "systemd-socket-activate not installed"; exit 0; }
 command -v swaks >/dev/null || { skip "smtp clients" "swaks not installed"; exit 0; }

@@ -4,7 +4,7 @@
 # AUTH) and in smtps mode (implicit TLS), with the server's certificate
 # verified; the message lands byte for byte; a wrong password and a
 # session without TLS are refused and nothing is queued.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 command -v systemd-socket-activate >/dev/null || { skip "msmtp" "systemd-socket-activate not installed"; exit 0; }
 command -v msmtp >/dev/null || { skip "msmtp" "msmtp not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0

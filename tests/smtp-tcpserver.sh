@@ -5,7 +5,7 @@
 # -H -R -c -b -l; a message is queued with the client's address and the
 # submitting uid recorded, relaying is refused, and a second connection
 # gets its own process.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 command -v tcpserver >/dev/null || { skip "tcpserver" "ucspi-tcp is not installed"; exit 0; }
 command -v swaks >/dev/null || { skip "tcpserver" "swaks is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0

@@ -13,7 +13,7 @@
 # /usr/lib/sendmail work; `systemctl stop` during a delivery loses
 # nothing, whether the delivery finishes or is killed; `systemd-analyze
 # security` scores.  Root only; about 20 s.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
 sd_prereq "hub under systemd: boot" "port 25 spawns smtp-receive as postern-smtpd" "delivery to a Maildir" \
   "ordinary user submits" "systemctl stop loses nothing"

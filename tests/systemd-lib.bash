@@ -1,5 +1,5 @@
 # tests/systemd-lib.bash - helpers for the tests under a real systemd
-# (tests/systemd-*.sh, tests/netns-*.sh); sourced after tests/lib.sh.
+# (tests/systemd-*.sh, tests/netns-*.sh); sourced after tests/lib.bash.
 # Not a test itself: tests/run runs only *.sh files.
 #
 # A test gets a fresh Debian 12 root from tools/systemd-root's cache,

@@ -8,7 +8,7 @@
 # a power cut leaves at the next boot without anyone running sendmail -q
 # (the timer is persistent); the timer fires every 15 minutes and once
 # after boot.  Root only; about 15 s.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
 sd_prereq "null client under systemd: boot" "the path unit flushes new mail" "the timer runs the flush"
 [ -x "$B/queue-run" ] && [ -x "$B/local-deliver" ] || {

@@ -6,7 +6,7 @@
 # installed into a staging DESTDIR that holds a copy of this machine's
 # systemd units, and verified there (--root), so ExecStart= paths and
 # dependencies resolve.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 U=$TOP/units
 UNITS="postern-smtpd.socket postern-smtpd@.service postern-submission.socket postern-submission@.service
        postern-smtps.socket postern-smtps@.service postern-queue.service

@@ -2,7 +2,7 @@
 # the four item types stored in their normalized text, syntax errors and
 # duplicates with line numbers, and newaliases (postern-maps newaliases,
 # -C, POSTERN_CONF, and the program called as "newaliases").
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 PM=$B/postern-maps
 cd "$T" || exit 1

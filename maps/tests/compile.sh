@@ -3,7 +3,7 @@
 # number, duplicates, the bounds, the atomic replacement (a failed compile
 # leaves the old .cdb and no temporary file), and the permissions carried
 # from the text file to the .cdb.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 PM=$B/postern-maps
 cd "$T" || exit 1

@@ -1,7 +1,7 @@
 # maps/tests/interop.sh - the cdb files are the standard format: tinycdb's
 # cdb tool reads what postern-maps writes, and postern-maps reads what
 # "cdb -c" makes from cdbmake input.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 PM=$B/postern-maps
 cd "$T" || exit 1

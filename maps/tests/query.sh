@@ -1,7 +1,7 @@
 # maps/tests/query.sh - postern-maps query, dump and check: exit codes 0
 # (found), 1 (not found) and sysexits for errors, the warning about a text
 # map newer than its .cdb, and dump output that compiles back to the same map.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 PM=$B/postern-maps
 cd "$T" || exit 1

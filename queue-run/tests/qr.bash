@@ -1,5 +1,5 @@
 # queue-run/tests/qr.bash - helpers for the queue-run and local-deliver
-# tests (sourced after tests/lib.sh; not a test itself: tests/run runs *.sh).
+# tests (sourced after tests/lib.bash; not a test itself: tests/run runs *.sh).
 #
 # qr_setup makes a spool, maps (local-domains: example.test) and a config
 # under $T.  As root it creates a

@@ -1,6 +1,6 @@
 # rs.bash - shared set-up for remote-send's shell tests (sourced; not a
 # test itself): servers on loopback ports, a config, running remote-send.
-. "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib.bash"
 RS_TESTS=$TOP/remote-send/tests
 mkdir -p "$T/maps"
 # spool-inject and smtp-receive (not ours) are run by some tests

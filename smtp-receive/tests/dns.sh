@@ -2,7 +2,7 @@
 # dns.sh - DNSBL and sender-domain checks against dnsserver.py on a
 # loopback address (libowfat's resolver asks $DNSCACHEIP on port 53,
 # which only root may bind).
-. "$(dirname "$0")/../../tests/lib.sh"
+. "$(dirname "$0")/../../tests/lib.bash"
 is_root || { skip "dns dialogues" "needs root to bind port 53 on 127.83.53.1"; exit 0; }
 ip=127.83.53.1
 python3 "$TOP/smtp-receive/tests/dnsserver.py" "$ip" 53 >"$T/dns.out" 2>&1 &

@@ -2,7 +2,7 @@
 # every one succeeds, ids are unique and sort by arrival (DESIGN.md
 # invariant 3), and every envelope in new/ has its own byte-exact body.
 # WORKERS and PER_WORKER may be set in the environment.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 workers=${WORKERS:-8}
 per=${PER_WORKER:-25}

@@ -12,7 +12,7 @@
       message, and SIGTERM while the envelope is read: exit 75, the 451 reply,
       and nothing at all left in tmp/, mess/ or new/.
 
-Prints the ok / not ok / skip lines of tests/lib.sh."""
+Prints the ok / not ok / skip lines of tests/lib.bash."""
 import os
 import random
 import re

@@ -4,7 +4,7 @@
 # byte-exact body, and none may belong to a run that never wrote its end
 # line; SIGTERM and friends before the commit leave nothing at all.
 # The driver is crash.py; ITERATIONS and SEED may be set in the environment.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 here=$TOP/spool-inject/tests
 iterations=${ITERATIONS:-200}

@@ -2,7 +2,7 @@
 # caller: what lands in the spool (byte-exact body, stored envelope in
 # canonical form), the reply line and exit code, every refusal leaving
 # nothing behind, the limits, the config checks and the trigger fifo.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 SI=$B/spool-inject
 CONF=$T/conf

@@ -6,7 +6,7 @@
 # over.  Then, on a tiny tmpfs, a full disk refuses the message with 452
 # and leaves nothing behind (DESIGN.md invariant 6).  Root only: it adds
 # users and a group, and mounts tmpfs file systems.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 if ! is_root; then
   skip "set-gid spool-inject as an ordinary user" "needs root (adds users and a group)"

@@ -1,5 +1,5 @@
 # spool-inject/tests/sendmail.bash - helpers for the sendmail tests
-# (sourced after tests/lib.sh; not a test itself: tests/run runs *.sh).
+# (sourced after tests/lib.bash; not a test itself: tests/run runs *.sh).
 #
 # sm_setup builds on queue-run's qr_setup (spool, maps, config under $T,
 # a test user $U as root) and adds: Maildir mailboxes for the recipients
