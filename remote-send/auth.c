@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "byte.h"
 #include "str.h"
+#include "textcode.h"
 #include "map.h"
 #include "rs.h"
 
@@ -61,24 +62,10 @@ int auth_lookup(const char *map_dir, const struct dest *d, struct cred *c, stral
 }
 
 /* auth_base64 - base64 of in[0..len) into out (4 * ceil(len / 3) bytes
- * and a NUL); returns the length */
+ * and a NUL: a command line); returns the length */
 size_t auth_base64(char *out, const char *in, size_t len)
 {
-  static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const unsigned char *s = (const unsigned char *)in;
-  size_t i, n = 0;
-  for (i = 0; i + 2 < len; i += 3) {
-    out[n++] = b64[s[i] >> 2];
-    out[n++] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
-    out[n++] = b64[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
-    out[n++] = b64[s[i + 2] & 63];
-  }
-  if (i < len) {
-    out[n++] = b64[s[i] >> 2];
-    out[n++] = b64[(s[i] & 3) << 4 | (i + 1 < len ? s[i + 1] >> 4 : 0)];
-    out[n++] = i + 1 < len ? b64[(s[i + 1] & 15) << 2] : '=';
-    out[n++] = '=';
-  }
+  size_t n = fmt_base64(out, in, len);
   out[n] = 0;
   return n;
 }

@@ -1,9 +1,9 @@
 /* data.c - the message on its way out.  It arrives on fd 0 with LF line
  * ends and no dot-stuffing (DESIGN.md), normally as the open spool file,
  * which is mapped rather than copied.  On the wire each line ends in CRLF
- * (a CRLF already there stays one), a line starting with '.' gets a
- * second one (RFC 5321 4.5.2), a last line without LF is ended, and
- * ".\r\n" closes the data. */
+ * (a CRLF already there stays one, a bare CR becomes one), a line
+ * starting with '.' gets a second one (RFC 5321 4.5.2), a last line
+ * without LF is ended, and ".\r\n" closes the data. */
 #include <errno.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -27,34 +27,48 @@ static size_t head_end(const unsigned char *s, size_t len)
 }
 
 /* data_scan - wire size (CRLF line ends, before stuffing) and 8-bit
- * content, in the whole message and in its header section */
+ * content, in the whole message and in its header section.  Each bare
+ * LF and each bare CR gains a byte on the wire (data_write) */
 void data_scan(struct message *m)
 {
   const unsigned char *s = (const unsigned char *)m->s;
-  size_t i, lf = 0, head = head_end(s, m->len);
+  size_t i, bare = 0, head = head_end(s, m->len);
   unsigned char high = 0;
   m->eightbit_head = 0;
   for (i = 0; i < m->len; i++) {
     high |= s[i];
     if (i + 1 == head) m->eightbit_head = (high & 0x80) != 0;
-    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) lf++;
+    if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) bare++;
+    if (s[i] == '\r' && (i + 1 == m->len || s[i + 1] != '\n')) bare++;
   }
   m->eightbit = (high & 0x80) != 0;
   if (head == m->len) m->eightbit_head = m->eightbit;
-  m->wire = m->len + lf + (m->len && s[m->len - 1] != '\n' ? 2 : 0);
+  m->wire = m->len + bare + (m->len && s[m->len - 1] != '\n' && s[m->len - 1] != '\r' ? 2 : 0);
+}
+
+/* line_len - the bytes of s[0..len) before the first CR or LF */
+static size_t line_len(const char *s, size_t len)
+{
+  size_t lf = byte_chr(s, len, '\n');
+  size_t cr = byte_chr(s, lf, '\r');
+  return cr < lf ? cr : lf;
 }
 
 /* data_write - the message s[0..len) as DATA content, ending with ".\r\n";
- * 0, or -1 when out fails */
+ * 0, or -1 when out fails.  A line ends at LF, CRLF or a bare CR, and
+ * each goes out as CRLF: a bare CR never reaches the wire, where a
+ * receiver that took it for a line end could be made to see an end of
+ * data ("\r.\r") that is not one (SMTP smuggling) */
 int data_write(buffer *out, const char *s, size_t len)
 {
   size_t pos = 0;
   while (pos < len) {
-    size_t n = byte_chr(s + pos, len - pos, '\n'), keep = n;
-    if (keep && s[pos + keep - 1] == '\r') keep--;
+    size_t n = line_len(s + pos, len - pos);
     if (s[pos] == '.' && buffer_put(out, ".", 1) == -1) return -1;
-    if (buffer_put(out, s + pos, keep) == -1 || buffer_put(out, "\r\n", 2) == -1) return -1;
-    pos += n + 1;
+    if (buffer_put(out, s + pos, n) == -1 || buffer_put(out, "\r\n", 2) == -1) return -1;
+    pos += n;
+    if (pos < len && s[pos] == '\r') pos++;
+    if (pos < len && s[pos] == '\n') pos++;
   }
   return buffer_put(out, ".\r\n", 3);
 }

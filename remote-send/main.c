@@ -144,7 +144,11 @@ static int again(void)
 {
   if (!sess.open) return 0;
   if (str_diff(sess_dest.s, job.dest)) { smtp_quit(&sess); return 0; }
-  if (smtp_again(&sess, &why) == 0) { str_copy(relay, sess.where); return 1; }
+  if (smtp_again(&sess, &why) == 0) {
+    str_copy(relay, sess.where);
+    result_all(&job, RES_DEFER, why_z());
+    return 1;
+  }
   log_event(job.id, "relay", sess.where, "status", "reconnect", "reason", why_z(), (char *)0);
   return 0;
 }
@@ -159,7 +163,6 @@ static void deliver(const struct cred *cred, int keep)
   int r;
   sess.cfg = &cfg; sess.d = &dest; sess.m = &msg; sess.j = &job; sess.cred = cred; sess.keep = keep;
   net_log_id(job.id);
-  if (again()) { result_all(&job, RES_DEFER, why_z()); return; }
   if ((r = mx_targets(&ts, &dest, cfg.hostname, &why)) != MX_OK) {
     result_all(&job, r == MX_PERM ? RES_FAIL : RES_DEFER, why_z());
     return;
@@ -195,20 +198,26 @@ static void report(void)
   if (result_write(&job, 1) == -1) diesys(EX_IOERR, "unable to write the results");
 }
 
-/* one - deliver the message on fd 0 as job says, results on fd 1 */
+/* afresh - a new connection: destination, policy and credentials, read
+ * per connection (TLS and AUTH happen once on it), then the delivery */
+static void afresh(int keep)
+{
+  struct cred cred;
+  int have_cred;
+  if (prepare(&cred, &have_cred) == 0) deliver(have_cred == 1 ? &cred : 0, keep);
+  auth_wipe(&cred);
+}
+
+/* one - deliver the message on fd 0 as job says, results on fd 1: over
+ * the kept connection when it goes to the same destination, else afresh */
 static void one(int keep)
 {
   static stralloc copy;
-  struct cred cred;
-  int have_cred;
   alarm(RS_DEADLINE_SECONDS);
-  if (prepare(&cred, &have_cred) == 0) {
-    if (data_load(0, &msg, &copy) == -1) diesys(EX_IOERR, "unable to read the message");
-    if (!stralloc_copys(&why, "4.4.0 no address to try")) die(EX_TEMPFAIL, "out of memory");
-    deliver(have_cred == 1 ? &cred : 0, keep);
-    data_unload(&msg);
-  }
-  auth_wipe(&cred);
+  if (data_load(0, &msg, &copy) == -1) diesys(EX_IOERR, "unable to read the message");
+  if (!stralloc_copys(&why, "4.4.0 no address to try")) die(EX_TEMPFAIL, "out of memory");
+  if (!again()) afresh(keep);
+  data_unload(&msg);
   report();
   alarm(0);
 }

@@ -45,23 +45,24 @@ void mx_interleave(struct target *t, unsigned int n)
   byte_copy(t, k * sizeof *t, tmp);
 }
 
-/* mx_local_address - is ip one of this machine's interface addresses? */
+/* mx_local_address - is ip one of this machine's interface addresses?
+ * The interfaces are read once per process (getifaddrs), not per address
+ * (again only after a failure) */
 int mx_local_address(const unsigned char *ip, int family)
 {
   static const unsigned char six_lo[16] = { 0,0,0,0, 0,0,0,0, 0,0,0,0, 0,0,0,1 };
-  struct ifaddrs *all, *a;
-  int found = 0;
+  static struct ifaddrs *all;   /* kept for the process's life; 0 until read */
+  struct ifaddrs *a;
   /* all of 127.0.0.0/8 is this machine, not only what lo lists */
   if (family == AF_INET && ip[0] == 127) return 1;
   if (family == AF_INET6 && !byte_diff(ip, 16, six_lo)) return 1;
-  if (getifaddrs(&all) == -1) return 0;
-  for (a = all; a && !found; a = a->ifa_next) {
+  if (!all && getifaddrs(&all) == -1) all = 0;
+  for (a = all; a; a = a->ifa_next) {
     if (!a->ifa_addr || a->ifa_addr->sa_family != family) continue;
-    if (family == AF_INET) found = !byte_diff(&((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4, ip);
-    else found = !byte_diff(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16, ip);
+    if (family == AF_INET && !byte_diff(&((struct sockaddr_in *)a->ifa_addr)->sin_addr, 4, ip)) return 1;
+    if (family == AF_INET6 && !byte_diff(&((struct sockaddr_in6 *)a->ifa_addr)->sin6_addr, 16, ip)) return 1;
   }
-  freeifaddrs(all);
-  return found;
+  return 0;
 }
 
 /* add_host - the addresses of one host, families interleaved; returns

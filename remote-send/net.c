@@ -1,9 +1,11 @@
 /* net.c - the connection to the server.
  *
  * net_connect tries the addresses of a delivery in order, starting the
- * next one RS_STAGGER_MS after the previous (RFC 8305 "Happy Eyeballs"),
- * or at once when one fails, and keeps whichever connects first: a
- * blackholed IPv6 route costs a quarter second, not a connect timeout.
+ * next address of the same host RS_STAGGER_MS after the previous (RFC
+ * 8305 "Happy Eyeballs"), or at once when one fails, and keeps whichever
+ * connects first: a blackholed IPv6 route costs a quarter second, not a
+ * connect timeout.  The next host is tried only when every attempt at
+ * the current one has ended.
  *
  * Then one connection per process: buffered input and output (net_in,
  * net_out) whose every wait is bounded, by a deadline for a whole reply
@@ -37,8 +39,8 @@ static struct tls *tls;               /* 0 until STARTTLS or smtps */
 static long long deadline_ms;         /* end of the current wait, or 0 */
 static long long each_ms;             /* per-wait bound when no deadline */
 
-/* now_ms - monotonic milliseconds */
-static long long now_ms(void)
+/* net_clock_ms - monotonic milliseconds: every wait and age in remote-send */
+long long net_clock_ms(void)
 {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -48,7 +50,7 @@ static long long now_ms(void)
 /* left_ms - what remains of the current bound, at least 0 */
 static int left_ms(void)
 {
-  long long l = deadline_ms ? deadline_ms - now_ms() : each_ms;
+  long long l = deadline_ms ? deadline_ms - net_clock_ms() : each_ms;
   if (l < 0) l = 0;
   return l > 86400000 ? 86400000 : (int)l;
 }
@@ -66,7 +68,7 @@ static void sock_bound(int ms)
 
 void net_timeout(unsigned long seconds)
 {
-  deadline_ms = now_ms() + (long long)(seconds ? seconds : 1) * 1000;
+  deadline_ms = net_clock_ms() + (long long)(seconds ? seconds : 1) * 1000;
   if (net_fd != -1) sock_bound(left_ms());
 }
 
@@ -238,7 +240,7 @@ static int start(const struct targets *ts, unsigned int idx, unsigned long port,
   *done = 0;
   if (fd == -1) { why_set(why, t, port, strerror(errno)); return -1; }
   if (connect(fd, (struct sockaddr *)&ss, sl) == 0) { *done = 1; return fd; }
-  if (errno == EINPROGRESS || (t->family == AF_UNIX && errno == EAGAIN)) return fd;
+  if (errno == EINPROGRESS) return fd;
   why_set(why, t, port, strerror(errno));
   close(fd);
   return -1;
@@ -270,7 +272,7 @@ static int poll_attempts(const struct targets *ts, struct attempt *a, unsigned i
   long long now;
   for (k = 0; k < *na; k++) { p[k].fd = a[k].fd; p[k].events = POLLOUT; p[k].revents = 0; }
   if (poll(p, *na, ms < 0 ? 0 : ms) == -1 && errno != EINTR) return -1;
-  now = now_ms();
+  now = net_clock_ms();
   for (k = *na; k-- > 0;) {
     int err = 0;
     socklen_t el = sizeof err;
@@ -287,9 +289,18 @@ static int poll_attempts(const struct targets *ts, struct attempt *a, unsigned i
   return -1;
 }
 
+/* same_host - do targets a and b belong to one host (one MX record)? */
+static int same_host(const struct target *a, const struct target *b)
+{
+  return a->pref == b->pref && !str_diff(a->name, b->name);
+}
+
 /* net_connect - connect to the first address from *next on that answers;
  * the fd (its index in *won, *next past the ones tried), or -1 with the
- * last failure in why when none is left */
+ * last failure in why when none is left.  Only the addresses of one host
+ * race each other: the next host (a less preferred MX) is started once
+ * every attempt at the current one has failed or timed out, so a slow
+ * primary is not passed over for its backup. */
 int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won_idx,
                 unsigned long port, unsigned long timeout, stralloc *why)
 {
@@ -297,9 +308,11 @@ int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won_
   unsigned int na = 0;
   long long next_start = 0;
   for (;;) {
-    long long now = now_ms();
+    long long now = net_clock_ms();
+    /* the next address may join the race: same host, or none running */
+    int more = *next < ts->n && (na == 0 || same_host(&ts->t[*next], &ts->t[a[0].idx]));
     int k, ms;
-    if (*next < ts->n && (now >= next_start || na == 0)) {
+    if (more && (now >= next_start || na == 0)) {
       int done, fd = start(ts, *next, port, &done, why);
       unsigned int idx = (*next)++;
       if (fd == -1) { next_start = 0; continue; }
@@ -309,7 +322,7 @@ int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won_
       continue;
     }
     if (na == 0) return -1;
-    ms = (int)((*next < ts->n ? next_start : a[0].until) - now);
+    ms = (int)((more ? next_start : a[0].until) - now);
     for (k = 0; k < (int)na; k++) if (a[k].until - now < ms) ms = (int)(a[k].until - now);
     unsigned int before = na;
     if ((k = poll_attempts(ts, a, &na, ms, port, why)) < 0) { if (na < before) next_start = 0; continue; }

@@ -65,13 +65,6 @@ void result_reply(struct rcpt *r, const struct reply *rep, const char *where)
   result_set(r, rep->code < 300 ? RES_OK : rep->code < 500 ? RES_DEFER : RES_FAIL, t);
 }
 
-unsigned int result_count(const struct job *j, int state)
-{
-  unsigned int i, n = 0;
-  for (i = 0; i < j->n; i++) n += j->r[i].state == state;
-  return n;
-}
-
 /* result_write - the lines on fd; 0, or -1 when they cannot be written */
 int result_write(const struct job *j, int fd)
 {

@@ -14,7 +14,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -104,27 +103,19 @@ static int take(int fd, char *buf, size_t size, struct reuse_req *r, int flags)
   return 1;
 }
 
-/* now_s - monotonic seconds */
-static long long now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec;
-}
-
 /* reuse_wait - wait for the next request on fd while the connection conn
  * stays quiet, at most seconds.  1 with r set; 0 when the wait ended (fd 3
  * is then shut for reading; a request queued before that is still
  * taken: 1); a malformed request ends the waiting too. */
 int reuse_wait(int fd, int conn, unsigned long seconds, char *buf, size_t size, struct reuse_req *r)
 {
-  long long end = now_s() + (long long)seconds;
+  long long end = net_clock_ms() + (long long)seconds * 1000;
   for (;;) {
     struct pollfd p[2] = { { fd, POLLIN, 0 }, { conn, POLLIN, 0 } };
-    long long left = end - now_s();
+    long long left = end - net_clock_ms();
     int x;
     if (left <= 0) break;
-    x = poll(p, 2, (int)(left * 1000));
+    x = poll(p, 2, (int)left);
     if (x == -1 && errno == EINTR) continue;
     if (x <= 0 || p[1].revents) break;        /* timeout, or the server spoke or left */
     if (p[0].revents & POLLIN) return take(fd, buf, size, r, 0) == 1;

@@ -78,7 +78,8 @@ int mx_local_address(const unsigned char *ip, int family);
 void mx_interleave(struct target *t, unsigned int n);
 
 /* net.c */
-struct conn_info { char ip[48]; char tls[200]; int verified; const char *verify_why; };
+struct conn_info { char tls[200]; int verified; const char *verify_why; };
+long long net_clock_ms(void);                  /* monotonic milliseconds */
 int net_connect(const struct targets *ts, unsigned int *next, unsigned int *won,
                 unsigned long port, unsigned long timeout, stralloc *why);   /* fd or -1 */
 void net_use(int fd);
@@ -164,7 +165,6 @@ void result_set(struct rcpt *r, int state, const char *text);
 void result_all(struct job *j, int state, const char *text);   /* those without a result */
 void result_reply(struct rcpt *r, const struct reply *rep, const char *where);
 int result_write(const struct job *j, int fd);
-unsigned int result_count(const struct job *j, int state);
 
 /* smtp.c */
 struct session {
@@ -184,7 +184,7 @@ struct session {
   int keep;                   /* leave a clean connection open (reuse) */
   int open;                   /* a connection is open and in a clean state */
   unsigned int sent;          /* transactions on this connection */
-  unsigned long since;        /* when it was made (monotonic seconds) */
+  long long since;            /* when it was made (net_clock_ms) */
 };
 /* smtp_session - the dialogue on the connection set up by net_use: DONE
  * (0) the recipients' results are set (some may still have none: they

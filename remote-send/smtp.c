@@ -14,9 +14,9 @@
  * With s->keep a connection that ends in a known state (every reply read,
  * no 421) stays open for the next message to the same destination:
  * smtp_again sends RSET and, if the server still answers 250, the next
- * transaction; otherwise the caller connects afresh. */
+ * transaction; otherwise the caller connects afresh, as it does when the
+ * kept connection fails or says 421 before MAIL is answered. */
 #include <errno.h>
-#include <time.h>
 #include <arpa/inet.h>
 #include "byte.h"
 #include "case.h"
@@ -27,6 +27,7 @@
 #include "rs.h"
 
 enum { DONE = 0, NEXT = 1, GO = 2 };
+#define STALE (-2)        /* envelope_replies: a kept connection went away */
 #define QUIT_SECONDS 10   /* the reply to QUIT changes nothing: wait briefly */
 
 /* say - why = "a b c"; NEXT */
@@ -298,14 +299,24 @@ static int send_all(struct session *s, stralloc *c)
 }
 
 /* envelope_replies - MAIL's reply, then each RCPT's: the recipients
- * accepted, or -1 when the connection failed (why set) */
+ * accepted, -1 when the connection failed (why set), or STALE when a
+ * kept connection failed before MAIL was answered or MAIL got 421 (why
+ * set): nothing is said about the recipients, a new connection will */
 static int envelope_replies(struct session *s, int pipelined, stralloc *c, stralloc *why)
 {
   struct reply mail, r;
   unsigned int i, accepted = 0;
   net_timeout(s->cfg->smtp_command_timeout);
-  if (!pipelined && (mail_line(s, c) == -1 || net_put(c->s, c->len) == -1)) return io_error(s, why, GETLN_ERROR, "MAIL FROM");
-  if (get_reply(s, &mail, 0, "MAIL FROM", why) == -1) return -1;
+  if (!pipelined && (mail_line(s, c) == -1 || net_put(c->s, c->len) == -1)) {
+    io_error(s, why, GETLN_ERROR, "MAIL FROM");
+    return s->sent ? STALE : -1;
+  }
+  if (get_reply(s, &mail, 0, "MAIL FROM", why) == -1) return s->sent ? STALE : -1;
+  if (mail.code == 421 && s->sent) {
+    s->broken = 1;              /* the server is closing: no QUIT */
+    refused(s, &mail, "MAIL FROM", why);
+    return STALE;
+  }
   for (i = 0; i < s->j->n; i++) {
     struct rcpt *rc = &s->j->r[i];
     if (rc->state != RES_NONE) continue;
@@ -349,27 +360,44 @@ static void final_replies(struct session *s, stralloc *why)
   }
 }
 
-/* transaction - MAIL, RCPT..., DATA and the message; results set */
-static void transaction(struct session *s, stralloc *why)
+/* unexpected - a 2xx or 3xx reply where another was due (250 to DATA:
+ * no message went out, and where the server stands is unknown): no
+ * result from it, the connection is given up; why says what came */
+static void unexpected(struct session *s, const struct reply *r, const char *stage, stralloc *why)
+{
+  char t[RS_TEXT_MAX + 1];
+  reply_format(r, t, sizeof t);
+  s->broken = 1;
+  say(why, "4.5.0 unexpected reply to ", stage, " from ");
+  if (stralloc_cats(why, s->where) && stralloc_cats(why, ": ")) stralloc_cats(why, t);
+}
+
+/* transaction - MAIL, RCPT..., DATA and the message; results set.  DONE,
+ * or NEXT when a kept connection turned out stale before MAIL's reply
+ * (no result set: the message wants a new connection) */
+static int transaction(struct session *s, stralloc *why)
 {
   static stralloc c;
   struct reply r;
   int pipelined = s->e.pipelining, accepted;
   net_timeout(s->cfg->smtp_command_timeout);
-  if (pipelined && send_all(s, &c) == -1) { io_error(s, why, GETLN_ERROR, "MAIL FROM"); return; }
-  if ((accepted = envelope_replies(s, pipelined, &c, why)) == -1) return;
-  if (!pipelined && accepted == 0) return;
+  if (pipelined && send_all(s, &c) == -1) {
+    io_error(s, why, GETLN_ERROR, "MAIL FROM");
+    return s->sent ? NEXT : DONE;
+  }
+  if ((accepted = envelope_replies(s, pipelined, &c, why)) == STALE) return NEXT;
+  if (accepted == -1 || (!pipelined && accepted == 0)) return DONE;
   net_timeout(s->cfg->smtp_data_init_timeout);
-  if (!pipelined && net_puts("DATA\r\n") == -1) { io_error(s, why, GETLN_ERROR, "DATA"); return; }
-  if (get_reply(s, &r, 0, "DATA", why) == -1) return;
-  if (r.code != 354) { accepted_get(s, &r, "DATA"); return; }
+  if (!pipelined && net_puts("DATA\r\n") == -1) { io_error(s, why, GETLN_ERROR, "DATA"); return DONE; }
+  if (get_reply(s, &r, 0, "DATA", why) == -1) return DONE;
+  if (r.code / 100 >= 4) { accepted_get(s, &r, "DATA"); return DONE; }
+  if (r.code != 354) { unexpected(s, &r, "DATA", why); return DONE; }
   net_timeout_each(s->cfg->smtp_data_block_timeout);
   /* a server that says 354 with no recipient gets an empty message */
-  if (data_write(&net_out, accepted ? s->m->s : "", accepted ? s->m->len : 0) == -1 || net_flush() == -1) {
+  if (data_write(&net_out, accepted ? s->m->s : "", accepted ? s->m->len : 0) == -1 || net_flush() == -1)
     io_error(s, why, GETLN_ERROR, "the message data");
-    return;
-  }
-  final_replies(s, why);
+  else final_replies(s, why);
+  return DONE;
 }
 
 /* quit - QUIT, its reply awaited briefly; errors do not matter now */
@@ -395,20 +423,12 @@ static int loops(struct session *s)
   return DONE;
 }
 
-/* mono - monotonic seconds */
-static unsigned long mono(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (unsigned long)ts.tv_sec;
-}
-
 /* finish - after a transaction: keep a clean connection for the next
  * message, or QUIT and close it */
 static void finish(struct session *s)
 {
   if (s->keep && !s->broken && !s->looped && !s->closing && s->sent < RS_REUSE_MESSAGES_MAX
-      && mono() - s->since < RS_REUSE_AGE_SECONDS) {
+      && net_clock_ms() - s->since < RS_REUSE_AGE_SECONDS * 1000LL) {
     s->open = 1;
     return;
   }
@@ -423,7 +443,7 @@ static void fresh(struct session *s)
   for (i = 0; i < s->j->n; i++) s->j->r[i].accepted = 0;
   s->tls_on = s->looped = s->broken = s->closing = s->open = 0;
   s->sent = 0;
-  s->since = mono();
+  s->since = net_clock_ms();
 }
 
 int smtp_session(struct session *s, stralloc *why)
@@ -455,8 +475,7 @@ int smtp_again(struct session *s, stralloc *why)
   net_timeout(t < RS_RSET_SECONDS ? t : RS_RSET_SECONDS);
   if (net_puts("RSET\r\n") == -1 || net_flush() == -1) io_error(s, why, GETLN_ERROR, "RSET");
   else if (get_reply(s, &r, 0, "RSET", why) == 0 && r.code != 250) refused(s, &r, "RSET", why);
-  else if (!s->broken) {
-    if (fits(s) == GO) transaction(s, why);
+  else if (!s->broken && (fits(s) != GO || transaction(s, why) == DONE)) {
     s->sent++;
     finish(s);
     return DONE;

@@ -8,7 +8,7 @@
 # relayhost_tls_policy = encrypt, AUTH from relay-auth; then several
 # messages over one connection (RSET between them) and, with
 # smtp_connection_reuse_time = 0, one connection per message.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 RS_TESTS=$TOP/remote-send/tests
@@ -34,12 +34,14 @@ server srv; P=$PORT
 server tls --tls "$T/cert.pem,$T/key.pem"; PT=$PORT
 server drop --drop-data 30; PD=$PORT
 server rset --rset '421 4.4.2 idle too long, closing'; PR=$PORT
+server mrset --mail-after-rset '421 4.3.2 shutting down'; PM=$PORT
 
 qr_conf remote_deliverer="$B/remote-send"
 qr_map routes <<M
 far.test smtp:[127.0.0.1]:$P
 drop.test smtp:[127.0.0.1]:$PD
 rset.test smtp:[127.0.0.1]:$PR
+mrset.test smtp:[127.0.0.1]:$PM
 tls.test smtps:[127.0.0.1]:$PT
 M
 printf 'From: s@far.test\nSubject: queued\n\n.dot\nbody\n' >"$T/msg"
@@ -98,6 +100,14 @@ is "reuse, server refuses RSET: three connections" 3 "$(grep -c '^EHLO' "$T/rset
 grep -q 'status=reconnect reason="421 4.4.2 idle too long' "$T/log" && ok "reuse, server refuses RSET: logged, reconnected" ||
   fail "reconnect logged" "$(grep -i rset "$T/log" | tail -3)"
 for i in 1 2 3; do grep -q "to=<r$i@rset.test>.*status=sent" "$T/log" || fail "rset: r$i sent" "$(tail "$T/log")"; done
+# RSET taken, then 421 to MAIL: the kept connection was stale, so a new one, not a deferral
+for i in 1 2 3; do printf 'Subject: %s\n\nx\n' "$i" | qr_inject s@far.test "m$i@mrset.test"; done
+qr_run --once
+is "reuse, 421 to MAIL after RSET: all three delivered" 3 "$(ls "$T/mrset" | wc -l)"
+is "reuse, 421 to MAIL after RSET: three connections" 3 "$(grep -c '^EHLO' "$T/mrset.log")"
+grep -q 'status=reconnect reason="421 4.3.2 shutting down.*after MAIL FROM' "$T/log" && ok "reuse, 421 to MAIL after RSET: logged, reconnected" ||
+  fail "421 to MAIL: reconnect logged" "$(grep mrset "$T/log" | tail -5)"
+! grep -q 'mrset.test>.*status=deferred' "$T/log" && ok "reuse, 421 to MAIL after RSET: nothing deferred" || fail "421 to MAIL: deferred" "$(grep mrset "$T/log")"
 
 # --- the null client: a real smarthost (aiosmtpd) with STARTTLS and AUTH
 PY=/usr/bin/python3

@@ -76,6 +76,30 @@ P5=$(free_port); server s5 "$P5" --drop-data 20 || exit 0
 send "$T/msg" "smtp:[127.0.0.1]:$P5" a@b.test ok@y.test
 expect "dropped mid-DATA: deferred" ok@y.test defer "4.4.2 connection lost*"
 
+# DATA answered with 250 instead of 354: no message went out, so nothing
+# is sent; the connection is given up (no QUIT).  4xx/5xx to DATA are the
+# recipients' results.
+P16=$(free_port); server s16 "$P16" --data-reply "250 2.0.0 nothing to see" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P16" a@b.test ok@y.test ok2@y.test
+expect "DATA answered 250: deferred, not sent" ok@y.test defer "4.5.0 unexpected reply to DATA from 127.0.0.1:$P16: 250 2.0.0 nothing to see*"
+expect "DATA answered 250: every recipient deferred" ok2@y.test defer "4.5.0 unexpected reply to DATA*"
+! grep -q -e '^From: ' -e '^QUIT' "$T/s16.log" && ok "DATA answered 250: no message data, no QUIT" || fail "DATA 250: wire" "$(cat "$T/s16.log")"
+P17=$(free_port); server s17 "$P17" --data-reply "451 4.3.0 try later" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P17" a@b.test ok@y.test
+expect "DATA answered 451: deferred with the reply" ok@y.test defer "451 4.3.0 try later*after DATA*"
+P18=$(free_port); server s18 "$P18" --data-reply "554 5.6.0 no thanks" --caps "SIZE 10000000" || exit 0
+send "$T/msg" "smtp:[127.0.0.1]:$P18" a@b.test ok@y.test
+expect "DATA answered 554 (no pipelining): failed with the reply" ok@y.test fail "554 5.6.0 no thanks*after DATA*"
+
+# a unix socket whose listen queue is full: connect(2) says EAGAIN, which
+# is a failed attempt (deferred at once), not one in progress
+bg "$T/full.out" python3 "$RS_TESTS/server.py" --lmtp --hold 30 "unix:$T/full.sock"
+for i in $(seq 50); do grep -q ready "$T/full.out" 2>/dev/null && break; sleep 0.1; done
+start=$SECONDS
+send "$T/msg" "lmtp:unix:$T/full.sock" a@b.test ok@y.test
+expect "unix socket with a full queue: deferred, connect failed" ok@y.test defer "4.4.1 connection to $T/full.sock failed: Resource temporarily unavailable"
+[ $((SECONDS - start)) -le 2 ] && ok "unix socket with a full queue: at once" || fail "full unix socket took $((SECONDS - start)) s"
+
 # timeouts: a server that never answers RCPT
 P6=$(free_port); server s6 "$P6" --stall rcpt || exit 0
 conf smtp_command_timeout=1

@@ -24,6 +24,10 @@ zone=(
   --host-record=mxdown.down.test,127.0.0.9
   --mx-host=greet.test,mx4.greet.test,10 --mx-host=greet.test,mx2.pref.test,20
   --host-record=mx4.greet.test,127.0.0.4
+  --mx-host=hold.test,mxhold.hold.test,10 --mx-host=hold.test,mx2.pref.test,20
+  --host-record=mxhold.hold.test,127.0.0.5
+  --mx-host=hold2.test,mxhold2.hold2.test,10 --mx-host=hold2.test,mx2.pref.test,20
+  --host-record=mxhold2.hold2.test,127.0.0.6
   --mx-host=equal.test,mx1.pref.test,10 --mx-host=equal.test,mx2.pref.test,10
   --host-record=aonly.test,127.0.0.2
   --mx-host=nullmx.test,.,0
@@ -70,6 +74,26 @@ grep -q "relay=mxdown.down.test\[127.0.0.9\]:$P status=connect-failed reason=\"*
 send "$T/msg" "smtp:greet.test:$P" a@b.test x@greet.test
 expect "MX: 4xx greeting, next MX" x@greet.test ok "250 *mx2.pref.test*"
 grep -q 'status=next reason="421 4.3.2 busy' "$T/err" && ok "MX: the skipped host is logged" || fail "next logged" "$(cat "$T/err")"
+
+# a slow primary: its listen queue is full for 0.8 s, so the first SYN
+# goes unanswered and the kernel's retry (after 1 s) connects.  The backup
+# MX must not be raced against it (the 250 ms stagger is for one host's
+# addresses only): the primary gets the mail.
+b=$(got mx2)
+serve hold 127.0.0.5 --hold 0.8
+send "$T/msg" "smtp:hold.test:$P" a@b.test x@hold.test
+expect "slow primary MX: it still gets the mail" x@hold.test ok "250 *mxhold.hold.test?127.0.0.5?*"
+is "slow primary MX: the backup was not tried" "1 $b" "$(got hold) $(got mx2)"
+! grep -q 'mx2.pref.test' "$T/err" && ok "slow primary MX: no attempt at the backup logged" || fail "backup attempted" "$(cat "$T/err")"
+# a primary that does not answer within smtp_connect_timeout: then the backup
+serve hold2 127.0.0.6 --hold 4
+conf smtp_connect_timeout=1
+start=$SECONDS
+send "$T/msg" "smtp:hold2.test:$P" a@b.test x@hold2.test
+expect "silent primary MX: the backup after its connect timeout" x@hold2.test ok "250 *mx2.pref.test*"
+grep -q "relay=mxhold2.hold2.test\[127.0.0.6\]:$P status=connect-failed reason=\"connection timed out" "$T/err" &&
+  [ $((SECONDS - start)) -le 4 ] && ok "silent primary MX: timed out and logged first" || fail "silent primary" "$((SECONDS - start)) s" "$(cat "$T/err")"
+conf
 
 a=$(got mx1) b=$(got mx2)
 for i in $(seq 16); do send "$T/msg" "smtp:equal.test:$P" a@b.test x@equal.test; done

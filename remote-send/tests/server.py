@@ -19,6 +19,13 @@ Usage: server.py [options] ADDRESS PORT | unix:/path
   --tls-old          with --tls: offer only TLS 1.0 and 1.1
   --rset LINE        answer RSET with LINE (and close the connection if
                      it is a 421)
+  --mail-after-rset LINE
+                     answer a MAIL that follows an RSET with LINE (and
+                     close the connection if it is a 421)
+  --data-reply LINE  answer DATA with LINE instead of 354 (no data read)
+  --hold SECONDS     keep the listen queue full for SECONDS after "ready":
+                     connection attempts get no answer (their SYNs are
+                     dropped and retried by the client's kernel), then serve
   --log FILE         append every line received (CRLF shown as \\r\\n)
   --out DIR          each message to DIR/N: "MAIL ..." and "RCPT ..." lines,
                      an empty line, then the data exactly as received
@@ -52,6 +59,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.stall('greeting')
         self.send(A.greeting or '220 %s ESMTP test' % A.name)
         mail, rcpts, accepted = None, [], []
+        last_verb = None
         while True:
             line = self.rfile.readline(4096)
             if not line:
@@ -59,6 +67,7 @@ class Handler(socketserver.StreamRequestHandler):
             log(line)
             cmd = line.decode('utf-8', 'replace').rstrip('\r\n')
             verb = cmd.split(' ', 1)[0].upper()
+            after_rset, last_verb = last_verb == 'RSET', verb
             if verb in ('EHLO', 'LHLO'):
                 self.stall('ehlo')
                 if A.no_ehlo or (verb == 'LHLO') != A.lmtp:
@@ -85,6 +94,11 @@ class Handler(socketserver.StreamRequestHandler):
             elif verb == 'MAIL':
                 self.stall('mail')
                 mail, rcpts, accepted = cmd, [], []
+                if A.mail_after_rset and after_rset:
+                    self.send(A.mail_after_rset)
+                    if A.mail_after_rset.startswith('421'):
+                        return
+                    continue
                 self.send('250 2.1.0 Ok')
             elif verb == 'RCPT':
                 self.stall('rcpt')
@@ -102,6 +116,9 @@ class Handler(socketserver.StreamRequestHandler):
                 self.stall('data')
                 if not accepted:
                     self.send('554 5.5.1 no valid recipients')
+                    continue
+                if A.data_reply:
+                    self.send(A.data_reply)
                     continue
                 self.send('354 go ahead')
                 if not self.data(mail, rcpts, accepted):
@@ -210,10 +227,13 @@ def main():
     p.add_argument('--auth')
     p.add_argument('--mechs', default='PLAIN LOGIN')
     p.add_argument('--rset')
+    p.add_argument('--mail-after-rset')
+    p.add_argument('--data-reply')
     p.add_argument('--tls')
     p.add_argument('--starttls')
     p.add_argument('--tls-old', action='store_true')
     p.add_argument('--auth-code')
+    p.add_argument('--hold', type=float)
     p.add_argument('--log')
     p.add_argument('--out')
     p.add_argument('address')
@@ -225,8 +245,24 @@ def main():
         srv = TCP6((A.address, int(A.port)), Handler)
     else:
         srv = TCP((A.address, int(A.port)), Handler)
-    print('ready', flush=True)
+    if A.hold:
+        hold(srv)
+    else:
+        print('ready', flush=True)
     srv.serve_forever()
+
+
+def hold(srv):
+    """A backlog of 0 holding one unaccepted connection: the kernel drops
+    every further SYN until the queue has room again."""
+    srv.socket.listen(0)
+    filler = socket.socket(srv.address_family, socket.SOCK_STREAM)
+    filler.connect(srv.server_address)
+    print('ready', flush=True)
+    time.sleep(A.hold)
+    srv.socket.accept()[0].close()
+    filler.close()
+    srv.socket.listen(srv.request_queue_size)
 
 
 if __name__ == '__main__':

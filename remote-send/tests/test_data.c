@@ -41,6 +41,28 @@ int main(void)
   T_STR("empty message", ".\r\n", got.s, got.len);
   stuffed("x.y\n \n.\r\n");
   T_STR("dots inside a line untouched", "x.y\r\n \r\n..\r\n.\r\n", got.s, got.len);
+  stuffed("x\n\r.\n");
+  T_STR("bare CR before a dot: a line end, the dot stuffed (no smuggled end of data)",
+        "x\r\n\r\n..\r\n.\r\n", got.s, got.len);
+  stuffed("a\rb\r\r\nc\r");
+  T_STR("bare CRs become CRLF, a CRLF stays one", "a\r\nb\r\n\r\nc\r\n.\r\n", got.s, got.len);
+  stuffed("x\r\n.\r.\r\n");
+  T_STR("a dot after a bare CR is stuffed", "x\r\n..\r\n..\r\n.\r\n", got.s, got.len);
+  {
+    static const char *const odd[] = { "x\n\r.\n", "a\rb\r\r\nc\r", "\r", "\r\r\n\n", "a\n\rb", "" };
+    unsigned int k, all = 1;
+    for (k = 0; k < sizeof odd / sizeof *odd; k++) {
+      size_t dots = 0, i;
+      m.s = odd[k]; m.len = strlen(m.s);
+      data_scan(&m);
+      stuffed(odd[k]);
+      for (i = 0; i + 1 < got.len; i++) if (got.s[i] == '.' && got.s[i + 1] == '.') dots++;
+      if (m.wire + dots + 3 != got.len) all = 0;
+      for (i = 0; i < got.len; i++)
+        if (got.s[i] == '\r' && (i + 1 == got.len || got.s[i + 1] != '\n')) all = 0;
+    }
+    T_OK("wire size matches what data_write sends; no bare CR on the wire", all);
+  }
 
   m.s = "ab\ncd\r\nef"; m.len = strlen(m.s);
   data_scan(&m);
