@@ -6,7 +6,7 @@
 # restored by uninstall, an edited config kept, install-hub and
 # install-nullclient enabling the right units, the useradd/groupadd path
 # for systems without systemd.  Root only; boots nothing.
-. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.sh"
+. "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
 sd_prereq "install into a Debian 12 root"
 sd_root inst && R=$T/inst || { fail "unpack a Debian 12 root"; exit 1; }
@@ -132,6 +132,39 @@ if [ -f "$R/etc/postern/postern.conf" ] && [ -d "$R/var/spool/postern/new" ] && 
   ok "uninstall keeps the configuration, the spool and the users"
 else fail "uninstall keeps the configuration, the spool and the users"; fi
 
+# --- no dpkg (a staging DESTDIR): postern's own links are re-pointed, the
+# other MTA's saved program is never overwritten, uninstall gives it back
+S=$T/stage
+mkdir -p "$S/usr/sbin" "$S/usr/lib" "$S/usr/bin"
+printf '#!/bin/sh\necho other-mta\n' >"$S/usr/sbin/sendmail"; chmod 755 "$S/usr/sbin/sendmail"
+for l in lib/sendmail bin/mailq bin/newaliases; do ln -s ../sbin/sendmail "$S/usr/$l"; done
+NB=$T/nofrontend; mkdir -p "$NB"; cp -p "$FB"/* "$NB"/; rm -f "$NB/sendmail"
+stage() { DESTDIR=$S BUILD=$1 "$TOP/tools/install" "$2" >>"$T/stage.out" 2>&1; }
+orig() { for l in /usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mailq /usr/bin/newaliases; do
+  if [ -L "$S$l${1:-}" ]; then readlink "$S$l${1:-}"; else sh "$S$l${1:-}"; fi; done 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
+if stage "$NB" install; then ok "no dpkg: install without the front end built"; else fail "no dpkg: first install" "$(cat "$T/stage.out")"; fi
+is "no dpkg: newaliases is postern-maps, the other one moved aside" "/usr/libexec/postern/postern-maps ../sbin/sendmail" \
+  "$(readlink "$S/usr/bin/newaliases") $(readlink "$S/usr/bin/newaliases.postern-orig")"
+if stage "$FB" install && stage "$FB" install; then ok "no dpkg: installed twice more, with the front end"
+else fail "no dpkg: reinstall" "$(cat "$T/stage.out")"; fi
+is "no dpkg: every name is postern's front end now" "/usr/libexec/postern/sendmail /usr/libexec/postern/sendmail /usr/libexec/postern/sendmail /usr/libexec/postern/sendmail" "$(orig)"
+is "no dpkg: the other MTA's programs are still kept aside" "other-mta ../sbin/sendmail ../sbin/sendmail ../sbin/sendmail" "$(orig .postern-orig)"
+# a configuration file that cannot be written ends the install: nothing
+# half-copied is renamed into place, no checksum is recorded for it
+printf '# an older default\n' >"$S/etc/postern/postern.conf"
+sum=$(sha256sum <"$S/etc/postern/postern.conf" | cut -d' ' -f1)
+awk '$2 != "/etc/postern/postern.conf"' "$S/var/lib/postern/conffiles" >"$T/cs"; echo "$sum /etc/postern/postern.conf" >>"$T/cs"
+cp "$T/cs" "$S/var/lib/postern/conffiles"
+ln -s /nonexistent/postern.conf "$S/etc/postern/postern.conf.postern-tmp"   # cp through it fails
+if stage "$FB" install; then fail "a failed copy of postern.conf ends the install" "$(tail -n 5 "$T/stage.out")"
+else ok "a failed copy of postern.conf ends the install"; fi
+is "a failed copy: postern.conf and its recorded checksum unchanged" "# an older default $sum" \
+  "$(cat "$S/etc/postern/postern.conf") $(awk '$2 == "/etc/postern/postern.conf" { print $1 }' "$S/var/lib/postern/conffiles")"
+rm -f "$S/etc/postern/postern.conf.postern-tmp"
+if stage "$FB" uninstall; then ok "no dpkg: uninstall"; else fail "no dpkg: uninstall" "$(cat "$T/stage.out")"; fi
+is "no dpkg: uninstall restores the other MTA's sendmail and links" "other-mta ../sbin/sendmail ../sbin/sendmail ../sbin/sendmail" "$(orig)"
+is "no dpkg: nothing left aside" "" "$(ls "$S"/usr/*/*.postern-orig 2>/dev/null)"
+
 # --- without systemd: useradd/groupadd --------------------------------------
 sd_root nosd && R2=$T/nosd || { fail "unpack a second root"; exit 1; }
 rm -f "$R2/lib/systemd/systemd" "$R2/usr/lib/systemd/systemd"
@@ -144,6 +177,9 @@ uq2=$(awk -F: '$1 == "postern-queue" { print $3 }' "$R2/etc/passwd")
 is "without systemd: spool-inject set-gid postern-inject" "2755 $ginj2" "$(stat -c '%a %g' "$R2/usr/libexec/postern/spool-inject")"
 is "without systemd: spool made by mkspool with the same owners" "1770 $uq2 $ginj2 700 $uq2" \
   "$(stat -c '%a %u %g' "$R2/var/spool/postern/new") $(stat -c '%a %u' "$R2/var/spool/postern/queue")"
+gq2=$(awk -F: '$1 == "postern-queue" { print $3 }' "$R2/etc/group")
+is "without systemd: queue/, state/, corrupt/ in group postern-queue, as tmpfiles.d gives them" "$gq2 $gq2 $gq2" \
+  "$(cd "$R2/var/spool/postern" && stat -c %g queue state corrupt | tr '\n' ' ' | sed 's/ $//')"
 DESTDIR=$R2 BUILD=$B "$TOP/tools/install" hub >"$T/nosd-hub" 2>&1
 if grep -q 'no systemd: see' "$T/nosd-hub"; then ok "without systemd, install-hub points at the inetd/tcpserver/cron examples"
 else fail "without systemd, install-hub points at the examples" "$(cat "$T/nosd-hub")"; fi
