@@ -19,6 +19,8 @@
 #include "config.h"
 #include "exitcode.h"
 
+#define CONFIG_NAME_ROOM 8192   /* arena bytes for the absolute file name: a directory and a name of up to 4095 */
+
 enum { T_STRING, T_PATH, T_OPTPATH, T_SIZE, T_DURATION, T_LOG };
 
 struct key {
@@ -289,12 +291,15 @@ static int config_derive(struct config *c, const char *name, stralloc *err)
 {
   if (!*c->hostname) return err_line(err, name, 0, "hostname must not be empty", 0);
   if (!c->domain || !*c->domain) c->domain = c->hostname;
-  if (!c->injector || !*c->injector) {
-    size_t n = str_len(c->libexec_dir);
-    char *p = c->arena + c->arena_used;
-    if (n + 14 > c->arena_size - c->arena_used) return err_line(err, name, 0, "libexec_dir too long", 0);
-    byte_copy(p, n, c->libexec_dir);
-    byte_copy(p + n, 14, "/spool-inject");
+  /* libexec_dir/spool-inject: the injector when none is set, and known
+   * as the default even when named (callers may then fork its code) */
+  size_t n = str_len(c->libexec_dir);
+  char *p = c->arena + c->arena_used;
+  if (n + 14 > c->arena_size - c->arena_used) return err_line(err, name, 0, "libexec_dir too long", 0);
+  byte_copy(p, n, c->libexec_dir);
+  byte_copy(p + n, 14, "/spool-inject");
+  c->injector_default = !c->injector || !*c->injector || !str_diff(c->injector, p);
+  if (c->injector_default) {
     c->arena_used += n + 14;
     c->injector = p;
   }
@@ -314,7 +319,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
   unsigned char seen[NKEYS] = { 0 };   /* keys given so far */
   if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
   if (c->arena) return err_line(err, name, 0, "config already parsed (config_free and config_defaults first)", 0);
-  c->arena_size = len + 1 + 4096;     /* values, and the derived defaults */
+  c->arena_size = len + 1 + 4096 + CONFIG_NAME_ROOM;   /* values, derived defaults, config_try's file name */
   c->arena_used = 0;
   if (!(c->arena = malloc(c->arena_size))) return err_line(err, name, 0, "out of memory", 0);
   while (pos < len) {
@@ -375,20 +380,22 @@ static char *read_all(int fd, const char *fn, unsigned long *len, stralloc *err)
   return 0;
 }
 
-/* absolute - fn as an absolute path (malloc'ed), or fn itself: programs
- * hand the file to helpers that run in another directory (the spool) */
-static const char *absolute(const char *fn)
+/* file_name - fn, absolute, in the config's arena (programs hand it to
+ * helpers that run in another directory, the spool); 0 when it does not
+ * fit or the current directory is unknown */
+static const char *file_name(struct config *c, const char *fn)
 {
   char cwd[4096];
-  size_t a, b;
-  char *p;
-  if (fn[0] == '/' || !getcwd(cwd, sizeof cwd)) return fn;
-  a = str_len(cwd);
-  b = str_len(fn);
-  if (!(p = malloc(a + b + 2))) return fn;
-  byte_copy(p, a, cwd);
-  p[a] = '/';
-  byte_copy(p + a + 1, b + 1, fn);
+  size_t a = 0, b = str_len(fn);
+  char *p = c->arena + c->arena_used;
+  if (fn[0] != '/') {
+    if (!getcwd(cwd, sizeof cwd)) return 0;
+    a = str_len(cwd);
+  }
+  if (a + b + 2 > c->arena_size - c->arena_used) { errno = ENAMETOOLONG; return 0; }
+  if (a) { byte_copy(p, a, cwd); p[a++] = '/'; }
+  byte_copy(p + a, b + 1, fn);
+  c->arena_used += a + b + 1;
   return p;
 }
 
@@ -412,7 +419,7 @@ int config_try(struct config *c, const char *arg, stralloc *err)
   close(fd);
   int r = config_parse(c, fn, buf, len, err);
   free(buf);
-  c->file = absolute(fn);
+  if (r == 0 && !(c->file = file_name(c, fn))) return fail_sys(err, "unable to find the absolute name of ", fn);
   return r;
 }
 

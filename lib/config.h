@@ -8,7 +8,7 @@
 enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
 
 struct config {
-  const char *file;             /* the file read, or 0 when defaults only */
+  const char *file;             /* the file read (absolute), or 0 when defaults only */
   /* names (DESIGN.md fixes these) */
   const char *hostname;         /* our name in greetings, Received:, ids */
   const char *domain;           /* qualifies bare names like root */
@@ -16,6 +16,7 @@ struct config {
   const char *map_dir;          /* where the maps live */
   const char *libexec_dir;      /* where the programs live */
   const char *injector;         /* program smtp-receive and sendmail run */
+  int injector_default;         /* injector is libexec_dir/spool-inject (inject_child_start may fork it) */
   const char *relayhost;        /* smarthost, or "" */
   const char *tls_cert_file;
   const char *tls_key_file;

@@ -1,23 +1,32 @@
 /* inject.c - put one message into the spool, durably (DESIGN.md invariants
  * 1, 3 and 6): the whole of spool-inject, which runs it in its own process,
- * and of smtp-receive's forked injector (doc/architecture.md "smtp-receive
- * injects in a forked child").
+ * and of the forked injector of smtp-receive and the others
+ * (doc/architecture.md "The injector runs in a forked child").
  *
  * The body goes to mess/<id> (created O_EXCL, which is what finally makes
  * ids unique), the checked envelope to tmp/<id>; both are fsync'ed, then
  * the mess/ directory, then tmp/<id> is renamed into new/<id>: that rename
  * is the one commit point, and new/ is fsync'ed before we say 250.  Until
  * the rename every failure, signal or deadline removes what was written; a
- * kill -9 leaves only uncommitted files, which queue-run removes later. */
+ * kill -9 leaves only uncommitted files, which queue-run removes later.
+ *
+ * Below that, how the other programs run the injector (inject.h): a forked
+ * child running the code above, or the configured program, and the wait
+ * for its reply with a deadline. */
 #include <errno.h>
 #include <stdio.h>     /* rename */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include "buffer.h"
 #include "byte.h"
 #include "str.h"
@@ -27,6 +36,8 @@
 #include "num.h"
 #include "inject.h"
 #include "wbuf.h"
+
+extern char **environ;
 
 /* names to remove if we fail before the commit; fixed arrays, so that the
  * signal handler touches nothing but async-signal-safe calls */
@@ -267,7 +278,12 @@ void inject_run(const struct config *cfg, const char *want)
   queued(&m);
 }
 
-int inject_inline_ok(const struct config *cfg)
+/* ------------------------------------------------------ running the injector */
+
+/* spool_writable - may this process create files in the spool's tmp/,
+ * mess/ and new/ itself (root, the spool's owner, the postern-inject
+ * group)?  Checked once per process. */
+static int spool_writable(const struct config *cfg)
 {
   static int known, ok;
   static const char *const dirs[] = { SPOOL_TMP, SPOOL_MESS, SPOOL_NEW };
@@ -275,9 +291,7 @@ int inject_inline_ok(const struct config *cfg)
   unsigned int i;
   if (known) return ok;
   known = 1;
-  if (!stralloc_copys(&sa, cfg->libexec_dir) || !stralloc_cats(&sa, "/spool-inject") || !stralloc_0(&sa))
-    return ok = 0;
-  ok = str_equal(sa.s, cfg->injector);
+  ok = 1;
   for (i = 0; ok && i < sizeof dirs / sizeof dirs[0]; i++) {
     if (!stralloc_copys(&sa, cfg->spool) || !stralloc_cats(&sa, "/") || !stralloc_cats(&sa, dirs[i]) ||
         !stralloc_0(&sa))
@@ -288,13 +302,25 @@ int inject_inline_ok(const struct config *cfg)
   return ok;
 }
 
+/* close_from - close every fd from lo up: close_range(2), or one by one
+ * where the kernel or a seccomp filter refuses it (a pipe end left open
+ * here would keep the caller waiting for an EOF that never comes) */
+static void close_from(int lo)
+{
+  long max = sysconf(_SC_OPEN_MAX), fd;
+  if (close_range((unsigned int)lo, ~0U, 0) == 0) return;
+  if (max < 0) max = 65536;
+  for (fd = lo; fd < max; fd++) close((int)fd);
+}
+
 /* run_forked - in the forked child: become spool-inject on in, env and
  * err, and never come back (every path above ends the process) */
 _Noreturn static void run_forked(const struct config *cfg, const char *want, int in, int env, int err)
 {
   sigset_t none;
   if (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(err, 2) == -1) _exit(EX_OSERR);
-  close_range(3, ~0U, 0);          /* the caller's sockets, maps, pipes */
+  closelog();     /* before its fd goes: glibc would close that number again later, whatever holds it then */
+  close_from(3);  /* the caller's sockets, maps, pipes */
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, 0);
   errmsg_iam("spool-inject");
@@ -304,9 +330,218 @@ _Noreturn static void run_forked(const struct config *cfg, const char *want, int
   _exit(0);
 }
 
-pid_t inject_fork(const struct config *cfg, const char *want, int in, int env, int err)
+/* spawn - posix_spawn argv with in and out as fds 0 and 1 (-1: ours) and
+ * err as fd 2, SIGPIPE and SIGXFSZ at their defaults (a caller may ignore
+ * them) and no signal blocked; 0, or -1 with errno */
+static int spawn(pid_t *pid, char *const argv[], char *const envp[], int in, int out, int err)
 {
-  pid_t pid = fork();
-  if (pid == 0) run_forked(cfg, want, in, env, err);
-  return pid;
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  sigset_t def, none;
+  int e;
+  sigemptyset(&def);
+  sigaddset(&def, SIGPIPE);
+  sigaddset(&def, SIGXFSZ);
+  sigemptyset(&none);
+  if ((e = posix_spawn_file_actions_init(&fa))) { errno = e; return -1; }
+  if ((e = posix_spawnattr_init(&at))) { posix_spawn_file_actions_destroy(&fa); errno = e; return -1; }
+  e = (in != -1 ? posix_spawn_file_actions_adddup2(&fa, in, 0) : 0)
+    || (out != -1 ? posix_spawn_file_actions_adddup2(&fa, out, 1) : 0)
+    || posix_spawn_file_actions_adddup2(&fa, err, 2) || posix_spawnattr_setsigdefault(&at, &def)
+    || posix_spawnattr_setsigmask(&at, &none)
+    || posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) ? ENOMEM : 0;
+  if (!e) e = posix_spawn(pid, argv[0], &fa, &at, argv, envp ? envp : environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e) { errno = e; return -1; }
+  return 0;
+}
+
+/* clean_env - POSTERN_CONF (when a file was read) and PATH */
+static char **clean_env(const struct config *cfg)
+{
+  static stralloc conf;
+  static char *envp[3];
+  unsigned int n = 0;
+  if (cfg->file && stralloc_copys(&conf, "POSTERN_CONF=") && stralloc_cats(&conf, cfg->file) && stralloc_0(&conf))
+    envp[n++] = conf.s;
+  envp[n++] = "PATH=/usr/bin:/bin";
+  envp[n] = 0;
+  return envp;
+}
+
+int inject_child_spawn(struct inject_child *c, char *const argv[], char *const envp[], int in, int out, stralloc *out_sa)
+{
+  int errp[2], outp[2] = { -1, -1 }, r, e;
+  c->outfd = -1;
+  c->out = 0;
+  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
+  if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { e = errno; close(errp[0]); close(errp[1]); errno = e; return -1; }
+  r = spawn(&c->pid, argv, envp, in, out_sa ? outp[1] : out, errp[1]);
+  e = errno;
+  close(errp[1]);
+  if (outp[1] != -1) close(outp[1]);
+  if (r == -1) { close(errp[0]); if (outp[0] != -1) close(outp[0]); errno = e; return -1; }
+  c->errfd = errp[0];
+  c->outfd = outp[0];
+  c->out = out_sa;
+  return 0;
+}
+
+int inject_child_start(struct inject_child *c, const struct config *cfg, const char *want, int in, int env, int flags)
+{
+  char *argv[2] = { (char *)cfg->injector, 0 };
+  int errp[2], e;
+  if (!cfg->injector_default || !spool_writable(cfg))
+    return inject_child_spawn(c, argv, flags & INJECT_CLEAN_ENV ? clean_env(cfg) : 0, in, env, 0);
+  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
+  c->pid = fork();
+  if (c->pid == 0) run_forked(cfg, want, in, env, errp[1]);
+  e = errno;
+  close(errp[1]);
+  if (c->pid == -1) { close(errp[0]); errno = e; return -1; }
+  c->errfd = errp[0];
+  c->outfd = -1;
+  c->out = 0;
+  return 0;
+}
+
+/* ms_left - milliseconds until the deadline (CLOCK_MONOTONIC), at least 0 */
+static int ms_left(const struct timespec *deadline)
+{
+  struct timespec now;
+  long long ms;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+  return ms <= 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+/* struct lines - the child's stderr split into lines as it comes */
+struct lines {
+  struct inject_result *r;
+  int pass;                        /* lines before the reply go to our fd 2 */
+  size_t n;
+  char cur[INJECT_REPLY_MAX];      /* the line being read (its start, if longer) */
+};
+
+/* line_end - a line is complete: the last non-empty one is the reply,
+ * the reply before it is passed on */
+static void line_end(struct lines *l)
+{
+  if (l->n && l->cur[l->n - 1] == '\r') l->n--;
+  if (!l->n) return;
+  if (l->pass && l->r->reply[0]) {
+    size_t len = str_len(l->r->reply);
+    l->r->reply[len] = '\n';
+    if (write(2, l->r->reply, len + 1) < 0) { /* our stderr is gone: nothing to tell */ }
+  }
+  byte_copy(l->r->reply, l->n, l->cur);
+  l->r->reply[l->n] = 0;
+  l->n = 0;
+}
+
+/* take - bytes of the child's stderr */
+static void take(struct lines *l, const char *x, size_t len, int keep)
+{
+  struct inject_result *r = l->r;
+  size_t i;
+  if (keep && stralloc_catb(&r->log, x, len) && r->log.len > 2 * INJECT_LOG_KEEP) {
+    byte_copy(r->log.s, INJECT_LOG_KEEP, r->log.s + r->log.len - INJECT_LOG_KEEP);
+    r->log.len = INJECT_LOG_KEEP;
+  }
+  for (i = 0; i < len; i++) {
+    if (x[i] == '\n') line_end(l);
+    else if (l->n < sizeof l->cur) l->cur[l->n++] = x[i];
+  }
+}
+
+/* drain - read its stderr (and stdout into c->out) until both end; 0,
+ * -1 at the deadline, -2 on an error */
+static int drain(struct inject_child *c, struct lines *l, int keep, const struct timespec *deadline)
+{
+  char buf[8192];
+  struct pollfd p[2];
+  int open_fds = 1 + (c->outfd != -1);
+  p[0].fd = c->errfd; p[0].events = POLLIN;
+  p[1].fd = c->outfd; p[1].events = POLLIN;
+  while (open_fds) {
+    unsigned int i;
+    int left = ms_left(deadline);
+    if (!left) return -1;
+    if (poll(p, c->outfd != -1 ? 2 : 1, left) == -1) { if (errno == EINTR) continue; return -2; }
+    for (i = 0; i < 2; i++) {
+      ssize_t n;
+      if (p[i].fd < 0 || !p[i].revents) continue;
+      n = read(p[i].fd, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) { p[i].fd = -1; open_fds--; continue; }
+      if (i == 0) take(l, buf, (size_t)n, keep);
+      else if (!stralloc_catb(c->out, buf, (size_t)n)) return -2;
+    }
+  }
+  return 0;
+}
+
+/* pid_fd - a pidfd for pid (readable once it has exited), or -1 */
+static int pid_fd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+/* reap - its wait status by the deadline: 0, -1 late, -2 lost (reaped
+ * elsewhere).  Its stderr has ended, so it is exiting: a pidfd tells
+ * when, else short naps. */
+static int reap(pid_t pid, int *status, const struct timespec *deadline)
+{
+  int pfd = -2, nap = 1, r = -1;
+  for (;;) {
+    pid_t w = waitpid(pid, status, WNOHANG);
+    int left;
+    if (w == pid) { r = 0; break; }
+    if (w == -1 && errno != EINTR) { r = -2; break; }
+    if (w == -1) continue;
+    if (!(left = ms_left(deadline))) break;
+    if (pfd == -2) pfd = pid_fd(pid);
+    if (pfd >= 0) {
+      struct pollfd p = { pfd, POLLIN, 0 };
+      poll(&p, 1, left);
+    } else {
+      poll(0, 0, nap < left ? nap : left);
+      if (nap < 100) nap *= 2;
+    }
+  }
+  if (pfd >= 0) close(pfd);
+  return r;
+}
+
+void inject_child_wait(struct inject_child *c, unsigned int seconds, int flags, struct inject_result *r)
+{
+  struct lines l;
+  struct timespec deadline;
+  int status, d, w = -1;
+  r->code = EX_TEMPFAIL;
+  r->late = 0;
+  r->reply[0] = 0;
+  r->log.len = 0;
+  l.r = r;
+  l.pass = flags & INJECT_PASS_LOG;
+  l.n = 0;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += seconds;
+  d = drain(c, &l, flags & INJECT_KEEP_LOG, &deadline);
+  line_end(&l);                     /* a last line without its LF */
+  if (d == 0) w = reap(c->pid, &status, &deadline);
+  if (w == -1) {                    /* late, or we cannot read it: it must not outlive this call */
+    r->late = d != -2;
+    kill(c->pid, SIGKILL);
+    while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
+  } else if (w == 0) r->code = exitcode_wait(status);
+  close(c->errfd);
+  if (c->outfd != -1) close(c->outfd);
+  c->errfd = c->outfd = -1;
 }

@@ -94,7 +94,9 @@ static int transmit(const char *q, const char type[2])
 
 /* ask - one question for name (dotted) of type; 0 answered (the packet
  * is in dns_resolve_tx), RESOLVE_NXDOMAIN, -1 temporary failure.  A
- * dotted name of more than 255 bytes or with empty labels does not exist. */
+ * dotted name of more than 255 bytes does not exist.  dns_domain_fromdot
+ * drops empty labels ("a..b" asks for a.b) and refuses a label of more
+ * than 63 bytes (as it does when out of memory): that is the -1. */
 static int ask(const char *name, const char *type)
 {
   char *q = 0;

@@ -5,7 +5,6 @@
  * connection is a process of its own). */
 #include <errno.h>
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,17 +57,6 @@ struct tls *tls_server(int fd, const char *cert, const char *key, const char **w
   if (SSL_CTX_check_private_key(t->ctx) != 1) return fail(t, why, "the key does not match the certificate");
   if (!(t->ssl = SSL_new(t->ctx)) || SSL_set_fd(t->ssl, fd) != 1) return fail(t, why, "unable to set up TLS");
   if (SSL_accept(t->ssl) != 1) return fail(t, why, "TLS handshake failed");
-  return t;
-}
-
-struct tls *tls_client(int fd, const char *servername, const char **why)
-{
-  struct tls *t = calloc(1, sizeof *t);
-  if (!t) return fail(0, why, "out of memory");
-  if (!(t->ctx = context(TLS_client_method()))) return fail(t, why, "unable to set up TLS");
-  if (!(t->ssl = SSL_new(t->ctx)) || SSL_set_fd(t->ssl, fd) != 1) return fail(t, why, "unable to set up TLS");
-  if (servername && SSL_set_tlsext_host_name(t->ssl, servername) != 1) return fail(t, why, "bad server name");
-  if (SSL_connect(t->ssl) != 1) return fail(t, why, "TLS handshake failed");
   return t;
 }
 
@@ -176,17 +164,6 @@ void tls_describe(const struct tls *t, char *out, size_t len)
     cat(out, len, &n, num);
     cat(out, len, &n, " bits)");
   }
-}
-
-int tls_usable(const char *cert, const char *key)
-{
-  int a, b;
-  if (!cert || !*cert || !key || !*key) return 0;
-  a = open(cert, O_RDONLY | O_CLOEXEC);
-  b = open(key, O_RDONLY | O_CLOEXEC);
-  if (a != -1) close(a);
-  if (b != -1) close(b);
-  return a != -1 && b != -1;
 }
 
 void tls_close(struct tls *t)

@@ -13,11 +13,6 @@ struct tls;
  * and the key in key.  The handshake, or 0 with a short reason in *why. */
 struct tls *tls_server(int fd, const char *cert, const char *key, const char **why);
 
-/* tls_client - the client side on fd, for tests and for remote-send;
- * servername for SNI (may be 0).  No certificate verification here: the
- * caller decides its policy with tls_peer_verified. */
-struct tls *tls_client(int fd, const char *servername, const char **why);
-
 /* tls_client_check - the client side for remote-send: SNI servername (may
  * be 0); the peer's chain is checked against cafile (0 or "": the system
  * store) and, when match is not 0, its names against match (RFC 6125, no
@@ -39,13 +34,9 @@ ssize_t tls_write(struct tls *t, const char *buf, size_t len);
 /* tls_pending - bytes already decrypted and waiting */
 int tls_pending(const struct tls *t);
 
-/* tls_describe - "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+/* tls_describe - "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256 bits)"
  * into out[len], NUL-terminated */
 void tls_describe(const struct tls *t, char *out, size_t len);
-
-/* tls_usable - 1 if both files can be opened for reading (STARTTLS is then
- * offered), 0 otherwise */
-int tls_usable(const char *cert, const char *key);
 
 /* tls_close - send close_notify (best effort) and free t */
 void tls_close(struct tls *t);

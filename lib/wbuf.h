@@ -17,6 +17,11 @@ void wbuf_init(buffer *b, int fd, char *space, size_t len);
  * for fd (and then pretends success so libowfat does not loop) */
 ssize_t wbuf_write(int fd, const char *buf, size_t len);
 
+/* wbuf_timeout - from now on (until the next wbuf_init of fd) a write to
+ * fd waits at most seconds for the reader (0: no bound); a timeout is the
+ * descriptor's error, ETIMEDOUT */
+void wbuf_timeout(int fd, unsigned long seconds);
+
 /* wbuf_flush - flush b; 0, or -1 with errno of the first failed write
  * since wbuf_init (the error is then cleared) */
 int wbuf_flush(buffer *b);

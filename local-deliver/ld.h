@@ -13,8 +13,6 @@
 #define LD_HEADER_SCAN_MAX (1UL << 20)  /* header bytes searched for loops */
 #define LD_FORWARD_MAX 65536        /* bytes of a .forward file */
 #define LD_FORWARD_ITEMS_MAX 100    /* targets in one .forward */
-#define LD_LOCK_SECONDS 60          /* waiting for an mbox lock */
-#define LD_DOTLOCK_STALE_SECONDS 300   /* an older dot-lock is removed */
 #define LD_PROGRAM_SECONDS 3600     /* a program delivery may run this long */
 #define LD_COPY_BUFFER 65536
 
@@ -49,8 +47,7 @@ int ld_rewind(int fd);                           /* lseek 0; 0 or -1 */
 int ld_prepare(struct ld *d);                    /* prefix and address parts; -1 no memory */
 int ld_loop(int fd, const char *recipient);      /* 1 our Delivered-To is there, 0 no, -1 read error */
 
-/* copy.c: the message from fd in to the writer, prefixed */
-struct ld_out;
+/* copy.c: the message from fd in to the writer, prefixed (lib/mbox.c's mbox_copy) */
 int ld_copy(int in, int out, const char *prefix, size_t plen, int mbox_quote, unsigned long *bytes);
 
 /* maildir.c, mbox.c, program.c, forward.c */

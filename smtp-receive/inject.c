@@ -14,54 +14,28 @@
  * spool-inject's code (lib/inject.c) without an exec: the same protocol,
  * the same privileges, one exec per message less (doc/architecture.md).
  * Otherwise the program is started with posix_spawn (vfork semantics: no
- * copy of our pages per message).  We say 250 only after it exited 0.  A
- * message the client never finished is abandoned by closing the pipes
- * without the envelope: the injector then commits nothing. */
-#include <errno.h>
+ * copy of our pages per message).  We say 250 only after it exited 0.  An
+ * injector (a hanging filter) that has not answered REPLY_SECONDS after
+ * the data is killed: 451.  A write into its pipes waits at most
+ * smtpd_data_timeout (wbuf_timeout); one that stops reading is given
+ * ABORT_SECONDS, then killed.  A message the client never finished is
+ * abandoned by closing the pipes without the envelope: the injector then
+ * commits nothing. */
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/wait.h>
 #include "byte.h"
 #include "str.h"
+#include "date.h"
 #include "exitcode.h"
 #include "inject.h"
 #include "smtp.h"
 #include "wbuf.h"
 
-#define INJECT_ERR_MAX 1000          /* bytes of one stderr line we keep */
+#define REPLY_SECONDS 540     /* the injector's answer after the data; a client waits 10 minutes (RFC 5321 4.5.3.2.6) */
+#define ABORT_SECONDS 10      /* an abandoned injector has both EOFs, or stopped reading: it should be gone at once */
 
-extern char **environ;
-
-/* spawn - run program with fds 0, 1, 2 from the given pipe ends; SIGPIPE
- * (ignored here) back at its default, as the injector expects */
-static int spawn(pid_t *pid, const char *program, int in, int env, int err)
-{
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t def, none;
-  char *argv[2];
-  int r;
-  argv[0] = (char *)program;
-  argv[1] = 0;
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigemptyset(&none);
-  if (posix_spawn_file_actions_init(&fa)) return -1;
-  if (posix_spawnattr_init(&at)) { posix_spawn_file_actions_destroy(&fa); return -1; }
-  r = posix_spawn_file_actions_adddup2(&fa, in, 0) || posix_spawn_file_actions_adddup2(&fa, env, 1) ||
-      posix_spawn_file_actions_adddup2(&fa, err, 2) || posix_spawnattr_setsigdefault(&at, &def) ||
-      posix_spawnattr_setsigmask(&at, &none) ||
-      posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) ||
-      posix_spawn(pid, program, &fa, &at, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  return r ? -1 : 0;
-}
-
-/* close_pair - close both ends of the pipes made so far */
+/* close_pipes - close both ends of the pipes made so far */
 static void close_pipes(int *p, int n)
 {
   int i;
@@ -72,82 +46,37 @@ static void close_pipes(int *p, int n)
  * the queue id a forked injector uses if it is free */
 int inject_start(struct injector *j, const struct config *cfg, const char *id)
 {
-  int r;
-  int p[6];
+  int p[4];
   if (pipe2(p, O_CLOEXEC) == -1) return -1;
   if (pipe2(p + 2, O_CLOEXEC) == -1) { close_pipes(p, 2); return -1; }
-  if (pipe2(p + 4, O_CLOEXEC) == -1) { close_pipes(p, 4); return -1; }
-  if (inject_inline_ok(cfg)) r = (j->pid = inject_fork(cfg, id, p[0], p[2], p[5])) == -1 ? -1 : 0;
-  else r = spawn(&j->pid, cfg->injector, p[0], p[2], p[5]);
-  if (r == -1) { close_pipes(p, 6); return -1; }
+  if (inject_child_start(&j->child, cfg, id, p[0], p[2], 0) == -1) { close_pipes(p, 4); return -1; }
   close(p[0]);
   close(p[2]);
-  close(p[5]);
   j->msgfd = p[1];
   j->envfd = p[3];
-  j->errfd = p[4];
-  j->broken = 0;
   wbuf_init(&j->msg, j->msgfd, j->msgbuf, sizeof j->msgbuf);
+  /* a filter that stops reading must not pin the session: each write
+   * into its pipes waits at most the data timeout */
+  j->write_seconds = cfg->smtpd_data_timeout;
+  wbuf_timeout(j->msgfd, j->write_seconds);
   return 0;
 }
 
-/* reap - wait for the child: its exit code (a signal is EX_TEMPFAIL) */
-static int reap(pid_t pid)
-{
-  int st;
-  for (;;) {
-    if (waitpid(pid, &st, 0) == pid) return exitcode_wait(st);
-    if (errno != EINTR) return EX_TEMPFAIL;
-  }
-}
-
-/* inject_abort - give up: no envelope, so nothing is committed */
+/* inject_abort - give up: no envelope, so nothing is committed (what the
+ * injector says about that is not passed on) */
 void inject_abort(struct injector *j)
 {
+  static struct inject_result r;
   close(j->msgfd);
   close(j->envfd);
-  close(j->errfd);
-  reap(j->pid);
-}
-
-/* pass_line - a log line of the injector to our stderr */
-static void pass_line(const char *s, size_t len)
-{
-  if (len && write(2, s, len) < 0) return;
-  if (write(2, "\n", 1) < 0) return;
-}
-
-/* read_reply - its stderr to the end; the last line in last[] */
-static void read_reply(int fd, char *last, size_t *lastlen)
-{
-  char buf[4096], cur[INJECT_ERR_MAX];
-  size_t curlen = 0, i;
-  ssize_t r;
-  *lastlen = 0;
-  for (;;) {
-    r = read(fd, buf, sizeof buf);
-    if (r == -1 && errno == EINTR) continue;
-    if (r <= 0) break;
-    for (i = 0; i < (size_t)r; i++) {
-      if (buf[i] != '\n') { if (curlen < sizeof cur) cur[curlen++] = buf[i]; continue; }
-      if (*lastlen) pass_line(last, *lastlen);
-      byte_copy(last, curlen, cur);
-      *lastlen = curlen;
-      curlen = 0;
-    }
-  }
-  if (curlen) {
-    if (*lastlen) pass_line(last, *lastlen);
-    byte_copy(last, curlen, cur);
-    *lastlen = curlen;
-  }
+  inject_child_wait(&j->child, ABORT_SECONDS, 0, &r);
 }
 
 /* reply_ok - is s an SMTP reply line of class c ('2', '4', '5')? */
 static int reply_ok(const char *s, size_t len, char c)
 {
   size_t i;
-  if (len < 3 || len >= INJECT_ERR_MAX || s[0] != c) return 0;
+  if (len < 3 || len >= INJECT_REPLY_MAX || s[0] != c) return 0;
   if (s[1] < '0' || s[1] > '5' || s[2] < '0' || s[2] > '9') return 0;
   if (len > 3 && s[3] != ' ') return 0;
   for (i = 0; i < len; i++)
@@ -187,27 +116,30 @@ static void generic(int code, char *reply)
  * the exit class (EXIT_DONE, EXIT_TEMP, EXIT_PERM). */
 int inject_finish(struct injector *j, const struct envelope *e, int commit, char *reply, char *qid)
 {
-  char last[INJECT_ERR_MAX], envbuf[4096];
-  size_t lastlen;
+  static struct inject_result r;
+  char envbuf[4096];
+  size_t len;
   buffer eb;
-  if (wbuf_flush(&j->msg) == -1) commit = 0;   /* the injector went away */
+  int stuck = wbuf_flush(&j->msg) == -1;   /* the injector went away or stopped reading */
+  if (stuck) commit = 0;
   close(j->msgfd);
   if (commit) {
     wbuf_init(&eb, j->envfd, envbuf, sizeof envbuf);
+    wbuf_timeout(j->envfd, j->write_seconds);
     if (envelope_write(&eb, e) == -1 || wbuf_flush(&eb) == -1) commit = 0;
   }
   close(j->envfd);
-  read_reply(j->errfd, last, &lastlen);
-  close(j->errfd);
-  int code = reap(j->pid);
+  inject_child_wait(&j->child, stuck ? ABORT_SECONDS : REPLY_SECONDS, INJECT_PASS_LOG, &r);
+  int code = r.code;
   int cls = exitcode_class(code);
   if (!commit && cls == EXIT_DONE) { code = EX_TEMPFAIL; cls = EXIT_TEMP; }
   char want = cls == EXIT_DONE ? '2' : cls == EXIT_TEMP ? '4' : '5';
+  len = str_len(r.reply);
   qid[0] = 0;
-  if (reply_ok(last, lastlen, want) && lastlen < SMTP_REPLY_MAX) {
-    byte_copy(reply, lastlen, last);
-    reply[lastlen] = 0;
-    if (cls == EXIT_DONE) queue_id(last, lastlen, qid);
+  if (!r.late && reply_ok(r.reply, len, want) && len < SMTP_REPLY_MAX) {
+    byte_copy(reply, len, r.reply);
+    reply[len] = 0;
+    if (cls == EXIT_DONE) queue_id(r.reply, len, qid);
   } else generic(code, reply);
   return cls;
 }
@@ -221,23 +153,13 @@ static const char *protocol(const struct session *s)
   return p[(s->smtputf8 ? 4 : 0) + (s->tls ? 2 : 0) + (s->user[0] ? 1 : 0)];
 }
 
-/* date - RFC 5322 date-time, in UTC */
-static void date(char *out, size_t len)
-{
-  struct tm tm;
-  time_t now = time(0);
-  out[0] = 0;
-  if (!gmtime_r(&now, &tm)) return;
-  if (!strftime(out, len, "%a, %d %b %Y %H:%M:%S +0000", &tm)) out[0] = 0;
-}
-
 /* inject_received - our Received: header (RFC 5321 4.4) into b: client
  * name and address, HELO, protocol, TLS, our id, the recipient if there
  * is only one, the date.  0, or -1 if b failed. */
 int inject_received(buffer *b, const struct session *s, const char *id)
 {
-  char when[64];
-  date(when, sizeof when);
+  char when[DATE_MAX];
+  date_rfc5322(when, (unsigned long)time(0), 0);
   if (buffer_puts(b, "Received: from ") || buffer_puts(b, s->helo[0] ? s->helo : "unknown")) return -1;
   if (s->mode == MODE_LOCAL) {
     if (buffer_puts(b, " (local)")) return -1;

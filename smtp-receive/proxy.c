@@ -215,7 +215,11 @@ static int peek(int fd, char *buf, size_t max, long long deadline)
     if (!p.revents) continue;
     do n = recv(fd, buf, max, MSG_PEEK); while (n == -1 && errno == EINTR);
     if (n <= 0) return -1;
-    if ((k = proxy_length(buf, (size_t)n)) != 0) return k;
+    if ((k = proxy_length(buf, (size_t)n)) > 0) return k;
+    if (k < 0) {   /* not a header: take what came, so that our close is a clean one */
+      if (recv(fd, buf, (size_t)n, 0) < 0) { /* the connection is dropped anyway */ }
+      return -1;
+    }
     usleep(10000);   /* the rest of the header is on its way: poll would not wait */
   }
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "tls.h"
+#include "inject.h"
 #include "map.h"
 #include "spool.h"
 
@@ -132,9 +133,9 @@ void io_flush(void);
 
 /* inject.c: the hand-off */
 struct injector {
-  pid_t pid;
-  int msgfd, envfd, errfd;
-  int broken;                     /* the injector stopped reading fd 0 */
+  struct inject_child child;      /* the injector: its pid and our end of its fd 2 */
+  int msgfd, envfd;               /* our ends of its fds 0 and 1 */
+  unsigned long write_seconds;    /* how long a write to them may wait */
   buffer msg;
   char msgbuf[65536];
 };

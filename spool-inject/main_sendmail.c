@@ -32,26 +32,16 @@ _Noreturn static void usage_error(const struct sm_args *a)
   exit(EX_USAGE);
 }
 
-/* absolute - conf made absolute: the programs we run change directory */
-static const char *absolute(const char *conf)
-{
-  static stralloc sa;
-  char cwd[4096];
-  if (!conf || conf[0] == '/') return conf;
-  if (!getcwd(cwd, sizeof cwd)) diesys(EX_OSERR, "unable to find the current directory");
-  if (!stralloc_copys(&sa, cwd) || !stralloc_cats(&sa, "/") || !stralloc_cats(&sa, conf) || !stralloc_0(&sa))
-    die(EX_OSERR, "out of memory");
-  return sa.s;
-}
-
-/* load_config - -C, else $POSTERN_CONF, else the default; passed on to
- * the programs we run in $POSTERN_CONF */
+/* load_config - -C, else $POSTERN_CONF, else the default; the file read
+ * (absolute: the programs we run change directory) is passed on to them
+ * in $POSTERN_CONF */
 static void load_config(const char *conf)
 {
   stralloc err = { 0 };
-  conf = absolute(conf);
-  if (conf && setenv("POSTERN_CONF", conf, 1) == -1) die(EX_OSERR, "out of memory");
-  if (config_try(&cfg, conf, &err) == 0) return;
+  if (config_try(&cfg, conf, &err) == 0) {
+    if (cfg.file && setenv("POSTERN_CONF", cfg.file, 1) == -1) die(EX_OSERR, "out of memory");
+    return;
+  }
   if (!stralloc_0(&err)) die(EX_CONFIG, "out of memory");
   die(EX_CONFIG, "configuration error: ", err.s);
 }

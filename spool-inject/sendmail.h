@@ -7,9 +7,9 @@
  *   sendmail_rcpts.c    the recipient set and the recipient arguments
  *   sendmail_modes.c    -bp/mailq, -q, -bi/newaliases, -bs, -bv, -bd
  *   sendmail_run.c      running other programs, the queue listing
- * Names start with sm_ so that nothing clashes with inject.c, which shares
- * spool-inject's dir.a (the linker takes only what spool-inject calls, so
- * none of this ends up in spool-inject). */
+ * Names start with sm_ so that nothing clashes with lib/inject.c, which
+ * spool-inject links with the same dir.a (the linker takes only what
+ * spool-inject calls, so none of this ends up in spool-inject). */
 #ifndef SENDMAIL_H
 #define SENDMAIL_H
 #include <stddef.h>
@@ -17,6 +17,7 @@
 #include "stralloc.h"
 #include "config.h"
 #include "envelope.h"
+#include "inject.h"
 
 #define SM_ARG_MAX 4096          /* bytes in one argument */
 #define SM_FULLNAME_MAX 200      /* bytes in -F, $NAME or the gecos name used */
@@ -25,7 +26,6 @@
 #define SM_LINE_CHUNK 8192       /* bytes of a body line handled at once */
 #define SM_RETURN_MAX (1UL << 20)    /* larger messages come back headers only */
 #define SM_CHILD_SECONDS 3600    /* a child (the injector, queue-run) running longer is killed */
-#define SM_REPLY_MAX 1000        /* bytes kept of a child's last stderr line */
 
 /* what the command line asks for */
 enum {
@@ -147,8 +147,10 @@ int sm_header_is(const struct sm_message *m, unsigned int k, const char *name);
 const char *sm_header_value(const struct sm_message *m, unsigned int k, size_t *len);
 /* sm_copy_body - the rest of the input to out, CRLF to LF, a final LF added
  * when missing, stopping at a "." line when dot_ends; at most limit bytes
- * (0: no limit).  SM_OK, SM_EIO (read error, errno set), SM_EOUT (out
- * failed) or SM_EBIG (over the limit: input not read to its end). */
+ * (SM_NO_LIMIT: any number; 0: none at all).  SM_OK, SM_EIO (read error,
+ * errno set), SM_EOUT (out failed) or SM_EBIG (over the limit: input not
+ * read to its end). */
+#define SM_NO_LIMIT ((unsigned long)-1)
 int sm_copy_body(struct sm_message *m, buffer *out, unsigned long limit);
 void sm_message_free(struct sm_message *m);
 
@@ -195,30 +197,22 @@ struct sm_fix {
  * list in a field -t reads, out of memory). */
 int sm_fix_headers(const struct sm_message *m, struct sm_fix *f, stralloc *out, const char **why);
 
-/* sm_date - RFC 5322 date-time of t in local time into out[64] */
-void sm_date(char *out, unsigned long t);
 /* sm_message_id - "<seconds.usec.pid.random@host>" appended to out */
 int sm_message_id(stralloc *out, const struct sm_fix *f);
 
-/* running other programs (sendmail_run.c) */
-struct sm_result {
-  int code;               /* exit code; a signal is EX_TEMPFAIL */
-  char reply[SM_REPLY_MAX + 1];   /* its last non-empty stderr line */
-  stralloc err;           /* all of its stderr (bounded: the last 64 KiB) */
-};
+/* running other programs (sendmail_run.c, with lib/inject.c) */
 /* sm_path - libexec_dir/name into sa (NUL-terminated); 0 or -1 */
 int sm_path(stralloc *sa, const struct config *cfg, const char *name);
 /* sm_run - run argv[0] with in and out as fds 0 and 1 (-1: inherit) and
- * its stderr captured into r; if out_sa, fd 1 is a pipe read into out_sa.
- * Waits at most SM_CHILD_SECONDS.  0, or -1 if it could not be started
- * (errno). */
-int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_result *r);
-/* sm_run_injector - the configured injector on message in and envelope
- * out, as sm_run; when the caller may write the spool itself (root, the
- * spool's owner) and the injector is the default, a forked child runs
- * spool-inject's code instead of an exec (lib/inject.c, as smtp-receive
- * does) */
-int sm_run_injector(const struct config *cfg, int in, int out, struct sm_result *r);
+ * its stderr kept in r->log, its last line in r->reply; if out_sa, fd 1
+ * is a pipe read into out_sa.  Waits at most SM_CHILD_SECONDS.  0, or -1
+ * if it could not be started (errno). */
+int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct inject_result *r);
+/* sm_run_injector - the injector on message in and envelope out, as
+ * sm_run (inject_child_start: spool-inject's code in a forked child when
+ * the caller may write the spool itself, root or the spool's owner, and
+ * the injector is the default) */
+int sm_run_injector(const struct config *cfg, int in, int out, struct inject_result *r);
 /* sm_exec - replace this process with argv[0]; returns only on failure */
 void sm_exec(char *const argv[]);
 

@@ -12,11 +12,11 @@
  * name), Date:, Message-ID:, and Sender: by Exim's rule: when an untrusted
  * caller's own address is not in From: (or From: has several mailboxes),
  * Sender: names the caller and replaces any Sender: he wrote. */
-#include <time.h>
 #include "byte.h"
 #include "case.h"
 #include "str.h"
 #include "num.h"
+#include "date.h"
 #include "sendmail.h"
 
 /* field classes */
@@ -98,8 +98,8 @@ static int cat3(stralloc *out, const char *a, const char *b, const char *c)
 /* put_top - Received: and X-Authentication-Warning: */
 static int put_top(stralloc *out, const struct sm_fix *f)
 {
-  char date[64], uid[NUM_ULONG], flag[2] = { f->warn_flag, 0 };
-  sm_date(date, f->now);
+  char date[DATE_MAX], uid[NUM_ULONG], flag[2] = { f->warn_flag, 0 };
+  date_rfc5322(date, f->now, 1);
   if (cat3(out, "Received: by ", f->hostname, " (postern sendmail, from userid ") == -1
       || cat3(out, num_str(uid, f->uid), ");\n\t", date) == -1 || !stralloc_cats(out, "\n")) return -1;
   if (!f->warn_flag) return 0;
@@ -131,8 +131,8 @@ static int put_from(stralloc *out, const struct sm_fix *f)
 /* put_missing - From:, Date:, Message-ID:, Sender: as needed */
 static int put_missing(stralloc *out, const struct sm_fix *f, int from, int date, int msgid, int sender)
 {
-  char d[64];
-  sm_date(d, f->now);
+  char d[DATE_MAX];
+  date_rfc5322(d, f->now, 1);
   if (!from && put_from(out, f) == -1) return -1;
   if (!date && cat3(out, "Date: ", d, "\n") == -1) return -1;
   if (!msgid && (!stralloc_cats(out, "Message-ID: ") || sm_message_id(out, f) == -1 || !stralloc_cats(out, "\n"))) return -1;
@@ -202,36 +202,6 @@ int sm_fix_headers(const struct sm_message *m, struct sm_fix *f, stralloc *out, 
   if (!stralloc_cats(out, "\n")) return -1;
   *why = 0;
   return 0;
-}
-
-/* put2 - two digits */
-static size_t put2(char *s, unsigned long n) { s[0] = (char)('0' + n / 10 % 10); s[1] = (char)('0' + n % 10); return 2; }
-
-void sm_date(char *out, unsigned long t)
-{
-  static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  time_t tt = (time_t)t;
-  struct tm tm;
-  long off;
-  size_t n = 0;
-  if (!localtime_r(&tt, &tm)) { byte_zero(&tm, sizeof tm); tm.tm_mday = 1; tm.tm_year = 70; }
-  off = tm.tm_gmtoff / 60;
-  byte_copy(out, 3, days + 3 * (tm.tm_wday % 7)); n = 3;
-  out[n++] = ','; out[n++] = ' ';
-  n += num_fmt(out + n, (unsigned long)tm.tm_mday);
-  out[n++] = ' ';
-  byte_copy(out + n, 3, months + 3 * (tm.tm_mon % 12)); n += 3;
-  out[n++] = ' ';
-  n += num_fmt(out + n, (unsigned long)tm.tm_year + 1900);
-  out[n++] = ' ';
-  n += put2(out + n, (unsigned long)tm.tm_hour); out[n++] = ':';
-  n += put2(out + n, (unsigned long)tm.tm_min); out[n++] = ':';
-  n += put2(out + n, (unsigned long)tm.tm_sec); out[n++] = ' ';
-  out[n++] = off < 0 ? '-' : '+';
-  if (off < 0) off = -off;
-  n += put2(out + n, (unsigned long)off / 60 % 100);
-  n += put2(out + n, (unsigned long)off % 60);
-  out[n] = 0;
 }
 
 int sm_message_id(stralloc *out, const struct sm_fix *f)

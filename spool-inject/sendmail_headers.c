@@ -117,11 +117,11 @@ const char *sm_header_value(const struct sm_message *m, unsigned int k, size_t *
   return f + colon + 1;
 }
 
-/* put - out of the body to out, counted against the limit */
+/* put - out of the body to out, counted against the budget */
 static int put(struct sm_message *m, buffer *out, const char *x, size_t len, unsigned long limit)
 {
   m->body_bytes += len;
-  if (limit && m->body_bytes > limit) return SM_EBIG;
+  if (m->body_bytes > limit) return SM_EBIG;
   return buffer_put(out, x, len) == 0 ? SM_OK : SM_EOUT;
 }
 

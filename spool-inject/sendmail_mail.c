@@ -17,7 +17,6 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -27,8 +26,9 @@
 #include "address.h"
 #include "exitcode.h"
 #include "log.h"
+#include "mbox.h"
+#include "date.h"
 #include "num.h"
-#include "getln.h"
 #include "wbuf.h"
 #include "sendmail.h"
 
@@ -353,7 +353,7 @@ static int read_message(struct mail *x)
   if (limit && x->hdr.len > limit) return failed(x, EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
   wbuf_init(&out, x->msgfd, outspace, sizeof outspace);
   if (buffer_put(&out, x->hdr.s, x->hdr.len)) return temp(x, EX_TEMPFAIL, "Unable to keep the message in memory");
-  r = sm_copy_body(&x->m, &out, limit ? limit - x->hdr.len : 0);
+  r = sm_copy_body(&x->m, &out, limit ? limit - x->hdr.len : SM_NO_LIMIT);
   if (r == SM_EBIG) return failed(x, EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
   if (r == SM_EIO) return failed(x, EX_IOERR, "451 4.3.0 Unable to read the message: ", strerror(errno));
   if (r || wbuf_flush(&out) == -1) return temp(x, EX_TEMPFAIL, "Unable to keep the message in memory");
@@ -400,19 +400,19 @@ static int envelope_memfd(struct mail *x)
 }
 
 /* show_log - the injector's lines before its reply (with -v or on failure) */
-static void show_log(const struct sm_result *res)
+static void show_log(const struct inject_result *res)
 {
-  size_t end = res->err.len, nl;
-  while (end && res->err.s[end - 1] == '\n') end--;
+  size_t end = res->log.len, nl;
+  while (end && res->log.s[end - 1] == '\n') end--;
   if (!end) return;
-  nl = byte_rchr(res->err.s, end, '\n');
-  if (nl < end && write(2, res->err.s, nl + 1) < 0) return;
+  nl = byte_rchr(res->log.s, end, '\n');
+  if (nl < end && write(2, res->log.s, nl + 1) < 0) return;
 }
 
 /* inject - run the injector on the message and its envelope */
 static int inject(struct mail *x)
 {
-  static struct sm_result res;
+  static struct inject_result res;
   char n[NUM_ULONG];
   int envfd = envelope_memfd(x), r;
   if (envfd == -1) return temp(x, EX_TEMPFAIL, "Unable to write the envelope");
@@ -487,11 +487,11 @@ static int notice_text(buffer *b, struct mail *x, const char *reason, const char
 {
   struct sm_fix f;
   stralloc id = { 0 };
-  char date[64];
+  char date[DATE_MAX];
   off_t size = x->complete ? lseek(x->msgfd, 0, SEEK_END) : 0;
   int ok;
   fix_setup(x, &f);
-  sm_date(date, f.now);
+  date_rfc5322(date, f.now, 1);
   ok = sm_message_id(&id, &f) == 0
     && !buffer_puts(b, "From: Mail Delivery System <MAILER-DAEMON@") && !buffer_puts(b, x->cfg->hostname)
     && !buffer_puts(b, ">\nTo: <") && !buffer_puts(b, to) && !buffer_puts(b, ">\nSubject: Undelivered Mail: your message was not queued\nDate: ")
@@ -514,7 +514,7 @@ static int notice_text(buffer *b, struct mail *x, const char *reason, const char
 static int mail_back(struct mail *x, const char *reason)
 {
   static char space[8192];
-  static struct sm_result res;
+  static struct inject_result res;
   stralloc to = { 0 };
   struct envelope e;
   buffer b;
@@ -535,63 +535,23 @@ static int mail_back(struct mail *x, const char *reason)
   return ok ? 0 : -1;
 }
 
-/* from_line - "From sender Www Mmm dd hh:mm:ss yyyy" (asctime, local) */
-static int from_line(buffer *b, const char *sender)
-{
-  static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  time_t t = time(0);
-  struct tm tm;
-  char s[32];
-  size_t n = 0;
-  if (!localtime_r(&t, &tm)) byte_zero(&tm, sizeof tm);
-  byte_copy(s, 3, days + 3 * (tm.tm_wday % 7)); n = 3; s[n++] = ' ';
-  byte_copy(s + n, 3, months + 3 * (tm.tm_mon % 12)); n += 3; s[n++] = ' ';
-  s[n++] = tm.tm_mday < 10 ? ' ' : (char)('0' + tm.tm_mday / 10); s[n++] = (char)('0' + tm.tm_mday % 10); s[n++] = ' ';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_hour, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_min, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_sec, 2); s[n++] = ' ';
-  n += num_fmt(s + n, (unsigned long)tm.tm_year + 1900);
-  return buffer_puts(b, "From ") || buffer_puts(b, *sender ? sender : "MAILER-DAEMON") || buffer_puts(b, " ")
-      || buffer_put(b, s, n) || buffer_puts(b, "\n") ? -1 : 0;
-}
-
-/* mbox_copy - the message as an mbox entry: ">From " quoting (mboxrd) */
-static int mbox_copy(buffer *b, int fd)
-{
-  static char inspace[8192], piece[SM_LINE_CHUNK];
-  buffer in = BUFFER_INIT(read, fd, inspace, sizeof inspace);
-  size_t n, i;
-  int bol = 1, r;
-  if (lseek(fd, 0, SEEK_SET) != 0) return -1;
-  while ((r = getln(&in, piece, sizeof piece, &n)) != GETLN_EOF) {
-    if (r == GETLN_ERROR) return -1;
-    for (i = 0; bol && i < n && piece[i] == '>'; i++) ;
-    if (bol && n - i >= 5 && !byte_diff(piece + i, 5, "From ") && buffer_puts(b, ">")) return -1;
-    if (buffer_put(b, piece, n) || (r != GETLN_LONG && buffer_puts(b, "\n"))) return -1;
-    bol = r != GETLN_LONG;
-  }
-  return buffer_puts(b, "\n") ? -1 : 0;
-}
-
-/* dead_letter - append the message to ~/dead.letter; 0 saved */
+/* dead_letter - append the message to ~/dead.letter as an mbox entry
+ * (locked, all or nothing, synced with its directory: lib/mbox.c); 0 saved */
 static int dead_letter(struct mail *x)
 {
-  static char space[8192];
-  stralloc path = { 0 };
-  buffer b;
-  int fd, ok;
+  stralloc path = { 0 }, why = { 0 };
+  const char *what, *arg;
+  int r;
   if (!stralloc_copys(&path, x->who.home.s) || !stralloc_cats(&path, "/dead.letter") || !stralloc_0(&path)) return -1;
-  fd = open(path.s, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
-  ok = fd != -1;
-  if (ok) {
-    wbuf_init(&b, fd, space, sizeof space);
-    ok = from_line(&b, x->sender.s) == 0 && mbox_copy(&b, x->msgfd) == 0 && wbuf_flush(&b) == 0 && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-  }
+  r = mbox_append(path.s, x->msgfd, x->sender.s, "", 0, &what, &arg);
   if (x->a->errmode != 'q') {
-    if (ok) sm_say("the message was saved in ", path.s, "");
+    if (r == MBOX_OK) sm_say("the message was saved in ", path.s, "");
+    else if (stralloc_copys(&why, what) && stralloc_cats(&why, arg) && stralloc_cats(&why, r == MBOX_TEMP ? ": " : "")
+             && stralloc_cats(&why, r == MBOX_TEMP ? strerror(errno) : "") && stralloc_0(&why))
+      sm_say("unable to save the message: ", why.s, "");
     else sm_say("unable to save the message in ", path.s, "");
   }
+  stralloc_free(&why);
   stralloc_free(&path);
-  return ok ? 0 : -1;
+  return r == MBOX_OK ? 0 : -1;
 }

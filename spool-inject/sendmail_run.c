@@ -2,33 +2,23 @@
  * queue-run, smtp-receive, postern-maps), and reading queue-run's
  * machine-readable listing (mailq --json, sendmail -qR/-qS/-qI).
  *
- * Children start with posix_spawn (vfork: no copy of our memory) and get
- * our environment; their stderr is captured so that the injector's last
- * line, its SMTP reply, can be passed on.  A child that runs longer than
+ * Children start through lib/inject.c: posix_spawn (vfork: no copy of our
+ * memory) with our environment, or spool-inject's code in a forked child;
+ * their stderr is captured so that the injector's last line, its SMTP
+ * reply, can be passed on.  A child that runs longer than
  * SM_CHILD_SECONDS is killed, which counts as a temporary failure. */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "byte.h"
 #include "case.h"
 #include "errmsg.h"
 #include "str.h"
-#include "exitcode.h"
 #include "inject.h"
 #include "scan.h"
 #include "spool.h"
 #include "sendmail.h"
 
 extern char **environ;
-
-#define ERR_KEEP 65536   /* bytes of a child's stderr kept */
-
-static volatile pid_t running;   /* the child the alarm kills */
 
 void sm_say(const char *a, const char *b, const char *c)
 {
@@ -50,123 +40,19 @@ int sm_path(stralloc *sa, const struct config *cfg, const char *name)
       && stralloc_0(sa) ? 0 : -1;
 }
 
-/* on_alarm - the child ran too long */
-static void on_alarm(int sig)
+int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct inject_result *r)
 {
-  (void)sig;
-  if (running > 0) kill(running, SIGKILL);
-}
-
-/* keep_err - append to r->err, keeping only the last ERR_KEEP bytes */
-static void keep_err(struct sm_result *r, const char *x, size_t n)
-{
-  if (!stralloc_catb(&r->err, x, n)) return;
-  if (r->err.len > 2 * ERR_KEEP) {
-    byte_copy(r->err.s, ERR_KEEP, r->err.s + r->err.len - ERR_KEEP);
-    r->err.len = ERR_KEEP;
-  }
-}
-
-/* last_line - the last non-empty line of r->err into r->reply */
-static void last_line(struct sm_result *r)
-{
-  size_t end = r->err.len, start;
-  while (end && (r->err.s[end - 1] == '\n' || r->err.s[end - 1] == '\r')) end--;
-  if (!end) { r->reply[0] = 0; return; }
-  start = byte_rchr(r->err.s, end, '\n');
-  start = start < end ? start + 1 : 0;
-  if (end - start > SM_REPLY_MAX) end = start + SM_REPLY_MAX;
-  byte_copy(r->reply, end - start, r->err.s + start);
-  r->reply[end - start] = 0;
-}
-
-/* drain - read the child's pipes until both are closed */
-static int drain(int errfd, int outfd, stralloc *out_sa, struct sm_result *r)
-{
-  char buf[8192];
-  struct pollfd p[2];
-  int open_fds = 1 + (outfd != -1);
-  p[0].fd = errfd; p[0].events = POLLIN;
-  p[1].fd = outfd; p[1].events = POLLIN;
-  while (open_fds) {
-    unsigned int i;
-    if (poll(p, outfd != -1 ? 2 : 1, -1) == -1) { if (errno == EINTR) continue; return -1; }
-    for (i = 0; i < 2; i++) {
-      ssize_t n;
-      if (p[i].fd < 0 || !p[i].revents) continue;
-      n = read(p[i].fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) { p[i].fd = -1; open_fds--; continue; }
-      if (i == 0) keep_err(r, buf, (size_t)n);
-      else if (!stralloc_catb(out_sa, buf, (size_t)n)) return -1;
-    }
-  }
+  struct inject_child c;
+  if (inject_child_spawn(&c, argv, 0, in, out, out_sa) == -1) return -1;
+  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
   return 0;
 }
 
-/* wait_child - its exit code; a signal or a lost child is EX_TEMPFAIL */
-static int wait_child(pid_t pid)
+int sm_run_injector(const struct config *cfg, int in, int out, struct inject_result *r)
 {
-  int status;
-  while (waitpid(pid, &status, 0) == -1)
-    if (errno != EINTR) return EX_TEMPFAIL;
-  return exitcode_wait(status);
-}
-
-/* collect - the child's stderr (and stdout into out_sa) until it ends,
- * within SM_CHILD_SECONDS; its exit code and last line into r */
-static void collect(pid_t pid, int errfd, int outfd, stralloc *out_sa, struct sm_result *r)
-{
-  struct sigaction sa, old;
-  r->err.len = 0;
-  r->reply[0] = 0;
-  byte_zero(&sa, sizeof sa);
-  sa.sa_handler = on_alarm;
-  sigaction(SIGALRM, &sa, &old);
-  running = pid;
-  alarm(SM_CHILD_SECONDS);
-  if (drain(errfd, outfd, out_sa, r) == -1) kill(pid, SIGKILL);
-  r->code = wait_child(pid);
-  alarm(0);
-  running = 0;
-  sigaction(SIGALRM, &old, 0);
-  close(errfd);
-  if (outfd != -1) close(outfd);
-  last_line(r);
-}
-
-int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct sm_result *r)
-{
-  posix_spawn_file_actions_t fa;
-  int errp[2], outp[2] = { -1, -1 }, e;
-  pid_t pid;
-  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
-  if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { close(errp[0]); close(errp[1]); return -1; }
-  posix_spawn_file_actions_init(&fa);
-  if (in != -1) posix_spawn_file_actions_adddup2(&fa, in, 0);
-  if (out_sa) posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-  else if (out != -1) posix_spawn_file_actions_adddup2(&fa, out, 1);
-  posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-  e = posix_spawn(&pid, argv[0], &fa, 0, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(errp[1]);
-  if (outp[1] != -1) close(outp[1]);
-  if (e) { close(errp[0]); if (outp[0] != -1) close(outp[0]); errno = e; return -1; }
-  collect(pid, errp[0], outp[0], out_sa, r);
-  return 0;
-}
-
-int sm_run_injector(const struct config *cfg, int in, int out, struct sm_result *r)
-{
-  char *argv[2] = { (char *)cfg->injector, 0 };
-  int errp[2];
-  pid_t pid;
-  if (!inject_inline_ok(cfg)) return sm_run(argv, in, out, 0, r);
-  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
-  pid = inject_fork(cfg, 0, in, out, errp[1]);
-  close(errp[1]);
-  if (pid == -1) { close(errp[0]); return -1; }
-  collect(pid, errp[0], -1, 0, r);
+  struct inject_child c;
+  if (inject_child_start(&c, cfg, 0, in, out, 0) == -1) return -1;
+  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
   return 0;
 }
 

@@ -5,7 +5,7 @@
 # the rules.  Covers spool-inject, smtp-receive (its 250 comes after the
 # injector's commit), local-deliver (Maildir and mbox), postern-maps,
 # queue-run (state files, a whole delivery) and sendmail.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 command -v strace >/dev/null || { skip "durability order" "strace is not installed"; exit 0; }
 command -v python3 >/dev/null || { skip "durability order" "python3 is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
@@ -98,6 +98,15 @@ if [ -x "$B/sendmail" ]; then
   trace "$T/sendmail.st" "$B/sendmail" -C "$T/conf" -i someone@example.test <"$T/msg2" >"$T/sm.out" 2>&1
   is "sendmail queued under strace" 0 $?
   judge "sendmail + spool-inject: durability order" "$T/sendmail.st" "$T/spool"
+  # -oee: a message the injector refused is kept in a new ~/dead.letter,
+  # the file and the directory entry synced, before the exit 0
+  mkdir -p "$T/home"
+  mkconf "$T/conf.dead" spool_reserve=0 "domain=example.test" "injector=/bin/false"
+  HOME=$T/home trace "$T/dead.st" "$B/sendmail" -C "$T/conf.dead" -oee -i someone@example.test <"$T/msg2" >"$T/sm.out" 2>&1
+  is "sendmail -oee kept the refused message under strace: exit 0" 0 $?
+  grep -q '^Subject: from sendmail$' "$T/home/dead.letter" 2>/dev/null && [ ! -e "$T/home/dead.letter.lock" ] &&
+    ok "sendmail -oee: the message is in ~/dead.letter, no lock left" || fail "sendmail -oee dead.letter" "$(cat "$T/sm.out")"
+  judge "sendmail -oee: ~/dead.letter durability order" "$T/dead.st" "$T/home"
 else
   skip "sendmail durability order" "sendmail is not built"
 fi

@@ -1,4 +1,4 @@
-# tests/lib.sh - shared helpers for the shell tests (sourced, bash).
+# tests/lib.bash - shared helpers for the shell tests (sourced, bash).
 # Output protocol (read by tests/run):
 #   ok - NAME | not ok - NAME, then "# " context lines | skip - NAME # reason
 set -u

@@ -7,7 +7,7 @@
 # name, X-Authentication-Warning: and Sender: for an untrusted caller,
 # sendmail_trusted_users, sendmail_rewrite_sender, line ends, the mbox
 # From line, and the header limits.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/spool-inject/tests/sendmail.bash"
 sm_setup
 
@@ -161,4 +161,19 @@ qr_conf message_size_limit=2k
 is "over message_size_limit: exit 65" 65 "$?"
 grep -q '552 5.3.4' "$T/sm.err" && ok "over message_size_limit: 552 5.3.4" || fail "size limit message" "$(cat "$T/sm.err")"
 is "over message_size_limit: nothing queued" "$n0" "$(sm_queued)"
+qr_conf
+# the fixed header exactly at message_size_limit leaves no room for a body
+# (a budget of 0 is not "no limit"): sendmail refuses it itself, before the
+# injector runs (a missing injector would make it 71)
+exact='From: alice@example.test\nDate: Thu, 1 Jan 2026 00:00:00 +0000\nMessage-ID: <exact@example.test>\nSubject: exact\n\n'
+printf "$exact" | sm alice
+h=$(sm_newest_msg | wc -c)
+qr_conf "message_size_limit=$h" "injector=$T/nonexistent"
+{ printf "$exact"; head -c 5000000 /dev/zero | tr '\0' z; } | sm alice
+is "header exactly at message_size_limit, a 5 MB body: refused by sendmail itself (65)" 65 "$?"
+grep -q '552 5.3.4' "$T/sm.err" && ok "header exactly at message_size_limit: 552 5.3.4" || fail "exact limit message" "$(cat "$T/sm.err")"
+qr_conf "message_size_limit=$h"
+printf "$exact" | sm alice
+is "header exactly at message_size_limit, no body: queued (0)" 0 "$?"
+is "header exactly at message_size_limit, no body: all $h bytes queued" "$h" "$(sm_newest_msg | wc -c)"
 qr_conf

@@ -478,9 +478,39 @@ static void files(void)
   config_free(&c);
   unsetenv("POSTERN_CONF");
 
+  /* a relative name, in -C or POSTERN_CONF, is recorded absolute (the
+   * programs hand it to helpers that run in the spool) */
+  {
+    char cwd[4096], want[4200];
+    if (!getcwd(cwd, sizeof cwd) || chdir(dir) == -1) abort();
+    snprintf(want, sizeof want, "%s/good.conf", dir);
+    r = config_try(&c, "good.conf", &err);
+    T_OK("a relative -C is recorded absolute", r == 0 && eq(c.file, want));
+    config_free(&c);
+    setenv("POSTERN_CONF", "good.conf", 1);
+    r = config_try(&c, 0, &err);
+    T_OK("a relative POSTERN_CONF is recorded absolute", r == 0 && eq(c.file, want));
+    config_free(&c);
+    unsetenv("POSTERN_CONF");
+    if (chdir(cwd) == -1) abort();
+  }
+
+  /* injector_default: the injector is libexec_dir/spool-inject */
+  r = config_try(&c, good, &err);
+  T_OK("no injector set: the default", r == 0 && c.injector_default);
+  config_free(&c);
+  file_in("inj.conf", "libexec_dir = /opt/p\ninjector = /opt/p/spool-inject\n", 0644);
+  r = config_try(&c, path, &err);
+  T_OK("the default injector named: still the default", r == 0 && c.injector_default && eq(c.injector, "/opt/p/spool-inject"));
+  config_free(&c);
+  file_in("inj.conf", "injector = /usr/local/bin/filter\n", 0644);
+  r = config_try(&c, path, &err);
+  T_OK("a filter as injector: not the default", r == 0 && !c.injector_default && eq(c.injector, "/usr/local/bin/filter"));
+  config_free(&c);
+
   {
     static const char *const names[] = { "good.conf", "ro.conf", "world.conf", "group.conf", "other.conf",
-                                         "nobody.conf", "bad.conf", "env.conf", "envworld.conf" };
+                                         "nobody.conf", "bad.conf", "env.conf", "envworld.conf", "inj.conf" };
     unsigned int i;
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
       snprintf(path, sizeof path, "%s/%s", dir, names[i]);

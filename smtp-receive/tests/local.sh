@@ -1,7 +1,7 @@
 #!/bin/bash
 # local.sh - smtp-receive -bs on pipes (sendmail -bs), and how it starts:
 # usage errors, configuration errors.
-. "$(dirname "$0")/../../tests/lib.sh"
+. "$(dirname "$0")/../../tests/lib.bash"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 mkspool "$T/spool"
@@ -107,3 +107,22 @@ case "$out" in "454 4.7.0 "*"250 "*) ok "STARTTLS without a loadable postern-tls
 chmod 666 "$T/postern.conf"
 out=$("$B/smtp-receive" -C "$T/postern.conf" -bs </dev/null 2>/dev/null); rc=$?
 is "world-writable config refused" "78" "$rc"
+
+# a filter that stops reading the message: each write into its pipe waits
+# at most smtpd_data_timeout, the filter gets 10 s to go and is killed,
+# the message is refused (451) and the session goes on, instead of hanging
+# on a full pipe
+cat >"$T/stuck-filter" <<'SH'
+#!/bin/sh
+exec sleep 100
+SH
+chmod 755 "$T/stuck-filter"
+mkconf "$T/stuck.conf" injector="$T/stuck-filter" smtpd_data_timeout=1
+big=$(head -c 400000 /dev/zero | tr '\0' x | fold -w 70 | sed 's/$/\r/')
+start=$SECONDS
+out=$({ printf 'EHLO me\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@remote.test>\r\nDATA\r\nSubject: big\r\n\r\n'
+        printf '%s\n' "$big"; printf '.\r\nNOOP\r\nQUIT\r\n'; } | timeout 60 "$B/smtp-receive" -C "$T/stuck.conf" -bs 2>/dev/null)
+took=$((SECONDS - start))
+case "$out" in *"354 "*"451 4.3.0 "*"250 2.0.0 Ok"*"221 "*) ok "a filter that stops reading: 451 and the session goes on (${took}s)" ;;
+  *) fail "a filter that stops reading: 451 and the session goes on" "took ${took}s" "$(printf '%s' "$out" | tr -d '\r' | tail -5)" ;; esac
+[ "$took" -lt 30 ] && ok "a stuck filter does not pin the session" || fail "a stuck filter does not pin the session" "took ${took}s"

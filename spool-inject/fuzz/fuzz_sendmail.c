@@ -98,7 +98,7 @@ static void message(const char *d, size_t n, int dot_ends)
       for (i = 0; i + 4 < hdr.len; i++)
         if ((i == 0 || hdr.s[i - 1] == '\n') && (hdr.s[i] == 'B' || hdr.s[i] == 'b') && !strncasecmp(hdr.s + i, "bcc:", 4)) abort();
     }
-    sm_copy_body(&m, &out, n & 8 ? 100 : 0);
+    sm_copy_body(&m, &out, n & 8 ? 100 : SM_NO_LIMIT);
   }
   sm_message_free(&m);
   sm_rcpts_free(&rc);

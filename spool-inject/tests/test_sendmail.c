@@ -60,6 +60,8 @@ static void input(const char *s, size_t len)
 static stralloc outsa;
 static char outspace[16];
 static ssize_t out_write(int fd, const char *x, size_t n) { (void)fd; return stralloc_catb(&outsa, x, n) ? (ssize_t)n : -1; }
+static unsigned long body_limit = SM_NO_LIMIT;   /* sm_copy_body's budget in whole() */
+static int copy_result;                          /* and what it returned */
 static const char *whole(const char *s, size_t len, int dot_ends, int *hr)
 {
   static struct sm_message m;
@@ -75,7 +77,7 @@ static const char *whole(const char *s, size_t len, int dot_ends, int *hr)
   stralloc_catb(&outsa, m.hdr.s, m.hdr.len);
   stralloc_cats(&outsa, "\n--\n");
   buffer_init(&out, out_write, 1, outspace, sizeof outspace);
-  if (sm_copy_body(&m, &out, 0) != SM_OK || buffer_flush(&out)) return "copy failed";
+  if ((copy_result = sm_copy_body(&m, &out, body_limit)) != SM_OK || buffer_flush(&out)) return "copy failed";
   stralloc_0(&outsa);
   return outsa.s;
 }
@@ -216,6 +218,20 @@ static void test_message(void)
   T_OK("message: NUL in a header refused", r == SM_EDATA);
   s = whole("Subject: a\rb\n\nx\n", sizeof "Subject: a\rb\n\nx\n" - 1, 1, &r);
   T_OK("message: bare CR in a header refused", r == SM_EDATA);
+  /* the budget: exactly its bytes pass; 0 is no room at all, not "no
+   * limit" (sendmail's header exactly at message_size_limit) */
+  body_limit = 4;
+  s = whole("Subject: a\n\nabc\n", sizeof "Subject: a\n\nabc\n" - 1, 1, &r);
+  T_OK("message: a body of exactly the budget passes", copy_result == SM_OK);
+  body_limit = 3;
+  s = whole("Subject: a\n\nabc\n", sizeof "Subject: a\n\nabc\n" - 1, 1, &r);
+  T_OK("message: a body one byte over the budget: SM_EBIG", copy_result == SM_EBIG);
+  body_limit = 0;
+  s = whole("Subject: a\n\nx\n", sizeof "Subject: a\n\nx\n" - 1, 1, &r);
+  T_OK("message: a budget of 0 and a body: SM_EBIG", copy_result == SM_EBIG);
+  s = whole("Subject: a\n\n", sizeof "Subject: a\n\n" - 1, 1, &r);
+  T_OK("message: a budget of 0 and no body: SM_OK", copy_result == SM_OK);
+  body_limit = SM_NO_LIMIT;
   s = whole("Subject: a\n\nx\0y\n", sizeof "Subject: a\n\nx\0y\n" - 1, 1, &r);
   T_OK("message: NUL in the body passes", r == 0 && outsa.len >= 16 && !memcmp(outsa.s + 14, "x\0y\n", 4));
   /* long body lines: exactly one piece before CRLF, and a bare CR right

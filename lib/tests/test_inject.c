@@ -1,0 +1,255 @@
+/* test_inject.c - running the injector (inject_child_*): the reply is the
+ * last non-empty stderr line (CR dropped, a line without LF counted, long
+ * lines cut), the lines before it kept or passed to our fd 2, stdout
+ * captured, exit codes and signals, the deadline (also for a child that
+ * closed its stderr), SIGPIPE/SIGXFSZ default and no blocked signal in a
+ * spawned child, the clean environment, and the forked spool-inject:
+ * queued under the id asked for, and still when close_range(2) is refused
+ * (the fallback must close the caller's end of the child's stdin pipe). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "t.h"
+#include "../inject.h"
+#include "../exitcode.h"
+#include "../wbuf.h"
+
+static struct inject_result r;
+
+/* sh - run /bin/sh -c script as a child, waited for with seconds and flags */
+static int sh(const char *script, unsigned int seconds, int flags, stralloc *out)
+{
+  char *argv[4] = { "/bin/sh", "-c", (char *)script, 0 };
+  struct inject_child c;
+  if (inject_child_spawn(&c, argv, 0, -1, -1, out) == -1) return -1;
+  inject_child_wait(&c, seconds, flags, &r);
+  return 0;
+}
+
+/* mask - the hex mask of a /proc status line ("SigIgn:\t0000...") */
+static unsigned long long mask(const char *line)
+{
+  const char *tab = strchr(line, '\t');
+  return tab ? strtoull(tab + 1, 0, 16) : ~0ULL;
+}
+
+static void children(void)
+{
+  stralloc out = { 0 };
+  struct timespec a, b;
+  sh("echo log1 >&2; echo log2 >&2; echo '250 2.0.0 ok' >&2", 10, INJECT_KEEP_LOG, 0);
+  T_OK("reply: the last line", r.code == 0 && !r.late && !strcmp(r.reply, "250 2.0.0 ok"));
+  T_OK("KEEP_LOG: all of stderr kept", r.log.len == 23 && !memcmp(r.log.s, "log1\nlog2\n250 2.0.0 ok\n", 23));
+  sh("echo '451 4.3.0 busy' >&2; echo >&2; echo >&2; exit 75", 10, 0, 0);
+  T_OK("reply: the last non-empty line; exit code 75", r.code == 75 && !strcmp(r.reply, "451 4.3.0 busy"));
+  T_OK("without KEEP_LOG nothing is kept", r.log.len == 0);
+  sh("printf 'log\\r\\n554 5.7.1 no\\r\\n' >&2; exit 65", 10, 0, 0);
+  T_OK("reply: CR dropped", r.code == 65 && !strcmp(r.reply, "554 5.7.1 no"));
+  sh("printf 'a\\n452 no newline' >&2; exit 75", 10, 0, 0);
+  T_OK("reply: a last line without LF", !strcmp(r.reply, "452 no newline"));
+  sh("head -c 5000 /dev/zero | tr '\\0' x >&2; echo >&2", 10, 0, 0);
+  T_OK("reply: a long line is cut at INJECT_REPLY_MAX", strlen(r.reply) == INJECT_REPLY_MAX && r.reply[0] == 'x');
+  sh("kill -9 $$", 10, 0, 0);
+  T_OK("death by a signal: EX_TEMPFAIL, not late", r.code == EX_TEMPFAIL && !r.late);
+  sh("echo out; echo err >&2", 10, 0, &out);
+  T_OK("stdout captured into out_sa", out.len == 4 && !memcmp(out.s, "out\n", 4) && !strcmp(r.reply, "err"));
+
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  sh("echo 'started' >&2; sleep 30", 1, 0, 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  T_OK("deadline: killed, EX_TEMPFAIL, late", r.code == EX_TEMPFAIL && r.late);
+  T_OK("deadline: within a second or two", b.tv_sec - a.tv_sec < 4);
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  sh("exec 2>&-; sleep 30", 1, 0, 0);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  T_OK("deadline: also for a child that closed its stderr and lives on", r.code == EX_TEMPFAIL && r.late && b.tv_sec - a.tv_sec < 4);
+
+  /* we ignore PIPE and XFSZ and block TERM; the child must not */
+  {
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, &old);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN);
+    sh("grep SigIgn /proc/self/status >&2", 10, 0, 0);
+    unsigned long long ign = mask(r.reply);
+    sh("grep SigBlk /proc/self/status >&2", 10, 0, 0);
+    unsigned long long blk = mask(r.reply);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, 0);
+    T_OK("spawned: SIGPIPE and SIGXFSZ at their defaults", !(ign & (1ULL << (SIGPIPE - 1))) && !(ign & (1ULL << (SIGXFSZ - 1))));
+    T_OK("spawned: no signal blocked", blk == 0);
+  }
+
+  /* PASS_LOG: the lines before the reply go to our fd 2 */
+  {
+    int save = dup(2), m = memfd_create("err", 0);
+    char got[64];
+    ssize_t n;
+    dup2(m, 2);
+    sh("echo one >&2; echo two >&2; echo '250 done' >&2", 10, INJECT_PASS_LOG, 0);
+    dup2(save, 2);
+    close(save);
+    n = pread(m, got, sizeof got - 1, 0);
+    close(m);
+    T_OK("PASS_LOG: earlier lines passed on, the reply kept", n == 8 && !memcmp(got, "one\ntwo\n", 8) && !strcmp(r.reply, "250 done"));
+  }
+  stralloc_free(&out);
+}
+
+static char dir[64];
+
+/* script - an executable file in dir */
+static const char *script(const char *name, const char *text)
+{
+  static char fn[128];
+  int fd;
+  snprintf(fn, sizeof fn, "%s/%s", dir, name);
+  fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+  if (fd == -1 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) abort();
+  close(fd);
+  return fn;
+}
+
+/* memfile - a memory file holding s, rewound */
+static int memfile(const char *s, size_t len)
+{
+  int fd = memfd_create("f", MFD_CLOEXEC);
+  if (fd == -1 || write(fd, s, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) != 0) abort();
+  return fd;
+}
+
+/* envfile - the envelope a@b.test -> c@d.test in a memory file */
+static int envfile(void)
+{
+  static char space[1024];
+  struct envelope e;
+  buffer b;
+  int fd = memfd_create("e", MFD_CLOEXEC);
+  envelope_init(&e);
+  envelope_set_sender(&e, "a@b.test", 8);
+  envelope_add_rcpt(&e, "c@d.test", 8);
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, &e) == -1 || wbuf_flush(&b) == -1 || lseek(fd, 0, SEEK_SET) != 0) abort();
+  envelope_free(&e);
+  return fd;
+}
+
+/* forked - the forked spool-inject on a pipe for the message (written and
+ * closed by us, as smtp-receive does), the envelope from a memory file;
+ * 0 queued under want */
+static int forked(const struct config *cfg, const char *want)
+{
+  struct inject_child c;
+  int p[2], env = envfile();
+  size_t n;
+  if (pipe2(p, O_CLOEXEC) == -1) return -1;
+  if (inject_child_start(&c, cfg, want, p[0], env, 0) == -1) return -1;
+  close(p[0]);
+  close(env);
+  if (write(p[1], "Subject: x\n\nhi\n", 15) != 15) return -1;
+  close(p[1]);
+  inject_child_wait(&c, 5, INJECT_KEEP_LOG, &r);
+  n = strlen(r.reply);
+  return r.code == 0 && n > strlen(want) && !strcmp(r.reply + n - strlen(want), want) ? 0 : -1;
+}
+
+/* refuse_close_range - a seccomp filter: close_range fails with ENOSYS */
+static int refuse_close_range(void)
+{
+  struct sock_filter f[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) return -1;
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+static void injector(void)
+{
+  struct config cfg;
+  char spool[128], id[SPOOL_ID_MAX];
+  const char *sub[] = { "tmp", "mess", "new" };
+  unsigned int i;
+  pid_t pid;
+  int status;
+  strcpy(dir, "/tmp/postern-test-inject.XXXXXX");
+  if (!mkdtemp(dir)) { printf("not ok - inject temp dir\n"); return; }
+  snprintf(spool, sizeof spool, "%s/spool", dir);
+  mkdir(spool, 0755);
+  for (i = 0; i < 3; i++) {
+    char d[160];
+    snprintf(d, sizeof d, "%s/%s", spool, sub[i]);
+    mkdir(d, 0755);
+  }
+  config_defaults(&cfg);
+  cfg.spool = spool;
+  cfg.log = LOGTO_STDERR;
+
+  /* a configured program: spawned with the clean environment */
+  cfg.injector = script("filter", "#!/bin/sh\ncat >/dev/null; env >&2; echo '250 2.0.0 filtered' >&2\n");
+  cfg.injector_default = 0;
+  cfg.file = "/etc/postern/test.conf";
+  {
+    struct inject_child c;
+    int msg = memfile("x\n", 2), env = envfile();
+    int started = inject_child_start(&c, &cfg, 0, msg, env, INJECT_CLEAN_ENV) == 0;
+    close(msg); close(env);
+    if (started) inject_child_wait(&c, 10, INJECT_KEEP_LOG, &r);
+    stralloc_0(&r.log);
+    T_OK("a configured injector: spawned, its reply", started && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
+    T_OK("INJECT_CLEAN_ENV: POSTERN_CONF and PATH, nothing of ours",
+         started && strstr(r.log.s, "POSTERN_CONF=/etc/postern/test.conf\n") && strstr(r.log.s, "PATH=/usr/bin:/bin\n")
+         && !strstr(r.log.s, "HOME="));
+  }
+  cfg.injector = "/nonexistent/injector";
+  {
+    struct inject_child c;
+    errno = 0;
+    T_OK("a missing injector: -1 with errno, nothing started", inject_child_start(&c, &cfg, 0, 0, 1, 0) == -1 && errno == ENOENT);
+  }
+
+  /* the default injector: spool-inject's code in a forked child */
+  cfg.injector_default = 1;
+  spool_id(id);
+  T_OK("forked spool-inject: queued under the id asked for", forked(&cfg, id) == 0);
+  stralloc_0(&r.log);
+  T_OK("forked spool-inject: its log line before the reply", strstr(r.log.s, "status=queued") != 0);
+  usleep(2000);
+  spool_id(id);
+  pid = fork();
+  if (pid == 0) _exit(refuse_close_range() == 0 && forked(&cfg, id) == 0 ? 0 : 1);
+  T_OK("forked spool-inject: queued when close_range is refused (fds closed one by one)",
+       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  {
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0) printf("# could not remove %s\n", dir);
+  }
+}
+
+int main(void)
+{
+  children();
+  injector();
+  stralloc_free(&r.log);
+  T_DONE();
+}
