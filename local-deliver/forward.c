@@ -4,8 +4,10 @@
  * ~/home_mailbox (Maildir when it ends in '/').
  *
  * A .forward holds the items of an aliases right-hand side (addresses,
- * |program, /file), one or more per line, '#' lines ignored.  The user's
- * own name or address means "my mailbox".  Addresses are forwarded by
+ * |program, /file), one or more per line, '#' lines ignored, at most
+ * LD_FORWARD_ITEMS_MAX of them (a longer one is ignored whole, as an
+ * unparsable one is: never half of it).  The user's own name or address
+ * means "my mailbox".  Addresses are forwarded by
  * injecting one copy, with our Delivered-To: added and the original
  * sender kept, through the configured injector (spool-inject). */
 #include <errno.h>
@@ -31,7 +33,7 @@
 struct fwd {
   struct ld *d;
   stralloc rcpts;           /* addresses to forward to, NUL-separated */
-  unsigned int nrcpt, self, n;
+  unsigned int nrcpt, self;
   struct ld_result worst;   /* the outcome so far */
 };
 
@@ -140,7 +142,6 @@ static int item(void *arg, const struct alias_item *it)
   struct fwd *f = arg;
   struct ld_result r;
   char buf[ALIAS_ITEM_MAX + 1];
-  if (++f->n > LD_FORWARD_ITEMS_MAX) return 0;
   byte_copy(buf, it->len, it->s);
   buf[it->len] = 0;
   switch (it->type) {
@@ -173,24 +174,35 @@ static void mailbox(struct ld *d, struct ld_result *r)
   else ld_mbox(d, path.s, r);
 }
 
-/* apply - run the items of a .forward; 0 done (r set), -1 unusable */
-static int apply(struct ld *d, const stralloc *text, struct ld_result *r)
+/* none - an item counted, nothing done (apply's first walk) */
+static int none(void *arg, const struct alias_item *it)
+{
+  (void)arg; (void)it;
+  return 0;
+}
+
+/* apply - run the items of a .forward; 0 done (r set), -1 unusable: not
+ * parsable, empty or more than LD_FORWARD_ITEMS_MAX items (counted before
+ * any is delivered) */
+static int apply(struct ld *d, const char *path, const stralloc *text, struct ld_result *r)
 {
   static stralloc rhs;
   static struct fwd f;
-  const char *why;
+  const char *why = 0;
   struct ld_result one;
+  int n;
   if (join(text, &rhs) == -1) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
   unbackslash(&rhs);
+  if ((n = aliases_split(rhs.s, rhs.len, none, 0, &why)) > LD_FORWARD_ITEMS_MAX) why = "more than 100 items";
+  if (why) {
+    log_event(getenv("QUEUE_ID"), "to", d->recipient, "forward", path, "status", "ignored", "reason", why, (char *)0);
+    return -1;
+  }
+  if (n <= 0) return -1;
   byte_zero(&f, sizeof f);
   f.d = d;
   ld_ok(&f.worst, "delivered", 0);
-  if (aliases_split(rhs.s, rhs.len, item, &f, &why) == -1) {
-    if (!why) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
-    log_event(getenv("QUEUE_ID"), "to", d->recipient, "forward", ".forward", "status", "ignored", "reason", why, (char *)0);
-    return -1;
-  }
-  if (f.n == 0) return -1;
+  if (aliases_split(rhs.s, rhs.len, item, &f, &why) == -1) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
   if (f.self) { mailbox(d, &one); merge(&f.worst, &one); }
   if (f.nrcpt) { ld_forward_inject(d, &f.rcpts, f.nrcpt, &one); merge(&f.worst, &one); }
   *r = f.worst;
@@ -208,7 +220,7 @@ void ld_user(struct ld *d, struct ld_result *r)
         || (pass == 0 && (!stralloc_cats(&path, "+") || !stralloc_cats(&path, d->ext.s)))
         || !stralloc_0(&path)) { ld_temp(r, "4.3.0", "out of memory", 0); return; }
     if (pass == 0 && byte_chr(d->ext.s, d->ext.len, '/') != d->ext.len) continue;
-    if (read_forward(d, path.s, &text) == 1 && apply(d, &text, r) == 0) return;
+    if (read_forward(d, path.s, &text) == 1 && apply(d, path.s, &text, r) == 0) return;
   }
   mailbox(d, r);
 }

@@ -1,39 +1,55 @@
 /* maildir.c - Maildir delivery (the Maildir specification, as qmail and
  * Dovecot use it): write tmp/NAME, fsync, rename to new/NAME,S=SIZE, fsync
  * new/.  NAME is TIME.MusecPpidQn.HOST: unique because our pid is unique
- * on this host at this microsecond, and O_EXCL makes sure. */
+ * on this host at this microsecond, and O_EXCL makes sure.  Directories
+ * made on the way (the Maildir, its parents, tmp new cur) are made durable
+ * too: the parent of each is fsync'ed before success is reported. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>       /* rename */
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include "byte.h"
 #include "str.h"
 #include "num.h"
 #include "spool.h"
 #include "ld.h"
 
-/* mkparents - every missing directory of dir, like mkdir -p, mode 0700 */
-static int mkparents(const char *dir, stralloc *sub)
+/* made - mkdir path[0..len) (mode 0700); when it is new, fsync the
+ * directory that holds it, so the entry survives a crash: 0 made or
+ * there already, -1 error (errno) */
+static int made(const char *path, size_t len)
+{
+  static stralloc dir, parent;
+  size_t slash;
+  while (len > 1 && path[len - 1] == '/') len--;
+  if (!stralloc_copyb(&dir, path, len) || !stralloc_0(&dir)) { errno = ENOMEM; return -1; }
+  if (mkdir(dir.s, 0700) == -1) return errno == EEXIST ? 0 : -1;
+  slash = byte_rchr(path, len, '/');
+  if (slash == len) return spool_fsync_dir(".");
+  if (!stralloc_copyb(&parent, path, slash ? slash : 1) || !stralloc_0(&parent)) { errno = ENOMEM; return -1; }
+  return spool_fsync_dir(parent.s);
+}
+
+/* mkparents - every missing directory of dir, like mkdir -p */
+static int mkparents(const char *dir)
 {
   size_t i, len = str_len(dir);
-  for (i = 1; i <= len; i++) {
-    if (i < len && dir[i] != '/') continue;
-    if (!stralloc_copyb(sub, dir, i) || !stralloc_0(sub)) return -1;
-    if (mkdir(sub->s, 0700) == -1 && errno != EEXIST) return -1;
-  }
+  for (i = 1; i <= len; i++)
+    if ((i == len || dir[i] == '/') && made(dir, i) == -1) return -1;
   return 0;
 }
 
-/* mkdirs - the Maildir (and missing parents) and its three subdirectories, mode 0700 */
+/* mkdirs - the Maildir (and missing parents) and its three subdirectories */
 static int mkdirs(const char *dir, stralloc *sub)
 {
   static const char *const subs[] = { "tmp", "new", "cur" };
   unsigned int i;
-  if (mkdir(dir, 0700) == -1 && errno != EEXIST && (errno != ENOENT || mkparents(dir, sub) == -1)) return -1;
+  if (made(dir, str_len(dir)) == -1 && (errno != ENOENT || mkparents(dir) == -1)) return -1;
   for (i = 0; i < 3; i++) {
     if (!stralloc_copys(sub, dir) || !stralloc_cats(sub, subs[i]) || !stralloc_0(sub)) return -1;
-    if (mkdir(sub->s, 0700) == -1 && errno != EEXIST) return -1;
+    if (made(sub->s, sub->len - 1) == -1) return -1;
   }
   return 0;
 }

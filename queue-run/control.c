@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>        /* rename */
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,12 +20,13 @@
 #include "log.h"
 #include "num.h"
 #include "scan.h"
+#include "wbuf.h"
 #include "qr.h"
 
 #define CTL_MAX 65536      /* bytes of one command file */
 
 static char outspace[8192];
-static buffer out = BUFFER_INIT(write, 1, outspace, sizeof outspace);   /* fd 1 */
+static buffer out;                /* fd 1, error-keeping (wbuf_init in control_list) */
 
 /* put_time - seconds as "YYYY-MM-DD HH:MM:SS" UTC, or "-" */
 static void put_time(unsigned long t)
@@ -136,34 +136,14 @@ static unsigned int list_dir(const char *dir, int machine)
 
 int control_list(int machine)
 {
-  unsigned int n = list_dir(SPOOL_QUEUE, machine) + list_dir(SPOOL_NEW, machine);
+  unsigned int n;
+  wbuf_init(&out, 1, outspace, sizeof outspace);
+  n = list_dir(SPOOL_QUEUE, machine) + list_dir(SPOOL_NEW, machine);
   if (!machine) {
     buffer_puts(&out, n ? "-- " : "Mail queue is empty\n");
     if (n) { put_num(n); buffer_puts(&out, n == 1 ? " message\n" : " messages\n"); }
   }
-  return buffer_flush(&out) == 0 ? 0 : 74;
-}
-
-/* owned_like_state - give fd to the owner of state/ (root writes it) */
-static void owned_like_state(int fd)
-{
-  struct stat st;
-  if (getuid() == 0 && stat(SPOOL_STATE, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) == -1) { /* it is 0644 anyway */ }
-}
-
-/* write_file - dir-local durable write of text to name (via name.tmp) */
-static int write_file(const char *name, const char *text, size_t len)
-{
-  stralloc tmp = { 0 };
-  int fd, ok;
-  if (!stralloc_copys(&tmp, name) || !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) return -1;
-  fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  ok = fd != -1 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-  if (fd != -1) { owned_like_state(fd); ok = close(fd) == 0 && ok; }
-  ok = ok && rename(tmp.s, name) == 0 && spool_fsync_dir(SPOOL_STATE) == 0;
-  if (!ok) unlink(tmp.s);
-  stralloc_free(&tmp);
-  return ok ? 0 : -1;
+  return wbuf_flush(&out) == 0 ? 0 : 74;
 }
 
 /* hold_edit - add or remove dest in state/hold */
@@ -182,7 +162,7 @@ static int hold_edit(const char *dest, int add)
     }
   if (add && (!stralloc_cats(&text, dest) || !stralloc_cats(&text, "\n"))) return -1;
   if (text.len > sizeof buf - 1) { stralloc_free(&text); return -1; }
-  r = write_file(SPOOL_STATE "/hold", text.s ? text.s : "", text.len);
+  r = state_file_write(SPOOL_STATE "/hold", &text, 0644);
   stralloc_free(&text);
   return r;
 }
@@ -201,7 +181,7 @@ int control_command(const char *verb, const char *arg)
       || !stralloc_cats(&name, ".") || !stralloc_cats(&name, num_str(num, qr_now())) || !stralloc_0(&name)
       || !stralloc_copys(&line, verb) || !stralloc_cats(&line, " ") || !stralloc_cats(&line, arg ? arg : "")
       || !stralloc_cats(&line, "\n")) return -1;
-  r = write_file(name.s, line.s, line.len);
+  r = state_file_write(name.s, &line, 0644);
   stralloc_free(&name);
   stralloc_free(&line);
   return r;

@@ -17,16 +17,11 @@
  * one broken destination cannot start a bounce storm. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdio.h>      /* rename */
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include "buffer.h"
 #include "byte.h"
 #include "case.h"
@@ -38,6 +33,9 @@
 #include <sysexits.h>
 #include "log.h"
 #include "num.h"
+#include "date.h"
+#include "inject.h"
+#include "wbuf.h"
 #include "qr.h"
 
 #define RATE_SLOTS 256                 /* addresses tracked for the rate limit */
@@ -90,24 +88,20 @@ static void rate_load(unsigned long hour)
   close(fd);
 }
 
-/* rate_save - the counts of this hour back to state/bounce-rate (tmp,
- * fsync, rename, fsync state/, as every file of the spool) */
+/* rate_save - the counts of this hour back to state/bounce-rate, durably
+ * (state_file_write); a failure only means a few more notices */
 static void rate_save(unsigned long hour)
 {
-  char space[4096], num[NUM_ULONG];
-  int fd = open(RATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), ok = 1;
+  static stralloc text;
+  char num[NUM_ULONG];
   unsigned int i;
-  buffer b;
-  if (fd == -1) return;
-  buffer_init(&b, write, fd, space, sizeof space);
-  for (i = 0; i < RATE_SLOTS && ok; i++)
-    if (rates[i].hour == hour && rates[i].count)
-      ok = !(buffer_puts(&b, num_str(num, hour)) || buffer_puts(&b, " ") || buffer_puts(&b, num_str(num, rates[i].count))
-             || buffer_puts(&b, " ") || buffer_puts(&b, rates[i].addr) || buffer_puts(&b, "\n"));
-  ok = ok && buffer_flush(&b) == 0 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(RATE_FILE ".tmp", RATE_FILE) == -1) { unlink(RATE_FILE ".tmp"); return; }
-  spool_fsync_dir(SPOOL_STATE);
+  text.len = 0;
+  for (i = 0; i < RATE_SLOTS; i++)
+    if (rates[i].hour == hour && rates[i].count
+        && !(stralloc_cats(&text, num_str(num, hour)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, num_str(num, rates[i].count)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, rates[i].addr) && stralloc_cats(&text, "\n"))) return;
+  state_file_write(RATE_FILE, &text, 0600);
 }
 
 /* rate_ok - may one more notice go to addr this hour? counts it if so */
@@ -126,28 +120,6 @@ static int rate_ok(const char *addr)
   r->count++;
   rate_save(hour);
   return 1;
-}
-
-/* date - RFC 5322 date of t, UTC */
-static void date(char out[40], unsigned long t)
-{
-  static const char wd[] = "SunMonTueWedThuFriSat", mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  time_t tt = (time_t)t;
-  struct tm tm;
-  size_t n = 0;
-  if (!gmtime_r(&tt, &tm)) { str_copy(out, "Thu, 1 Jan 1970 00:00:00 +0000"); return; }
-  byte_copy(out, 3, wd + 3 * tm.tm_wday); n = 3;
-  out[n++] = ','; out[n++] = ' ';
-  n += num_fmt(out + n, (unsigned long)tm.tm_mday);
-  out[n++] = ' ';
-  byte_copy(out + n, 3, mo + 3 * tm.tm_mon); n += 3;
-  out[n++] = ' ';
-  n += num_fmt(out + n, (unsigned long)tm.tm_year + 1900);
-  out[n++] = ' ';
-  n += num_fmt0(out + n, (unsigned long)tm.tm_hour, 2); out[n++] = ':';
-  n += num_fmt0(out + n, (unsigned long)tm.tm_min, 2); out[n++] = ':';
-  n += num_fmt0(out + n, (unsigned long)tm.tm_sec, 2);
-  str_copy(out + n, " +0000");
 }
 
 void dsn_status(const char *text, int failed, char out[16])
@@ -224,6 +196,11 @@ static int wanted(const struct work *w, const struct item *it, int type)
   return notify_word(n, type == DSN_FAILED ? "FAILURE" : type == DSN_DELAYED ? "DELAY" : "SUCCESS");
 }
 
+int dsn_success_wanted(const struct work *w, const struct item *it)
+{
+  return wanted(w, it, DSN_SUCCESS);
+}
+
 /* in_report - does the item belong in the notice? */
 static int in_report(const struct report *r, const struct item *it)
 {
@@ -236,7 +213,7 @@ static int put_head(buffer *b, struct report *r)
 {
   static const char *const subject[] = { "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)", "Successful Mail Delivery Report" };
   char d[40], num[NUM_ULONG];
-  date(d, qr_now());
+  date_rfc5322(d, qr_now(), 0);
   return buffer_puts(b, "From: Mail Delivery System <MAILER-DAEMON@") || buffer_puts(b, qr_cfg.hostname)
       || buffer_puts(b, ">\nTo: <") || buffer_puts(b, r->to) || buffer_puts(b, ">\nSubject: ")
       || buffer_puts(b, subject[r->type]) || buffer_puts(b, "\nDate: ") || buffer_puts(b, d)
@@ -301,7 +278,7 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   if (it->kind == KIND_REMOTE && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
   if (*text && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
   if (r->type == DSN_DELAYED) {
-    date(until, r->w->arrival + qr_cfg.queue_lifetime);
+    date_rfc5322(until, r->w->arrival + qr_cfg.queue_lifetime, 0);
     if (put_field(b, "Will-Retry-Until: ", "", until)) return -1;
   }
   return 0;
@@ -313,7 +290,7 @@ static int put_status(buffer *b, struct report *r)
   const char *envid = envelope_tag(&r->w->env, 'E');
   char d[40];
   unsigned int i;
-  date(d, r->w->arrival);
+  date_rfc5322(d, r->w->arrival, 0);
   if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
       || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
       || put_field(b, "Reporting-MTA: ", "dns; ", qr_cfg.hostname) || put_field(b, "X-Postern-Queue-ID: ", "", r->id))
@@ -402,9 +379,9 @@ static int build(struct report *r)
   buffer b;
   if (fd == -1) return -1;
   boundary(r);
-  buffer_init(&b, write, fd, space, sizeof space);
+  wbuf_init(&b, fd, space, sizeof space);
   if (put_head(&b, r) || put_human(&b, r) || put_status(&b, r) || put_original(&b, r)
-      || buffer_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
+      || wbuf_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
   return fd;
 }
 
@@ -419,97 +396,38 @@ static int envelope_memfd(const struct report *r, int dbl)
   envelope_init(&e);
   str_copy(envid, DOUBLE_BOUNCE);
   str_copy(envid + str_len(envid), r->id);
-  buffer_init(&b, write, fd, space, sizeof space);
+  wbuf_init(&b, fd, space, sizeof space);
   ok = !envelope_set_sender(&e, "", 0)
     && (!dbl || !envelope_set_tag(&e, 'E', envid, str_len(envid), ENV_INPUT))
     && (!r->eight || !envelope_set_tag(&e, 'B', "8BITMIME", 8, ENV_INPUT))
     && (!envelope_tag(&r->w->env, 'U') || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
     && !envelope_add_rcpt(&e, r->to, str_len(r->to))
-    && envelope_write(&b, &e) == 0 && buffer_flush(&b) == 0 && lseek(fd, 0, SEEK_SET) == 0;
+    && envelope_write(&b, &e) == 0 && wbuf_flush(&b) == 0 && lseek(fd, 0, SEEK_SET) == 0;
   envelope_free(&e);
   if (!ok) { close(fd); return -1; }
   return fd;
-}
-
-/* read_reply - the injector's fd 2 until EOF or the deadline, keeping
- * the tail in reply; 0 EOF, -1 deadline */
-static int read_reply(int fd, char *reply, size_t size, ssize_t *got, time_t deadline)
-{
-  for (;;) {
-    struct pollfd p = { fd, POLLIN, 0 };
-    time_t now = time(0);
-    ssize_t n;
-    if (now >= deadline) return -1;
-    if (poll(&p, 1, (int)(deadline - now) * 1000) == -1 && errno != EINTR) return -1;
-    if (!p.revents) continue;
-    n = read(fd, reply + *got, size - 1 - (size_t)*got);
-    if (n == 0) return 0;
-    if (n == -1) { if (errno == EINTR || errno == EAGAIN) continue; return 0; }
-    *got += n;
-    if ((size_t)*got >= size - 1) *got = 0;      /* keep the tail */
-  }
-}
-
-/* reap - the injector's exit code; killed when it outlives the deadline */
-static int reap(pid_t pid, time_t deadline, int late)
-{
-  int status;
-  pid_t r;
-  if (late) kill(pid, SIGKILL);
-  while ((r = waitpid(pid, &status, late ? 0 : WNOHANG)) == 0 || (r == -1 && errno == EINTR)) {
-    if (r == 0 && time(0) >= deadline) { kill(pid, SIGKILL); late = 1; continue; }
-    if (r == 0) poll(0, 0, 10);           /* it closed fd 2: it is exiting */
-  }
-  if (r == -1) return EX_OSERR;
-  return late ? EX_TEMPFAIL : exitcode_wait(status);
 }
 
 /* inject - run the injector on the two memory files; 0 queued.  It gets
  * INJECT_SECONDS: a hanging filter must not stop the scheduler. */
 static int inject(const struct report *r, int msgfd, int envfd)
 {
-  static stralloc conf;
-  char *argv[2] = { (char *)qr_cfg.injector, 0 }, *envp[3] = { "PATH=/usr/bin:/bin", 0, 0 };
-  char reply[300];
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t none, def;
-  int err[2], e, late, code;
-  ssize_t got = 0;
-  time_t deadline = time(0) + INJECT_SECONDS;
-  pid_t pid;
-  if (qr_cfg.file && stralloc_copys(&conf, "POSTERN_CONF=") && stralloc_cats(&conf, qr_cfg.file) && stralloc_0(&conf))
-    envp[0] = conf.s, envp[1] = "PATH=/usr/bin:/bin";
-  if (pipe2(err, O_CLOEXEC) == -1) return -1;
-  sigemptyset(&none);                   /* not our blocked TERM/INT/HUP, nor ignored PIPE */
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  posix_spawnattr_init(&at);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &def);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, msgfd, 0);
-  posix_spawn_file_actions_adddup2(&fa, envfd, 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  e = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  close(err[1]);
-  if (e) { close(err[0]); log_event(r->id, "status", "error", "reason", "unable to run the injector for a notice", (char *)0); return -1; }
-  late = read_reply(err[0], reply, sizeof reply, &got, deadline) == -1;
-  close(err[0]);
-  reply[got] = 0;
-  while (got > 0 && reply[got - 1] == '\n') reply[--got] = 0;
-  code = reap(pid, deadline, late);
-  if (code == 0) {
-    const char *q = reply + str_rchr(reply, ' ');
+  static struct inject_result res;
+  struct inject_child c;
+  const char *q;
+  if (inject_child_start(&c, &qr_cfg, 0, msgfd, envfd, INJECT_CLEAN_ENV) == -1) {
+    log_event(r->id, "status", "error", "reason", "unable to run the injector for a notice", (char *)0);
+    return -1;
+  }
+  inject_child_wait(&c, INJECT_SECONDS, 0, &res);
+  if (res.code == 0) {
+    q = res.reply + str_rchr(res.reply, ' ');
     log_event(r->id, "status", r->type == DSN_FAILED ? "bounce-queued" : r->type == DSN_DELAYED ? "warning-queued" : "notice-queued",
               "to", r->to, "notice_id", *q ? q + 1 : "", (char *)0);
     return 0;
   }
-  log_event(r->id, "status", "error", "reason", late ? "the injector did not answer in time" : "the injector refused a notice",
-            "reply", reply + (str_rchr(reply, '\n') < (size_t)got ? str_rchr(reply, '\n') + 1 : 0), (char *)0);
+  log_event(r->id, "status", "error", "reason", res.late ? "the injector did not answer in time" : "the injector refused a notice",
+            "reply", res.reply, (char *)0);
   return -1;
 }
 

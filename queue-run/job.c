@@ -1,10 +1,13 @@
 /* job.c - deliverer runs.  A job is one local-deliver run (one item) or
  * one remote deliverer run (up to QR_RCPTS_PER_JOB items of one message
- * for one destination).  Jobs wait in a queue until the global limit
+ * for one destination).  Jobs wait in a queue per destination (a remote
+ * destination string, or "local:USER") until the global limit
  * (concurrency_limit) and their destination's limit
- * (destination_concurrency_limit; the destination of a local delivery is
- * its user) allow them to start; their output lines and exit code become
- * the items' results (DESIGN.md delivery protocol). */
+ * (destination_concurrency_limit) allow them to start: destinations with
+ * waiting jobs and room take turns, each starting its oldest job, so a
+ * destination at its limit costs nothing while others go on.  Their output
+ * lines and exit code become the items' results (DESIGN.md delivery
+ * protocol). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,33 +22,49 @@
 #include "qr.h"
 #include "job.h"
 
+#define JOB_BUCKETS 1024        /* running jobs hashed by number (a power of two) */
+
+struct dest;
+
 /* struct job - one deliverer run */
 struct job {
   unsigned long no;          /* its number in the spawn protocol */
   struct msg *m;
   int remote;
-  stralloc key;              /* destination, for the limit */
-  unsigned int idx[QR_RCPTS_PER_JOB];   /* item indices in m->w */
-  unsigned int n;
+  struct dest *d;            /* its destination, for the limit */
+  struct job *next;          /* queued: the next in d's queue; running: in its hash chain */
   int out;                   /* read end of its result pipe, -1 closed */
   stralloc output;
   int running;
   unsigned long started;
+  unsigned int slot;         /* running: its index in running[] */
+  unsigned int n, cap;       /* items, room for items */
+  unsigned int idx[];        /* item indices in m->w */
 };
 
-static struct job **jobs;       /* queued and running, in order */
-static unsigned int njobs, ajobs, nrunning;
+/* struct dest - a destination: its running jobs and its queue */
+struct dest {
+  char *key;
+  unsigned int running;      /* jobs started, not ended */
+  struct job *head, *tail;   /* waiting jobs, oldest first */
+  struct dest *next;         /* in the turn list */
+  int listed;                /* in the turn list */
+};
+
+static struct dest **dt;        /* destinations by key (open addressing) */
+static unsigned int dt_cap, dt_used;
+static struct dest *turn_head, *turn_tail;   /* destinations that may start a job now */
+static struct job **running;    /* started jobs; j->slot */
+static unsigned int nrunning, arunning;
+static struct job *byno[JOB_BUCKETS];   /* started jobs by number, chained by j->next */
+static unsigned int nqueued;    /* jobs waiting */
 static unsigned long last_no;   /* job numbers */
 static int sock_local = -1, sock_remote = -1;   /* the spawn helpers */
 static int helper_gone;         /* a spawn helper's socket is closed */
 static int paused;              /* load shedding or shutdown */
 static stralloc held;           /* held destinations, NUL-separated */
-
-/* struct dcount - running jobs per destination key (open addressing;
- * keys are never removed, a count just drops to 0) */
-struct dcount { char *key; unsigned int n; };
-static struct dcount *dc;       /* the table */
-static unsigned int dc_cap, dc_used;
+static unsigned long *polled;   /* job numbers of the fds sched_poll_fds gave out */
+static unsigned int apolled;
 
 /* key_hash - of a NUL-terminated key */
 static unsigned long key_hash(const char *k)
@@ -55,42 +74,113 @@ static unsigned long key_hash(const char *k)
   return h;
 }
 
-/* dc_slot - the slot of key (inserted, or 0 without memory) */
-static struct dcount *dc_slot(const char *key, int insert)
+/* idle - a destination nothing refers to (freed when the table grows) */
+static int idle(const struct dest *d)
+{
+  return !d->running && !d->head && !d->listed;
+}
+
+/* dt_grow - room for one more key, dropping idle ones; -1 no memory */
+static int dt_grow(void)
+{
+  struct dest **old = dt;
+  unsigned int ocap = dt_cap, cap = dt_cap ? dt_cap : 64, i, j;
+  if (2 * (dt_used + 1) <= dt_cap) return 0;
+  while (2 * (dt_used + 1) > cap) cap *= 2;
+  if (!(dt = calloc(cap, sizeof *dt))) { dt = old; return -1; }
+  dt_cap = cap; dt_used = 0;
+  for (j = 0; j < ocap; j++) {
+    if (!old[j]) continue;
+    if (idle(old[j])) { free(old[j]->key); free(old[j]); continue; }
+    for (i = (unsigned int)key_hash(old[j]->key) & (cap - 1); dt[i]; i = (i + 1) & (cap - 1)) {}
+    dt[i] = old[j];
+    dt_used++;
+  }
+  free(old);
+  return 0;
+}
+
+/* dest_get - the destination of key, made if new; 0 no memory */
+static struct dest *dest_get(const char *key)
 {
   unsigned int i, mask;
-  if (insert && 2 * (dc_used + 1) > dc_cap) {       /* grow, dropping idle keys */
-    struct dcount *old = dc;
-    unsigned int ocap = dc_cap, cap = dc_cap ? dc_cap : 64, j;
-    while (2 * (dc_used + 1) > cap) cap *= 2;
-    if (!(dc = calloc(cap, sizeof *dc))) { dc = old; return 0; }
-    dc_cap = cap; dc_used = 0;
-    for (j = 0; j < ocap; j++) {
-      if (!old[j].key) continue;
-      if (!old[j].n) { free(old[j].key); continue; }
-      for (i = (unsigned int)key_hash(old[j].key) & (cap - 1); dc[i].key; i = (i + 1) & (cap - 1)) {}
-      dc[i] = old[j];
-      dc_used++;
-    }
-    free(old);
+  struct dest *d;
+  dt_grow();                           /* without memory the old table serves */
+  if (!dt_cap) return 0;
+  mask = dt_cap - 1;
+  for (i = (unsigned int)key_hash(key) & mask; dt[i]; i = (i + 1) & mask)
+    if (!str_diff(dt[i]->key, key)) return dt[i];
+  if (dt_used + 2 > dt_cap || !(d = calloc(1, sizeof *d))) return 0;   /* a free slot ends every probe */
+  if (!(d->key = malloc(str_len(key) + 1))) { free(d); return 0; }
+  str_copy(d->key, key);
+  dt[i] = d;
+  dt_used++;
+  return d;
+}
+
+static unsigned long dest_limit(void)
+{
+  return qr_cfg.destination_concurrency_limit ? qr_cfg.destination_concurrency_limit : 1;
+}
+
+/* take_turn - d joins the turn list when it has a waiting job and room */
+static void take_turn(struct dest *d)
+{
+  if (d->listed || !d->head || d->running >= dest_limit()) return;
+  d->listed = 1;
+  d->next = 0;
+  if (turn_tail) turn_tail->next = d; else turn_head = d;
+  turn_tail = d;
+}
+
+/* run_add - j has started: counted, indexed by number; -1 no memory */
+static int run_add(struct job *j)
+{
+  struct job **head = &byno[j->no & (JOB_BUCKETS - 1)];
+  if (nrunning == arunning) {
+    unsigned int a = arunning ? arunning * 2 : 64;
+    struct job **p = realloc(running, a * sizeof *p);
+    if (!p) return -1;
+    running = p; arunning = a;
   }
-  if (!dc_cap) return 0;
-  mask = dc_cap - 1;
-  for (i = (unsigned int)key_hash(key) & mask; dc[i].key; i = (i + 1) & mask)
-    if (!str_diff(dc[i].key, key)) return &dc[i];
-  if (!insert) return 0;
-  if (!(dc[i].key = malloc(str_len(key) + 1))) return 0;
-  str_copy(dc[i].key, key);
-  dc[i].n = 0;
-  dc_used++;
-  return &dc[i];
+  j->slot = nrunning;
+  running[nrunning++] = j;
+  j->next = *head;
+  *head = j;
+  j->running = 1;
+  j->started = qr_now();
+  j->d->running++;
+  return 0;
+}
+
+/* run_remove - j is no longer running; its destination may take a turn */
+static void run_remove(struct job *j)
+{
+  struct job **p = &byno[j->no & (JOB_BUCKETS - 1)];
+  running[j->slot] = running[--nrunning];
+  running[j->slot]->slot = j->slot;
+  while (*p != j) p = &(*p)->next;
+  *p = j->next;
+  j->next = 0;
+  j->running = 0;
+  j->d->running--;
+  take_turn(j->d);
+}
+
+/* find - the running job with number no */
+static struct job *find(unsigned long no)
+{
+  struct job *j;
+  for (j = byno[no & (JOB_BUCKETS - 1)]; j; j = j->next)
+    if (j->no == no) return j;
+  return 0;
 }
 
 void sched_set_helpers(int l, int r) { sock_local = l; sock_remote = r; }
 void sched_pause(int p) { paused = p; }
 int jobs_paused(void) { return paused; }
 unsigned int sched_running(void) { return nrunning; }
-unsigned int jobs_pending(void) { return njobs - nrunning; }
+unsigned int jobs_pending(void) { return nqueued; }
 
 /* is_local_kind - items local-deliver handles */
 static int is_local_kind(int kind)
@@ -105,13 +195,17 @@ static const char *domain_of(const char *addr)
   return at < len ? addr + at + 1 : "";
 }
 
+int sched_dest_matches(const char *name, const char *dest, const char *addr)
+{
+  return !str_diff(name, dest) || !case_diffs(name, domain_of(addr));
+}
+
 int sched_held(const char *dest, const char *addr)
 {
   size_t pos = 0;
-  const char *dom = domain_of(addr);
   while (pos < held.len) {
     const char *h = held.s + pos;
-    if (!str_diff(h, dest) || !case_diffs(h, dom)) return 1;
+    if (sched_dest_matches(h, dest, addr)) return 1;
     pos += str_len(h) + 1;
   }
   return 0;
@@ -135,23 +229,23 @@ void sched_held_reload(void)
     }
 }
 
-/* new_job - a queued job for m */
-static struct job *new_job(struct msg *m, int remote, const char *key)
+/* new_job - a job for m waiting at the end of key's queue, with room for
+ * cap items */
+static struct job *new_job(struct msg *m, int remote, const char *key, unsigned int cap)
 {
+  struct dest *d = dest_get(key);
   struct job *j;
-  if (njobs == ajobs) {
-    unsigned int a = ajobs ? ajobs * 2 : 64;
-    struct job **p = realloc(jobs, a * sizeof *p);
-    if (!p) return 0;
-    jobs = p; ajobs = a;
-  }
-  if (!(j = calloc(1, sizeof *j))) return 0;
-  if (!stralloc_copys(&j->key, key) || !stralloc_0(&j->key)) { free(j); return 0; }
+  if (!d || !(j = calloc(1, sizeof *j + cap * sizeof j->idx[0]))) return 0;
   j->no = ++last_no;
   j->m = m;
   j->remote = remote;
+  j->d = d;
   j->out = -1;
-  jobs[njobs++] = j;
+  j->cap = cap;
+  if (d->tail) d->tail->next = j; else d->head = j;
+  d->tail = j;
+  nqueued++;
+  take_turn(d);
   return j;
 }
 
@@ -165,16 +259,16 @@ static struct job *join_remote(struct joins *t, struct msg *m, const char *dest)
   unsigned int i, mask = t->cap - 1;
   struct job *j;
   if (!t->slot) {                       /* no table (no memory): a job per item */
-    return new_job(m, 1, dest);
+    return new_job(m, 1, dest, 1);
   }
   for (i = (unsigned int)key_hash(dest) & mask; t->slot[i]; i = (i + 1) & mask)
-    if (!str_diff(t->slot[i]->key.s, dest)) break;
-  if (t->slot[i] && t->slot[i]->n < QR_RCPTS_PER_JOB) return t->slot[i];
-  if ((j = new_job(m, 1, dest))) t->slot[i] = j;   /* a full one is replaced by the next */
+    if (!str_diff(t->slot[i]->d->key, dest)) break;
+  if (t->slot[i] && t->slot[i]->n < t->slot[i]->cap) return t->slot[i];
+  if ((j = new_job(m, 1, dest, QR_RCPTS_PER_JOB))) t->slot[i] = j;   /* a full one is replaced by the next */
   return j;
 }
 
-unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all)
+unsigned int jobs_for(struct msg *m, unsigned long now, int flush)
 {
   struct work *w = m->w;
   struct joins t = { 0, 64 };
@@ -185,37 +279,21 @@ unsigned int jobs_for(struct msg *m, unsigned long now, int flush_all)
   for (i = 0; i < w->n; i++) {
     struct item *it = &w->item[i];
     struct job *j;
-    if (it->status != ST_PENDING || (it->next > now && !flush_all)) continue;
+    if (it->status != ST_PENDING || (it->next > now && !flush)) continue;
     if (it->kind == KIND_REMOTE) {
       if (sched_held(work_s(w, it->dest), work_s(w, it->addr))) continue;
       j = join_remote(&t, m, work_s(w, it->dest));
     } else if (is_local_kind(it->kind)) {
       if (!stralloc_copys(&key, "local:") || !stralloc_cats(&key, work_s(w, it->user)) || !stralloc_0(&key)) break;
-      j = new_job(m, 0, key.s);
+      j = new_job(m, 0, key.s, 1);
     } else continue;
     if (!j) break;                 /* out of memory: the rest waits */
     if (j->n == 0) count++;
     j->idx[j->n++] = i;
-    it->job = j->no;
   }
   free(t.slot);
   stralloc_free(&key);
   return count;
-}
-
-/* dest_running - running jobs for key */
-static unsigned int dest_running(const char *key)
-{
-  struct dcount *c = dc_slot(key, 0);
-  return c ? c->n : 0;
-}
-
-/* dest_count - one more (or one fewer) running job for key */
-static void dest_count(const char *key, int up)
-{
-  struct dcount *c = dc_slot(key, up);
-  if (c && up) c->n++;
-  else if (c && c->n) c->n--;
 }
 
 /* remote_words - the words of a remote job that carry envelope tags,
@@ -292,32 +370,52 @@ static int job_send(struct job *j)
 
 static void job_end(struct job *j, int code);
 
+/* next_waiting - take the oldest job of the destination whose turn it is */
+static struct job *next_waiting(void)
+{
+  struct dest *d = turn_head;
+  struct job *j = d->head;
+  turn_head = d->next;
+  if (!turn_head) turn_tail = 0;
+  d->listed = 0;
+  d->head = j->next;
+  if (!d->head) d->tail = 0;
+  j->next = 0;
+  nqueued--;
+  return j;
+}
+
+/* put_back - j waits again at the front of its queue */
+static void put_back(struct job *j)
+{
+  struct dest *d = j->d;
+  j->next = d->head;
+  d->head = j;
+  if (!d->tail) d->tail = j;
+  nqueued++;
+  take_turn(d);
+}
+
 void jobs_start(void)
 {
   unsigned long limit = qr_cfg.concurrency_limit ? qr_cfg.concurrency_limit : 1;
-  unsigned long dlimit = qr_cfg.destination_concurrency_limit ? qr_cfg.destination_concurrency_limit : 1;
-  unsigned int i;
-  for (i = 0; i < njobs && nrunning < limit && !paused && !helper_gone; i++) {
-    struct job *j = jobs[i];
-    if (j->running || dest_running(j->key.s) >= dlimit) continue;
-    j->running = 1;
-    j->started = qr_now();
-    nrunning++;
-    dest_count(j->key.s, 1);
+  while (turn_head && nrunning < limit && !paused && !helper_gone) {
+    struct job *j = next_waiting();
+    if (run_add(j) == -1) { put_back(j); return; }   /* no memory: later */
     if (job_send(j) == -1) {
       if (errno == EPIPE || errno == ECONNRESET || errno == ENOTCONN) {
         /* the helper is gone: not this delivery's failure (no try is
          * counted); the loop ends the run (loop.c) */
-        j->running = 0;
-        nrunning--;
-        dest_count(j->key.s, -1);
+        run_remove(j);
+        put_back(j);
         helper_gone = 1;
         return;
       }
       log_event(j->m->id, "status", "deferred", "reason", "unable to start a deliverer", (char *)0);
       job_end(j, EX_OSERR);
-      i--;                       /* job_end removed jobs[i] */
+      continue;
     }
+    take_turn(j->d);                   /* more waiting and room: its next turn */
   }
 }
 
@@ -325,29 +423,31 @@ int sched_helper_gone(void) { return helper_gone; }
 
 void jobs_abandon(void)
 {
-  unsigned int i = 0;
-  while (i < njobs) {
-    struct job *j = jobs[i];
-    unsigned int k;
-    if (j->running) { i++; continue; }
-    for (k = 0; k < j->n; k++) j->m->w->item[j->idx[k]].job = 0;
-    jobs[i] = jobs[--njobs];
-    struct msg *m = j->m;
-    stralloc_free(&j->key);
-    free(j);
-    sched_job_done(m);
-    i = 0;                       /* the order changed: start again */
+  unsigned int i;
+  for (i = 0; i < dt_cap; i++) {
+    struct dest *d = dt[i];
+    while (d && d->head) {
+      struct job *j = d->head;
+      struct msg *m = j->m;
+      d->head = j->next;
+      if (!d->head) d->tail = 0;
+      nqueued--;
+      free(j);
+      sched_job_done(m);
+    }
+    if (d) d->listed = 0;
   }
+  turn_head = turn_tail = 0;
 }
 
 void sched_kill_overdue(void)
 {
   unsigned long now = qr_now();
   unsigned int i;
-  for (i = 0; i < njobs; i++)
-    if (jobs[i]->running && now > jobs[i]->started + QR_JOB_SECONDS) {
-      log_event(jobs[i]->m->id, "status", "killing", "reason", "deliverer ran too long", (char *)0);
-      spawn_kill(jobs[i]->remote ? sock_remote : sock_local, jobs[i]->no);
+  for (i = 0; i < nrunning; i++)
+    if (now > running[i]->started + QR_JOB_SECONDS) {
+      log_event(running[i]->m->id, "status", "killing", "reason", "deliverer ran too long", (char *)0);
+      spawn_kill(running[i]->remote ? sock_remote : sock_local, running[i]->no);
     }
 }
 
@@ -363,20 +463,6 @@ static int job_read(struct job *j)
     if (r <= 0) { close(j->out); j->out = -1; return -1; }
     if (j->output.len + (size_t)r <= QR_OUTPUT_MAX && !stralloc_catb(&j->output, buf, (size_t)r)) return 0;
   }
-}
-
-/* notify_has - does the recipient's NOTIFY list name word? */
-static int notify_has(const struct work *w, unsigned int orig, const char *word)
-{
-  const char *n = envelope_rcpt_notify(&w->env, orig);
-  size_t len = str_len(word);
-  if (!n) return 0;
-  while (*n) {
-    size_t k = str_chr(n, ',');
-    if (k == len && !case_diffb(n, len, word)) return 1;
-    n += k + (n[k] == ',');
-  }
-  return 0;
 }
 
 /* backoff - seconds before try number tries+1 */
@@ -411,7 +497,7 @@ void job_result(struct work *w, const char *id, struct item *it, int res, const 
   char buf[QR_TEXT_MAX];
   it->tries++;
   if (res == 'o') {
-    it->status = notify_has(w, it->orig, "SUCCESS") ? ST_DONE_NOTIFY : ST_DONE;
+    it->status = dsn_success_wanted(w, it) ? ST_DONE_NOTIFY : ST_DONE;
     work_set_text(w, it, text, len);
     log_result(w, id, it, "sent");
     return;
@@ -483,28 +569,13 @@ static void job_end(struct job *j, int code)
     pos += n + 1;
   }
   exit_text(text, code, cls);
-  for (k = 0; k < j->n; k++) {
-    struct item *it = &w->item[j->idx[k]];
-    if (!got[k]) job_result(w, m->id, it, cls == EXIT_PERM ? 'f' : 'd', text, str_len(text));
-    it->job = 0;
-  }
-  for (k = 0; k < njobs; k++)
-    if (jobs[k] == j) { byte_copy(jobs + k, (njobs - k - 1) * sizeof *jobs, jobs + k + 1); njobs--; break; }
-  if (j->running) { nrunning--; dest_count(j->key.s, 0); }
+  for (k = 0; k < j->n; k++)
+    if (!got[k]) job_result(w, m->id, &w->item[j->idx[k]], cls == EXIT_PERM ? 'f' : 'd', text, str_len(text));
+  if (j->running) run_remove(j);
   if (j->out != -1) close(j->out);
   stralloc_free(&j->output);
-  stralloc_free(&j->key);
   free(j);
   sched_job_done(m);
-}
-
-/* find - the running job with number no */
-static struct job *find(unsigned long no)
-{
-  unsigned int i;
-  for (i = 0; i < njobs; i++)
-    if (jobs[i]->no == no && jobs[i]->running) return jobs[i];
-  return 0;
 }
 
 int sched_answers(int sock)
@@ -516,29 +587,34 @@ int sched_answers(int sock)
   if (r == 0 || (r == -1 && errno != EPROTO && errno != EAGAIN)) return -1;   /* the helper is gone */
   if (r != 1) return 0;
   if (!(j = find(no))) return 0;
-  if (j->out != -1) while (job_read(j) == 0 && j->out != -1) break;
+  if (j->out != -1) job_read(j);       /* what is left in the pipe */
   job_end(j, code);
   return 0;
 }
 
 void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max)
 {
-  unsigned int i;
-  for (i = 0; i < njobs && *n < max; i++)
-    if (jobs[i]->running && jobs[i]->out != -1) {
-      p[*n].fd = jobs[i]->out;
+  unsigned int i, base = *n;
+  if (apolled < max) {
+    unsigned long *q = realloc(polled, max * sizeof *q);
+    if (!q) return;                    /* not polled now: the answer reads their output */
+    polled = q; apolled = max;
+  }
+  for (i = 0; i < nrunning && *n < max; i++)
+    if (running[i]->out != -1) {
+      p[*n].fd = running[i]->out;
       p[*n].events = POLLIN;
       p[*n].revents = 0;
+      polled[*n - base] = running[i]->no;
       (*n)++;
     }
 }
 
 void sched_events(struct pollfd *p, unsigned int n)
 {
-  unsigned int i, k;
+  unsigned int i;
   for (i = 0; i < n; i++) {
-    if (!p[i].revents) continue;
-    for (k = 0; k < njobs; k++)
-      if (jobs[k]->out == p[i].fd && jobs[k]->running) { job_read(jobs[k]); break; }
+    struct job *j;
+    if (p[i].revents && (j = find(polled[i])) && j->out == p[i].fd) job_read(j);
   }
 }

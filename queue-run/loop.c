@@ -44,7 +44,8 @@ static void notify(const char *s)
   if (getenv("NOTIFY_SOCKET")) qr_notify(s);
 }
 
-/* signals - TERM, INT and HUP through a signalfd; PIPE ignored */
+/* signals - TERM, INT and HUP through a signalfd; PIPE ignored, and XFSZ:
+ * a file size limit is a write error (the state file is not replaced) */
 static int signals(void)
 {
   sigset_t set;
@@ -53,6 +54,7 @@ static int signals(void)
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN);
   if (sigprocmask(SIG_BLOCK, &set, 0) == -1) return -1;
   return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
@@ -209,6 +211,7 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   if (daemon) wakeups(l);
   l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
   sched_set_helpers(lsock, rsock);
+  sched_open();
   scan_housekeeping();
   sched_held_reload();
   if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
@@ -241,16 +244,16 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
 {
   static struct pollfd p[POLL_MAX];
   static struct loop l;
-  int flush = flush_all && !daemon;     /* --once --all: back-off ignored in the first pass */
   char num[NUM_ULONG];
   start(&l, daemon, lsock, rsock);
+  if (flush_all && !daemon) sched_flush(0);   /* --once --all: back-off ignored in its pass */
   for (;;) {
     unsigned long now = qr_now();
     unsigned int n;
     load_shedding(&l, now);
     sched_pause(l.stopping || l.load_paused);
     if (l.stopping) jobs_abandon();
-    sched_tick(flush);
+    sched_tick();
     if (sched_helper_gone()) {
       log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
       sched_checkpoint();
@@ -259,7 +262,6 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
     if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
     if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) {
       if (l.load_paused || l.stopping || !another_pass(lockfd)) break;
-      flush = 0;
       continue;
     }
     if (daemon && now >= l.housekeeping) { scan_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }

@@ -15,6 +15,7 @@
 #include "str.h"
 #include "log.h"
 #include "qr.h"
+#include "pool.h"
 
 struct config qr_cfg;                 /* postern.conf */
 static stralloc deliverer;            /* libexec_dir/local-deliver */
@@ -41,12 +42,13 @@ static void become(const char *user, const char *rcpt)
     refuse(rcpt, "4.3.0 unable to switch to the delivery user");
 }
 
-/* run_local - fork, become the user, exec local-deliver */
-static pid_t run_local(struct spawn_req *r)
+/* run_local - fork, become the user, exec local-deliver (no reuse: ctl is -1) */
+static pid_t run_local(struct spawn_req *r, int ctl)
 {
   static stralloc envblock;
   char *envp[4], *argv[5];
   pid_t pid;
+  (void)ctl;
   if (r->argc != 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, r->argv[1]);
   if ((pid = fork()) != 0) return pid;
@@ -65,5 +67,5 @@ int main(void)
   log_init("local-spawn", qr_cfg.log);
   if (!stralloc_copys(&deliverer, qr_cfg.libexec_dir) || !stralloc_cats(&deliverer, "/local-deliver")
       || !stralloc_0(&deliverer)) die(EX_OSERR, "out of memory");
-  return spawner_loop(0, run_local);
+  return pool_loop(0, run_local, 0);
 }

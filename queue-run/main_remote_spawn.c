@@ -47,7 +47,7 @@ static void drop(void)
 
 /* run_remote - start the deliverer with the message on fd 0, results on
  * fd 1, and (ctl not -1) the reuse socket on fd 3 */
-static pid_t run_remote_ctl(struct spawn_req *r, int ctl)
+static pid_t run_remote(struct spawn_req *r, int ctl)
 {
   static stralloc envblock;
   char *envp[5];
@@ -81,12 +81,6 @@ static pid_t run_remote_ctl(struct spawn_req *r, int ctl)
   return pid;
 }
 
-/* run_remote - the same without connection reuse */
-static pid_t run_remote(struct spawn_req *r)
-{
-  return run_remote_ctl(r, -1);
-}
-
 int main(void)
 {
   errmsg_iam("remote-spawn");
@@ -97,6 +91,5 @@ int main(void)
   else if (!stralloc_copys(&deliverer, qr_cfg.libexec_dir) || !stralloc_cats(&deliverer, "/remote-send"))
     die(EX_OSERR, "out of memory");
   if (!stralloc_0(&deliverer)) die(EX_OSERR, "out of memory");
-  if (qr_cfg.smtp_connection_reuse_time) return pool_loop(0, run_remote_ctl);
-  return spawner_loop(0, run_remote);
+  return pool_loop(0, run_remote, qr_cfg.smtp_connection_reuse_time != 0);
 }

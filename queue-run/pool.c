@@ -1,13 +1,19 @@
-/* pool.c - remote-spawn's loop when connections are reused
- * (smtp_connection_reuse_time > 0; remote-send.8 REUSE).  As spawner.c,
- * one deliverer per request and an answer per job, but each deliverer gets
- * a SOCK_SEQPACKET socket on fd 3 (POSTERN_REUSE_FD=3).  remote-send says
- * there when a job is finished ("CODE", the exit code it would have had)
- * and may then keep its connection open, waiting for another job for the
- * same destination: the next request for that destination goes to it
- * (the very datagram queue-run sent, with its two fds) instead of to a
- * new process.  A deliverer that ignores fd 3 simply exits, and its exit
- * code answers for its job as in spawner.c.
+/* pool.c - the loop of local-spawn and remote-spawn: read requests from
+ * queue-run, start one deliverer per request (the caller's run function),
+ * and answer with its exit code when it ends (lib/exitcode.c: death by a
+ * signal is EX_TEMPFAIL).  When queue-run goes away the helper waits for
+ * its children and exits; their results are then lost, which leaves those
+ * recipients pending: a repeat later, never a loss.
+ *
+ * With reuse (remote-spawn when smtp_connection_reuse_time > 0;
+ * remote-send.8 REUSE) each deliverer also gets a SOCK_SEQPACKET socket on
+ * fd 3 (POSTERN_REUSE_FD=3).  remote-send says there when a job is
+ * finished ("CODE", the exit code it would have had) and may then keep its
+ * connection open, waiting for another job for the same destination: the
+ * next request for that destination goes to it (the very datagram
+ * queue-run sent, with its two fds) instead of to a new process.  A
+ * deliverer that ignores fd 3 simply exits, and its exit code answers for
+ * its job.
  *
  * A deliverer that stops waiting shuts its end down for reading first, so
  * a request sent to it afterwards fails here (EPIPE) and goes to a new
@@ -44,6 +50,9 @@ struct kid {
 };
 static struct kid *kids;      /* running deliverers */
 static unsigned int nkids, akids;
+static struct pollfd *polls;  /* pool_loop's poll set, grown, never shrunk */
+static unsigned int *who;     /* the kids[] index of each control socket polled */
+static unsigned int apolls;
 
 /* request_dest - the destination word of a remote request: after the
  * user (""), the queue id and the options */
@@ -102,13 +111,14 @@ static int handed(int sock, struct spawn_req *r)
   return 0;
 }
 
-/* start - a new deliverer for r with its control socket */
-static void start(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req *, int))
+/* start - a new deliverer for r, with its control socket when reusing */
+static void start(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req *, int), int reuse)
 {
   int sv[2], ctl = -1;
   pid_t pid = -1;
-  const char *dest = request_dest(r);
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
+  const char *dest = reuse ? request_dest(r) : "";
+  if (!reuse) pid = run(r, -1);
+  else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0) {
     ctl = fcntl(sv[0], F_DUPFD_CLOEXEC, POOL_CTL_FD_MIN);
     close(sv[0]);
     if (ctl != -1) pid = run(r, sv[1]);
@@ -122,7 +132,7 @@ static void start(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req *
 }
 
 /* request - one request from queue-run */
-static void request(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req *, int))
+static void request(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req *, int), int reuse)
 {
   unsigned int i;
   if (r->kind == 'K') {
@@ -130,7 +140,7 @@ static void request(int sock, struct spawn_req *r, pid_t (*run)(struct spawn_req
       if (kids[i].job == r->job) kill(kids[i].pid, SIGKILL);
     return;
   }
-  if (!handed(sock, r)) start(sock, r, run);
+  if (!reuse || !handed(sock, r)) start(sock, r, run, reuse);
   close(r->msgfd);
   close(r->outfd);
 }
@@ -176,18 +186,32 @@ static void reap(int sock, int answer)
     }
 }
 
-/* events - the sockets of the deliverers that spoke */
-static void events(int sock, struct pollfd *p, const pid_t *who, unsigned int n, int answer)
+/* events - the sockets of the deliverers that spoke (kids[who[i]] holds
+ * p[i]: kids are only removed by reap, after this) */
+static void events(int sock, struct pollfd *p, unsigned int n, int answer)
 {
-  unsigned int i, k;
-  for (i = 0; i < n; i++) {
-    if (!p[i].revents) continue;
-    for (k = 0; k < nkids; k++)
-      if (kids[k].pid == who[i] && kids[k].ctl == p[i].fd) { said(sock, &kids[k], answer, 0); break; }
-  }
+  unsigned int i;
+  for (i = 0; i < n; i++)
+    if (p[i].revents && kids[who[i]].ctl == p[i].fd) said(sock, &kids[who[i]], answer, 0);
 }
 
-int pool_loop(int sock, pid_t (*run)(struct spawn_req *r, int ctl))
+/* poll_room - the poll set can hold the helper's two fds and every
+ * deliverer's socket */
+static void poll_room(void)
+{
+  unsigned int a = apolls ? apolls : 32;
+  struct pollfd *p;
+  unsigned int *w;
+  if (nkids + 2 <= apolls) return;
+  while (a < nkids + 2) a *= 2;
+  if (!(p = realloc(polls, a * sizeof *p))) diesys(EX_OSERR, "out of memory");
+  polls = p;
+  if (!(w = realloc(who, a * sizeof *w))) diesys(EX_OSERR, "out of memory");
+  who = w;
+  apolls = a;
+}
+
+int pool_loop(int sock, pid_t (*run)(struct spawn_req *r, int ctl), int reuse)
 {
   static char buf[QR_SPAWN_MSG_MAX];
   struct spawn_req r;
@@ -196,18 +220,18 @@ int pool_loop(int sock, pid_t (*run)(struct spawn_req *r, int ctl))
   signal(SIGPIPE, SIG_IGN);
   while (open_ || nkids) {
     unsigned int n = 2, i, nk = 0;
-    struct pollfd *p = malloc((nkids + 2) * sizeof *p);
-    pid_t *who = malloc((nkids + 1) * sizeof *who);
-    if (!p || !who) diesys(EX_OSERR, "out of memory");
+    struct pollfd *p;
+    poll_room();
+    p = polls;
     p[0].fd = sfd; p[0].events = POLLIN; p[0].revents = 0;
     p[1].fd = open_ ? sock : -1; p[1].events = POLLIN; p[1].revents = 0;
     for (i = 0; i < nkids; i++)
       if (kids[i].ctl != -1) {
         p[n].fd = kids[i].ctl; p[n].events = POLLIN; p[n].revents = 0;
-        who[nk++] = kids[i].pid; n++;
+        who[nk++] = i; n++;
       }
     if (poll(p, n, -1) == -1 && errno != EINTR) diesys(EX_OSERR, "unable to poll");
-    events(sock, p + 2, who, nk, open_);
+    events(sock, p + 2, nk, open_);
     if (p[0].revents) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {}
@@ -215,14 +239,12 @@ int pool_loop(int sock, pid_t (*run)(struct spawn_req *r, int ctl))
     }
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       int got = spawn_recv(sock, buf, sizeof buf, &r);
-      if (got == 1) request(sock, &r, run);
+      if (got == 1) request(sock, &r, run, reuse);
       else if (got == 0 || errno != EPROTO) {
         open_ = 0;              /* queue-run is gone: the idle ones may go */
         for (i = 0; i < nkids; i++) let_go(&kids[i]);
       } else log_event(0, "status", "refused", "reason", "malformed spawn request", (char *)0);
     }
-    free(p);
-    free(who);
   }
   return 0;
 }

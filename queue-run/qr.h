@@ -2,12 +2,13 @@
  *
  *   spawn.c    the request/answer protocol between queue-run and the two
  *              spawn helpers (a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS)
- *   spawner.c  the helpers' loop: run a deliverer per request, report its
- *              exit code
+ *   pool.c     the helpers' loop: run a deliverer per request, report its
+ *              exit code (remote-spawn: hand jobs to deliverers that wait)
  *   state.c    a message's delivery items and the state file (postern-queue.5)
  *   route.c    routing one recipient into delivery items (DESIGN.md order)
  *   dsn.c      RFC 3464 bounces, delay warnings and success notices
- *   sched.c    the message table, jobs, limits, results, finishing a message
+ *   sched.c    the message table, activating and finishing a message
+ *   job.c      deliverer runs: queues per destination, limits, results
  *   loop.c     daemon and once modes: the event loop
  *   scan.c     takeover of new/, reading queue/, housekeeping, corrupt/
  *   control.c  listing and the administrator's commands
@@ -40,6 +41,7 @@
 #define QR_JOB_SECONDS (2UL * 3600)   /* a deliverer running longer is killed */
 #define QR_CHECKPOINT_SECONDS 10      /* a long pass saves its state this often */
 #define QR_SPAWN_MSG_MAX (1UL << 17)  /* bytes of one spawn request (100 ORCPTs fit) */
+#define QR_MAP_VALUE_MAX 1024         /* bytes of a routes or virtual mailbox value (a state line holds it) */
 
 /* item status letters, as in the state file */
 enum {
@@ -68,7 +70,6 @@ struct item {
   char status, kind;
   unsigned long tries, next;
   unsigned long user, dest, addr, text;   /* pool offsets */
-  unsigned long job;        /* running job number, 0: none */
 };
 
 /* struct work - a message loaded for delivery */
@@ -97,6 +98,9 @@ struct msg {
   unsigned long saved;      /* activated or state last saved, seconds */
   int delete_req, bounce_req;  /* control requests while active */
   struct work *w;
+  unsigned int slot;        /* its index in sched.c's table */
+  unsigned int rpos;        /* its index in the ready list while ready */
+  struct msg *hnext;        /* the next message in its id hash chain */
 };
 
 /* struct router - what routing needs: config and open maps */
@@ -128,6 +132,10 @@ unsigned long long work_digest(const struct work *w);   /* of what state_write w
 const char *work_s(const struct work *w, unsigned long off);
 int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
 int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
+/* state_file_write - text as the file fn in state/: fn.tmp, fsync, rename,
+ * fsync state/ (invariant 2); root's file goes to the owner of state/.
+ * 0, or -1 with errno (a write error included; fn is then unchanged) */
+int state_file_write(const char *fn, const stralloc *text, int mode);
 int state_due(const char *id, unsigned long *due);                  /* 1, 0 none, -1 */
 unsigned long work_due(const struct work *w);                       /* min next of pending items */
 int envelope_load(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
@@ -137,7 +145,6 @@ int envelope_load_from(struct envelope *e, const char *dir, const char *id, cons
 void router_open(struct router *r, const struct config *cfg);
 void router_refresh(struct router *r);
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
-int route_is_local_domain(struct router *r, const char *domain, size_t len);
 /* route_kind_name - a delivery item kind (KIND_USER, ...) in words, for logs */
 const char *route_kind_name(int kind);
 
@@ -145,6 +152,7 @@ const char *route_kind_name(int kind);
 int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notices owed; 0, -1 retry at *when */
 int dsn_warn(struct work *w, const char *id);      /* a delay warning */
 void dsn_status(const char *text, int failed, char out[16]);   /* enhanced status of a result */
+int dsn_success_wanted(const struct work *w, const struct item *it);   /* NOTIFY=SUCCESS */
 
 /* spawn.c */
 struct spawn_req {
@@ -160,9 +168,6 @@ int spawn_recv(int sock, char *buf, size_t size, struct spawn_req *r);   /* 1, 0
 int spawn_answer(int sock, unsigned long job, int code);
 int spawn_read_answer(int sock, unsigned long *job, int *code);          /* 1, 0 EOF, -1 */
 
-/* spawner.c: the helpers' main loop; run starts one child, returns its pid */
-int spawner_loop(int sock, pid_t (*run)(struct spawn_req *r));
-
 /* helper.c */
 void helper_env(char **envp, stralloc *block, const char *conf, const char *id);
 void helper_signals(void);
@@ -171,9 +176,10 @@ void helper_signals(void);
 int helper_child_signals(void);
 
 /* sched.c */
-struct msg *sched_add(const char *id, unsigned long due);
+void sched_open(void);               /* the maps, once, before anything is routed */
+struct msg *sched_add(const char *id, unsigned long due);   /* id must not be in the table */
 void sched_ready(struct msg *m);
-void sched_tick(int flush_all);      /* activate due messages, start jobs */
+void sched_tick(void);               /* activate due messages, start jobs */
 void sched_flush(const char *id);    /* make one (or, with 0, every) message due now */
 int sched_idle(void);                /* no active message */
 unsigned long sched_next_due(void);  /* earliest due time of inactive messages */
@@ -186,11 +192,10 @@ int sched_helper_gone(void);         /* a request could not reach a spawn helper
 void sched_set_helpers(int local_sock, int remote_sock);
 void sched_pause(int paused);        /* load shedding and shutdown */
 void sched_kill_overdue(void);
-struct msg *sched_find(const char *id);
+struct msg *sched_find(const char *id);   /* hashed */
 void sched_checkpoint(void);         /* save the state of active messages (exit) */
 void sched_wake(void);               /* every message due now, back-off kept */
 void sched_resync(void);             /* --once: the lock was let go; reread due times */
-void sched_remove_files(const char *id);
 unsigned int sched_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
 int sched_delete(const char *id);
 int sched_bounce(const char *id);

@@ -10,7 +10,11 @@
  * nothing; a chain deeper than QR_ALIAS_DEPTH_MAX (aliases, virtual
  * rewrites and includes together) fails (5.4.6), and so does a recipient
  * whose expansion exceeds QR_EXPAND_ITEMS_MAX deliveries or
- * QR_EXPAND_STEPS_MAX addresses (none of its deliveries is made).
+ * QR_EXPAND_STEPS_MAX addresses and include files (none of its deliveries
+ * is made).  Routes and virtual mailbox values become destinations only
+ * within QR_MAP_VALUE_MAX (a state file line must hold them), and an item
+ * always carries a valid address (an invalid member fails the recipient
+ * under its own address).
  * |cmd and /file items run as virtual_user, or, inside an :include: file
  * not owned by root, as the owner of that file (sendmail's rule: whoever
  * can write the list decides, with his own rights, what it runs).
@@ -42,7 +46,7 @@ struct walk {
   unsigned int idepth;
   const char *as_user;      /* who runs |cmd and /file items now */
   unsigned int n0;          /* items of the message before this recipient */
-  unsigned long steps;      /* addresses expanded for this recipient */
+  unsigned long steps;      /* addresses and include files expanded for this recipient */
   int overflow;             /* the expansion is too large: the recipient fails */
   unsigned int dups;        /* duplicates logged for this recipient */
   const char *why;          /* a failure inside an item callback */
@@ -90,11 +94,11 @@ static int same(const char *a, const char *b, size_t len)
   return str_len(a) == len && case_diffb(a, len, b) == 0;
 }
 
-/* route_is_local_domain - hostname, localhost or a key of local-domains.
+/* is_local_domain - hostname, localhost or a key of local-domains.
  * Not domain by itself: it qualifies bare names, and on a null client
  * (relayhost, no local-domains) root@domain must go to the smarthost, as
- * postern.conf(5)'s example promises; a hub lists its domains. */
-int route_is_local_domain(struct router *r, const char *d, size_t len)
+ * postern.conf(5)'s example promises; a hub lists its domains.  1, 0, -1 */
+static int is_local_domain(struct router *r, const char *d, size_t len)
 {
   static stralloc v;
   if (same(r->cfg->hostname, d, len) || same("localhost", d, len)) return 1;
@@ -114,44 +118,61 @@ const char *route_kind_name(int kind)
   }
 }
 
+/* angle - "<addr>" in sa for the log, of any length ("<?>" without memory) */
+static const char *angle(stralloc *sa, const char *addr)
+{
+  return stralloc_copys(sa, "<") && stralloc_cats(sa, addr) && stralloc_cats(sa, ">") && stralloc_0(sa) ? sa->s : "<?>";
+}
+
 /* add - one delivery item, logged; text for failures and retries.  The
  * same delivery reached twice is made once; past the expansion limits
- * nothing more is added (route_rcpt then fails the recipient). */
+ * nothing more is added (route_rcpt then fails the recipient).  addr is
+ * stored as the item's recipient: it must be a valid address (the state
+ * file refuses any other). */
 static int add(struct walk *k, int kind, const char *user, const char *dest, const char *addr, const char *text)
 {
+  static stralloc to, orig;
   struct item *it;
   int status = kind == KIND_ERROR ? ST_FAILED : ST_PENDING;
-  char to[ADDR_MAX + 3], orig[ADDR_MAX + 3];
+  const char *t, *o;
   if (k->overflow) return 0;
-  str_copy(to, "<"); str_copy(to + 1, addr); str_copy(to + str_len(to), ">");
-  str_copy(orig, "<"); str_copy(orig + 1, k->orig_addr); str_copy(orig + str_len(orig), ">");
   if (kind != KIND_ROUTE && work_find(k->w, kind, user, dest, addr)) {
     if (++k->dups <= QR_DUPLICATES_LOGGED)
-      log_event(k->r->id, "to", to, "orig_to", orig, "route", "duplicate", (char *)0);
+      log_event(k->r->id, "to", angle(&to, addr), "orig_to", angle(&orig, k->orig_addr), "route", "duplicate", (char *)0);
     return 0;
   }
   if (k->w->n - k->n0 >= QR_EXPAND_ITEMS_MAX || k->w->n >= QR_ITEMS_MAX) { k->overflow = 1; return 0; }
   if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return errno == E2BIG ? (k->overflow = 1, 0) : -1;
   if (text && work_set_text(k->w, it, text, str_len(text)) == -1) return -1;
-  if (text) log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "reason", text, (char *)0);
-  else if (user) log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "dest", dest, "user", user, (char *)0);
-  else log_event(k->r->id, "to", to, "orig_to", orig, "route", route_kind_name(kind), "dest", dest, (char *)0);
+  t = angle(&to, addr);
+  o = angle(&orig, k->orig_addr);
+  if (text) log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "reason", text, (char *)0);
+  else if (user) log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "dest", dest, "user", user, (char *)0);
+  else log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "dest", dest, (char *)0);
   return 0;
 }
 
-/* add_text - add with "status text addr" built here */
-static int add_text(struct walk *k, int kind, const char *addr, const char *status, const char *what)
+/* add_about - a failure or retry item for addr whose text,
+ * "status <about>: what", names about (the address it concerns; the text
+ * is "status what" when about is too long for it) */
+static int add_about(struct walk *k, int kind, const char *addr, const char *about, const char *status, const char *what)
 {
   char text[QR_TEXT_MAX];
   size_t n = str_copy(text, status);
-  text[n++] = ' ';
-  n += str_copy(text + n, "<");
-  if (n + str_len(addr) + str_len(what) + 4 < sizeof text) {
-    n += str_copy(text + n, addr);
+  if (n + str_len(about) + str_len(what) + 6 < sizeof text) {
+    n += str_copy(text + n, " <");
+    n += str_copy(text + n, about);
     n += str_copy(text + n, ">: ");
-    str_copy(text + n, what);
-  } else text[n] = 0;
+  } else text[n++] = ' ';
+  if (n + str_len(what) < sizeof text) str_copy(text + n, what);
+  else text[n] = 0;
   return add(k, kind, 0, 0, addr, text);
+}
+
+/* add_text - a failure or retry item for addr, "status <addr>: what" */
+static int add_text(struct walk *k, int kind, const char *addr, const char *status, const char *what)
+{
+  return add_about(k, kind, addr, addr, status, what);
 }
 
 /* in_chain - addr is being expanded further up */
@@ -239,6 +260,10 @@ static int include(struct walk *k, const char *addr, const char *path)
   unsigned int i, d = k->idepth;
   uid_t uid = 0;
   int r;
+  /* an include is a step too: nested lists must not be read without end
+   * once the expansion is known to be too large */
+  if (k->overflow) return 0;
+  if (++k->steps > QR_EXPAND_STEPS_MAX) { k->overflow = 1; return 0; }
   for (i = 0; i < d; i++)
     if (!str_diff(k->incl[i].s, path)) return 0;      /* being expanded further up */
   if (k->depth + d >= QR_ALIAS_DEPTH_MAX) return add_text(k, KIND_ERROR, addr, "5.4.6", "alias expansion too deep");
@@ -298,16 +323,29 @@ static int push(struct walk *k, const char *addr)
   return 0;
 }
 
-/* via_map - expand value found for addr (alias or virtual rewrite) */
+/* value_ok - a map value that may become an item's destination: at most
+ * QR_MAP_VALUE_MAX bytes (a state file line must hold it with the rest of
+ * the item) and no control characters (nor may the state file) */
+static int value_ok(const stralloc *v)
+{
+  size_t i;
+  if (v->len > QR_MAP_VALUE_MAX) return 0;
+  for (i = 0; i < v->len; i++)
+    if ((unsigned char)v->s[i] < 32 || v->s[i] == 127) return 0;
+  return 1;
+}
+
+/* via_map - expand value found for addr (alias or virtual rewrite); a
+ * virtual mailbox path that value_ok refuses is a bad entry: the
+ * recipient waits (4.3.5) until the map is fixed */
 static int via_map(struct walk *k, const char *addr, const stralloc *v, int is_virtual)
 {
   int r = push(k, addr);
   if (r == -2) return add_text(k, KIND_ERROR, addr, "5.4.6", k->why);
   if (r == -1) return -1;
   if (is_virtual && v->len && v->s[0] == '/')
-    r = byte_chr(v->s, v->len, '\t') == v->len && byte_chr(v->s, v->len, '\n') == v->len
-      ? add(k, KIND_MAILBOX, k->r->cfg->virtual_user, v->s, addr, 0)
-      : add_text(k, KIND_ERROR, addr, "5.3.5", "bad virtual map entry");
+    r = value_ok(v) ? add(k, KIND_MAILBOX, k->r->cfg->virtual_user, v->s, addr, 0)
+                    : add_text(k, KIND_ROUTE, addr, "4.3.5", "bad virtual map entry");
   else
     r = rhs_expand(k, addr, v->s, v->len);
   k->depth--;
@@ -335,12 +373,11 @@ static int local_user(struct walk *k, const char *addr)
   return add(k, KIND_USER, pw->pw_name, "~", addr, 0);
 }
 
-/* route_value - a routes entry: smtp:..., smtps:..., lmtp:..., error:CODE text */
+/* route_value - a routes entry: smtp:..., smtps:..., lmtp:..., error:CODE
+ * text; anything else, or a value value_ok refuses, defers (4.3.5) */
 static int route_value(struct walk *k, const char *addr, const stralloc *v)
 {
-  size_t i;
-  for (i = 0; i < v->len; i++)
-    if ((unsigned char)v->s[i] < 32 || v->s[i] == 127) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
+  if (!value_ok(v)) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
   if ((v->len > 5 && (!case_diffb(v->s, 5, "smtp:") || !case_diffb(v->s, 5, "lmtp:")))
       || (v->len > 6 && !case_diffb(v->s, 6, "smtps:")))
     return add(k, KIND_REMOTE, 0, v->s, addr, 0);
@@ -399,12 +436,14 @@ static int expand(struct walk *k, const char *a, size_t len)
   if (++k->steps > QR_EXPAND_STEPS_MAX) { k->overflow = 1; return 0; }
   if (canonical(k, a, len, &addr) == -1) return -1;
   if (address_check(addr.s, addr.len - 1, ADDR_UTF8)) {
-    r = add_text(k, KIND_ERROR, addr.s, "5.1.3", "invalid address");
+    /* the item is the recipient's own (valid) address: the state file
+     * holds only valid ones; the text names the bad one */
+    r = add_about(k, KIND_ERROR, k->orig_addr, addr.s, "5.1.3", "invalid address");
     stralloc_free(&addr);
     return r;
   }
   size_t at = address_at(addr.s, addr.len - 1);
-  local = route_is_local_domain(k->r, addr.s + at + 1, addr.len - 2 - at);
+  local = is_local_domain(k->r, addr.s + at + 1, addr.len - 2 - at);
   if (local == -1) r = add_text(k, KIND_ROUTE, addr.s, "4.3.0", "unable to read the local-domains map");
   else if (!in_chain(k, addr.s) && (r = map_step(k, addr.s, local)) != 0) r = r == -1 ? -1 : 0;
   else r = local ? local_user(k, addr.s) : remote(k, addr.s);

@@ -67,6 +67,7 @@ static void take(const char *name, void *arg)
     log_event(0, "status", "corrupt", "reason", "a file in new/ that is not a queue id", "file", name, (char *)0);
     return;
   }
+  /* ids are unique (O_EXCL at creation): a new message is never in the table */
   if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
       && (m = sched_add(name, 0))) {
     sched_ready(m);
@@ -104,8 +105,8 @@ static void known(const char *name, void *arg)
   struct msg *m;
   if (!spool_id_valid(name)) { move(SPOOL_QUEUE, name, ".junk"); return; }
   if (state_due(name, &due) != 1) due = 0;
-  if ((m = sched_find(name))) { if (!m->active) m->due = due; return; }
-  if (sched_add(name, due)) (*count)++;
+  if ((m = sched_find(name))) { if (!m->active) m->due = due; }
+  else if (sched_add(name, due)) (*count)++;
 }
 
 int scan_queue(void)

@@ -11,56 +11,92 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include "byte.h"
 #include "scan.h"
-#include "case.h"
 #include "str.h"
-#include "address.h"
 #include "log.h"
 #include "qr.h"
 #include "job.h"
 
-static struct msg **msgs;          /* every queued message */
+static struct msg **msgs;          /* every queued message; m->slot is its index */
 static unsigned int nmsgs, amsgs;
-static struct msg **ready;         /* activation queue: new, flushed */
+static struct msg **bucket;        /* the id hash: chains through m->hnext */
+static unsigned int nbuckets;      /* a power of two, grown to stay >= nmsgs */
+static struct msg **ready;         /* activation queue: new, flushed; m->rpos */
 static unsigned int nready, aready, ready_head;   /* ready[ready_head..nready) */
 static unsigned long min_due = (unsigned long)-1;  /* no inactive message due earlier */
 static unsigned int nactive;       /* messages loaded */
-static struct router router;       /* maps, opened once */
-static int router_ready;
+static struct router router;       /* maps, opened once (sched_open) */
+
+void sched_open(void)
+{
+  router_open(&router, &qr_cfg);
+}
+
+/* id_hash - of a queue id */
+static unsigned long id_hash(const char *id)
+{
+  unsigned long h = 5381;
+  while (*id) h = h * 33 + (unsigned char)*id++;
+  return h;
+}
 
 struct msg *sched_find(const char *id)
 {
-  unsigned int i;
-  for (i = 0; i < nmsgs; i++)
-    if (!str_diff(msgs[i]->id, id)) return msgs[i];
+  struct msg *m;
+  if (!nbuckets) return 0;
+  for (m = bucket[id_hash(id) & (nbuckets - 1)]; m; m = m->hnext)
+    if (!str_diff(m->id, id)) return m;
+  return 0;
+}
+
+/* hash_grow - room for one more message in the hash; -1 no memory (the
+ * old table still works, with longer chains, once there is one) */
+static int hash_grow(void)
+{
+  unsigned int cap = nbuckets ? nbuckets * 2 : 1024, i;
+  struct msg **b;
+  if (nmsgs < nbuckets) return 0;
+  if (!(b = calloc(cap, sizeof *b))) return nbuckets ? 0 : -1;
+  for (i = 0; i < nmsgs; i++) {
+    struct msg **head = &b[id_hash(msgs[i]->id) & (cap - 1)];
+    msgs[i]->hnext = *head;
+    *head = msgs[i];
+  }
+  free(bucket);
+  bucket = b;
+  nbuckets = cap;
   return 0;
 }
 
 struct msg *sched_add(const char *id, unsigned long due)
 {
-  struct msg *m;
-  if (sched_find(id)) return 0;
+  struct msg *m, **head;
   if (nmsgs == amsgs) {
     unsigned int a = amsgs ? amsgs * 2 : 256;
     struct msg **p = realloc(msgs, a * sizeof *p);
     if (!p) return 0;
     msgs = p; amsgs = a;
   }
-  if (!(m = calloc(1, sizeof *m))) return 0;
+  if (hash_grow() == -1 || !(m = calloc(1, sizeof *m))) return 0;
   str_copy(m->id, id);
   m->due = due;
+  m->slot = nmsgs;
   msgs[nmsgs++] = m;
+  head = &bucket[id_hash(id) & (nbuckets - 1)];
+  m->hnext = *head;
+  *head = m;
   if (due < min_due) min_due = due;
   return m;
 }
 
 void sched_ready(struct msg *m)
 {
+  unsigned int i;
   if (m->ready || m->active) return;
   if (ready_head == nready) ready_head = nready = 0;
   if (nready == aready && ready_head) {    /* reuse the consumed front */
-    byte_copy(ready, (nready - ready_head) * sizeof *ready, ready + ready_head);
+    for (i = ready_head; i < nready; i++)
+      if ((ready[i - ready_head] = ready[i])) ready[i]->rpos = i - ready_head;
     nready -= ready_head;
     ready_head = 0;
   }
@@ -70,23 +106,26 @@ void sched_ready(struct msg *m)
     if (!p) { m->due = 0; min_due = 0; return; }   /* the due scan finds it */
     ready = p; aready = a;
   }
+  m->rpos = nready;
   ready[nready++] = m;
   m->ready = 1;
 }
 
-/* forget - drop m from the table */
+/* forget - drop m from the table, the ready list and the hash */
 static void forget(struct msg *m)
 {
-  unsigned int i;
-  for (i = ready_head; i < nready; i++)
-    if (ready[i] == m) { ready[i] = 0; break; }
-  for (i = 0; i < nmsgs; i++)
-    if (msgs[i] == m) { msgs[i] = msgs[--nmsgs]; break; }
+  struct msg **p = &bucket[id_hash(m->id) & (nbuckets - 1)];
+  if (m->ready) ready[m->rpos] = 0;
+  msgs[m->slot] = msgs[--nmsgs];
+  msgs[m->slot]->slot = m->slot;
+  while (*p != m) p = &(*p)->hnext;
+  *p = m->hnext;
   if (m->w) { work_free(m->w); free(m->w); }
   free(m);
 }
 
-void sched_remove_files(const char *id)
+/* remove_files - a finished or deleted message's files */
+static void remove_files(const char *id)
 {
   static stralloc fn;
   /* the envelope first: without it nothing else of the message counts */
@@ -110,11 +149,22 @@ int sched_idle(void)
   return nactive == 0 && nready == ready_head;
 }
 
+/* flush_one - m due now, back-off ignored on its next pass (--once: not
+ * when it had its pass already) */
+static void flush_one(struct msg *m)
+{
+  if (qr_once && m->passed) return;
+  m->due = 0;
+  m->flushed = 1;
+  sched_ready(m);
+}
+
 void sched_flush(const char *id)
 {
   unsigned int i;
-  for (i = 0; i < nmsgs; i++)
-    if ((!id || !str_diff(msgs[i]->id, id)) && !(qr_once && msgs[i]->passed)) { msgs[i]->due = 0; msgs[i]->flushed = 1; sched_ready(msgs[i]); }
+  struct msg *m;
+  if (id) { if ((m = sched_find(id))) flush_one(m); return; }
+  for (i = 0; i < nmsgs; i++) flush_one(msgs[i]);
 }
 
 /* body_present - does mess/<id> exist? 1, 0, -1 error */
@@ -129,7 +179,6 @@ static int body_present(const char *id)
 /* first_route - route every envelope recipient of a message seen the first time */
 static int first_route(struct msg *m, struct work *w)
 {
-  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
   const char *d = envelope_tag(&w->env, 'D');
   unsigned long now = qr_now(), t;
   unsigned int i;
@@ -151,18 +200,24 @@ static void route_defer(struct msg *m, struct work *w, unsigned int from)
   }
 }
 
-/* reroute - items whose routing failed temporarily, due now */
-static int reroute(struct msg *m, struct work *w, unsigned long now, int flush_all)
+/* reroute - items whose routing failed temporarily, due now.  An item is
+ * replaced (ST_GONE) by its new routing; when that runs out of memory the
+ * half of it is dropped and the item stays, so the recipient is kept. */
+static int reroute(struct msg *m, struct work *w, unsigned long now, int flush)
 {
-  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
   unsigned int i, n = w->n;
   router.id = m->id;
   for (i = 0; i < n; i++) {
     struct item *it = &w->item[i];
-    if (it->kind != KIND_ROUTE || it->status != ST_PENDING || (it->next > now && !flush_all)) continue;
+    unsigned int n0 = w->n;
+    if (it->kind != KIND_ROUTE || it->status != ST_PENDING || (it->next > now && !flush)) continue;
     it->status = ST_GONE;
-    if (route_rcpt(&router, w, it->orig, work_s(w, it->addr)) == -1) return -1;
-    it = &w->item[i];       /* work_add may have moved the array */
+    if (route_rcpt(&router, w, it->orig, work_s(w, it->addr)) == -1) {
+      work_truncate(w, n0);
+      w->item[i].status = ST_PENDING;     /* work_add may have moved the array */
+      route_defer(m, w, n);
+      return -1;
+    }
   }
   route_defer(m, w, n);
   return 0;
@@ -210,11 +265,12 @@ static void admin_bounce(struct msg *m, struct work *w)
 
 static void finish(struct msg *m);
 
-/* activate - load m and queue jobs for its due items; finish at once if none */
-static void activate(struct msg *m, unsigned long now, int flush_all)
+/* activate - load m and queue jobs for its due items (all of them when
+ * it was flushed); finish at once if none */
+static void activate(struct msg *m, unsigned long now)
 {
   struct work *w = calloc(1, sizeof *w);
-  int r;
+  int r, flush = m->flushed;
   m->ready = 0;
   m->passed = 1;        /* --once: one pass per message */
   m->flushed = 0;
@@ -230,8 +286,8 @@ static void activate(struct msg *m, unsigned long now, int flush_all)
   m->saved = now;
   nactive++;
   if (m->bounce_req) admin_bounce(m, w);
-  if (reroute(m, w, now, flush_all) == -1) log_event(m->id, "status", "deferred", "reason", "out of memory while routing", (char *)0);
-  m->jobs = jobs_for(m, now, flush_all);
+  if (reroute(m, w, now, flush) == -1) log_event(m->id, "status", "deferred", "reason", "out of memory while routing", (char *)0);
+  m->jobs = jobs_for(m, now, flush);
   if (m->jobs == 0) finish(m);
 }
 
@@ -297,7 +353,7 @@ static void finish(struct msg *m)
   nactive--;
   if (!m->delete_req) notices(m, w, now);
   if (m->delete_req || all_final(w)) {
-    sched_remove_files(m->id);
+    remove_files(m->id);
     log_event(m->id, "status", m->delete_req ? "deleted" : "done", (char *)0);
     forget(m);
     return;
@@ -343,40 +399,33 @@ void sched_checkpoint(void)
 }
 
 /* due_scan - every inactive message whose time has come goes to ready */
-static void due_scan(unsigned long now, int flush_all)
+static void due_scan(unsigned long now)
 {
   unsigned int i;
   min_due = (unsigned long)-1;
   for (i = 0; i < nmsgs; i++) {
     struct msg *m = msgs[i];
     if (m->active || m->ready || (qr_once && m->passed)) continue;
-    if (m->due <= now || flush_all) sched_ready(m);
+    if (m->due <= now) sched_ready(m);
     else if (m->due < min_due) min_due = m->due;
   }
 }
 
-void sched_tick(int flush_all)
+void sched_tick(void)
 {
   unsigned long now = qr_now();
   unsigned int limit = (unsigned int)(qr_cfg.concurrency_limit ? qr_cfg.concurrency_limit : 1) * 4;
-  if (!router_ready) { router_open(&router, &qr_cfg); router_ready = 1; }
   if (jobs_paused()) return;
-  if (now >= min_due || flush_all) due_scan(now, flush_all);
-  if (nready > ready_head) router_refresh(&router);
+  if (now >= min_due) due_scan(now);
+  /* maps replaced by postern-maps are seen by the next message routed:
+   * four stats when messages are activated, not while a backlog waits */
+  if (nready > ready_head && jobs_pending() < limit) router_refresh(&router);
   while (nready > ready_head && jobs_pending() < limit) {
     struct msg *m = ready[ready_head++];
     if (ready_head == nready) ready_head = nready = 0;
-    if (m) activate(m, now, flush_all || m->flushed);
+    if (m) activate(m, now);
   }
   jobs_start();
-}
-
-/* matches - an item for a destination: its route or its domain */
-static int matches(const struct work *w, const struct item *it, const char *dest)
-{
-  const char *a = work_s(w, it->addr);
-  size_t len = str_len(a), at = address_at(a, len);
-  return !str_diff(work_s(w, it->dest), dest) || (at < len && !case_diffs(a + at + 1, dest));
 }
 
 /* dest_items - bounce or purge the pending items for dest in w */
@@ -386,7 +435,7 @@ static unsigned int dest_items(struct msg *m, struct work *w, const char *dest, 
   unsigned int i, n = 0;
   for (i = 0; i < w->n; i++) {
     struct item *it = &w->item[i];
-    if (it->status != ST_PENDING || !matches(w, it, dest)) continue;
+    if (it->status != ST_PENDING || !sched_dest_matches(dest, work_s(w, it->dest), work_s(w, it->addr))) continue;
     n++;
     if (bounce) { job_result(w, m->id, it, 'f', text, sizeof text - 1); continue; }
     it->status = ST_REPORTED;
@@ -426,15 +475,9 @@ void sched_resync(void)
 {
   unsigned int i;
   min_due = 0;                 /* the next tick looks at every message */
-  for (i = 0; i < nmsgs; i++) {
-    struct msg *m = msgs[i];
-    unsigned long due = 0;
-    if (m->active) continue;
-    if (state_due(m->id, &due) != 1) due = 0;
-    m->due = due;
-    m->passed = 0;
-    m->flushed = 0;
-  }
+  for (i = 0; i < nmsgs; i++)
+    if (!msgs[i]->active) msgs[i]->passed = msgs[i]->flushed = 0;
+  /* the due times another scheduler left: scan_queue reads each state file */
   if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
 }
 
@@ -443,7 +486,7 @@ int sched_delete(const char *id)
   struct msg *m = sched_find(id);
   if (m && m->active) { m->delete_req = 1; return 1; }
   if (m) forget(m);
-  sched_remove_files(id);
+  remove_files(id);
   log_event(id, "status", "deleted", "by", "postmaster", (char *)0);
   return 1;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "buffer.h"
 #include "byte.h"
 #include "scan.h"
@@ -19,7 +20,10 @@
 #include "address.h"
 #include "getln.h"
 #include "num.h"
+#include "wbuf.h"
 #include "qr.h"
+
+#define STATE_TEXT_KEEP (1UL << 20)   /* bytes of state_write's buffer kept between writes */
 
 unsigned long qr_now(void)
 {
@@ -208,23 +212,23 @@ int envelope_load_from(struct envelope *e, const char *dir, const char *id, cons
   return -1;
 }
 
-/* put_num, put_field - state file output helpers */
-static int put_num(buffer *b, unsigned long n)
+/* put_num, put_item - state file output helpers; 0 out of memory */
+static int put_num(stralloc *sa, unsigned long n)
 {
   char num[NUM_ULONG];
-  return buffer_put(b, num, num_fmt(num, n));
+  return stralloc_catb(sa, num, num_fmt(num, n));
 }
 
-static int put_item(buffer *b, const struct work *w, const struct item *it)
+static int put_item(stralloc *sa, const struct work *w, const struct item *it)
 {
   char sk[2] = { it->status, it->kind };
-  return buffer_puts(b, "R") || put_num(b, it->orig) || buffer_puts(b, "\t")
-      || buffer_put(b, sk, 1) || buffer_puts(b, "\t") || put_num(b, it->tries)
-      || buffer_puts(b, "\t") || put_num(b, it->next) || buffer_puts(b, "\t")
-      || buffer_put(b, sk + 1, 1) || buffer_puts(b, "\t") || buffer_puts(b, work_s(w, it->user))
-      || buffer_puts(b, "\t") || buffer_puts(b, work_s(w, it->dest)) || buffer_puts(b, "\t")
-      || buffer_puts(b, work_s(w, it->addr)) || buffer_puts(b, "\t")
-      || buffer_puts(b, work_s(w, it->text)) || buffer_puts(b, "\n") ? -1 : 0;
+  return stralloc_cats(sa, "R") && put_num(sa, it->orig) && stralloc_cats(sa, "\t")
+      && stralloc_catb(sa, sk, 1) && stralloc_cats(sa, "\t") && put_num(sa, it->tries)
+      && stralloc_cats(sa, "\t") && put_num(sa, it->next) && stralloc_cats(sa, "\t")
+      && stralloc_catb(sa, sk + 1, 1) && stralloc_cats(sa, "\t") && stralloc_cats(sa, work_s(w, it->user))
+      && stralloc_cats(sa, "\t") && stralloc_cats(sa, work_s(w, it->dest)) && stralloc_cats(sa, "\t")
+      && stralloc_cats(sa, work_s(w, it->addr)) && stralloc_cats(sa, "\t")
+      && stralloc_cats(sa, work_s(w, it->text)) && stralloc_cats(sa, "\n");
 }
 
 /* digest_add - FNV-1a over len bytes, then a separator */
@@ -265,34 +269,43 @@ unsigned long long work_digest(const struct work *w)
   return h;
 }
 
-/* state_body - the whole file into b */
-static int state_body(buffer *b, const struct work *w)
+/* state_body - the whole file into sa; -1 out of memory */
+static int state_body(stralloc *sa, const struct work *w)
 {
   unsigned int i;
-  if (buffer_puts(b, "S1\nN") || put_num(b, work_due(w)) || buffer_puts(b, "\nA")
-      || put_num(b, w->arrival) || buffer_puts(b, "\n")) return -1;
-  if (w->warned && buffer_puts(b, "W\n")) return -1;
+  sa->len = 0;
+  if (!stralloc_cats(sa, "S1\nN") || !put_num(sa, work_due(w)) || !stralloc_cats(sa, "\nA")
+      || !put_num(sa, w->arrival) || !stralloc_cats(sa, "\n")) return -1;
+  if (w->warned && !stralloc_cats(sa, "W\n")) return -1;
   for (i = 0; i < w->n; i++)
-    if (w->item[i].status != ST_GONE && put_item(b, w, &w->item[i])) return -1;
-  return buffer_puts(b, "E\n") ? -1 : buffer_flush(b);
+    if (w->item[i].status != ST_GONE && !put_item(sa, w, &w->item[i])) return -1;
+  return stralloc_cats(sa, "E\n") ? 0 : -1;
 }
 
-int state_write(const struct work *w, const char *id)
+/* owned_like_state - a file root writes in state/ goes to the owner of
+ * state/ (the queue owner must be able to replace it) */
+static void owned_like_state(int fd)
 {
-  static stralloc fn, tmp;
+  struct stat st;
+  if (geteuid() == 0 && stat(SPOOL_STATE, &st) == 0 && st.st_uid != 0 && fchown(fd, st.st_uid, st.st_gid) == -1) {
+    /* the file stays root's, readable by mode: the queue owner still reads it */
+  }
+}
+
+int state_file_write(const char *fn, const stralloc *text, int mode)
+{
+  static stralloc tmp;
   char space[8192];
   buffer b;
   int fd, e;
-  if (!spool_path(&fn, SPOOL_STATE, id) || !stralloc_copy(&tmp, &fn)) { errno = ENOMEM; return -1; }
-  tmp.len--;
-  if (!stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) { errno = ENOMEM; return -1; }
-  fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd == -1) return -1;
-  buffer_init(&b, write, fd, space, sizeof space);
-  if (state_body(&b, w) == -1 || fsync(fd) == -1) goto fail;
+  if (!stralloc_copys(&tmp, fn) || !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) { errno = ENOMEM; return -1; }
+  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)) == -1) return -1;
+  owned_like_state(fd);
+  wbuf_init(&b, fd, space, sizeof space);
+  if ((text->len && buffer_put(&b, text->s, text->len) == -1) || wbuf_flush(&b) == -1 || fsync(fd) == -1) goto fail;
   if (close(fd) == -1) { fd = -1; goto fail; }
   fd = -1;
-  if (rename(tmp.s, fn.s) == -1) goto fail;
+  if (rename(tmp.s, fn) == -1) goto fail;
   return spool_fsync_dir(SPOOL_STATE);
 fail:
   e = errno;
@@ -300,6 +313,16 @@ fail:
   unlink(tmp.s);
   errno = e;
   return -1;
+}
+
+int state_write(const struct work *w, const char *id)
+{
+  static stralloc fn, text;
+  int r;
+  if (!spool_path(&fn, SPOOL_STATE, id) || state_body(&text, w) == -1) { errno = ENOMEM; return -1; }
+  r = state_file_write(fn.s, &text, 0600);
+  if (text.a > STATE_TEXT_KEEP) stralloc_free(&text);    /* a huge message's text is not kept for days */
+  return r;
 }
 
 /* field - split off the next TAB-separated field of line[*pos..len) */

@@ -11,6 +11,7 @@
 #include "errmsg.h"
 #include "num.h"
 #include "str.h"
+#include "wbuf.h"
 #include "qr.h"
 
 int verify_route(char **addrs, unsigned int n)
@@ -18,7 +19,7 @@ int verify_route(char **addrs, unsigned int n)
   static char space[8192];
   static struct router r;
   static struct work w;
-  buffer out = BUFFER_INIT(write, 1, space, sizeof space);
+  buffer out;
   char num[NUM_ULONG];
   unsigned int i;
   for (i = 0; i < n; i++) {
@@ -26,6 +27,7 @@ int verify_route(char **addrs, unsigned int n)
     for (; *s; s++)
       if ((unsigned char)*s < 32 || *s == 127) die(EX_USAGE, "control character in an address");
   }
+  wbuf_init(&out, 1, space, sizeof space);
   router_open(&r, &qr_cfg);
   work_init(&w);
   for (i = 0; i < n; i++)
@@ -39,5 +41,5 @@ int verify_route(char **addrs, unsigned int n)
     buffer_puts(&out, work_s(&w, it->dest)); buffer_puts(&out, "\t");
     buffer_puts(&out, work_s(&w, it->text)); buffer_puts(&out, "\n");
   }
-  return buffer_flush(&out) == 0 ? 0 : EX_IOERR;
+  return wbuf_flush(&out) == 0 ? 0 : EX_IOERR;
 }

@@ -1,10 +1,11 @@
 # tests/deliver-local.sh - local-deliver on its own: Maildir (byte exact,
-# unique names), mbox (From line, mboxrd quoting, locking, all-or-nothing
-# append), |program (allow-list, clean environment, exit codes), loop
+# unique names, new directories durable), mbox (From line, mboxrd quoting,
+# locking, all-or-nothing append), |program (allow-list, clean environment,
+# signals at their defaults, exit codes), loop
 # detection by Delivered-To:, the protocol line and sysexits codes, the
 # refusal to run as root; ~ deliveries with .forward, mailbox_command and
 # mail_spool_directory (those need a home of our own: root only).
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 D=$T/d; mkdir -p "$D"; chmod 777 "$D"
@@ -23,6 +24,24 @@ is "Maildir: directories made 0700" "700 700 700 700" "$(stat -c %a "$D/Maildir"
 same_file "Maildir: headers added, message byte for byte" "$T/expect" "$(ls "$D/Maildir/new/"* | head -1)"
 f=$(ls "$D/Maildir/new/" | head -1)
 case "$f" in *.M*P*Q*.mx.example.test,S=$(stat -c %s "$T/expect")) ok "Maildir: name TIME.MusecPpidQn.HOST,S=size" ;; *) fail "Maildir name" "$f" ;; esac
+
+# directories it makes are durable before success: each new one's parent
+# is fsync'ed after the mkdir and before the protocol line
+if command -v strace >/dev/null; then
+  qr_as_user strace -f -y -qq -e trace=mkdir,fsync,write,writev -e signal=none -o "$D/md.st" \
+    "$B/local-deliver" s@x.test r@example.test "$D/deep/er/Maildir/" <"$T/m1" >/dev/null 2>&1
+  made=$(grep -c 'mkdir(".*) = 0$' "$D/md.st")
+  unsynced=$(awk '
+    /mkdir\("/ && / = 0$/ { match($0, /mkdir\("[^"]*"/); d = substr($0, RSTART + 7, RLENGTH - 8)
+                            sub(/\/+$/, "", d); p = d; sub(/\/[^\/]*$/, "", p); want[p == "" ? "/" : p] = 1; next }
+    /fsync\([0-9]+</ { match($0, /<[^>]*>/); delete want[substr($0, RSTART + 1, RLENGTH - 2)]; next }
+    /writev?\(1[<,]/ { for (p in want) print p; seen = 1; exit }
+    END { if (!seen) print "(no protocol line written)" }' "$D/md.st")
+  is "Maildir: the new directories (deep/ er/ Maildir/ tmp/ new/ cur/) were made" 6 "$made"
+  is "Maildir: every new directory's parent fsync'ed before success" "" "$unsynced"
+else
+  skip "Maildir: new directories are durable" "strace is not installed"
+fi
 
 out=$(ld '' r@example.test "$D/mbox" <"$T/m1"); rc=$?
 is "mbox: exit 0" 0 "$rc"
@@ -101,6 +120,13 @@ out=$(ld s@x.test r@example.test '|sh -c id' <"$T/m1"); rc=$?
 is "program: not in program_dir is refused (77)" "77 r@example.test	fail	5.7.1 program not in the allowed directory: sh" "$rc $out"
 out=$(ld s@x.test r@example.test '|/x/..' <"$T/m1"); rc=$?
 is "program: '..' is not a program in program_dir (77)" "77 r@example.test	fail	5.7.1 program not in the allowed directory: .." "$rc $out"
+# a program starts with no signal blocked, and SIGPIPE and SIGXFSZ (which
+# local-deliver ignores) at their defaults
+printf '#!/bin/sh\nexec grep -E "^Sig(Blk|Ign):" /proc/self/status >%s/sig.out\n' "$D" >"$T/progs/sigs"
+chmod 755 "$T/progs/sigs"
+ld s@x.test r@example.test '|sigs' <"$T/m1" >/dev/null
+ign=$(awk '$1 == "SigIgn:" { print $2 }' "$D/sig.out"); blk=$(awk '$1 == "SigBlk:" { print $2 }' "$D/sig.out")
+is "program: SIGPIPE and SIGXFSZ not ignored, nothing blocked" "0 0" "$(( 0x${ign:-1} & 0x1001000 )) $(( 0x${blk:-1} ))"
 qr_conf program_dir=
 out=$(ld s@x.test r@example.test '|rec' <"$T/m1"); rc=$?
 is "program: empty program_dir allows none" "77 r@example.test	fail	5.7.1 program delivery is not allowed here" "$rc $out"

@@ -1,10 +1,11 @@
 # tests/deliver-root.sh - as root, with a real user made by the test:
 # deliveries land with the user's ownership; ~/.forward (addresses
 # re-injected with our Delivered-To:, |program run as the user, a
-# .forward writable by others ignored with a log line, .forward+ext);
+# .forward writable by others ignored with a log line, .forward+ext, at
+# most 100 items);
 # mailbox_command; mail_spool_directory; local-spawn refusing root; a full
 # mailbox file system (small tmpfs) gives a deferral, not a loss.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 is_root || { skip "root deliveries" "needs root (creates users, mounts a tmpfs)"; exit 0; }
 qr_setup
@@ -73,6 +74,22 @@ printf 'Subject: prog\n\nbody\n' | qr_inject s@x.test "$U@example.test"
 qr_run --once
 is ".forward |program: runs as the user" "$U" "$(cat "$T/mail/prog-user" 2>/dev/null)"
 rm -f "$H/.forward" "$H/.forward+loop"
+
+# at most 100 items: all 100 are used; a .forward with 101 is not used at
+# all (the mailbox gets the mail, nothing is forwarded, the reason logged)
+for k in 100 101; do
+  for i in $(seq "$k"); do printf 'm%d-%d@far.test\n' "$k" "$i"; done >"$H/.forward+many$k"
+  chown "$U:$U" "$H/.forward+many$k"; chmod 644 "$H/.forward+many$k"
+done
+n=$(qr_maildir_count "$H/Maildir")
+printf 'Subject: many\n\nbody\n' | qr_inject s@x.test "$U+many100@example.test" "$U+many101@example.test"
+qr_run --once
+is ".forward with 100 items: every address forwarded" 100 "$(cat "$T/remote/"*.args | grep -c '^m100-[0-9]*@far.test$')"
+is ".forward with 101 items: none forwarded" 0 "$(cat "$T/remote/"*.args | grep -c '^m101-')"
+is ".forward with 101 items: delivered to the mailbox instead" $((n + 1)) "$(qr_maildir_count "$H/Maildir")"
+grep -q "to=$U+many101@example.test forward=$H/.forward+many101 status=ignored reason=\"more than 100 items\"" "$T/log" \
+  && ok ".forward with 101 items: logged" || fail ".forward with 101 items: logged" "$(grep many101 "$T/log" | tail -3)"
+rm -f "$H/.forward+many100" "$H/.forward+many101"
 
 # mailbox_command and mail_spool_directory
 qr_conf "mailbox_command=cat >$T/mail/mbc.out"

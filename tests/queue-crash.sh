@@ -3,7 +3,7 @@
 # message is delivered at least once.  Also: damaged messages go to
 # corrupt/ with a log line, a bad state file is set aside and the message
 # routed again, orphans in tmp/ and mess/ older than 36 h are removed.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 qr_conf retry_min=1s retry_max=1s concurrency_limit=8
@@ -79,3 +79,26 @@ touch -d '37 hours ago' "$T/spool/tmp/old" "$T/spool/mess/1600000000.000001.9"
 qr_run --once
 [ ! -e "$T/spool/tmp/old" ] && [ -e "$T/spool/tmp/young" ] && ok "tmp/: files older than 36 h removed, younger kept" || fail "tmp/ cleanup" "$(ls "$T/spool/tmp")"
 [ ! -e "$T/spool/mess/1600000000.000001.9" ] && [ -e "$T/spool/mess/1600000000.000002.9" ] && ok "mess/: bodies without envelope older than 36 h removed, younger kept" || fail "mess/ cleanup" "$(ls "$T/spool/mess")"
+
+# --- a state file that cannot be written whole (a file size limit makes
+# the write fail half way) is reported, and the one on disk stays whole
+rcpts=(); for i in $(seq 60); do rcpts+=("fsize-$i-defer-and-some-more-words@far.test"); done
+printf 'Subject: fsize\n\nx\n' | qr_inject s@x.test "${rcpts[@]}"
+qr_run --once
+st=$(grep -l 'fsize-60-defer' "$T/spool/state/"[0-9]* 2>/dev/null | head -1)
+if [ -n "$st" ] && [ "$(stat -c %s "$st")" -gt 4096 ]; then
+  cp "$st" "$T/state.before"
+  ( ulimit -f 4; exec "$B/queue-run" -C "$T/conf" --once --all ) 2> >(cat >"$T/fsize.log")
+  rc=$?; sleep 0.2
+  is "file size limit: queue-run finishes its pass (exit 0)" 0 "$rc"
+  same_file "file size limit: the state file on disk is the old one, whole" "$T/state.before" "$st"
+  is "file size limit: no .tmp left in state/" "" "$(ls "$T/spool/state" | grep '\.tmp$')"
+  grep -q 'status=error reason="unable to write the state file"' "$T/fsize.log" && ok "file size limit: the failed write is logged" \
+    || fail "file size limit: the failed write is logged" "$(tail -5 "$T/fsize.log")"
+  qr_run --once --all
+  grep -q '	p	2	.*fsize-60-defer' "$st" && ok "file size limit: the next pass writes it (the unrecorded try is repeated: tries 2)" \
+    || fail "file size limit: next pass" "$(grep fsize-60 "$st")"
+  qr_run --delete "$(basename "$st")"
+else
+  fail "file size limit: a state file larger than 4 KiB" "$(ls -l "$T/spool/state")"
+fi

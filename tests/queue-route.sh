@@ -3,7 +3,7 @@
 # virtual mailboxes (byte-exact), aliases with chains, :include:, |program,
 # /file, self-reference and loops, virtual rewrites, routes (smtp:, error:),
 # relayhost, MX default, unknown users; one log line per routing decision.
-. "$POSTERN_TOP/tests/lib.sh"
+. "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
 
@@ -194,3 +194,69 @@ qr_run --once
 is "destination_concurrency_limit=1: one run at a time to smtp:same.test" 1 "$(max_overlap smtp:same.test)"
 is "one run per message and destination (3 messages, 2 recipients each)" 3 "$(grep -c ' 1 smtp:same.test' "$T/conc.log")"
 qr_conf
+
+# --- :include: counts toward the expansion limit: a list that includes a
+# list that includes a long list, each 1000 times, is cut off at once
+mkdir -p "$T/n"; chmod 755 "$T/n"
+awk 'BEGIN { for (i = 0; i < 1500; i++) printf "n%d@f.t\n", i }' >"$T/n/c"
+awk -v p="$T/n/c" 'BEGIN { for (i = 0; i < 1000; i++) printf ":include:%s\n", p }' >"$T/n/b"
+awk -v p="$T/n/b" 'BEGIN { for (i = 0; i < 1000; i++) printf ":include:%s\n", p }' >"$T/n/a"
+chmod 644 "$T/n/"*
+echo "nest: :include:$T/n/a" | qr_map aliases
+rm -f "$T/remote/"*
+printf 'Subject: nest\n\nbody\n' | qr_inject s@x.test nest@example.test
+s0=$SECONDS
+timeout -k 5 60 "$B/queue-run" -C "$T/conf" --once 2>>"$T/log"
+rc=$?; secs=$((SECONDS - s0))
+[ "$rc" = 0 ] && [ "$secs" -le 30 ] && ok "include: nested lists (10^9 addresses) are cut off quickly (${secs}s)" || fail "include: nested lists cut off quickly" "exit $rc after ${secs}s"
+grep -q 'to=<nest@example.test> orig_to=<nest@example.test> route=error reason="5.4.6 <nest@example.test>: alias expansion too large"' "$T/log" \
+  && ok "include: the nested expansion fails the recipient with 5.4.6" || fail "nested include 5.4.6" "$(grep 'nest@' "$T/log" | tail -3)"
+is "include: none of the nested expansion is delivered" "" "$(cat "$T/remote/"*.args 2>/dev/null | grep -m1 '@f.t')"
+
+# --- map values a state file line cannot hold (over 1024 bytes) are bad
+# entries: the recipient waits (4.3.5), nothing goes to corrupt/
+long=$(awk 'BEGIN { printf "/"; for (i = 0; i < 1400; i++) printf "ab/"; }')
+qr_map virtual <<M
+longbox@example.test $long
+M
+qr_map routes <<M
+long.test smtp:[$(awk 'BEGIN { for (i = 0; i < 4000; i++) printf "h" }')]
+M
+ls "$T/spool/queue" >"$T/queued.before"
+printf 'Subject: long\n\nbody\n' | qr_inject s@x.test longbox@example.test x-defer@long.test
+qr_run --once; qr_run --once --all
+id=$(ls "$T/spool/queue" | grep -vxFf "$T/queued.before")
+grep -q 'to=<longbox@example.test> orig_to=<longbox@example.test> route=retry reason="4.3.5 <longbox@example.test>: bad virtual map entry"' "$T/log" \
+  && ok "virtual: a mailbox path over 1024 bytes is a bad entry (deferred)" || fail "virtual: long value" "$(grep 'longbox@' "$T/log" | tail -3)"
+grep -q 'to=<x-defer@long.test> orig_to=<x-defer@long.test> route=retry reason="4.3.5 <x-defer@long.test>: bad routes entry"' "$T/log" \
+  && ok "routes: a value over 1024 bytes is a bad entry (deferred)" || fail "routes: long value" "$(grep 'long.test' "$T/log" | tail -3)"
+is "long map values: no state file went to corrupt/" "" "$(ls "$T/spool/corrupt" | grep '\.state\.')"
+[ -n "$id" ] && [ -f "$T/spool/state/$id" ] && ok "long map values: the message stays queued with its state" || fail "long map values: still queued" "id=$id"
+[ -n "$id" ] && qr_run --delete "$id"
+rm -f "$T/maps/routes.cdb"
+echo "box@example.test $T/mail/box/" | qr_map virtual
+
+# --- an alias member that becomes an invalid address longer than any
+# address (a bare name qualified with a long domain): the recipient fails
+# with 5.1.3 naming it, under the recipient's own address, so the state
+# file stays readable (no crash, no corrupt/, no second bounce)
+dom=$(awk 'BEGIN { for (j = 0; j < 4; j++) { for (i = 0; i < 60; i++) printf "d"; printf "." } printf "test" }')
+local64=$(awk 'BEGIN { for (i = 0; i < 64; i++) printf "l" }')
+qr_conf "domain=$dom"
+printf 'longbad: %s, box@example.test, x-defer@far.test\n' "$local64" | qr_map aliases
+n=$(qr_maildir_count "$T/mail/box")
+ls "$T/spool/queue" >"$T/queued.before"
+printf 'Subject: longbad\n\nbody\n' | qr_inject s@x.test longbad@example.test
+qr_run --once
+rc=$?
+id=$(ls "$T/spool/queue" | grep -vxFf "$T/queued.before")
+qr_run --once --all
+is "invalid long alias member: queue-run finishes, the rest is delivered once" "0 $((n + 1))" "$rc $(qr_maildir_count "$T/mail/box")"
+grep -q "to=<longbad@example.test> orig_to=<longbad@example.test> route=error reason=\"5.1.3 <$local64@$dom>: invalid address\"" "$T/log" \
+  && ok "invalid long alias member: 5.1.3 for the recipient, naming the bad address" || fail "invalid long alias member" "$(grep 'longbad@' "$T/log" | tail -3)"
+is "invalid long alias member: the state file is read back (nothing to corrupt/)" "" "$(ls "$T/spool/corrupt" | grep '\.state\.')"
+is "invalid long alias member: one bounce" 1 "$(grep -c "id=$id status=bounce-queued" "$T/log")"
+[ -n "$id" ] && qr_run --delete "$id"
+qr_conf
+out=$("$B/queue-run" -C "$T/conf" --route "$(awk 'BEGIN { for (i = 0; i < 700; i++) printf "c" }')@example.test" 2>/dev/null); rc=$?
+is "--route: an invalid 700-byte address is an error item (no crash)" "0 error|5.1.3 invalid address" "$rc $(printf '%s' "$out" | cut -f2,6 | tr '\t' '|')"

@@ -1,10 +1,14 @@
 /* test_state.c - the state file (postern-queue.5): a round trip through
  * state_write and state_read, and the refusal of damaged files; the
  * enhanced status code found in result texts (dsn_status); the back-off
- * visible through work_due. */
+ * visible through work_due; a write that fails half way (a file size
+ * limit) is reported and leaves the old file in place. */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include "../../lib/tests/t.h"
 #include "str.h"
@@ -31,6 +35,43 @@ static void envelope_of(struct work *w)
   envelope_set_sender(&w->env, "s@x.test", 8);
   envelope_add_rcpt(&w->env, "a@x.test", 8);
   envelope_add_rcpt(&w->env, "b@y.test", 8);
+}
+
+/* short_write - state_write of a file larger than a file size limit:
+ * reported as an error, the state file written before stays whole */
+static void short_write(void)
+{
+  struct work w, r;
+  struct rlimit old, small;
+  const char *why;
+  unsigned int k;
+  char a[64];
+  envelope_of(&w);
+  work_add(&w, 0, ST_PENDING, KIND_REMOTE, 0, "smtp:x.test", "a@x.test");
+  T_OK("short write: a small state file first", state_write(&w, id) == 0);
+  for (k = 0; k < 200; k++) {
+    size_t n = str_copy(a, "user");
+    n += num_fmt(a + n, k);
+    str_copy(a + n, "-with-a-long-local-part@x.test");
+    work_add(&w, 0, ST_PENDING, KIND_REMOTE, 0, "smtp:x.test", a);
+  }
+  signal(SIGXFSZ, SIG_IGN);
+  if (getrlimit(RLIMIT_FSIZE, &old) == -1) abort();
+  small = old;
+  small.rlim_cur = 4096;
+  if (setrlimit(RLIMIT_FSIZE, &small) == -1) abort();
+  errno = 0;
+  T_OK("short write: state_write fails (EFBIG)", state_write(&w, id) == -1 && errno == EFBIG);
+  errno = 0;
+  T_OK("short write: state_file_write fails too (the pool is larger than the limit)",
+       w.pool.len > 4096 && state_file_write("state/other", &w.pool, 0600) == -1 && errno == EFBIG);
+  if (setrlimit(RLIMIT_FSIZE, &old) == -1) abort();
+  T_OK("short write: no .tmp left behind", access("state/1700000000.000001.1.tmp", F_OK) == -1 && access("state/other.tmp", F_OK) == -1);
+  envelope_of(&r);
+  T_OK("short write: the old file is still there, whole", state_read(&r, id, &why) == 1 && r.n == 1);
+  work_free(&r);
+  work_free(&w);
+  signal(SIGXFSZ, SIG_DFL);
 }
 
 /* bad - a damaged file is refused with EPROTO */
@@ -98,6 +139,7 @@ int main(void)
   }
   work_free(&r);
   work_free(&w);
+  short_write();
 
   bad("missing end line", "S1\nN0\nA1\n");
   bad("wrong version", "S2\nN0\nA1\nE\n");
