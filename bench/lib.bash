@@ -20,6 +20,15 @@ cleanup() {
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# pf_main - the private instance's directories and the start of its
+# main.cf (each benchmark appends what it needs)
+pf_main() {
+  mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data"
+  chown postfix "$T/pf/data"
+  printf 'compatibility_level = 3.6\nqueue_directory = %s\ndata_directory = %s\nmyhostname = pf.bench.test\n' \
+    "$T/pf/queue" "$T/pf/data" >"$T/pf/etc/main.cf"
+}
+
 # pf_services - master.cf lines of the internal services every private
 # instance needs (no listener, no qmgr: the benchmarks add what they use)
 pf_services() {

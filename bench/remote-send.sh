@@ -50,13 +50,8 @@ postern_run 2; r1=$rate; s1=$sent; q1=$queued
 # --- Postfix: its own instance; fill incoming/ through smtpd with no qmgr,
 # then add qmgr and smtp and time until the queue is empty
 PP=$(free_port)
-mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data"
-chown postfix "$T/pf/data"
-cat >"$T/pf/etc/main.cf" <<EOC
-compatibility_level = 3.6
-queue_directory = $T/pf/queue
-data_directory = $T/pf/data
-myhostname = pf.bench.test
+pf_main
+cat >>"$T/pf/etc/main.cf" <<EOC
 mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4

@@ -31,13 +31,8 @@ chmod 644 "$T/postern.conf"
 
 # Postfix: its own config and queue; master with pickup and cleanup, no
 # listener, no qmgr (cleanup's wake-up FIFO gets a reader that never reads)
-mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data"
-chown postfix "$T/pf/data"
-cat >"$T/pf/etc/main.cf" <<EOC
-compatibility_level = 3.6
-queue_directory = $T/pf/queue
-data_directory = $T/pf/data
-myhostname = pf.bench.test
+pf_main
+cat >>"$T/pf/etc/main.cf" <<EOC
 mydestination = bench.test
 inet_interfaces = loopback-only
 inet_protocols = ipv4

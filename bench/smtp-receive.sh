@@ -25,13 +25,8 @@ root1=$!
 
 # Postfix: its own config and queue, smtpd on a loopback port, no qmgr
 P2=$(free_port)
-mkdir -p "$T/pf/etc" "$T/pf/queue" "$T/pf/data"
-chown postfix "$T/pf/data"
-cat >"$T/pf/etc/main.cf" <<EOC
-compatibility_level = 3.6
-queue_directory = $T/pf/queue
-data_directory = $T/pf/data
-myhostname = pf.bench.test
+pf_main
+cat >>"$T/pf/etc/main.cf" <<EOC
 mydestination = bench.test
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
