@@ -207,12 +207,12 @@ int sm_path(stralloc *sa, const struct config *cfg, const char *name);
  * its stderr kept in r->log, its last line in r->reply; if out_sa, fd 1
  * is a pipe read into out_sa.  Waits at most SM_CHILD_SECONDS.  0, or -1
  * if it could not be started (errno). */
-int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct inject_result *r);
+int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct child_result *r);
 /* sm_run_injector - the injector on message in and envelope out, as
  * sm_run (inject_child_start: spool-inject's code in a forked child when
  * the caller may write the spool itself, root or the spool's owner, and
  * the injector is the default) */
-int sm_run_injector(const struct config *cfg, int in, int out, struct inject_result *r);
+int sm_run_injector(const struct config *cfg, int in, int out, struct child_result *r);
 /* sm_exec - replace this process with argv[0]; returns only on failure */
 void sm_exec(char *const argv[]);
 

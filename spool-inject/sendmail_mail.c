@@ -400,7 +400,7 @@ static int envelope_memfd(struct mail *x)
 }
 
 /* show_log - the injector's lines before its reply (with -v or on failure) */
-static void show_log(const struct inject_result *res)
+static void show_log(const struct child_result *res)
 {
   size_t end = res->log.len, nl;
   while (end && res->log.s[end - 1] == '\n') end--;
@@ -412,7 +412,7 @@ static void show_log(const struct inject_result *res)
 /* inject - run the injector on the message and its envelope */
 static int inject(struct mail *x)
 {
-  static struct inject_result res;
+  static struct child_result res;
   char n[NUM_ULONG];
   int envfd = envelope_memfd(x), r;
   if (envfd == -1) return temp(x, EX_TEMPFAIL, "Unable to write the envelope");
@@ -514,7 +514,7 @@ static int notice_text(buffer *b, struct mail *x, const char *reason, const char
 static int mail_back(struct mail *x, const char *reason)
 {
   static char space[8192];
-  static struct inject_result res;
+  static struct child_result res;
   stralloc to = { 0 };
   struct envelope e;
   buffer b;

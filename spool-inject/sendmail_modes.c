@@ -41,7 +41,7 @@ static int refuse(const char *what)
 }
 
 /* pass_on - a child failed: its stderr to ours, its code to our caller */
-static int pass_on(const struct inject_result *r)
+static int pass_on(const struct child_result *r)
 {
   if (r->log.len && write(2, r->log.s, r->log.len) < 0) return r->code;
   return r->code;
@@ -50,7 +50,7 @@ static int pass_on(const struct inject_result *r)
 int sm_list(const struct sm_args *a, const struct config *cfg)
 {
   static stralloc path, out, json;
-  static struct inject_result r;
+  static struct child_result r;
   char *argv[4];
   if (!sm_queue_allowed(cfg)) return refuse("list it");
   if (!(argv[0] = program(cfg, "queue-run", &path))) return EX_OSERR;
@@ -68,7 +68,7 @@ int sm_list(const struct sm_args *a, const struct config *cfg)
 /* flush_one - queue-run --flush ID */
 static int flush_one(char *qr, const char *id)
 {
-  static struct inject_result r;
+  static struct child_result r;
   char *argv[4] = { qr, "--flush", (char *)id, 0 };
   if (sm_run(argv, -1, -1, 0, &r) == -1) { sm_say("unable to run ", qr, ""); return EX_OSERR; }
   return r.code ? pass_on(&r) : 0;
@@ -77,7 +77,7 @@ static int flush_one(char *qr, const char *id)
 int sm_flush(const struct sm_args *a, const struct config *cfg)
 {
   static stralloc path, listing, ids;
-  static struct inject_result r;
+  static struct child_result r;
   char *qr, *argv[4];
   unsigned long off;
   long n;
@@ -189,7 +189,7 @@ static int verify_report(const stralloc *out, const struct sm_rcpts *list, unsig
 int sm_verify(const struct sm_args *a, const struct config *cfg)
 {
   static stralloc path, out, text;
-  static struct inject_result r;
+  static struct child_result r;
   static struct sm_rcpts list;
   unsigned int *seen = 0, i;
   unsigned long off;

@@ -2,8 +2,9 @@
  * queue-run, smtp-receive, postern-maps), and reading queue-run's
  * machine-readable listing (mailq --json, sendmail -qR/-qS/-qI).
  *
- * Children start through lib/inject.c: posix_spawn (vfork: no copy of our
- * memory) with our environment, or spool-inject's code in a forked child;
+ * Children start through lib/child.c and lib/inject_child.c: posix_spawn
+ * (vfork: no copy of our memory) with our environment, or spool-inject's
+ * code in a forked child;
  * their stderr is captured so that the injector's last line, its SMTP
  * reply, can be passed on.  A child that runs longer than
  * SM_CHILD_SECONDS is killed, which counts as a temporary failure. */
@@ -40,19 +41,19 @@ int sm_path(stralloc *sa, const struct config *cfg, const char *name)
       && stralloc_0(sa) ? 0 : -1;
 }
 
-int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct inject_result *r)
+int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct child_result *r)
 {
-  struct inject_child c;
-  if (inject_child_spawn(&c, argv, 0, in, out, out_sa) == -1) return -1;
-  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
+  struct child c;
+  if (child_start(&c, argv, 0, in, out, out_sa) == -1) return -1;
+  child_wait(&c, SM_CHILD_SECONDS, CHILD_KEEP_LOG, r);
   return 0;
 }
 
-int sm_run_injector(const struct config *cfg, int in, int out, struct inject_result *r)
+int sm_run_injector(const struct config *cfg, int in, int out, struct child_result *r)
 {
-  struct inject_child c;
+  struct child c;
   if (inject_child_start(&c, cfg, 0, in, out, 0) == -1) return -1;
-  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
+  child_wait(&c, SM_CHILD_SECONDS, CHILD_KEEP_LOG, r);
   return 0;
 }
 
