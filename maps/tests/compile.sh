@@ -106,7 +106,7 @@ printf 'a.example OK\nb.example MAYBE\nc.example ERROR:250 fine\n192.0.02 OK\n' 
 run "$PM" compile access
 has "access: invalid value, line 2" "access: line 2: invalid access value for key 'b.example'" "$err"
 has "access: ERROR:2xx refused, line 3" "access: line 3: invalid access value for key 'c.example'" "$err"
-has "access: bad IP key, line 4" "access: line 4: key '192.0.02' is neither an IP address nor an IP prefix" "$err"
+has "access: bad IP key, line 4" "access: line 4: key '192.0.02' can never match: neither an IPv4 address nor an IPv4 prefix" "$err"
 has "access: old access.cdb kept" "left unchanged" "$err"
 run "$PM" query access 2001:db8::1
 is "access: old map still answers" "0 ERROR:550 5.7.1 go away" "$rc $out"
