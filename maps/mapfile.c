@@ -151,7 +151,7 @@ static int cidr_one(struct mapfile *f, const struct cidr_rec *rec, const char *v
 {
   unsigned long first;
   char num[NUM_ULONG];
-  size_t pos, n;
+  size_t pos, n, t;
   int r;
   f->lineno = rec->lineno;
   /* the same prefix twice: its first key and length name it */
@@ -167,6 +167,10 @@ static int cidr_one(struct mapfile *f, const struct cidr_rec *rec, const char *v
   }
   for (pos = 0; pos < rec->klen; pos += n + 1) {
     n = str_len(keys + pos);
+    /* a tagged key is looked up before the untagged one: an untagged key
+     * from a longer prefix (already there) must not be shadowed */
+    t = str_len("connect:");   /* the one tag a prefix may carry */
+    if (n > t && byte_equal(keys + pos, t, "connect:") && map_keyset_has(&f->seen, keys + pos + t, n - t)) continue;
     r = map_keyset_add(&f->seen, keys + pos, n, rec->lineno, &first);
     if (r == -1) return errno = ENOMEM, -1;
     if (r == 1 && f->cb->entry(f->cb->arg, keys + pos, n, v, rec->vlen, rec->lineno) == -1) return -1;
@@ -196,8 +200,8 @@ static int access_entry(struct mapfile *f, const char *k, size_t klen, const cha
 {
   int r = access_key_parse(k, klen, &f->akey);
   if (r == -1) return errno = ENOMEM, -1;
-  if (r == 0) {
-    if (set_key(f, k, klen) == -1) return errno = ENOMEM, -1;
+  if (r == 0) {   /* named as written */
+    if (!stralloc_copyb(&f->key, k, klen) || !stralloc_0(&f->key)) return errno = ENOMEM, -1;
     return REPORT(f, "key '", f->key.s, "' can never match: ", f->akey.why);
   }
   if (!stralloc_copyb(&f->key, f->akey.keys.s, f->akey.keys.len)) return errno = ENOMEM, -1;

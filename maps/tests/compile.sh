@@ -111,6 +111,44 @@ has "access: old access.cdb kept" "left unchanged" "$err"
 run "$PM" query access 2001:db8::1
 is "access: old map still answers" "0 ERROR:550 5.7.1 go away" "$rc $out"
 printf 'a.example MAYBE\n' >table
+# --- access: sendmail's role tags and CIDR prefixes ---------------------------
+printf '%s\n' '# sendmail 8.12 access, as its papers write it' \
+  'Connect:192.0.2.0/24 RELAY' 'Connect:192.0.2.128/25 REJECT' '192.0.2.192/26 OK' \
+  'From:spammer@example.com ERROR:"550 go away"' 'To:postmaster@example.com OK' \
+  'Connect:2001:db8::/36 ERROR:4.7.1:450 later' 'example.org SKIP' >access
+run "$PM" compile access
+is "access tags and prefixes: compiles" 0 "$rc"
+run "$PM" check access ip 192.0.2.5
+is "Connect: /24 prefix" "0 connect:192.0.2 RELAY" "$rc $out"
+run "$PM" check access ip 192.0.2.130
+is "a /25 inside it wins" "0 connect:192.0.2.130 REJECT" "$rc $out"
+run "$PM" check access ip 192.0.2.200
+is "an untagged /26 inside that wins again" "0 192.0.2.200 OK" "$rc $out"
+run "$PM" check access ip 2001:db8:abc::1
+is "an IPv6 /36" "0 connect:2001:db8:abc ERROR:4.7.1:450 later" "$rc $out"
+run "$PM" check access ip 2001:db8:1000::1
+is "outside the IPv6 /36" 1 "$rc"
+run "$PM" check access from spammer@example.com
+is "From: key for the sender" "0 from:spammer@example.com ERROR:\"550 go away\"" "$rc $out"
+run "$PM" check access to spammer@example.com
+is "From: key not for a recipient" 1 "$rc"
+run "$PM" check access from postmaster@example.com
+is "To: key not for the sender" 1 "$rc"
+run "$PM" check access from x@sub.example.org
+is "SKIP: no decision" 1 "$rc"
+printf '%s\n' 'Spam:example.com OK' 'From:192.0.2.1 OK' 'Connect:user@example.com OK' '192.0.2.1/24 OK' \
+  '2001:db8::/33 REJECT' '*.example.com REJECT' '192.0.2.0/24 OK' '192.0.2 OK' '10.0.0.0/9 OK' '10.0.0.0/9 REJECT' >access
+run "$PM" compile access
+has "unknown tag refused" "line 1: key 'Spam:example.com' can never match: unknown tag" "$err"
+has "From: with an IP refused" "line 2: key 'From:192.0.2.1' can never match: an IP address key only matches clients" "$err"
+has "Connect: with an address refused" "line 3: key 'Connect:user@example.com' can never match: Connect: matches client addresses" "$err"
+has "host bits set refused" "line 4: key '192.0.2.1/24' can never match: bits set after the prefix length" "$err"
+has "too many keys refused" "line 5: key '2001:db8::/33' can never match: prefix expands to over 4096 keys" "$err"
+has "a wildcard refused" "line 6: key '*.example.com' can never match" "$err"
+has "a /24 and its octet key are duplicates" "line 8: duplicate key '192.0.2' (first at line 7)" "$err"
+has "the same prefix twice" "line 10: duplicate prefix (first at line 9)" "$err"
+has "every error counted" "8 errors" "$err"
+
 run "$PM" compile -t access table
 is "-t access checks values of any file name" 65 "$rc"
 printf 'root: alice\n' >table
