@@ -30,7 +30,7 @@ static int type_option(int argc, char **argv, int *used)
   if (argc < 1 || !str_equal(argv[0], "-t")) return -1;
   if (argc < 2) die_usage();
   t = maptype_by_name(argv[1]);
-  if (t == -1) die(EX_USAGE, "unknown map type ", argv[1], ": want aliases, access, set or generic");
+  if (t == -1) die(EX_USAGE, "unknown map type ", argv[1], ": want aliases, access, set, routes or generic");
   *used = 2;
   return t;
 }

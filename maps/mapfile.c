@@ -11,6 +11,7 @@
 #include "str.h"
 #include "getln.h"
 #include "access.h"
+#include "routes.h"
 #include "maps.h"
 
 /* struct mapfile - mapfile_parse's state */
@@ -21,6 +22,7 @@ struct mapfile {
   struct map_keyset seen;
   struct access_result access;   /* scratch for checking access values */
   struct access_key akey;        /* scratch for access keys */
+  stralloc value;                /* a routes value in its one spelling */
   stralloc cidr;                 /* access prefixes to expand at the end */
   struct map_keyset cidr_seen;   /* the prefixes among them, for duplicates */
   unsigned long lineno;
@@ -30,10 +32,11 @@ struct mapfile {
 static const struct { const char *name; int type; } by_basename[] = {
   { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
   { "local-domains", MAPTYPE_SET }, { "relay-domains", MAPTYPE_SET },
+  { "routes", MAPTYPE_ROUTES },
 };
 static const struct { const char *name; int type; } by_name[] = {
   { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
-  { "set", MAPTYPE_SET }, { "generic", MAPTYPE_GENERIC },
+  { "set", MAPTYPE_SET }, { "generic", MAPTYPE_GENERIC }, { "routes", MAPTYPE_ROUTES },
 };
 
 int maptype_of_path(const char *path)
@@ -103,7 +106,7 @@ static int set_key(struct mapfile *f, const char *k, size_t len)
 static int value_check(struct mapfile *f, const char *v, size_t len)
 {
   if (len > MAP_VALUE_MAX) return REPORT(f, "value too long (over 65536 bytes)") == -1 ? -1 : 1;
-  if (f->type == MAPTYPE_GENERIC && len == 0)
+  if ((f->type == MAPTYPE_GENERIC || f->type == MAPTYPE_ROUTES) && len == 0)
     return REPORT(f, "key '", f->key.s, "' has no value") == -1 ? -1 : 1;
   if (f->type != MAPTYPE_ACCESS) return 0;
   if (access_parse(v, len, &f->access) == 0) return 0;
@@ -211,6 +214,23 @@ static int access_entry(struct mapfile *f, const char *k, size_t klen, const cha
   return add_entry(f, v, vlen);
 }
 
+/* routes_entry - a routes line: a key that can match, a value with a
+ * method queue-run knows, stored in its one spelling (esmtp: as smtp:) */
+static int routes_entry(struct mapfile *f, const char *k, size_t klen, const char *v, size_t vlen)
+{
+  const char *why;
+  int r;
+  if (set_key(f, k, klen) == -1) return errno = ENOMEM, -1;
+  if (f->key.len > 1 && f->key.s[f->key.len - 1] == '.') f->key.s[--f->key.len] = 0;
+  if (!routes_key_ok(k, klen))
+    return REPORT(f, "key '", f->key.s, "' can never match: want a domain, .domain or . (the default)");
+  if ((r = value_check(f, v, vlen)) != 0) return r == -1 ? (errno = ENOMEM, -1) : 0;
+  r = routes_value(v, vlen, &f->value, &why);
+  if (r == -1) return errno = ENOMEM, -1;
+  if (r == 0) return REPORT(f, "bad route for key '", f->key.s, "': ", why);
+  return add_entry(f, f->value.s, f->value.len);
+}
+
 /* one_entry - the key k and the value v of one line: checks, then the
  * callback; 0 (an error may have been reported), -1 stop */
 static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *v, size_t vlen)
@@ -218,6 +238,7 @@ static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *
   int r;
   if (klen > MAP_KEY_MAX) return REPORT(f, "key too long (over 1024 bytes)");
   if (f->type == MAPTYPE_ACCESS) return access_entry(f, k, klen, v, vlen);
+  if (f->type == MAPTYPE_ROUTES) return routes_entry(f, k, klen, v, vlen);
   if (set_key(f, k, klen) == -1) return errno = ENOMEM, -1;
   if ((r = value_check(f, v, vlen)) != 0) return r == -1 ? (errno = ENOMEM, -1) : 0;
   if (f->type == MAPTYPE_SET) vlen = 0;
@@ -283,5 +304,6 @@ long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
   access_result_free(&f.access);
   access_key_free(&f.akey);
   stralloc_free(&f.cidr);
+  stralloc_free(&f.value);
   return r;
 }

@@ -37,9 +37,10 @@ for f in "$D"/etc/postern/*; do
              got=$("$PM" check "$E/$2" "$3" "$4" 2>&1); rc=$?
              word=none; [ $rc = 0 ] && { word=${got#* }; word=${word%%[: ]*}; }
              is "$m example: $3 $4 -> $6" "$6" "$(echo "$word" | tr a-z A-Z | sed 's/^NONE$/none/')" ;;
-      query) [ $# = 5 ] && [ "$4" = says ] || { fail "$m: example comment readable" "$line"; continue; }
+      query) [ $# -ge 5 ] && [ "$4" = says ] || { fail "$m: example comment readable" "$line"; continue; }
+             want=${said#* says }
              got=$("$PM" query "$E/$2" "$3" 2>&1)
-             is "$m example: $3 -> $5" "$5" "$got" ;;
+             is "$m example: $3 -> $want" "$want" "$got" ;;
       *) fail "$m: example comment names a check or a query" "$line"; continue ;;
     esac
     n=$((n + 1))

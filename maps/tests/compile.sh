@@ -111,6 +111,40 @@ has "access: old access.cdb kept" "left unchanged" "$err"
 run "$PM" query access 2001:db8::1
 is "access: old map still answers" "0 ERROR:550 5.7.1 go away" "$rc $out"
 printf 'a.example MAYBE\n' >table
+# --- routes: a mailertable, checked and stored in queue-run's spelling -------
+printf '%s\n' '# sendmail mailertable' 'example.com esmtp:[mail.example.com]' '.example.com relay:hub.example.com:2525' \
+  'Local.Example local:' 'alias.example local:bob' 'gone.example error:5.1.1:550 No such domain' \
+  'old.example error:550 Moved' '. smtp:[smarthost.example.net]' 'lmtp.example lmtp:unix:/run/dovecot/lmtp' >routes
+run "$PM" compile routes
+is "routes: mailertable forms compile" "0 postern-maps: routes.cdb: 8 keys" "$rc $out"
+run "$PM" query routes example.com
+is "routes: esmtp: stored as smtp:" "smtp:[mail.example.com]" "$out"
+run "$PM" query routes .example.com
+is "routes: relay: stored as smtp:" "smtp:hub.example.com:2525" "$out"
+run "$PM" query routes local.example
+is "routes: local:" "local:" "$out"
+run "$PM" query routes gone.example
+is "routes: error:D.S.N:NNN text stored as error:D.S.N text" "error:5.1.1 No such domain" "$out"
+run "$PM" query routes old.example
+is "routes: error:NNN text gets the class's status" "error:5.0.0 Moved" "$out"
+run "$PM" query routes .
+is "routes: the . default" "smtp:[smarthost.example.net]" "$out"
+printf '%s\n' 'a.example esmtp8:[x]' 'b.example bogus:host' 'user@c.example smtp:[x]' '*.d.example smtp:[x]' \
+  'e.example smtps:host.example' 'f.example error:hello' 'g.example smtp:[x]:99999' 'h.example lmtp:unix:run/x' \
+  'i.example smtp:%1.relay.example' 'j.example local:bob@k.example' >routes
+run "$PM" compile routes
+has "routes: unknown method refused" "line 1: bad route for key 'a.example': unknown method" "$err"
+has "routes: unknown method refused (2)" "line 2: bad route for key 'b.example': unknown method" "$err"
+has "routes: an address key can never match" "line 3: key 'user@c.example' can never match" "$err"
+has "routes: a wildcard key can never match" "line 4: key '*.d.example' can never match" "$err"
+has "routes: smtps: needs [host]" "line 5: bad route for key 'e.example': smtps: takes [host]" "$err"
+has "routes: error: needs a status" "line 6: bad route for key 'f.example': error: needs" "$err"
+has "routes: bad port" "line 7: bad route for key 'g.example'" "$err"
+has "routes: relative lmtp socket" "line 8: bad route for key 'h.example': lmtp:unix: needs an absolute" "$err"
+has "routes: no %1 substitution" "line 9: bad route for key 'i.example'" "$err"
+has "routes: local: takes a user name" "line 10: bad route for key 'j.example': local: takes a user name" "$err"
+has "routes: every error counted, old cdb kept" "10 errors, routes.cdb left unchanged" "$err"
+
 # --- access: sendmail's role tags and CIDR prefixes ---------------------------
 printf '%s\n' '# sendmail 8.12 access, as its papers write it' \
   'Connect:192.0.2.0/24 RELAY' 'Connect:192.0.2.128/25 REJECT' '192.0.2.192/26 OK' \
