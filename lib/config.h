@@ -93,7 +93,10 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    relayhost_tls_policy,           "verify",               0, CONFIG_MAX) /* the same for relayhost */ \
   X(OPTPATH, smtp_tls_ca_file,               "",                     0, CONFIG_MAX) /* "": the system CA store */ \
   X(TIME,   dns_timeout,                    "30",                   0, CONFIG_MAX) /* seconds per DNS question */ \
-  X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */
+  X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */ \
+  X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
+  X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \
+  X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */
 
 #define CONFIG_FIELD_STR const char *
 #define CONFIG_FIELD_PATH const char *
