@@ -55,7 +55,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_max_load,                 "",                     0, CONFIG_MAX) /* load average above which we refuse, "" off */ \
   X(BOOL,   smtpd_delay_checks,             "yes",                  0, CONFIG_MAX) /* client/sender refusals at RCPT */ \
   X(BOOL,   smtpd_verify_recipients,        "yes",                  0, CONFIG_MAX) /* unknown local users at RCPT */ \
-  X(BOOL,   smtpd_sender_dns_check,         "no",                   0, CONFIG_MAX) /* MAIL FROM domain must resolve */ \
+  X(BOOL,   smtpd_sender_dns_check,         "yes",                  0, CONFIG_MAX) /* MAIL FROM domain must resolve */ \
   X(STR,    smtpd_dnsbl_zones,              "",                     0, CONFIG_MAX) /* DNSBL zones, blank or comma separated */ \
   X(STR,    smtpd_proxy_trusted,            "",                     0, CONFIG_MAX) /* addresses that may send a PROXY header */ \
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
@@ -93,6 +93,8 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    relayhost_tls_policy,           "verify",               0, CONFIG_MAX) /* the same for relayhost */ \
   X(OPTPATH, smtp_tls_ca_file,               "",                     0, CONFIG_MAX) /* "": the system CA store */ \
   X(TIME,   dns_timeout,                    "30",                   0, CONFIG_MAX) /* seconds per DNS question */ \
+  X(STR,    dns_servers,                    "",                     0, CONFIG_MAX) /* DNS servers of every program; "": /etc/resolv.conf */ \
+  X(STR,    dns_domain_servers,             "",                     0, CONFIG_MAX) /* domain=ip,ip ...: split DNS */ \
   X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */ \
   X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
   X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \

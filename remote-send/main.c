@@ -253,7 +253,8 @@ int main(int argc, char **argv)
   config_load(&cfg, 0);
   log_init("remote-send", cfg.log);
   resolve_timeout(cfg.dns_timeout);
-  if ((bad = net_source(cfg.smtp_address_family, cfg.smtp_bind_address, cfg.smtp_bind_address6)))
+  if ((bad = net_source(cfg.smtp_address_family, cfg.smtp_bind_address, cfg.smtp_bind_address6))
+      || (bad = resolve_servers(cfg.dns_servers, cfg.dns_domain_servers)))
     die(EX_CONFIG, bad);        /* temporary: every recipient waits for the fix */
   job.id = getenv("QUEUE_ID");
   seed();

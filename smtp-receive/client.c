@@ -62,8 +62,8 @@ int client_name_ok(const char *n, size_t len)
   return label > 0 && n[len - 1] != '-' && alpha;
 }
 
-/* loopback - 127.0.0.0/8 or ::1 */
-static int loopback(const char *ip)
+/* client_loopback - 127.0.0.0/8 or ::1: a client on this host */
+int client_loopback(const char *ip)
 {
   return !byte_diff(ip, 4, "127.") || !str_diff(ip, "::1");
 }
@@ -108,6 +108,6 @@ void client_name(struct session *s)
     str_copy(s->name, env);
     return;
   }
-  if (loopback(s->ip)) { str_copy(s->name, "localhost"); return; }
+  if (client_loopback(s->ip)) { str_copy(s->name, "localhost"); return; }
   if (s->set.name_lookup) lookup(s);
 }
