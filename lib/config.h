@@ -35,6 +35,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(PATH,   libexec_dir,                    "/usr/libexec/postern", 0, CONFIG_MAX) /* where the programs live */ \
   X(OPTPATH, injector,                       "",                     0, CONFIG_MAX) /* program smtp-receive and sendmail run; "": libexec_dir/spool-inject */ \
   X(STR,    relayhost,                      "",                     0, CONFIG_MAX) /* smarthost, or "" */ \
+  X(STR,    local_delivery,                 "auto",                 0, CONFIG_MAX) /* yes, no, auto: are hostname and localhost local? */ \
   X(OPTPATH, tls_cert_file,                  "",                     0, CONFIG_MAX) \
   X(OPTPATH, tls_key_file,                   "",                     0, CONFIG_MAX) \
   /* limits */ \

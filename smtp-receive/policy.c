@@ -16,6 +16,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include "access.h"
+#include "localnames.h"
 #include "address.h"
 #include "byte.h"
 #include "case.h"
@@ -291,12 +292,13 @@ static void lower(char *out, const char *s, size_t len)
   case_lowerb(out, len);
 }
 
-/* is_local_domain - hostname, localhost, or a key of local-domains: the
- * same list queue-run delivers locally (domain only qualifies bare names) */
+/* is_local_domain - a key of local-domains, and hostname or localhost
+ * unless local_delivery says otherwise: the same list queue-run delivers
+ * locally (domain only qualifies bare names); 1, 0, -1 */
 static int is_local_domain(struct session *s, const char *d, size_t len)
 {
-  if (str_len(s->cfg->hostname) == len && !case_diffb(d, len, s->cfg->hostname)) return 1;
-  if (len == 9 && !case_diffb(d, len, "localhost")) return 1;
+  int own = localnames_is(s->cfg, d, len) ? localnames_local(s->cfg, &s->local_domains) : 0;
+  if (own != 0) return own;
   return lookup(&s->local_domains, d, len);
 }
 
