@@ -144,6 +144,8 @@ int envelope_load_from(struct envelope *e, const char *dir, const char *id, cons
 /* route.c */
 void router_open(struct router *r, const struct config *cfg);
 void router_refresh(struct router *r);
+/* route_rcpt - route addr (not inside w->pool: routing adds to it) for
+ * envelope recipient orig; 0, or -1 out of memory */
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
 /* route_kind_name - a delivery item kind (KIND_USER, ...) in words, for logs */
 const char *route_kind_name(int kind);

@@ -205,14 +205,18 @@ static void route_defer(struct msg *m, struct work *w, unsigned int from)
  * half of it is dropped and the item stays, so the recipient is kept. */
 static int reroute(struct msg *m, struct work *w, unsigned long now, int flush)
 {
+  static stralloc addr;
   unsigned int i, n = w->n;
   router.id = m->id;
   for (i = 0; i < n; i++) {
     struct item *it = &w->item[i];
     unsigned int n0 = w->n;
     if (it->kind != KIND_ROUTE || it->status != ST_PENDING || (it->next > now && !flush)) continue;
+    /* a copy: routing adds to w->pool, which may move (the address must
+     * not point into it while route_rcpt reads and stores it) */
+    if (!stralloc_copys(&addr, work_s(w, it->addr)) || !stralloc_0(&addr)) { route_defer(m, w, n); return -1; }
     it->status = ST_GONE;
-    if (route_rcpt(&router, w, it->orig, work_s(w, it->addr)) == -1) {
+    if (route_rcpt(&router, w, it->orig, addr.s) == -1) {
       work_truncate(w, n0);
       w->item[i].status = ST_PENDING;     /* work_add may have moved the array */
       route_defer(m, w, n);
