@@ -307,14 +307,13 @@ static int put_status(buffer *b, struct report *r)
  * header, -1 error */
 static int original(const char *id, int full, stralloc *out)
 {
-  static stralloc fn;
   struct stat st;
   char buf[8192];
   int fd;
   ssize_t r = 0;
   size_t scanned = 0;
   out->len = 0;
-  if (!spool_path(&fn, SPOOL_MESS, id) || (fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
+  if ((fd = work_body_open(id)) == -1) return -1;
   if (fstat(fd, &st) == -1) { close(fd); return -1; }
   if ((unsigned long)st.st_size > qr_cfg.bounce_size_limit) full = 0;
   while ((full || out->len <= HEADER_MAX) && (r = read(fd, buf, sizeof buf)) > 0) {

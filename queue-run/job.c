@@ -350,13 +350,11 @@ static unsigned int job_args(struct job *j, char **argv)
 /* job_send - hand j to its helper with the message and a result pipe */
 static int job_send(struct job *j)
 {
-  static stralloc fn;
   char *argv[QR_RCPTS_PER_JOB + 12];
   unsigned int argc = job_args(j, argv);
   int p[2], msgfd, r, e;
   if (!argc) { errno = ENOMEM; return -1; }
-  if (!spool_path(&fn, SPOOL_MESS, j->m->id)) return -1;
-  if ((msgfd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
+  if ((msgfd = work_body_open(j->m->id)) == -1) return -1;
   if (pipe2(p, O_CLOEXEC) == -1) { e = errno; close(msgfd); errno = e; return -1; }
   r = spawn_send(j->remote ? sock_remote : sock_local, j->no, argv, argc, msgfd, p[1]);
   e = errno;

@@ -119,6 +119,11 @@ extern int qr_once;             /* main.c: --once mode */
 /* time.c */
 unsigned long qr_now(void);
 
+/* state.c: mess/<id> opened for reading without following a symlink or
+ * blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a regular file) */
+#define EFTYPE_BODY EMEDIUMTYPE
+int work_body_open(const char *id);
+
 /* state.c */
 void work_init(struct work *w);
 void work_free(struct work *w);
