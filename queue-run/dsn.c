@@ -14,9 +14,12 @@
  * return the header.  bounce_rate_limit bounds the notices per hour to
  * one address, counted in state/bounce-rate so that it holds across
  * --once runs: beyond it they wait in the queue until the next hour, so
- * one broken destination cannot start a bounce storm. */
+ * one broken destination cannot start a bounce storm.  Each address has
+ * its own count (no two share one); a notice still held back when its
+ * message is older than queue_lifetime is given up and logged. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -38,70 +41,125 @@
 #include "wbuf.h"
 #include "qr.h"
 
-#define RATE_SLOTS 256                 /* addresses tracked for the rate limit */
+#define RATE_ADDRS_MAX 100000         /* addresses counted per hour (past it, a new one is not limited) */
 #define RATE_FILE SPOOL_STATE "/bounce-rate"
 #define HEADER_MAX (256UL * 1024)      /* bytes of original header returned */
 #define INJECT_SECONDS 60              /* the injector must answer within this (below WatchdogSec) */
 #define DOUBLE_BOUNCE "postern.double-bounce."
 
 enum { DSN_FAILED, DSN_DELAYED, DSN_SUCCESS };
+enum { SENT = 0, LATER = -1, GIVEN_UP = -2 };   /* send_notice's answers */
 
 /* struct rate - notices sent to one address in the current hour */
-struct rate { char addr[ADDR_MAX + 1]; unsigned long hour, count; };
-static struct rate rates[RATE_SLOTS];
-static int rates_loaded;        /* state/bounce-rate read */
+struct rate { char *addr; unsigned long count; };
+static struct rate *rates;      /* open addressing, keyed by address (case ignored) */
+static unsigned int rates_cap, rates_used;
+static unsigned long rates_hour = (unsigned long)-1;   /* the hour the table counts */
 static unsigned long retry_at;  /* send_notice: when a notice not sent now may go */
 
-/* rate_slot - the slot of addr (ASCII case ignored) */
-static struct rate *rate_slot(const char *addr)
+/* rate_hash - of addr, ASCII case ignored */
+static unsigned long rate_hash(const char *addr)
 {
   unsigned long h = 5381;
   const char *p;
   for (p = addr; *p; p++) h = h * 33 + (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-  return &rates[h % RATE_SLOTS];
+  return h;
+}
+
+/* rate_find - the entry of addr, made if new (count 0); 0 when the table
+ * is full or there is no memory.  Every address has its own entry: no
+ * count is lost to another address (the table grows, it does not evict). */
+static struct rate *rate_find(const char *addr)
+{
+  unsigned int i;
+  if (2 * (rates_used + 1) > rates_cap) {
+    unsigned int cap = rates_cap ? rates_cap * 2 : 256, j, k;
+    struct rate *t;
+    if (rates_used >= RATE_ADDRS_MAX || !(t = calloc(cap, sizeof *t))) return 0;
+    for (j = 0; j < rates_cap; j++) {
+      if (!rates[j].addr) continue;
+      for (k = (unsigned int)rate_hash(rates[j].addr) & (cap - 1); t[k].addr; k = (k + 1) & (cap - 1)) {}
+      t[k] = rates[j];
+    }
+    free(rates);
+    rates = t; rates_cap = cap;
+  }
+  for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1))
+    if (!case_diffs(rates[i].addr, addr)) return &rates[i];
+  if (!(rates[i].addr = malloc(str_len(addr) + 1))) return 0;
+  str_copy(rates[i].addr, addr);
+  rates[i].count = 0;
+  rates_used++;
+  return &rates[i];
+}
+
+/* rate_clear - a new hour: nothing counted */
+static void rate_clear(unsigned long hour)
+{
+  unsigned int i;
+  for (i = 0; i < rates_cap; i++) free(rates[i].addr);
+  free(rates);
+  rates = 0; rates_cap = rates_used = 0;
+  rates_hour = hour;
+}
+
+/* rate_rewrite - state/bounce-rate as this hour's counts, one line per
+ * address (the lines of past hours dropped); a failure only means a few
+ * more notices */
+static void rate_rewrite(void)
+{
+  stralloc text = { 0 };
+  char num[NUM_ULONG];
+  unsigned int i;
+  for (i = 0; i < rates_cap; i++)
+    if (rates[i].addr && rates[i].count
+        && !(stralloc_cats(&text, num_str(num, rates_hour)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, num_str(num, rates[i].count)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, rates[i].addr) && stralloc_cats(&text, "\n"))) { stralloc_free(&text); return; }
+  state_file_write(RATE_FILE, &text, 0600);
+  stralloc_free(&text);
 }
 
 /* rate_load - this hour's counts from state/bounce-rate: "hour count addr"
- * lines; anything malformed is skipped (the worst is a few more notices) */
+ * lines, summed per address; anything malformed is skipped (the worst is
+ * a few more notices).  A file holding other hours is rewritten. */
 static void rate_load(unsigned long hour)
 {
   char space[4096], line[ADDR_MAX + 64];
   size_t len;
-  int fd = open(RATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open(RATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), stale = 0, g;
   buffer b;
-  rates_loaded = 1;
+  rate_clear(hour);
   if (fd == -1) return;
   buffer_init(&b, read, fd, space, sizeof space);
-  while (getln(&b, line, sizeof line - 1, &len) == GETLN_LINE) {
+  while ((g = getln(&b, line, sizeof line - 1, &len)) != GETLN_EOF && g != GETLN_ERROR) {
     unsigned long hr, count;
     size_t k, m;
     struct rate *r;
+    if (g != GETLN_LINE) { stale = 1; continue; }      /* an overlong line */
     line[len] = 0;
-    if (!(k = scan_ulong(line, &hr)) || line[k] != ' ' || hr != hour) continue;
+    if (!(k = scan_ulong(line, &hr)) || line[k] != ' ' || hr != hour) { stale = 1; continue; }
     if (!(m = scan_ulong(line + k + 1, &count)) || line[k + 1 + m] != ' ') continue;
     if (str_len(line + k + m + 2) > ADDR_MAX || !line[k + m + 2]) continue;
-    r = rate_slot(line + k + m + 2);
-    str_copy(r->addr, line + k + m + 2);
-    r->hour = hour;
-    r->count = count;
+    if ((r = rate_find(line + k + m + 2))) r->count += count;
   }
   close(fd);
+  if (stale) rate_rewrite();
 }
 
-/* rate_save - the counts of this hour back to state/bounce-rate, durably
- * (state_file_write); a failure only means a few more notices */
-static void rate_save(unsigned long hour)
+/* rate_count - one more notice to addr this hour, appended to
+ * state/bounce-rate and fsynced (a line per notice: no rewrite of the
+ * whole table each time) */
+static void rate_count(const char *addr)
 {
-  static stralloc text;
   char num[NUM_ULONG];
-  unsigned int i;
-  text.len = 0;
-  for (i = 0; i < RATE_SLOTS; i++)
-    if (rates[i].hour == hour && rates[i].count
-        && !(stralloc_cats(&text, num_str(num, hour)) && stralloc_cats(&text, " ")
-             && stralloc_cats(&text, num_str(num, rates[i].count)) && stralloc_cats(&text, " ")
-             && stralloc_cats(&text, rates[i].addr) && stralloc_cats(&text, "\n"))) return;
-  state_file_write(RATE_FILE, &text, 0600);
+  stralloc line = { 0 };
+  int fd = open(RATE_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd == -1) { rate_rewrite(); return; }       /* none yet: the table as it is */
+  if (stralloc_cats(&line, num_str(num, rates_hour)) && stralloc_cats(&line, " 1 ") && stralloc_cats(&line, addr)
+      && stralloc_cats(&line, "\n") && write(fd, line.s, line.len) == (ssize_t)line.len) fsync(fd);
+  close(fd);
+  stralloc_free(&line);
 }
 
 /* rate_ok - may one more notice go to addr this hour? counts it if so */
@@ -110,15 +168,11 @@ static int rate_ok(const char *addr)
   unsigned long hour = qr_now() / 3600;
   struct rate *r;
   if (!qr_cfg.bounce_rate_limit) return 1;
-  if (!rates_loaded) rate_load(hour);
-  r = rate_slot(addr);
-  if (r->hour != hour || case_diffs(r->addr, addr)) {
-    if (str_len(addr) > ADDR_MAX) return 1;
-    str_copy(r->addr, addr); r->hour = hour; r->count = 0;
-  }
+  if (hour != rates_hour) rate_load(hour);
+  if (str_len(addr) > ADDR_MAX || !(r = rate_find(addr))) return 1;   /* not counted: not limited */
   if (r->count >= qr_cfg.bounce_rate_limit) return 0;
   r->count++;
-  rate_save(hour);
+  rate_count(addr);
   return 1;
 }
 
@@ -430,7 +484,8 @@ static int inject(const struct report *r, int msgfd, int envfd)
   return -1;
 }
 
-/* send_notice - build and inject one notice; 0 queued, -1 not now */
+/* send_notice - build and inject one notice: SENT, LATER (-1: not now)
+ * or GIVEN_UP (held back by the rate limit past queue_lifetime) */
 static int send_notice(struct work *w, const char *id, int type, char want, const char *to, int dbl)
 {
   struct report r;
@@ -439,9 +494,16 @@ static int send_notice(struct work *w, const char *id, int type, char want, cons
   r.w = w; r.id = id; r.type = type; r.want = want; r.to = to;
   if (!rate_ok(to)) {
     unsigned long next_hour = (qr_now() / 3600 + 1) * 3600;
+    /* held back, but not for ever: a message is kept queue_lifetime at
+     * most, and so is the notice it owes (the limit is for storms; a queue
+     * must not grow without end behind it) */
+    if (qr_now() >= w->arrival + qr_cfg.queue_lifetime) {
+      log_event(id, "status", "discarded", "to", to, "reason", "notice held back by bounce_rate_limit past queue_lifetime", (char *)0);
+      return GIVEN_UP;
+    }
     if (next_hour > retry_at) retry_at = next_hour;
     log_event(id, "status", "deferred", "to", to, "reason", "notice held back by bounce_rate_limit", (char *)0);
-    return -1;
+    return LATER;
   }
   if ((msgfd = build(&r)) == -1) return -1;
   if ((envfd = envelope_memfd(&r, dbl)) != -1) { res = inject(&r, msgfd, envfd); close(envfd); }
@@ -475,7 +537,7 @@ static int failures(struct work *w, const char *id)
     mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
     return 0;
   }
-  if (send_notice(w, id, DSN_FAILED, ST_FAILED, *sender ? sender : "postmaster", !*sender) == -1) return -1;
+  if (send_notice(w, id, DSN_FAILED, ST_FAILED, *sender ? sender : "postmaster", !*sender) == LATER) return -1;
   mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
   return 0;
 }
@@ -489,7 +551,7 @@ static int successes(struct work *w, const char *id)
   for (i = 0; i < w->n; i++)
     if (w->item[i].status == ST_DONE_NOTIFY) { if (*sender) any = 1; else w->item[i].status = ST_DONE; }
   if (!any) return 0;
-  if (send_notice(w, id, DSN_SUCCESS, ST_DONE_NOTIFY, sender, 0) == -1) return -1;
+  if (send_notice(w, id, DSN_SUCCESS, ST_DONE_NOTIFY, sender, 0) == LATER) return -1;
   mark(w, DSN_SUCCESS, ST_DONE_NOTIFY, ST_DONE);
   return 0;
 }
@@ -512,5 +574,5 @@ int dsn_warn(struct work *w, const char *id)
   for (i = 0; i < w->n; i++)
     if (w->item[i].status == ST_PENDING && wanted(w, &w->item[i], DSN_DELAYED)) break;
   if (i == w->n) return 0;
-  return send_notice(w, id, DSN_DELAYED, ST_PENDING, sender, 0);
+  return send_notice(w, id, DSN_DELAYED, ST_PENDING, sender, 0) == LATER ? -1 : 0;
 }
