@@ -60,6 +60,7 @@ static const struct key keys[] = {
   K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
   K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
   K(smtp_connection_reuse_time, T_DURATION),
+  K(dsn_success_notices, T_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -117,6 +118,7 @@ void config_defaults(struct config *c)
   c->queue_user = "postern-queue";
   c->send_user = "postern-send";
   c->bounce_size_limit = 50UL * 1024;
+  c->dsn_success_notices = "yes";
   c->queue_shutdown_timeout = 60;
   c->smtp_connect_timeout = 30;
   c->smtp_greeting_timeout = 300;

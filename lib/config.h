@@ -65,6 +65,7 @@ struct config {
   const char *send_user;             /* remote-spawn drops to this user */
   unsigned long bounce_size_limit;   /* bounces return larger originals' header only */
   unsigned long queue_shutdown_timeout;  /* seconds SIGTERM waits for deliveries */
+  const char *dsn_success_notices;   /* no: NOTIFY=SUCCESS is not honoured (queue-run.8) */
   /* remote-send (remote-send.8); policy words are checked there */
   unsigned long smtp_connect_timeout;     /* seconds per connection attempt */
   unsigned long smtp_greeting_timeout;    /* seconds to wait for the 220 */

@@ -226,6 +226,10 @@ struct report {
   char want;                  /* item status that belongs in it */
   const char *to;             /* its recipient */
   int eight;                  /* 8-bit content included */
+  int global;                 /* RFC 6533: UTF-8 addresses or header: the message/global types */
+  int outside;                /* to outside the local domains: no internal routes in it */
+  int full;                   /* the original returned: 1 whole, 0 header, -1 none */
+  stralloc *body;             /* the original (or its header) */
   char boundary[SPOOL_ID_MAX + 32];
 };
 
@@ -252,7 +256,7 @@ static int wanted(const struct work *w, const struct item *it, int type)
 
 int dsn_success_wanted(const struct work *w, const struct item *it)
 {
-  return wanted(w, it, DSN_SUCCESS);
+  return str_diff(qr_cfg.dsn_success_notices, "no") && wanted(w, it, DSN_SUCCESS);
 }
 
 /* in_report - does the item belong in the notice? */
@@ -274,7 +278,8 @@ static int put_head(buffer *b, struct report *r)
       || buffer_puts(b, "\nMessage-ID: <") || buffer_puts(b, r->id) || buffer_puts(b, ".")
       || buffer_puts(b, num_str(num, qr_now())) || buffer_puts(b, ".dsn@") || buffer_puts(b, qr_cfg.hostname)
       || buffer_puts(b, ">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
-                        "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"")
+                        "Content-Type: multipart/report; report-type=")
+      || buffer_puts(b, r->global ? "global-delivery-status" : "delivery-status") || buffer_puts(b, ";\n\tboundary=\"")
       || buffer_puts(b, r->boundary) || buffer_puts(b, "\"\n\nThis is a MIME-encapsulated message.\n\n--")
       || buffer_puts(b, r->boundary)
       || buffer_puts(b, "\nContent-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n"
@@ -293,16 +298,51 @@ static int eight_bit(const char *s)
   return 0;
 }
 
+/* is_local_kind - items delivered here (local-deliver) */
+static int is_local_kind(int kind)
+{
+  return kind == KIND_USER || kind == KIND_MAILBOX || kind == KIND_PROGRAM || kind == KIND_FILE;
+}
+
+/* internal_route - the item went by a route the administrator set (routes
+ * map, relayhost, lmtp:) or was delivered here, not by the public MX of
+ * its domain: its destination and the texts of its deliverer name hosts,
+ * sockets and paths inside the site */
+static int internal_route(const struct work *w, const struct item *it)
+{
+  const char *a = work_s(w, it->addr), *d = work_s(w, it->dest);
+  size_t len = str_len(a), at = address_at(a, len);
+  if (is_local_kind(it->kind)) return 1;
+  if (it->kind != KIND_REMOTE) return 0;
+  return !(str_start(d, "smtp:") && at < len && !case_diffs(d + 5, a + at + 1));
+}
+
+/* hidden - the item's result text stays out of the notice: a success
+ * notice says "delivered" and nothing about where (a mailbox path, the
+ * next hop), and a notice to the outside names no internal route; the
+ * Status field keeps the enhanced code */
+static int hidden(const struct report *r, const struct item *it)
+{
+  return r->type == DSN_SUCCESS || (r->outside && internal_route(r->w, it));
+}
+
 /* put_human - one line per recipient in the text part */
 static int put_human(buffer *b, struct report *r)
 {
   unsigned int i;
   for (i = 0; i < r->w->n; i++) {
     const struct item *it = &r->w->item[i];
+    const char *text = work_s(r->w, it->text);
+    char status[16];
     if (!in_report(r, it)) continue;
-    if (eight_bit(work_s(r->w, it->addr)) || eight_bit(work_s(r->w, it->text))) r->eight = 1;
-    if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")
-        || buffer_puts(b, *work_s(r->w, it->text) ? work_s(r->w, it->text) : "delivered") || buffer_puts(b, "\n")) return -1;
+    if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")) return -1;
+    if (r->type == DSN_SUCCESS) {
+      if (buffer_puts(b, it->kind == KIND_REMOTE ? "relayed" : "delivered")) return -1;
+    } else if (hidden(r, it) || !*text) {
+      dsn_status(text, r->type == DSN_FAILED, status);
+      if (buffer_puts(b, r->type == DSN_FAILED ? "failed, status " : "delayed, status ") || buffer_puts(b, status)) return -1;
+    } else if (buffer_puts(b, text)) return -1;
+    if (buffer_puts(b, "\n")) return -1;
   }
   return 0;
 }
@@ -313,6 +353,13 @@ static int put_field(buffer *b, const char *name, const char *prefix, const char
   return buffer_puts(b, name) || buffer_puts(b, prefix) || buffer_puts(b, value) || buffer_puts(b, "\n") ? -1 : 0;
 }
 
+/* addr_type - the address type of an address field: utf-8 (RFC 6533)
+ * for an address with UTF-8 in it, else rfc822 */
+static const char *addr_type(const char *a)
+{
+  return eight_bit(a) ? "utf-8; " : "rfc822; ";
+}
+
 /* put_recipient - one per-recipient block of the delivery-status part */
 static int put_recipient(buffer *b, struct report *r, const struct item *it)
 {
@@ -321,7 +368,7 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   char status[16], until[40];
   dsn_status(text, r->type == DSN_FAILED, status);
   if (r->type == DSN_SUCCESS) str_copy(status, "2.0.0");
-  if (buffer_puts(b, "\n") || put_field(b, "Final-Recipient: ", "rfc822; ", work_s(r->w, it->addr))) return -1;
+  if (buffer_puts(b, "\n") || put_field(b, "Final-Recipient: ", addr_type(work_s(r->w, it->addr)), work_s(r->w, it->addr))) return -1;
   if (orcpt && str_chr(orcpt, ';') < str_len(orcpt)) {
     size_t semi = str_chr(orcpt, ';');
     if (buffer_puts(b, "Original-Recipient: ") || buffer_put(b, orcpt, semi) || buffer_puts(b, "; ")
@@ -329,8 +376,8 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   }
   if (put_field(b, "Action: ", "", r->type == DSN_SUCCESS && it->kind == KIND_REMOTE ? "relayed" : action[r->type])
       || put_field(b, "Status: ", "", status)) return -1;
-  if (it->kind == KIND_REMOTE && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
-  if (*text && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
+  if (it->kind == KIND_REMOTE && !r->outside && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
+  if (*text && !hidden(r, it) && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
   if (r->type == DSN_DELAYED) {
     date_rfc5322(until, r->w->arrival + qr_cfg.queue_lifetime, 0);
     if (put_field(b, "Will-Retry-Until: ", "", until)) return -1;
@@ -346,11 +393,12 @@ static int put_status(buffer *b, struct report *r)
   unsigned int i;
   date_rfc5322(d, r->w->arrival, 0);
   if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
-      || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+      || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: ")
+      || buffer_puts(b, r->global ? "message/global-delivery-status\n\n" : "message/delivery-status\n\n")
       || put_field(b, "Reporting-MTA: ", "dns; ", qr_cfg.hostname) || put_field(b, "X-Postern-Queue-ID: ", "", r->id))
     return -1;
   if (envid && (buffer_puts(b, "Original-Envelope-Id: ") || xtext_put(b, envid) || buffer_puts(b, "\n"))) return -1;
-  if (put_field(b, "X-Postern-Sender: ", "rfc822; ", envelope_sender(&r->w->env)) || put_field(b, "Arrival-Date: ", "", d)) return -1;
+  if (put_field(b, "X-Postern-Sender: ", addr_type(envelope_sender(&r->w->env)), envelope_sender(&r->w->env)) || put_field(b, "Arrival-Date: ", "", d)) return -1;
   for (i = 0; i < r->w->n; i++)
     if (in_report(r, &r->w->item[i]) && put_recipient(b, r, &r->w->item[i])) return -1;
   return 0;
@@ -389,22 +437,46 @@ static int original(const char *id, int full, stralloc *out)
   return full;
 }
 
-/* put_original - the third part */
+/* put_original - the third part: message/rfc822 or text/rfc822-headers,
+ * or for internationalized mail message/global or message/global-headers */
 static int put_original(buffer *b, struct report *r)
+{
+  stralloc *body = r->body;
+  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
+      || buffer_puts(b, r->full == 1 ? "\nContent-Description: Undelivered Message\nContent-Type: "
+                                     : "\nContent-Description: Message Headers\nContent-Type: ")
+      || buffer_puts(b, r->full == 1 ? (r->global ? "message/global\n" : "message/rfc822\n")
+                                     : (r->global ? "message/global-headers\n" : "text/rfc822-headers\n"))
+      || (r->eight && buffer_puts(b, "Content-Transfer-Encoding: 8bit\n"))
+      || buffer_puts(b, "\n") || buffer_put(b, body->s, body->len)
+      || buffer_puts(b, "\n--") || buffer_puts(b, r->boundary) || buffer_puts(b, "--\n")) return -1;
+  return 0;
+}
+
+/* examine - before anything is written: the original read, whether the
+ * notice is 8-bit, internationalized (RFC 6533: SMTPUTF8, or UTF-8 in an
+ * address or the returned header) and for the outside */
+static int examine(struct report *r)
 {
   static stralloc body;
   const char *ret = envelope_tag(&r->w->env, 'R');
-  int full = original(r->id, r->type == DSN_FAILED && !(ret && !str_diff(ret, "HDRS")), &body);
-  size_t i;
-  if (full == -1) body.len = 0;
-  for (i = 0; i < body.len; i++) if ((unsigned char)body.s[i] >= 0x80) r->eight = 1;
-  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
-      || buffer_puts(b, full == 1 ? "\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n"
-                                  : "\nContent-Description: Message Headers\nContent-Type: text/rfc822-headers\n")
-      || (r->eight && buffer_puts(b, "Content-Transfer-Encoding: 8bit\n"))
-      || buffer_puts(b, "\n") || buffer_put(b, body.s, body.len)
-      || buffer_puts(b, "\n--") || buffer_puts(b, r->boundary) || buffer_puts(b, "--\n")) return -1;
-  if (body.a > 4 * HEADER_MAX) stralloc_free(&body);
+  size_t i, head;
+  r->body = &body;
+  r->full = original(r->id, r->type == DSN_FAILED && !(ret && !str_diff(ret, "HDRS")), &body);
+  if (r->full == -1) body.len = 0;
+  for (head = 0; head < body.len; head++)
+    if (body.s[head] == '\n' && (head == 0 || body.s[head - 1] == '\n')) break;
+  for (i = 0; i < body.len; i++)
+    if ((unsigned char)body.s[i] >= 0x80) { r->eight = 1; if (i < head) r->global = 1; }
+  if (envelope_tag(&r->w->env, 'U') || eight_bit(r->to) || eight_bit(envelope_sender(&r->w->env))) r->global = 1;
+  for (i = 0; i < r->w->n; i++) {
+    const struct item *it = &r->w->item[i];
+    if (!in_report(r, it)) continue;
+    if (eight_bit(work_s(r->w, it->addr))) r->global = 1;
+    if (eight_bit(work_s(r->w, it->text))) r->eight = 1;
+  }
+  if (r->global) r->eight = 1;
+  r->outside = !sched_local_address(r->to);
   return 0;
 }
 
@@ -432,9 +504,11 @@ static int build(struct report *r)
   buffer b;
   if (fd == -1) return -1;
   boundary(r);
+  examine(r);
   wbuf_init(&b, fd, space, sizeof space);
   if (put_head(&b, r) || put_human(&b, r) || put_status(&b, r) || put_original(&b, r)
       || wbuf_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
+  if (r->body->a > 4 * HEADER_MAX) stralloc_free(r->body);
   return fd;
 }
 
@@ -453,7 +527,7 @@ static int envelope_memfd(const struct report *r, int dbl)
   ok = !envelope_set_sender(&e, "", 0)
     && (!dbl || !envelope_set_tag(&e, 'E', envid, str_len(envid), ENV_INPUT))
     && (!r->eight || !envelope_set_tag(&e, 'B', "8BITMIME", 8, ENV_INPUT))
-    && (!envelope_tag(&r->w->env, 'U') || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
+    && (!(envelope_tag(&r->w->env, 'U') || eight_bit(r->to)) || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
     && !envelope_add_rcpt(&e, r->to, str_len(r->to))
     && envelope_write(&b, &e) == 0 && wbuf_flush(&b) == 0 && lseek(fd, 0, SEEK_SET) == 0;
   envelope_free(&e);

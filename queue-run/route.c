@@ -106,6 +106,13 @@ static int is_local_domain(struct router *r, const char *d, size_t len)
   return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
 }
 
+int route_local_address(struct router *r, const char *addr)
+{
+  size_t len = str_len(addr), at = address_at(addr, len);
+  if (at == len) return 1;                  /* a bare name is qualified with domain */
+  return is_local_domain(r, addr + at + 1, len - at - 1) == 1;
+}
+
 const char *route_kind_name(int kind)
 {
   switch (kind) {

@@ -34,6 +34,11 @@ void sched_open(void)
   router_open(&router, &qr_cfg);
 }
 
+int sched_local_address(const char *addr)
+{
+  return route_local_address(&router, addr);
+}
+
 /* id_hash - of a queue id */
 static unsigned long id_hash(const char *id)
 {

@@ -45,3 +45,88 @@ for i in range(1000):
 else
   skip "bounce rate limit" "faketime is not installed"
 fi
+
+command -v python3 >/dev/null || { skip "notice contents" "python3 is not installed"; exit 0; }
+cat >"$T/dsn.py" <<'PY'
+# the facts of one notice: types of the parts, per-recipient fields
+import sys, email
+from email import policy
+m = email.message_from_bytes(open(sys.argv[1], 'rb').read(), policy=policy.compat32)
+print("type:", m.get_content_type(), "report-type:", m.get_param("report-type"))
+parts = m.get_payload()
+print("parts:", " ".join(p.get_content_type() for p in parts))
+print("human:", parts[0].get_payload(decode=True).decode("utf-8", "replace").replace("\n", " | "))
+PY
+notice_for() { grep -l "^To: <$1>" "$T/remote/"*.msg "$T/mail/"*/new/* 2>/dev/null | tail -1; }
+qr_map virtual <<M
+okbox@example.test $T/mail/okbox/
+pm@example.test $T/mail/pm/
+M
+qr_map routes <<M
+corp.test lmtp:unix:/run/secret/lmtp
+M
+
+# --- item 15: the next hop took the DSN request: no "relayed" notice
+rm -f "$T/remote/"*
+qr_inject_env "$(printf 'V1\nFs@x.test\nTsucc-passed@far.test\nNSUCCESS\nTsucc-plain@far.test\nNSUCCESS')" < <(printf "$msg")
+qr_run --once
+n=$(notice_for s@x.test)
+is "NOTIFY=SUCCESS: one notice, for the recipient whose next hop lacks DSN" 1 "$(grep -l '^Subject: Successful' "$T/remote/"*.msg 2>/dev/null | wc -l)"
+grep -q 'Final-Recipient: rfc822; succ-plain@far.test' "$n" 2>/dev/null && grep -q 'Action: relayed' "$n" \
+  && ok "NOTIFY=SUCCESS: Action relayed for the hop without DSN" || fail "relayed for the hop without DSN" "$(cat "$n" 2>/dev/null)"
+grep -q 'succ-passed@far.test' "$n" 2>/dev/null && fail "NOTIFY=SUCCESS: no notice for the recipient the next hop reports on" "$(cat "$n")" \
+  || ok "NOTIFY=SUCCESS: no notice for the recipient the next hop reports on"
+grep -q 'to=<succ-passed@far.test> .*status=sent' "$T/log" && ok "passed: the recipient is delivered" || fail "passed: delivered" "$(grep succ-passed "$T/log")"
+is "passed: nothing left in the queue" 0 "$(qr_queue_count)"
+
+# --- item 15: internal routes stay out of notices to the outside
+rm -f "$T/remote/"*
+printf "$msg" | qr_inject s@x.test fail-in@corp.test
+qr_run --once
+n=$(notice_for s@x.test)
+grep -q 'lmtp:unix\|/run/secret' "$n" && fail "bounce to the outside: no internal route in it" "$(cat "$n")" || ok "bounce to the outside: no internal route in it"
+grep -q '^Status: 5.1.1' "$n" && grep -q '^Final-Recipient: rfc822; fail-in@corp.test' "$n" && ! grep -q '^Diagnostic-Code:' "$n" \
+  && ok "bounce to the outside: Status kept, the deliverer's text left out" || fail "bounce to the outside: Status, no Diagnostic-Code" "$(cat "$n")"
+printf "$msg" | qr_inject pm@example.test fail-in2@corp.test
+qr_run --once; qr_run --once
+n=$(notice_for pm@example.test)
+grep -q '^X-Postern-Destination: lmtp:unix:/run/secret/lmtp' "$n" 2>/dev/null && grep -q '^Diagnostic-Code: smtp; 550 5.1.1' "$n" \
+  && ok "bounce to a local sender: the route and the text are given" || fail "bounce to a local sender: route named" "$(cat "$n" 2>/dev/null)"
+
+# --- item 19: a success notice says delivered, not where
+rm -f "$T/remote/"*
+qr_inject_env "$(printf 'V1\nFs@x.test\nTokbox@example.test\nNSUCCESS')" < <(printf "$msg")
+qr_run --once
+n=$(notice_for s@x.test)
+[ -n "$n" ] && ! grep -q "$T\|Maildir" "$n" && ok "success notice: no mailbox path in it" || fail "success notice: no mailbox path" "$(cat "$n" 2>/dev/null)"
+case "$(python3 "$T/dsn.py" "$n" 2>&1)" in *"<okbox@example.test>: delivered |"*) ok "success notice: says delivered" ;; *) fail "success notice: says delivered" "$(python3 "$T/dsn.py" "$n" 2>&1)" ;; esac
+
+# --- item 15: dsn_success_notices = no
+rm -f "$T/remote/"*
+qr_conf dsn_success_notices=no
+qr_inject_env "$(printf 'V1\nFs@x.test\nTokbox@example.test\nNSUCCESS\nTsucc3@far.test\nNSUCCESS\nTsucc4@far.test\nNSUCCESS,FAILURE')" < <(printf "$msg")
+qr_run --once
+is "dsn_success_notices=no: no success notice" 0 "$(grep -l '^Subject: Successful' "$T/remote/"*.msg 2>/dev/null | wc -l)"
+is "dsn_success_notices=no: the next hop gets no SUCCESS either" "1 1" \
+  "$(cat "$T/remote/"*.args | grep -c "^succ3@far.test	NNEVER\$") $(cat "$T/remote/"*.args | grep -c "^succ4@far.test	NFAILURE\$")"
+qr_conf dsn_success_notices=maybe
+"$B/queue-run" -C "$T/conf" --once 2>"$T/err"; rc=$?
+[ "$rc" = 78 ] && grep -q 'dsn_success_notices is not yes or no' "$T/err" && ok "dsn_success_notices: another value is a configuration error" || fail "dsn_success_notices: bad value" "exit $rc" "$(cat "$T/err")"
+qr_conf
+
+# --- item 19: RFC 6533 for internationalized mail
+rm -f "$T/remote/"*
+qr_inject_env "$(printf 'V1\nFs@x.test\nU\nTj\303\266rg-fail@far.test')" < <(printf 'From: s@x.test\nSubject: gr\303\274\303\237e\n\nbody\n')
+qr_run --once
+n=$(notice_for s@x.test)
+out=$(python3 "$T/dsn.py" "$n" 2>&1)
+case "$out" in *"report-type: global-delivery-status"*"parts: text/plain message/global-delivery-status message/global"*) ok "SMTPUTF8 bounce: global-delivery-status and message/global (RFC 6533)" ;;
+  *) fail "SMTPUTF8 bounce: RFC 6533 types" "$out" ;; esac
+grep -q "^Final-Recipient: utf-8; j$(printf '\303\266')rg-fail@far.test" "$n" && ok "SMTPUTF8 bounce: the utf-8 address type" || fail "SMTPUTF8 bounce: utf-8 address type" "$(grep Final "$n")"
+grep -q '^X-Postern-Sender: rfc822; s@x.test' "$n" && ok "SMTPUTF8 bounce: an ASCII address keeps rfc822" || fail "ASCII address type" "$(grep Sender "$n")"
+rm -f "$T/remote/"*
+printf "$msg" | qr_inject s@x.test plain-fail@far.test
+qr_run --once
+out=$(python3 "$T/dsn.py" "$(notice_for s@x.test)" 2>&1)
+case "$out" in *"report-type: delivery-status"*"parts: text/plain message/delivery-status message/rfc822"*) ok "ASCII bounce: RFC 3464 types as before" ;;
+  *) fail "ASCII bounce: RFC 3464 types" "$out" ;; esac
