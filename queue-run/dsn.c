@@ -1,7 +1,9 @@
-/* dsn.c - delivery status notifications (RFC 3464): bounces for failed
- * recipients, delay warnings and success notices, as multipart/report
- * messages from MAILER-DAEMON with the null sender, injected through the
- * configured injector (spool-inject) like any other mail.
+/* dsn.c - delivery status notifications (RFC 3464, RFC 6533 for
+ * internationalized mail): bounces for failed recipients, delay warnings
+ * and success notices, as multipart/report messages from MAILER-DAEMON
+ * with the null sender, injected through the configured injector
+ * (spool-inject) like any other mail.  A notice to the outside names no
+ * internal route; a success notice does not say where the mail went.
  *
  * Who is told: the envelope sender; for a message with the null sender
  * (itself a bounce) the failure goes to postmaster as a "double bounce"
@@ -456,7 +458,7 @@ static int put_original(buffer *b, struct report *r)
 /* examine - before anything is written: the original read, whether the
  * notice is 8-bit, internationalized (RFC 6533: SMTPUTF8, or UTF-8 in an
  * address or the returned header) and for the outside */
-static int examine(struct report *r)
+static void examine(struct report *r)
 {
   static stralloc body;
   const char *ret = envelope_tag(&r->w->env, 'R');
@@ -477,7 +479,6 @@ static int examine(struct report *r)
   }
   if (r->global) r->eight = 1;
   r->outside = !sched_local_address(r->to);
-  return 0;
 }
 
 /* boundary - the MIME boundary: the id and random hex, so that no

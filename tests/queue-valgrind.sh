@@ -75,7 +75,18 @@ id=$(ls "$T/spool/queue" | head -1)
 [ -n "$id" ] && vg_run "--bounce" --bounce "$id"
 vg_run "--once applying the bounce" --once
 
-# 4: the bounce rate limit holds notices back
+# 4: internationalized mail (RFC 6533 notices), repeated recipients, a
+# notice to a local sender, success notices refused
+qr_inject_env "$(printf 'V1\nFs@x.test\nU\nTj\303\266rg-fail@far.test\nTlist@example.test\nTlist@example.test\nTsucc-passed@far.test\nNSUCCESS')" < <(printf 'From: s@x.test\nSubject: gr\303\274\303\237e\n\nbody\n')
+vg_run "SMTPUTF8 bounce, repeated recipients, passed" --once
+printf "$msg" | qr_inject box@example.test fail-local@far.test
+vg_run "a bounce to a local sender" --once
+qr_conf dsn_success_notices=no
+qr_inject_env "$(printf 'V1\nFs@x.test\nTsucc5@far.test\nNSUCCESS,FAILURE')" < <(printf "$msg")
+vg_run "dsn_success_notices = no" --once
+qr_conf
+
+# 5: the bounce rate limit holds notices back
 qr_conf bounce_rate_limit=1
 for i in 1 2 3; do printf "$msg" | qr_inject s@x.test "fail-rl$i@far.test"; done
 vg_run "bounces held back by bounce_rate_limit" --once
