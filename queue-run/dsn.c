@@ -258,7 +258,7 @@ static int wanted(const struct work *w, const struct item *it, int type)
 
 int dsn_success_wanted(const struct work *w, const struct item *it)
 {
-  return str_diff(qr_cfg.dsn_success_notices, "no") && wanted(w, it, DSN_SUCCESS);
+  return qr_cfg.dsn_success_notices && wanted(w, it, DSN_SUCCESS);
 }
 
 /* in_report - does the item belong in the notice? */

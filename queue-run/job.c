@@ -302,7 +302,7 @@ unsigned int jobs_for(struct msg *m, unsigned long now, int flush)
 static int notify_put(stralloc *sa, const char *n)
 {
   size_t start = sa->len;
-  if (!str_diff(qr_cfg.dsn_success_notices, "yes")) return stralloc_cats(sa, n) ? 0 : -1;
+  if (qr_cfg.dsn_success_notices) return stralloc_cats(sa, n) ? 0 : -1;
   while (*n) {
     size_t k = str_chr(n, ',');
     if (!(k == 7 && !case_diffb(n, 7, "SUCCESS"))

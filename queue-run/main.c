@@ -140,8 +140,6 @@ int main(int argc, char **argv)
   parse(argc, argv, &a);
   config_load(&qr_cfg, a.conf);
   log_init("queue-run", a.nroute ? LOGTO_STDERR : qr_cfg.log);
-  if (str_diff(qr_cfg.dsn_success_notices, "yes") && str_diff(qr_cfg.dsn_success_notices, "no"))
-    die(EX_CONFIG, "dsn_success_notices is not yes or no");
   if (a.nroute) return verify_route(a.route, a.nroute);   /* sendmail -bv: any user, no spool */
   if (chdir(qr_cfg.spool) == -1) diesys(EX_TEMPFAIL, "unable to enter the spool ", qr_cfg.spool);
   if (!privs_allowed()) die(EX_NOPERM, "permission denied: only root and the owner of the queue may list or run it");

@@ -111,7 +111,7 @@ is "dsn_success_notices=no: the next hop gets no SUCCESS either" "1 1" \
   "$(cat "$T/remote/"*.args | grep -c "^succ3@far.test	NNEVER\$") $(cat "$T/remote/"*.args | grep -c "^succ4@far.test	NFAILURE\$")"
 qr_conf dsn_success_notices=maybe
 "$B/queue-run" -C "$T/conf" --once 2>"$T/err"; rc=$?
-[ "$rc" = 78 ] && grep -q 'dsn_success_notices is not yes or no' "$T/err" && ok "dsn_success_notices: another value is a configuration error" || fail "dsn_success_notices: bad value" "exit $rc" "$(cat "$T/err")"
+[ "$rc" = 78 ] && grep -q "bad value for 'dsn_success_notices'" "$T/err" && ok "dsn_success_notices: another value is a configuration error" || fail "dsn_success_notices: bad value" "exit $rc" "$(cat "$T/err")"
 qr_conf
 
 # --- item 19: RFC 6533 for internationalized mail
