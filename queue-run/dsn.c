@@ -68,26 +68,36 @@ static unsigned long rate_hash(const char *addr)
   return h;
 }
 
-/* rate_find - the entry of addr, made if new (count 0); 0 when the table
- * is full or there is no memory.  Every address has its own entry: no
- * count is lost to another address (the table grows, it does not evict). */
+/* rate_grow - room for one more address (the table stays under half
+ * full, so every probe ends); -1 at RATE_ADDRS_MAX or without memory */
+static int rate_grow(void)
+{
+  unsigned int cap = rates_cap ? rates_cap * 2 : 256, j, k;
+  struct rate *t;
+  if (2 * (rates_used + 1) <= rates_cap) return 0;
+  if (rates_used >= RATE_ADDRS_MAX || !(t = calloc(cap, sizeof *t))) return -1;
+  for (j = 0; j < rates_cap; j++) {
+    if (!rates[j].addr) continue;
+    for (k = (unsigned int)rate_hash(rates[j].addr) & (cap - 1); t[k].addr; k = (k + 1) & (cap - 1)) {}
+    t[k] = rates[j];
+  }
+  free(rates);
+  rates = t; rates_cap = cap;
+  return 0;
+}
+
+/* rate_find - the entry of addr, made if new (count 0); 0 when a new one
+ * does not fit (RATE_ADDRS_MAX, no memory).  Every address has its own
+ * entry: no count is lost to another address (the table grows, it does
+ * not evict). */
 static struct rate *rate_find(const char *addr)
 {
   unsigned int i;
-  if (2 * (rates_used + 1) > rates_cap) {
-    unsigned int cap = rates_cap ? rates_cap * 2 : 256, j, k;
-    struct rate *t;
-    if (rates_used >= RATE_ADDRS_MAX || !(t = calloc(cap, sizeof *t))) return 0;
-    for (j = 0; j < rates_cap; j++) {
-      if (!rates[j].addr) continue;
-      for (k = (unsigned int)rate_hash(rates[j].addr) & (cap - 1); t[k].addr; k = (k + 1) & (cap - 1)) {}
-      t[k] = rates[j];
-    }
-    free(rates);
-    rates = t; rates_cap = cap;
-  }
-  for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1))
-    if (!case_diffs(rates[i].addr, addr)) return &rates[i];
+  if (rates_cap)
+    for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1))
+      if (!case_diffs(rates[i].addr, addr)) return &rates[i];
+  if (rate_grow() == -1) return 0;
+  for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1)) {}
   if (!(rates[i].addr = malloc(str_len(addr) + 1))) return 0;
   str_copy(rates[i].addr, addr);
   rates[i].count = 0;
