@@ -68,6 +68,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
   /* queue-run and local-deliver (queue-run.8, local-deliver.8) */ \
   X(STR,    home_mailbox,                   "Maildir/",             0, CONFIG_MAX) /* relative to home: Maildir if it ends in / */ \
+  X(BOOL,   allow_forward,                  "yes",                  0, CONFIG_MAX) /* no: users' ~/.forward files are not read */ \
   X(STR,    mail_spool_directory,           "",                     0, CONFIG_MAX) /* "": none; else mbox DIR/USER */ \
   X(STR,    mailbox_command,                "",                     0, CONFIG_MAX) /* "": none; else run by /bin/sh -c */ \
   X(STR,    virtual_user,                   "postern-virtual",      0, CONFIG_MAX) /* runs virtual-map and alias deliveries */ \

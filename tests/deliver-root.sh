@@ -134,3 +134,15 @@ M
 else
   skip "disk full" "cannot mount a tmpfs here"
 fi
+
+# allow_forward = no: the .forward is not read, the mail goes to the mailbox
+qr_conf allow_forward=no
+rm -f "$T/remote/"*
+printf '%s\n' fwd-target@far.test >"$H/.forward"; chown "$U:$U" "$H/.forward"; chmod 644 "$H/.forward"
+before=$(qr_maildir_count "$H/Maildir")
+printf 'Subject: nofw\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+is "allow_forward=no: the mail lands in the Maildir" $((before + 1)) "$(qr_maildir_count "$H/Maildir")"
+is "allow_forward=no: nothing forwarded" "" "$(grep -l '^fwd-target@far.test$' "$T/remote/"*.args 2>/dev/null)"
+qr_conf
+
