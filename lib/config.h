@@ -88,13 +88,21 @@ struct config {
 /* config_load - fill c from -C FILE (arg), else $POSTERN_CONF, else the
  * default file (missing: defaults).  Refuses a file writable by group or
  * others, or owned by someone other than root or the effective user, and
- * when running set-id one not owned by root.  Ends the process with
- * EX_CONFIG (temporary) on any error, naming file:line. */
+ * when running set-id one not owned by root.  A set-id run (the set-gid
+ * spool-inject) reads the system configuration only: -C or
+ * $POSTERN_CONF naming another file than CONFIG_DEFAULT_FILE is refused
+ * (a caller must not swap the site's limits for another root-owned
+ * file's).  Ends the process with EX_CONFIG (temporary) on any error,
+ * naming file:line. */
 void config_load(struct config *c, const char *arg);
 
 /* config_try - the same, but returns -1 with the reason in err instead of
  * ending the process (for programs that must answer in their own way) */
 int config_try(struct config *c, const char *arg, stralloc *err);
+
+/* config_setid - this process runs set-id: the kernel's AT_SECURE, or
+ * real and effective user or group ids differ */
+int config_setid(void);
 
 /* config_defaults - every key at its default (hostname from uname) */
 void config_defaults(struct config *c);
