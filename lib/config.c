@@ -61,6 +61,7 @@ static const struct key keys[] = {
   K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
   K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
   K(smtp_connection_reuse_time, T_DURATION),
+  K(local_min_uid, T_SIZE), K(local_allowed_users, T_STRING), K(local_refuse_shells, T_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -106,6 +107,9 @@ void config_defaults(struct config *c)
   c->mail_spool_directory = "";
   c->mailbox_command = "";
   c->virtual_user = "postern-virtual";
+  c->local_min_uid = 1000;     /* Debian's first ordinary account */
+  c->local_allowed_users = "";
+  c->local_refuse_shells = "";
   c->program_dir = "/etc/postern/programs";
   c->remote_deliverer = "";    /* libexec_dir/remote-send unless set */
   c->concurrency_limit = 20;

@@ -77,6 +77,10 @@ struct config {
   const char *smtp_tls_ca_file;      /* "": the system CA store */
   unsigned long dns_timeout;         /* seconds per DNS question */
   unsigned long smtp_connection_reuse_time;  /* idle seconds a connection waits for the next message; 0: no reuse */
+  /* local-spawn (queue-run.8): who receives his own mail */
+  unsigned long local_min_uid;       /* accounts below are not mail recipients ... */
+  const char *local_allowed_users;   /* ... unless named here */
+  const char *local_refuse_shells;   /* accounts with these shells are not mail recipients */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };
