@@ -19,7 +19,7 @@
  *          map (the address, then @domain), or of an :include: file named
  *          there (nested ones too); and to run as the user that value
  *          gives it: virtual_user, or the owner of the include file when
- *          that is not root.  A virtual value that is a path is the mailbox
+ *          that is not root (a root-owned one keeps its parent's user).  A virtual value that is a path is the mailbox
  *          itself, delivered as virtual_user.
  *
  * The maps must be owned by root and writable by nobody else; an include
@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "byte.h"
+#include "case.h"
 #include "str.h"
 #include "address.h"
 #include "aliases.h"
@@ -62,6 +63,12 @@ static int say(struct req *q, int code, const char *status, const char *what, co
 static int same(const char *s, const char *x, size_t len)
 {
   return str_len(s) == len && byte_equal(s, len, x);
+}
+
+/* case_same - s equals x[0..len), ASCII case ignored */
+static int case_same(const char *s, const char *x, size_t len)
+{
+  return str_len(s) == len && !case_diffb(s, len, x);
 }
 
 /* lower_same - s equals x[0..len) with x's ASCII upper case lowered */
@@ -113,7 +120,7 @@ static int map_get(struct req *q, const char *name, const char *key, size_t len,
 static int local_domain(struct req *q, const char *d, size_t len)
 {
   static stralloc v;
-  if (lower_same(q->cfg->hostname, d, len) || lower_same("localhost", d, len)) return 1;
+  if (case_same(q->cfg->hostname, d, len) || case_same("localhost", d, len)) return 1;
   return map_get(q, "local-domains", d, len, &v);
 }
 
@@ -133,8 +140,9 @@ static int dir_safe(const char *path)
 static int value_search(struct req *q, const char *rhs, size_t len, const char *as_user, unsigned int depth);
 
 /* include_text - the lines of an :include: file joined into one value,
- * and the user its items run as; 0, or -1 (not usable) */
-static int include_text(struct req *q, const char *fn, stralloc *rhs, char *as_user, size_t as_max)
+ * and the user its items run as (its owner; root's file: the user of the
+ * value that names it, as route.c has it); 0, or -1 (not usable) */
+static int include_text(const char *fn, stralloc *rhs, const char *parent_as, char *as_user, size_t as_max)
 {
   stralloc text = { 0 };
   struct stat st;
@@ -147,7 +155,7 @@ static int include_text(struct req *q, const char *fn, stralloc *rhs, char *as_u
     while ((r = read(fd, buf, sizeof buf)) > 0)
       if (text.len + (size_t)r > QR_INCLUDE_MAX || !stralloc_catb(&text, buf, (size_t)r)) { r = -1; break; }
   close(fd);
-  if (r == 0 && st.st_uid == 0) str_copy(as_user, q->cfg->virtual_user);   /* config strings are bounded by the line */
+  if (r == 0 && st.st_uid == 0) str_copy(as_user, parent_as);   /* include_search checked its length */
   else if (r == 0) {
     struct passwd *pw = getpwuid(st.st_uid);
     if (!pw || str_len(pw->pw_name) >= as_max) r = -1;
@@ -164,8 +172,9 @@ static int include_text(struct req *q, const char *fn, stralloc *rhs, char *as_u
   return r == 0 ? 0 : -1;
 }
 
-/* include_search - the request among the items of an :include: file */
-static int include_search(struct req *q, const char *path, size_t len, unsigned int depth)
+/* include_search - the request among the items of an :include: file
+ * named in a value whose items run as parent_as */
+static int include_search(struct req *q, const char *path, size_t len, const char *parent_as, unsigned int depth)
 {
   char fn[ALIAS_ITEM_MAX + 1], as_user[256];
   stralloc rhs = { 0 };
@@ -173,7 +182,7 @@ static int include_search(struct req *q, const char *path, size_t len, unsigned 
   if (depth >= QR_ALIAS_DEPTH_MAX || len >= sizeof fn || !len || path[0] != '/') return 0;
   byte_copy(fn, len, path);
   fn[len] = 0;
-  if (str_len(q->cfg->virtual_user) < sizeof as_user && include_text(q, fn, &rhs, as_user, sizeof as_user) == 0)
+  if (str_len(parent_as) < sizeof as_user && include_text(fn, &rhs, parent_as, as_user, sizeof as_user) == 0)
     r = value_search(q, rhs.s, rhs.len, as_user, depth + 1);
   stralloc_free(&rhs);
   return r;
@@ -190,7 +199,7 @@ static int value_search(struct req *q, const char *rhs, size_t len, const char *
   while (aliases_next(&it, &item) == 1) {
     if (item.type == ALIAS_PIPE && me && q->dest[0] == '|' && same(q->dest + 1, item.s, item.len)) return 1;
     if (item.type == ALIAS_FILE && me && same(q->dest, item.s, item.len)) return 1;
-    if (item.type == ALIAS_INCLUDE && include_search(q, item.s, item.len, depth)) return 1;
+    if (item.type == ALIAS_INCLUDE && include_search(q, item.s, item.len, as_user, depth)) return 1;
   }
   return 0;
 }

@@ -18,10 +18,13 @@ chown "$V:$V" "$T/vhome"; chmod 755 "$T/vhome" "$T"
 mkdir -p "$T/drop" "$T/lists"; chmod 1777 "$T/drop"; chmod 755 "$T/lists"
 printf '#!/bin/sh\nid -un >%s/drop/"$1"; cat >/dev/null\n' "$T" >"$T/progs/who"
 chmod 755 "$T/progs/who"
-printf '"|who inc"\n' >"$T/lists/owned"; chown "$V" "$T/lists/owned"; chmod 644 "$T/lists/owned"
+printf '"|who inc"\n:include:%s/lists/rootinc\n' "$T" >"$T/lists/owned"; chown "$V" "$T/lists/owned"; chmod 644 "$T/lists/owned"
+printf '"|who nested"\n' >"$T/lists/rootinc"; chmod 644 "$T/lists/rootinc"     # root's, inside the user's
+ln -s "$T/lists/owned" "$T/lists/link"
 qr_map aliases <<M
 prog: "|who legit"
 owned: :include:$T/lists/owned
+linked: :include:$T/lists/link
 M
 echo "vbox@example.test $T/mail/vbox/" | qr_map virtual
 printf 'Subject: forged\n\nx\n' >"$T/msg"; chmod 644 "$T/msg"
@@ -48,7 +51,9 @@ forge "$V${t}q1${t}s@x.test${t}nosuch@example.test${t}|who forged" \
       "$U${t}q10${t}s@x.test${t}prog@example.test${t}|who legit" \
       "$V${t}q11${t}s@x.test${t}owned@example.test${t}|who inc" \
       "$U${t}q12${t}s@x.test${t}vbox@example.test${t}$T/mail/vbox/" \
-      "$V${t}q13${t}s@x.test${t}$V+tag@example.test${t}~"
+      "$V${t}q13${t}s@x.test${t}$V+tag@example.test${t}~" \
+      "$V${t}q14${t}s@x.test${t}owned@example.test${t}|who nested" \
+      "$V${t}q15${t}s@x.test${t}linked@example.test${t}|who inc"
 case "$(answer 1)" in "75 nosuch@example.test	defer	4.7.0 not a delivery of this recipient"*) ok "forged |program as another user: deferred (4.7.0)" ;;
   *) fail "forged |program as another user: deferred (4.7.0)" "$(answer 1)" ;; esac
 is "forged |program: never ran" "absent" "$([ -e "$T/drop/forged" ] && echo "ran as $(cat "$T/drop/forged")" || echo absent)"
@@ -71,6 +76,9 @@ is "what root's aliases give: |program as virtual_user runs" "0 $U" "$(answer 10
 is "what a user's :include: gives: |program as its owner runs" "0 $V" "$(answer 11 | cut -d' ' -f1) $(cat "$T/drop/inc" 2>/dev/null)"
 is "what the virtual map gives: the mailbox as virtual_user" "0 1" "$(answer 12 | cut -d' ' -f1) $(qr_maildir_count "$T/mail/vbox")"
 is "a user's own mail (~, with an extension): delivered as the user" "0 1" "$(answer 13 | cut -d' ' -f1) $(qr_maildir_count "$T/vhome/Maildir")"
+is "a root-owned include inside a user's: its items run as that user" "0 $V" "$(answer 14 | cut -d' ' -f1) $(cat "$T/drop/nested" 2>/dev/null)"
+case "$(answer 15)" in "75 "*"defer	4.7.0 "*) ok "an :include: through a symbolic link gives nothing: deferred" ;;
+  *) fail "an include through a symlink" "$(answer 15)" ;; esac
 grep -q "local-spawn: id=q1 to=nosuch@example.test user=$V dest=\"|who forged\" status=refused reason=" "$T/log" \
   && ok "a refused request is logged" || fail "a refused request is logged" "$(grep local-spawn "$T/log")"
 
