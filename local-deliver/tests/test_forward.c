@@ -62,6 +62,7 @@ static void setup(struct ld *d, const char *injector)
           dir, dir, build);
   if (injector) fprintf(f, "injector = %s\n", injector);
   fclose(f);
+  if (d->cfg.arena) config_free(&d->cfg);
   if (config_try(&d->cfg, fn, &err) != 0) { printf("not ok - config: %.*s\n", (int)err.len, err.s); exit(1); }
   d->sender = "s@x.test";
   d->recipient = "r@example.test";
@@ -148,7 +149,7 @@ static int waitfor(const char *fn, int ms)
 static void killed(void)
 {
   char filter[160], started[160], done[160];
-  struct ld d;
+  struct ld d = { 0 };
   struct ld_result r;
   FILE *f;
   pid_t pid;
@@ -177,13 +178,14 @@ static void killed(void)
   T_OK("killed mid-copy: the injector ended", was_done);
   T_OK("killed mid-copy: nothing queued, nothing left in tmp/ or mess/", queued() == 0 && leftovers() == 0);
   if (queued()) printf("#   a truncated copy was queued\n");
+  config_free(&d.cfg);
   close(fd);
   clear();
 }
 
 int main(int argc, char **argv)
 {
-  struct ld d;
+  struct ld d = { 0 };
   char inj[PATH_MAX + 20], self[PATH_MAX];
   (void)argc;
   signal(SIGPIPE, SIG_IGN);             /* as local-deliver's main */
@@ -207,6 +209,7 @@ int main(int argc, char **argv)
   good(&d, "spool-inject program");
   read_error(&d, "spool-inject program");
   killed();
+  config_free(&d.cfg);
   {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
