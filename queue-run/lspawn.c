@@ -108,10 +108,10 @@ static int map_get(struct req *q, const char *name, const char *key, size_t len,
   byte_zero(&m, sizeof m);
   if (!stralloc_copys(&path, q->cfg->map_dir) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, name)
       || !stralloc_cats(&path, ".cdb") || !stralloc_0(&path)) return say(q, -1, "4.3.0", "out of memory", 0);
-  if ((r = map_open(&m, path.s)) != 1) return r == 0 ? 0 : say(q, -1, "4.3.0 unable to read", " ", path.s);
+  if ((r = map_open(&m, path.s)) != 1) return r == 0 ? 0 : say(q, -1, "4.3.0", "unable to read ", path.s);
   if (fstat(m.fd, &st) == -1 || st.st_uid != 0 || (st.st_mode & 022))
     r = say(q, -1, "4.7.0", "map not owned by root or writable by others: ", path.s);
-  else if ((r = map_lookup(&m, key, len, v)) == -1) say(q, -1, "4.3.0 unable to read", " ", path.s);
+  else if ((r = map_lookup(&m, key, len, v)) == -1) say(q, -1, "4.3.0", "unable to read ", path.s);
   map_close(&m);
   return r;
 }
