@@ -4,8 +4,9 @@
  * (lspawn.c: a ~ delivery must be the recipient's own account, a mail
  * recipient; a |program, /file or mailbox must be found again in the
  * root-owned aliases or virtual map, as the user that gives it), refuses
- * root, calls initgroups, setgid, setuid and runs local-deliver.  Started
- * as an ordinary user it runs local-deliver as that user.
+ * root, calls initgroups, setgid, setuid and runs local-deliver's code
+ * (ld_run, linked in: an exec would cross no boundary the setuid has not
+ * crossed already).  Started as an ordinary user it runs it as that user.
  * fd 0: the socket from queue-run (spawn.c protocol).  fd 2: log lines.
  * Request words: user, queue id, sender, recipient, destination.
  * Exit codes: 0 when queue-run closed the socket; 78 config; 71 system. */
@@ -21,9 +22,9 @@
 #include "qr.h"
 #include "pool.h"
 #include "lspawn.h"
+#include "../local-deliver/ld.h"
 
 struct config qr_cfg;                 /* postern.conf */
-static stralloc deliverer;            /* libexec_dir/local-deliver */
 
 /* refuse - the child's answer without running local-deliver: defer, or
  * with EX_NOUSER fail */
@@ -54,20 +55,22 @@ static void become(char **w)
     refuse(w[3], EX_TEMPFAIL, "4.3.0 unable to switch to the delivery user");
 }
 
-/* run_local - fork, become the user, exec local-deliver (no reuse: ctl is -1) */
+/* run_local - fork; the child becomes the user and runs local-deliver's
+ * code with what an exec would have given it (no reuse: ctl is -1) */
 static pid_t run_local(struct spawn_req *r, int ctl)
 {
   static stralloc envblock;
-  char *envp[4], *argv[5];
+  static char *envp[4];
+  char *argv[5];
   pid_t pid;
   (void)ctl;
   if (r->argc != 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, r->argv[1]);
   if ((pid = child_fork(r->msgfd, r->outfd, -1)) != 0) return pid;
   become(r->argv);
-  argv[0] = deliverer.s; argv[1] = r->argv[2]; argv[2] = r->argv[3]; argv[3] = r->argv[4]; argv[4] = 0;
-  execve(argv[0], argv, envp);
-  refuse(r->argv[3], EX_TEMPFAIL, "4.3.0 unable to run local-deliver");
+  argv[0] = "local-deliver"; argv[1] = r->argv[2]; argv[2] = r->argv[3]; argv[3] = r->argv[4]; argv[4] = 0;
+  environ = envp;                     /* PATH, POSTERN_CONF, QUEUE_ID */
+  ld_run(4, argv);
 }
 
 int main(void)
@@ -75,7 +78,5 @@ int main(void)
   errmsg_iam("local-spawn");
   config_load(&qr_cfg, 0);
   log_init("local-spawn", qr_cfg.log);
-  if (!stralloc_copys(&deliverer, qr_cfg.libexec_dir) || !stralloc_cats(&deliverer, "/local-deliver")
-      || !stralloc_0(&deliverer)) die(EX_OSERR, "out of memory");
   return pool_loop(0, run_local, 0);
 }

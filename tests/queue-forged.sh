@@ -82,6 +82,27 @@ case "$(answer 15)" in "75 "*"defer	4.7.0 "*) ok "an :include: through a symboli
 grep -q "local-spawn: id=q1 to=nosuch@example.test user=$V dest=\"|who forged\" status=refused reason=" "$T/log" \
   && ok "a refused request is logged" || fail "a refused request is logged" "$(grep local-spawn "$T/log")"
 
+# local-deliver's code runs in local-spawn's forked child, without an
+# exec: that child has exactly the user's credentials, no capabilities,
+# none of local-spawn's descriptors (its socket to queue-run, its
+# signalfd), and it is not dumpable (the user cannot read its memory)
+printf '#!/bin/sh\ncat /proc/$PPID/status >%s/drop/ld.status\nls -l /proc/$PPID/fd >%s/drop/ld.fds 2>&1\ntr "\\0" " " </proc/$PPID/cmdline >%s/drop/ld.cmd\n{ cat /proc/$PPID/environ >/dev/null 2>&1 && echo readable || echo denied; } >%s/drop/ld.env\ncat >/dev/null\n' "$T" "$T" "$T" "$T" >"$T/progs/probe"
+chmod 755 "$T/progs/probe"
+printf '"|probe"\n' >"$T/vhome/.forward"; chown "$V:$V" "$T/vhome/.forward"; chmod 644 "$T/vhome/.forward"
+forge "$V${t}q1${t}s@x.test${t}$V@example.test${t}~"
+rm -f "$T/vhome/.forward"
+vuid=$(id -u "$V"); vgid=$(id -g "$V")
+st() { awk -v f="$1:" '$1 == f { $1 = ""; sub(/^ /, ""); gsub(/\t/, " "); print }' "$T/drop/ld.status" 2>/dev/null; }
+is "in-process delivery: delivered" 0 "$(answer 1 | cut -d' ' -f1)"
+is "in-process delivery: the child's uids are all the user's" "$vuid $vuid $vuid $vuid" "$(st Uid)"
+is "in-process delivery: its gids are all the user's" "$vgid $vgid $vgid $vgid" "$(st Gid)"
+is "in-process delivery: its groups are the user's (initgroups)" "$(id -G "$V")" "$(st Groups | sed 's/ *$//')"
+is "in-process delivery: no capabilities" "0000000000000000 0000000000000000" "$(st CapPrm) $(st CapEff)"
+is "in-process delivery: no socket or signalfd of local-spawn's" "" "$(grep -E 'socket:|signalfd' "$T/drop/ld.fds")"
+case "$(cat "$T/drop/ld.cmd" 2>/dev/null)" in *local-spawn*) ok "in-process delivery: local-spawn's child, no exec of local-deliver" ;;
+  *) fail "in-process delivery: local-spawn's child" "$(cat "$T/drop/ld.cmd" 2>/dev/null)" ;; esac
+is "in-process delivery: not dumpable: the user's program cannot read its environment (or memory)" "denied" "$(cat "$T/drop/ld.env" 2>/dev/null)"
+
 # a map that root does not own (here: the queue user's) gives nothing
 chown "$U" "$T/maps/aliases.cdb"
 forge "$U${t}q1${t}s@x.test${t}prog@example.test${t}|who notroot"
