@@ -98,6 +98,8 @@ is "in-process delivery: the child's uids are all the user's" "$vuid $vuid $vuid
 is "in-process delivery: its gids are all the user's" "$vgid $vgid $vgid $vgid" "$(st Gid)"
 is "in-process delivery: its groups are the user's (initgroups)" "$(id -G "$V")" "$(st Groups | sed 's/ *$//')"
 is "in-process delivery: no capabilities" "0000000000000000 0000000000000000" "$(st CapPrm) $(st CapEff)"
+is "in-process delivery: no signal blocked, only SIGPIPE and SIGXFSZ ignored (local-deliver's own)" \
+  "0000000000000000 $(printf '%016x' $(( (1 << 12) | (1 << 24) )))" "$(st SigBlk) $(st SigIgn)"
 is "in-process delivery: no socket or signalfd of local-spawn's" "" "$(grep -E 'socket:|signalfd' "$T/drop/ld.fds")"
 case "$(cat "$T/drop/ld.cmd" 2>/dev/null)" in *local-spawn*) ok "in-process delivery: local-spawn's child, no exec of local-deliver" ;;
   *) fail "in-process delivery: local-spawn's child" "$(cat "$T/drop/ld.cmd" 2>/dev/null)" ;; esac
