@@ -9,7 +9,8 @@
  *   ~      the user's own mail (local-deliver then reads the user's own
  *          .forward, as the user): the recipient's local part, up to its
  *          first '+' and lower-cased, is the user's name (as route.c's
- *          local_user finds it), its domain is local, and the account is a
+ *          local_user finds it), its domain is local (as route.c decides,
+ *          local_delivery included), and the account is a
  *          mail recipient: uid at least local_min_uid or named in
  *          local_allowed_users, its shell not in local_refuse_shells.
  *   |cmd, /file, /mailbox, /maildir/
@@ -32,10 +33,10 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "byte.h"
-#include "case.h"
 #include "str.h"
 #include "address.h"
 #include "aliases.h"
+#include "localnames.h"
 #include "map.h"
 #include "qr.h"
 #include "lspawn.h"
@@ -65,12 +66,6 @@ static int same(const char *s, const char *x, size_t len)
   return str_len(s) == len && byte_equal(s, len, x);
 }
 
-/* case_same - s equals x[0..len), ASCII case ignored */
-static int case_same(const char *s, const char *x, size_t len)
-{
-  return str_len(s) == len && !case_diffb(s, len, x);
-}
-
 /* lower_same - s equals x[0..len) with x's ASCII upper case lowered */
 static int lower_same(const char *s, const char *x, size_t len)
 {
@@ -97,30 +92,50 @@ static int in_list(const char *list, const char *word)
   return 0;
 }
 
-/* map_get - key in map_dir/name.cdb, a map only root can have written:
- * 1 found (in v), 0 not (or no map), -1 error (q->why set) */
-static int map_get(struct req *q, const char *name, const char *key, size_t len, stralloc *v)
+/* map_trusted - open map_dir/name.cdb into m (zeroed by the caller), a
+ * map only root can have written: 1 open, 0 no such map, -1 error
+ * (q->why set; m closed) */
+static int map_trusted(struct req *q, const char *name, struct map *m)
 {
   static stralloc path;
-  struct map m;
   struct stat st;
   int r;
-  byte_zero(&m, sizeof m);
   if (!stralloc_copys(&path, q->cfg->map_dir) || !stralloc_cats(&path, "/") || !stralloc_cats(&path, name)
       || !stralloc_cats(&path, ".cdb") || !stralloc_0(&path)) return say(q, -1, "4.3.0", "out of memory", 0);
-  if ((r = map_open(&m, path.s)) != 1) return r == 0 ? 0 : say(q, -1, "4.3.0", "unable to read ", path.s);
-  if (fstat(m.fd, &st) == -1 || st.st_uid != 0 || (st.st_mode & 022))
-    r = say(q, -1, "4.7.0", "map not owned by root or writable by others: ", path.s);
-  else if ((r = map_lookup(&m, key, len, v)) == -1) say(q, -1, "4.3.0", "unable to read ", path.s);
+  if ((r = map_open(m, path.s)) != 1) return r == 0 ? 0 : say(q, -1, "4.3.0", "unable to read ", path.s);
+  if (fstat(m->fd, &st) == 0 && st.st_uid == 0 && !(st.st_mode & 022)) return 1;
+  map_close(m);
+  return say(q, -1, "4.7.0", "map not owned by root or writable by others: ", path.s);
+}
+
+/* map_get - key in map_dir/name.cdb (map_trusted): 1 found (in v), 0
+ * not (or no map), -1 error (q->why set) */
+static int map_get(struct req *q, const char *name, const char *key, size_t len, stralloc *v)
+{
+  struct map m;
+  int r;
+  byte_zero(&m, sizeof m);
+  if ((r = map_trusted(q, name, &m)) != 1) return r;
+  if ((r = map_lookup(&m, key, len, v)) == -1) say(q, -1, "4.3.0", "unable to read the map ", name);
   map_close(&m);
   return r;
 }
 
-/* local_domain - hostname, localhost or a key of local-domains: 1, 0, -1 */
+/* local_domain - a key of local-domains, and hostname or localhost unless
+ * local_delivery says this host delivers nothing itself (route.c's
+ * rule, lib/localnames.c): 1, 0, -1 */
 static int local_domain(struct req *q, const char *d, size_t len)
 {
   static stralloc v;
-  if (case_same(q->cfg->hostname, d, len) || case_same("localhost", d, len)) return 1;
+  struct map m;
+  int own = 0;
+  if (localnames_is(q->cfg, d, len)) {
+    byte_zero(&m, sizeof m);
+    if (map_trusted(q, "local-domains", &m) == -1) return -1;
+    if ((own = localnames_local(q->cfg, &m)) == -1) say(q, -1, "4.3.5", "unable to tell whether this host's names are local", 0);
+    map_close(&m);
+    if (own != 0) return own;
+  }
   return map_get(q, "local-domains", d, len, &v);
 }
 

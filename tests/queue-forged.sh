@@ -86,7 +86,9 @@ grep -q "local-spawn: id=q1 to=nosuch@example.test user=$V dest=\"|who forged\" 
 # exec: that child has exactly the user's credentials, no capabilities,
 # none of local-spawn's descriptors (its socket to queue-run, its
 # signalfd), and it is not dumpable (the user cannot read its memory)
-printf '#!/bin/sh\ncat /proc/$PPID/status >%s/drop/ld.status\nls -l /proc/$PPID/fd >%s/drop/ld.fds 2>&1\ntr "\\0" " " </proc/$PPID/cmdline >%s/drop/ld.cmd\n{ cat /proc/$PPID/environ >/dev/null 2>&1 && echo readable || echo denied; } >%s/drop/ld.env\ncat >/dev/null\n' "$T" "$T" "$T" "$T" >"$T/progs/probe"
+# (read after the message: the parent has long left posix_spawn, which
+# blocks every signal for a moment)
+printf '#!/bin/sh\ncat >/dev/null\ncat /proc/$PPID/status >%s/drop/ld.status\nls -l /proc/$PPID/fd >%s/drop/ld.fds 2>&1\ntr "\\0" " " </proc/$PPID/cmdline >%s/drop/ld.cmd\n{ cat /proc/$PPID/environ >/dev/null 2>&1 && echo readable || echo denied; } >%s/drop/ld.env\n' "$T" "$T" "$T" "$T" >"$T/progs/probe"
 chmod 755 "$T/progs/probe"
 printf '"|probe"\n' >"$T/vhome/.forward"; chown "$V:$V" "$T/vhome/.forward"; chmod 644 "$T/vhome/.forward"
 forge "$V${t}q1${t}s@x.test${t}$V@example.test${t}~"
