@@ -126,6 +126,20 @@ done
 same_file "body unchanged after the user's attempts" "$BODY" "$S/mess/$id"
 if as "$U" mv "$S/new/$id" "$S/tmp/x" 2>/dev/null; then fail "user cannot rename new/ID"; else ok "user cannot rename new/ID"; fi
 
+# --- spool-inject -q: an ordinary user wakes the queue daemon (sendmail -q)
+out=$(as "$U" "$SG" -q 2>&1); rc=$?
+case "$rc:$out" in "69:"*"no queue daemon is running"*) ok "-q with no daemon: exit 69, says so" ;; *) fail "-q with no daemon" "exit $rc" "$out" ;; esac
+# the daemon's way: the fifo opened read-write (never blocks), one byte read
+timeout 10 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); open(sys.argv[2], "w").write("ready"); sys.stdout.write(os.read(fd, 1).decode())' \
+  "$S/trigger" "$T/reader-ready" >"$T/poked" &
+reader=$!
+wait_until 5 test -s "$T/reader-ready"
+out=$(as "$U" "$SG" -q 2>&1); rc=$?
+wait "$reader"
+is "-q with a daemon reading the trigger: exit 0" 0 "$rc"
+is "-q: the daemon got one flush byte" "F" "$(cat "$T/poked")"
+if as "$U" sh -c 'echo F >"$1"' sh "$S/trigger" 2>/dev/null; then fail "the user alone cannot write the trigger"; else ok "the user alone cannot write the trigger"; fi
+
 # --- the queue owner takes over -------------------------------------------------------
 as "$Q" cat "$S/mess/$id" >"$T/read-back" 2>"$T/qerr"
 same_file "queue owner reads mess/ID" "$BODY" "$T/read-back"
