@@ -60,6 +60,9 @@ static const struct key keys[] = {
   K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
   K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
   K(smtp_connection_reuse_time, T_DURATION),
+  K(smtpd_milters, T_STRING), K(non_smtpd_milters, T_STRING),
+  K(milter_connect_timeout, T_DURATION), K(milter_command_timeout, T_DURATION),
+  K(milter_content_timeout, T_DURATION), K(milter_default_action, T_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -129,6 +132,12 @@ void config_defaults(struct config *c)
   c->smtp_tls_ca_file = "";
   c->dns_timeout = 30;
   c->smtp_connection_reuse_time = 2;
+  c->smtpd_milters = "";
+  c->non_smtpd_milters = "";
+  c->milter_connect_timeout = 30;
+  c->milter_command_timeout = 30;
+  c->milter_content_timeout = 300;
+  c->milter_default_action = "tempfail";
 }
 
 /* scale - multiply with overflow check */

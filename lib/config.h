@@ -77,6 +77,13 @@ struct config {
   const char *smtp_tls_ca_file;      /* "": the system CA store */
   unsigned long dns_timeout;         /* seconds per DNS question */
   unsigned long smtp_connection_reuse_time;  /* idle seconds a connection waits for the next message; 0: no reuse */
+  /* milters (lib/milter.c): smtp-receive and sendmail */
+  const char *smtpd_milters;         /* milters for mail received over SMTP, "": none */
+  const char *non_smtpd_milters;     /* milters for mail submitted with sendmail, "": none */
+  unsigned long milter_connect_timeout;   /* seconds to connect to a milter */
+  unsigned long milter_command_timeout;   /* seconds per answer to a command */
+  unsigned long milter_content_timeout;   /* seconds per answer to message content */
+  const char *milter_default_action; /* tempfail or accept: a milter that fails */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };

@@ -121,6 +121,7 @@ static const char *tag_check(char t, const char *v, size_t len, int mode)
                    word_is(v, len, "BINARYMIME") ? 0 : "invalid BODY value";
   case 'U': return len ? "U takes no value" : 0;
   case 'A': case 'I': case 'H': return text_ok(v, len);
+  case 'Q': return len ? text_ok(v, len) : "empty quarantine reason";   /* a milter quarantined it */
   case 'P': case 'D':          /* recorded by spool-inject itself */
     return mode == ENV_STORED ? number_ok(v, len) : "tag is reserved for spool-inject";
   default: return "unknown tag";
