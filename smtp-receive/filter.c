@@ -93,7 +93,7 @@ static int setup(struct session *s)
   milter_macro(&set, "{daemon_name}", daemon_name(s->mode));
   if (s->mode != MODE_LOCAL && sock_text(0, ip, sizeof ip, &port) > 0) milter_macro(&set, "{daemon_addr}", ip);
   if (s->mode == MODE_LOCAL || !s->ip[0]) {
-    milter_client(&set, "localhost", "", 0, 'U');
+    milter_client(&set, "localhost", "127.0.0.1", 0, '4');
     milter_macro(&set, "{client_addr}", "127.0.0.1");   /* OpenDKIM and rspamd treat local mail as internal */
     milter_macro(&set, "{client_name}", "localhost");
     return 0;
@@ -208,7 +208,7 @@ static const char *inject(struct session *s, const char *rid, const stralloc *re
 {
   static char r[SMTP_REPLY_MAX];
   const char *why;
-  if (set.quarantine[0] && (why = envelope_set_tag(&s->env, 'Q', set.quarantine, str_len(set.quarantine), ENV_INPUT))) {
+  if (set.quarantine[0] && (why = envelope_quarantine(&s->env, set.quarantine, str_len(set.quarantine)))) {
     log_event(0, "rid", rid, "status", "tempfail", "detail", "quarantine reason refused", "reason", why, (char *)0);
     return "451 4.3.0 Unable to quarantine the message, try again later";
   }

@@ -7,6 +7,7 @@
  *   sendmail_rcpts.c    the recipient set and the recipient arguments
  *   sendmail_modes.c    -bp/mailq, -q, -bi/newaliases, -bs, -bv, -bd
  *   sendmail_run.c      running other programs, the queue listing
+ *   sendmail_milter.c   non_smtpd_milters
  * Names start with sm_ so that nothing clashes with lib/inject.c, which
  * spool-inject links with the same dir.a (the linker takes only what
  * spool-inject calls, so none of this ends up in spool-inject). */
@@ -18,6 +19,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "inject.h"
+#include "milter.h"
 
 #define SM_ARG_MAX 4096          /* bytes in one argument */
 #define SM_FULLNAME_MAX 200      /* bytes in -F, $NAME or the gecos name used */
@@ -254,4 +256,10 @@ int sm_rcpt_args(const struct sm_args *a, const struct config *cfg, struct sm_rc
 int sm_queue_allowed(const struct config *cfg);
 /* sm_say - "NAME: a b c" on stderr (controls shown as '?') */
 void sm_say(const char *a, const char *b, const char *c);
+
+/* sm_milter - non_smtpd_milters on the message in *fd (replaced when a
+ * milter changed it); a MILTER_* verdict, reply[MILTER_REPLY_MAX] set for
+ * a refusal, quarantine[MILTER_QUARANTINE_MAX] set when quarantined */
+int sm_milter(const struct config *cfg, int *fd, const char *sender, const struct sm_rcpts *r,
+              const char *login, char *quarantine, char *reply);
 #endif

@@ -30,6 +30,12 @@ def log(line):
 
 
 class M(Milter.Base):
+    def negotiate(self, opts):
+        r = Milter.Base.negotiate(self, opts)
+        if mode == "chgfrom":      # insist on an action postern refuses
+            opts[0] |= Milter.CHGFROM
+        return r
+
     def connect(self, hostname, family, hostaddr):
         log("connect %s %s j=%s daemon_name=%s client_addr=%s" % (
             hostname, hostaddr, self.getsymval("j"), self.getsymval("{daemon_name}"),
