@@ -247,12 +247,11 @@ int milter_reply_text(const char *text, size_t len, char *out)
     else if (next < len) next++;
     if (!line_ok(text + pos, end - pos, cls) || ++lines > MILTER_REPLY_LINES_MAX) return 0;
     if (lines > 1 && byte_diff(text + pos, 3, out)) return 0;   /* one code for all lines */
-    if (o + (end - pos) + 2 >= MILTER_REPLY_MAX) return 0;
+    if (o + (end - pos) + 3 >= MILTER_REPLY_MAX) return 0;
     if (lines > 1) { out[o++] = '\r'; out[o++] = '\n'; }
     byte_copy(out + o, end - pos, text + pos);
-    if (end - pos == 3) { out[o + 3] = ' '; o++; }
-    out[o + 3] = next < len ? '-' : ' ';
-    o += end - pos;
+    out[o + 3] = next < len ? '-' : ' ';     /* replaces the line's own mark, or follows a bare code */
+    o += end - pos == 3 ? 4 : end - pos;
     pos = next;
   }
   out[o] = 0;
