@@ -844,7 +844,11 @@ static int put_new(stralloc *out, const struct milter_set *ms, const struct milt
 {
   const char *v = ms->pool.s + e->value;
   size_t len = str_len(v), i;
-  if (!stralloc_cats(out, ms->pool.s + e->name) || !stralloc_cats(out, e->leadspc ? ":" : ": ")) return -1;
+  /* with HDR_LEADSPC the value is verbatim, but one blank goes after the
+   * colon when it has none (OpenDKIM's Authentication-Results:), as
+   * Postfix does */
+  int verbatim = e->leadspc && (v[0] == ' ' || v[0] == '\t' || v[0] == '\r' || v[0] == '\n');
+  if (!stralloc_cats(out, ms->pool.s + e->name) || !stralloc_cats(out, verbatim ? ":" : ": ")) return -1;
   for (i = 0; i < len; i++)
     if (v[i] != '\r' && !stralloc_catb(out, v + i, 1)) return -1;
   return stralloc_catb(out, "\n", 1) ? 0 : -1;
