@@ -535,8 +535,10 @@ static int open_socket(struct milter *m, const char **why)
 }
 
 /* negotiate - SMFIC_OPTNEG: version 6, our actions and protocol steps;
- * a milter that needs an action we refuse, or a step we did not offer,
- * has failed */
+ * a milter that asks for a step we did not offer has failed.  Actions
+ * beyond ours are not refused here: rspamd declares every action whatever
+ * the MTA offers, and uses few.  The use of one we do not carry out ends
+ * the message with a temporary failure and a log line (eom_one). */
 static int negotiate(struct milter_set *ms, struct milter *m, const char **why)
 {
   char d[12];
@@ -551,7 +553,6 @@ static int negotiate(struct milter_set *ms, struct milter *m, const char **why)
   if (packet_read(ms, m, T_COMMAND, &r, why) == -1) return -1;
   if (r.cmd != 'O') { *why = "no option negotiation reply"; return -1; }
   if (r.version < 2 || r.version > MILTER_VERSION) { *why = "unsupported protocol version"; return -1; }
-  if (r.actions & ~(uint32_t)MILTER_ACTIONS) { *why = "the milter wants actions postern does not support (change sender, recipients or body)"; return -1; }
   if (r.protocol & ~(uint32_t)MILTER_PROTOCOL) { *why = "the milter wants protocol steps postern did not offer"; return -1; }
   m->actions = r.actions;
   m->protocol = r.protocol;

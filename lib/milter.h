@@ -11,8 +11,9 @@
  * copy that is queued (milter_write_message); a milter's changes count
  * only after its final answer, so a milter that dies half way commits
  * nothing.  Actions postern does not carry out (change sender, add or
- * delete recipients, replace the body) are refused in option
- * negotiation: a milter that insists is a misbehaving one. */
+ * delete recipients, replace the body) are not offered in option
+ * negotiation; a milter that uses one anyway (rspamd declares them all)
+ * gets a temporary failure for the message, and a log line. */
 #ifndef MILTER_H
 #define MILTER_H
 #include <stddef.h>

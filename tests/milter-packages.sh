@@ -161,3 +161,138 @@ EOF
   grep -q 'dkim=fail' "$T/spool/mess/$(newest)" && ok "opendkim: a tampered message gets dkim=fail" || fail "tampered" "$(head -12 "$T/spool/mess/$(newest)")"
 }
 command -v opendkim >/dev/null && $PY -c 'import dkim' 2>/dev/null && opendkim_test || skip "opendkim" "opendkim, opendkim-tools or python3-dkim not installed"
+
+# --------------------------------------------------------------- rspamd
+# A proxy worker in milter mode that scans itself (self_scan), with the
+# Debian rules and no network: DNS goes to a closed loopback port.  Its
+# hyperscan cache is kept in /var/cache/postern-test/rspamd (compiling it
+# takes minutes on a busy machine; doc/architecture.md).
+rspamd_test() {
+  mkdir -p "$T/rspamd" /var/cache/postern-test/rspamd
+  RSP=$(free_port)
+  cat >"$T/rspamd/rspamd.conf" <<EOF2
+.include "\$CONFDIR/common.conf"
+options {
+    pidfile = "\$RUNDIR/rspamd.pid";
+    .include "\$CONFDIR/options.inc"
+    dns { nameserver = ["127.0.0.1:9"]; timeout = 0.3s; retransmits = 1; }
+}
+logging { type = "file"; filename = "\$LOGDIR/rspamd.log"; level = "notice"; }
+worker "rspamd_proxy" {
+    bind_socket = "127.0.0.1:$RSP";
+    milter = yes;
+    timeout = 120s;
+    upstream "local" { default = yes; self_scan = yes; }
+    count = 1;
+    max_retries = 1;
+    discard_on_reject = false;
+    quarantine_on_reject = false;
+    spam_header = "X-Spam";
+    reject_message = "Spam message rejected";
+}
+EOF2
+  mkdir -p "$T/rspamd/local.d"
+  cat >"$T/rspamd/local.d/milter_headers.conf" <<EOF2
+use = ["x-spamd-result", "x-spam-status", "authentication-results"];
+skip_local = false;
+skip_authenticated = false;
+EOF2
+  daemon rspamd rspamd -f -i -u root -g root -c "$T/rspamd/rspamd.conf" --var RUNDIR="$T/rspamd" \
+    --var DBDIR=/var/cache/postern-test/rspamd --var LOGDIR="$T/rspamd" --var LOCAL_CONFDIR="$T/rspamd"
+  wait_port "$RSP" 3000 || { fail "rspamd starts (proxy worker)" "$(tail -5 "$T/rspamd/rspamd.log")"; return; }
+  conf smtpd_milters="inet:127.0.0.1:$RSP"
+  printf 'From: sender@client.test\nTo: x@far.test\nSubject: gtube\nMessage-ID: <g1@client.test>\nDate: Sun, 6 Dec 2026 10:00:00 +0000\n\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n' >"$T/gtube"
+  n0=$(count)
+  out=$(send "$P25" "$T/gtube" x@far.test)
+  case "$out" in *"250 2.1.5"*"554 5.7.1 Gtube pattern"*|*"250 2.1.5"*"5"[0-9][0-9]" "*"Spam message rejected"*) ok "rspamd: GTUBE refused at the end of the data with rspamd's text" ;;
+    *) fail "rspamd: GTUBE" "$out" "$(tail -5 "$T/rspamd/rspamd.log")" ;; esac
+  is "rspamd: GTUBE not queued" "$n0" "$(count)"
+  printf 'From: sender@client.test\nTo: x@far.test\nSubject: hello\nMessage-ID: <c1@client.test>\nDate: Sun, 6 Dec 2026 10:00:00 +0000\n\nJust a normal message.\n' >"$T/clean"
+  out=$(send "$P25" "$T/clean" x@far.test)
+  case "$out" in *"250 2.0.0 Ok: queued"*) ok "rspamd: a clean message is queued" ;; *) fail "rspamd: clean" "$out" ;; esac
+  grep -q '^X-Spamd-Bar:\|^X-Spam-Level:\|^X-Spamd-Result:\|^Authentication-Results:' "$T/spool/mess/$(newest)" && ok "rspamd: the clean message has rspamd's headers" ||
+    fail "rspamd headers" "$(head -12 "$T/spool/mess/$(newest)")"
+  kill "$PID_rspamd" 2>/dev/null
+}
+command -v rspamd >/dev/null && rspamd_test || skip "rspamd" "rspamd not installed"
+
+# ---------------------------------------------------------- clamav-milter
+clamav_test() {
+  mkdir -p "$T/clam/db"
+  # Debian ships no signatures: one of our own, for a test pattern
+  pat=POSTERN-MILTER-TEST-VIRUS-PATTERN-7a3c
+  echo "Postern.Test.Pattern:0:*:$(printf '%s' "$pat" | od -An -tx1 | tr -d ' \n')" >"$T/clam/db/postern-test.ndb"
+  cat >"$T/clam/clamd.conf" <<EOF2
+LocalSocket $T/clam/clamd.sock
+DatabaseDirectory $T/clam/db
+Foreground yes
+User root
+PidFile $T/clam/clamd.pid
+TemporaryDirectory $T/clam
+EOF2
+  CMP=$(free_port)
+  cat >"$T/clam/clamav-milter.conf" <<EOF2
+MilterSocket inet:$CMP@127.0.0.1
+ClamdSocket unix:$T/clam/clamd.sock
+Foreground yes
+User root
+PidFile $T/clam/milter.pid
+OnInfected Reject
+OnFail Defer
+AddHeader Replace
+EOF2
+  daemon clamd clamd -c "$T/clam/clamd.conf"
+  local i; for i in $(seq 300); do [ -S "$T/clam/clamd.sock" ] && break; sleep 0.2; done
+  daemon clamavmilter clamav-milter -c "$T/clam/clamav-milter.conf"
+  wait_port "$CMP" || { fail "clamav-milter starts" "$(cat "$T/clamd.out" "$T/clamavmilter.out")"; return; }
+  conf smtpd_milters="inet:127.0.0.1:$CMP"
+  printf 'From: sender@client.test\nSubject: infected\n\nhere it is: %s\n' "$pat" >"$T/virus"
+  n0=$(count)
+  out=$(send "$P25" "$T/virus" x@far.test)
+  case "$out" in *"250 2.1.5"*"5"[0-9][0-9]" "*) ok "clamav: the test pattern is refused at the end of the data" ;; *) fail "clamav: infected" "$out" "$(tail -3 "$T/clamavmilter.out")" ;; esac
+  is "clamav: the infected message is not queued" "$n0" "$(count)"
+  out=$(send "$P25" "$T/plain" x@far.test)
+  case "$out" in *"250 2.0.0 Ok: queued"*) ok "clamav: a clean message is queued" ;; *) fail "clamav: clean" "$out" ;; esac
+  grep -q '^X-Virus-Status: Clean' "$T/spool/mess/$(newest)" && ok "clamav: the clean message has X-Virus-Status: Clean" || fail "clamav header" "$(head -8 "$T/spool/mess/$(newest)")"
+}
+printf 'Subject: plain\nFrom: sender@client.test\n\nhello\n' >"$T/plain"
+command -v clamav-milter >/dev/null && command -v clamd >/dev/null && clamav_test || skip "clamav-milter" "clamav-milter or clamav-daemon not installed"
+
+# -------------------------------------------------------------- OpenDMARC
+# Its resolver reads /etc/resolv.conf: it runs in a mount namespace of its
+# own where that file names dnsmasq on a loopback address of this test.
+opendmarc_test() {
+  mkdir -p "$T/dmarc"
+  DNSIP=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
+  daemon dnsmasq dnsmasq -k --no-resolv --no-hosts --bind-interfaces --listen-address="$DNSIP" --port=53 \
+    --user=root --pid-file="$T/dmarc/dnsmasq.pid" --log-facility=- \
+    --txt-record=_dmarc.forged.test,"v=DMARC1; p=reject" --address=/test/
+  echo "nameserver $DNSIP" >"$T/dmarc/resolv.conf"
+  echo "192.0.2.1" >"$T/dmarc/ignore"      # not 127.0.0.1, which is ignored by default
+  DMP=$(free_port)
+  cat >"$T/dmarc/opendmarc.conf" <<EOF2
+Socket inet:$DMP@127.0.0.1
+AuthservID mx.example.test
+RejectFailures true
+IgnoreHosts $T/dmarc/ignore
+SPFSelfValidate false
+Syslog false
+Background false
+PidFile $T/dmarc/pid
+UserID root
+EOF2
+  daemon opendmarc unshare -m --propagation private sh -c \
+    "mount --bind '$T/dmarc/resolv.conf' /etc/resolv.conf && exec opendmarc -f -c '$T/dmarc/opendmarc.conf'"
+  wait_port "$DMP" || { fail "opendmarc starts" "$(cat "$T/opendmarc.out")"; return; }
+  conf smtpd_milters="inet:127.0.0.1:$DMP"
+  printf 'From: The Boss <ceo@forged.test>\nTo: x@far.test\nSubject: wire money\nDate: Sun, 6 Dec 2026 10:00:00 +0000\nMessage-ID: <f1@client.test>\n\npay now\n' >"$T/forged"
+  n0=$(count)
+  out=$(send "$P25" "$T/forged" x@far.test)
+  case "$out" in *"250 2.1.5"*"550 5.7.1"*"forged.test"*) ok "opendmarc: a forged From: domain with p=reject is refused" ;;
+    *) fail "opendmarc: forged" "$out" "$(tail -5 "$T/opendmarc.out")" ;; esac
+  is "opendmarc: the forged message is not queued" "$n0" "$(count)"
+  printf 'From: sender@client.test\nTo: x@far.test\nSubject: fine\nDate: Sun, 6 Dec 2026 10:00:00 +0000\nMessage-ID: <f2@client.test>\n\nhello\n' >"$T/honest"
+  out=$(send "$P25" "$T/honest" x@far.test)
+  case "$out" in *"250 2.0.0 Ok: queued"*) ok "opendmarc: a domain without a DMARC record passes" ;; *) fail "opendmarc: honest" "$out" ;; esac
+}
+command -v opendmarc >/dev/null && command -v dnsmasq >/dev/null && opendmarc_test || skip "opendmarc" "opendmarc or dnsmasq not installed"

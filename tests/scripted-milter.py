@@ -10,7 +10,9 @@
 #     discard     discard at the end of the message
 #     quarantine  quarantine with a reason
 #     headers     add, insert at index 1, change Subject, delete X-Drop
-#     chgfrom     needs "change sender" (refused in negotiation)
+#     chgfrom     needs "change sender" (libmilter refuses the negotiation)
+#     rawchgfrom  not libmilter: declares every action, as rspamd does,
+#                 then asks to change the sender at the end of the message
 #     slow        sleeps SECONDS at the end of the message, then adds a header
 #     close       adds a header, then drops the connection
 #     tag         adds X-Tag: SECONDS (a name, for chains)
@@ -99,12 +101,45 @@ class M(Milter.Base):
         return Milter.CONTINUE
 
 
+def raw_milter(port):
+    # the protocol by hand: enough to answer every stage and misbehave
+    import socket, struct
+    ls = socket.socket(); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port)); ls.listen(5)
+    def pkt(c, cmd, data=b""):
+        c.sendall(struct.pack(">I", len(data) + 1) + cmd + data)
+    def serve(c):
+        f = c.makefile("rb")
+        while True:
+            h = f.read(4)
+            if len(h) < 4:
+                return
+            d = f.read(struct.unpack(">I", h)[0])
+            cmd = d[:1]
+            if cmd == b"O":
+                pkt(c, b"O", struct.pack(">III", 6, 0x1ff, 0))
+            elif cmd in (b"D", b"A"):
+                pass
+            elif cmd == b"Q":
+                return
+            elif cmd == b"E":
+                pkt(c, b"e", b"<other@example.test>\0")
+                pkt(c, b"c")
+            else:
+                pkt(c, b"c")
+    while True:
+        c, _ = ls.accept()
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+
 def stop():
     time.sleep(120)
     os._exit(0)
 
 
 threading.Thread(target=stop, daemon=True).start()
+if mode == "rawchgfrom":
+    raw_milter(int(sock.split(":")[1].split("@")[0]))
 flags = Milter.ADDHDRS | Milter.CHGHDRS | Milter.QUARANTINE
 if mode == "chgfrom":
     flags |= Milter.CHGFROM
