@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include "byte.h"
@@ -352,15 +353,28 @@ static int get_all(struct milter *m, char *p, size_t len, long long deadline, co
   return 0;
 }
 
-/* packet_send - one packet: length, cmd, data */
-static int packet_send(struct milter_set *ms, struct milter *m, char cmd, const char *d, size_t len, int kind, const char **why)
+/* packet_add - one packet (length, cmd, data) after those waiting in
+ * ms->out; 0 or -1 */
+static int packet_add(struct milter_set *ms, char cmd, const char *d, size_t len, const char **why)
 {
   unsigned char h[5];
   uint32_t n = (uint32_t)len + 1;
   h[0] = (unsigned char)(n >> 24); h[1] = (unsigned char)(n >> 16); h[2] = (unsigned char)(n >> 8); h[3] = (unsigned char)n;
   h[4] = (unsigned char)cmd;
-  if (!stralloc_copyb(&ms->out, (char *)h, 5) || !stralloc_catb(&ms->out, d, len)) { *why = "out of memory"; return -1; }
-  return put_all(m, ms->out.s, ms->out.len, kind, why);
+  if (!stralloc_catb(&ms->out, (char *)h, 5) || !stralloc_catb(&ms->out, d, len)) { ms->out.len = 0; *why = "out of memory"; return -1; }
+  return 0;
+}
+
+/* packet_send - one packet, with the macros waiting before it, in one
+ * write: a command split over two segments would wait for the milter's
+ * delayed ACK (Nagle) */
+static int packet_send(struct milter_set *ms, struct milter *m, char cmd, const char *d, size_t len, int kind, const char **why)
+{
+  int r;
+  if (packet_add(ms, cmd, d, len, why) == -1) return -1;
+  r = put_all(m, ms->out.s, ms->out.len, kind, why);
+  ms->out.len = 0;
+  return r;
 }
 
 /* packet_read - one packet into ms->in, decoded into r; 0 or -1 */
@@ -416,7 +430,7 @@ static int usable(struct milter_set *ms, struct milter *m, int scope, int *v)
 /* ------------------------------------------------------------- stages */
 
 /* send_macros - every macro with a value, before command cmd */
-static int send_macros(struct milter_set *ms, struct milter *m, char cmd, const char **why)
+static int send_macros(struct milter_set *ms, char cmd, const char **why)
 {
   static stralloc d;
   unsigned int i;
@@ -427,7 +441,7 @@ static int send_macros(struct milter_set *ms, struct milter *m, char cmd, const 
         !stralloc_catb(&d, ms->macro_value[i].s, ms->macro_value[i].len)) { *why = "out of memory"; return -1; }
   }
   if (d.len == 1) return 0;
-  return packet_send(ms, m, 'D', d.s, d.len, T_COMMAND, why);
+  return packet_add(ms, 'D', d.s, d.len, why);     /* goes with the command */
 }
 
 /* refusal - the verdict of a reply letter; -1 if it is none */
@@ -484,7 +498,7 @@ static int stage(struct milter_set *ms, char cmd, const char *d, size_t len, uin
     if (!usable(ms, m, scope, &v)) { if (v != MILTER_CONTINUE) return v; continue; }
     if (m->protocol & no) continue;
     if (scope == SCOPE_MSG) m->in_msg = 1;
-    if ((cmd != 'L' && cmd != 'B' && send_macros(ms, m, cmd, &why) == -1) ||
+    if ((cmd != 'L' && cmd != 'B' && send_macros(ms, cmd, &why) == -1) ||
         packet_send(ms, m, cmd, d, len, kind, &why) == -1) {
       if ((v = fail(ms, m, why)) != MILTER_CONTINUE) return v;
       continue;
@@ -520,6 +534,10 @@ static int open_socket(struct milter *m, const char **why)
   }
   fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd == -1) { *why = "unable to make a socket"; return -1; }
+  if (!s->unix_socket) {      /* each packet is complete when written: never wait to fill a segment */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   if (connect(fd, (struct sockaddr *)&ss, sl) == -1) {
     int err = 0;
     socklen_t el = sizeof err;
@@ -770,7 +788,7 @@ static int eom_one(struct milter_set *ms, struct milter *m)
   const char *why;
   int v;
   q[0] = 0;
-  if (send_macros(ms, m, 'E', &why) == -1 || packet_send(ms, m, 'E', "", 0, T_CONTENT, &why) == -1) return fail(ms, m, why);
+  if (send_macros(ms, 'E', &why) == -1 || packet_send(ms, m, 'E', "", 0, T_CONTENT, &why) == -1) return fail(ms, m, why);
   for (;;) {
     if (packet_read(ms, m, T_CONTENT, &r, &why) == -1) break;
     if (r.cmd == 'p') continue;
