@@ -1,4 +1,4 @@
-/* sendmail_milter.c - non_smtpd_milters: a message submitted with sendmail
+/* filter.c - non_smtpd_milters: a message submitted with sendmail
  * goes through the milters (lib/milter.c) after it was read and its header
  * fixed, before the injector runs: CONNECT as localhost, HELO, MAIL, one
  * RCPT per recipient, DATA, the header and body from the memory file, the
@@ -55,7 +55,7 @@ static int addr_args(stralloc *a, const char *addr)
 
 /* stages - connect to the end of the message */
 static int stages(struct milter_set *ms, const struct config *cfg, int *fd, const char *sender,
-                  const struct sm_rcpts *r, char *reply)
+                  const struct rcpts *r, char *reply)
 {
   static stralloc a;
   unsigned long off;
@@ -81,8 +81,8 @@ nomem:
   return MILTER_TEMPFAIL;
 }
 
-int sm_milter(const struct config *cfg, int *fd, const char *sender, const struct sm_rcpts *r,
-              const char *login, char *quarantine, char *reply)
+int filter_milters(const struct config *cfg, int *fd, const char *sender, const struct rcpts *r,
+                   const char *login, char *quarantine, char *reply)
 {
   static struct milter_conf conf;
   static struct milter_set ms;
