@@ -78,6 +78,7 @@ static void test_edits(void)
   T_STR("add at end, insert at 0, delete the 2nd B, change Subject, rest unchanged",
         "X-Top: t\nA: 1\nsubject: new\nB: 2\nX-End: e\n\nbody\n", out.s, out.len);
   stralloc_free(&out);
+  stralloc_free(&ms.pool);
   free(ms.edit);
 }
 
