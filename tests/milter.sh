@@ -155,6 +155,15 @@ head -3 "$T/spool/mess/$hid" | grep -q '^Received: from client.test' && ok "head
 tail -n +4 "$T/spool/mess/$hid" >"$T/hdr.got"
 same_file "headers: add, insert at 1, change, delete applied; every other byte unchanged" "$T/hdr.want" "$T/hdr.got"
 
+# the same through BDAT chunks (sendmail -bs style, on stdin)
+n0=$(count)
+out=$(printf 'EHLO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<b@far.test>\r\nBDAT 20\r\nSubject: hi\r\nX-Drop:BDAT 12 LAST\r\n y\r\n\r\nbody\r\nQUIT\r\n' |
+      "$B/smtp-receive" -C "$T/conf" -bs 2>>"$T/log")
+case "$out" in *"250 2.0.0 Ok: queued"*) ok "BDAT: queued through the milter" ;; *) fail "BDAT" "$out" ;; esac
+printf 'X-Inserted: inserted at 1\nSubject: changed subject\nX-Added: added value\n\nbody\n' >"$T/bdat.want"
+tail -n +4 "$T/spool/mess/$(newest)" >"$T/bdat.got"
+same_file "BDAT: header changes applied (a folded field deleted whole)" "$T/bdat.want" "$T/bdat.got"
+
 # an action postern does not carry out: libmilter refuses the negotiation
 # when postern does not offer it; a milter that declares it anyway (as
 # rspamd does) and uses it gets a temporary failure and a log line

@@ -80,6 +80,19 @@ static void test_edits(void)
   stralloc_free(&out);
   stralloc_free(&ms.pool);
   free(ms.edit);
+  /* HDR_LEADSPC: a value is taken as it is, but gets a blank when it has none */
+  milter_init(&ms, &conf);
+  {
+    struct milter_reply r;
+    if (parse("hA\0x\0", 5, &r) == 0) milter_edit_add(&ms, &r, 1);
+    if (parse("hB\0 y\0", 6, &r) == 0) milter_edit_add(&ms, &r, 1);
+    if (parse("hC\0\tz\0", 6, &r) == 0) milter_edit_add(&ms, &r, 0);
+  }
+  T_OK("leadspc edits applied", milter_edits_apply(&ms, "\nbody\n", 6, &out) == 0);
+  T_STR("leading blanks: one added when missing, kept when present", "A: x\nB: y\nC: \tz\n\nbody\n", out.s, out.len);
+  stralloc_free(&out);
+  stralloc_free(&ms.pool);
+  free(ms.edit);
 }
 
 int main(void)
