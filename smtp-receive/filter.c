@@ -145,11 +145,11 @@ static int verdict(struct session *s, int v, char *out)
 {
   if (v == MILTER_DISCARD) { s->discard = 1; return 0; }   /* accepted, never injected */
   if (v == MILTER_CONTINUE) return 0;
-  /* a multi-line reply longer than a command's reply buffer is cut to its last line */
-  size_t len = str_len(set.reply), start = len;
-  while (start > 0 && set.reply[start - 1] != '\n') start--;
-  if (len >= SMTP_REPLY_MAX) { if (len - start >= SMTP_REPLY_MAX) start = len - SMTP_REPLY_MAX + 1; }
-  else start = 0;
+  /* a multi-line reply longer than a command's reply buffer is cut to its
+   * last line, which milter_reply_text bounds to 512 bytes */
+  size_t len = str_len(set.reply), start = 0;
+  if (len >= SMTP_REPLY_MAX)
+    for (start = len; start > 0 && set.reply[start - 1] != '\n'; start--) {}
   byte_copy(out, len - start + 1, set.reply + start);
   return 1;
 }
