@@ -66,6 +66,13 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
+  /* milters (lib/milter.c; postern.conf.5 Milters) */ \
+  X(STR,    smtpd_milters,                  "",                     0, CONFIG_MAX) /* milters for mail received over SMTP, "": none */ \
+  X(STR,    non_smtpd_milters,              "",                     0, CONFIG_MAX) /* milters for mail submitted with sendmail, "": none */ \
+  X(TIME,   milter_connect_timeout,         "30",                   1, CONFIG_MAX) /* seconds to connect to a milter */ \
+  X(TIME,   milter_command_timeout,         "30",                   1, CONFIG_MAX) /* seconds per answer to a command */ \
+  X(TIME,   milter_content_timeout,         "300",                  1, CONFIG_MAX) /* seconds per answer to message content */ \
+  X(STR,    milter_default_action,          "tempfail",             0, CONFIG_MAX) /* tempfail or accept: a milter that fails */ \
   /* queue-run and local-deliver (queue-run.8, local-deliver.8) */ \
   X(STR,    home_mailbox,                   "Maildir/",             0, CONFIG_MAX) /* relative to home: Maildir if it ends in / */ \
   X(BOOL,   allow_forward,                  "yes",                  0, CONFIG_MAX) /* no: users' ~/.forward files are not read */ \
