@@ -12,8 +12,12 @@ command -v postfix >/dev/null && command -v smtp-source >/dev/null && command -v
 T=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$T"
 pids=()
+# exit_hooks: commands run first at exit (a booted root's removal, ...)
+exit_hooks=()
 cleanup() {
-  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  local h p
+  for h in "${exit_hooks[@]}"; do eval "$h"; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   postfix -c "$T/pf/etc" stop >/dev/null 2>&1
   rm -rf "$T"
 }
