@@ -29,8 +29,8 @@ def ratio(a, b, d=2):
     return '-' if a is None or b is None or b == 0 else '%.*f' % (d, a / b)
 
 
-def n_rounds(sc):
-    return min(len(rows(sc, 'postern')), len(rows(sc, 'postfix')))
+def n_rounds(sc, other='postfix'):
+    return min(len(rows(sc, 'postern')), len(rows(sc, other)))
 
 
 print('postern as deployed (make install + install-hub in a booted Debian 12 root, systemd PID 1, shipped units)')
@@ -87,6 +87,17 @@ if n_rounds('sendmail'):
     c1, c2 = med('sendmail', 'postfix', 3), med('sendmail', 'postern', 3)
     print('| one sendmail call as root, %s calls, 2 KiB (wall p50; CPU of the call and its children) | %s ms wall, %s ms CPU | %s ms wall, %s ms CPU | wall %s×, CPU %s× |'
           % (E['SM_N'], fmt(w1, 2), fmt(c1, 2), fmt(w2, 2), fmt(c2, 2), ratio(w2, w1), ratio(c2, c1)))
+if n_rounds('nosm-maildir', 'nosm') or n_rounds('nosm-quit', 'nosm'):
+    desc = open(os.path.join(T, 'nosm.desc')).read().strip() if os.path.exists(os.path.join(T, 'nosm.desc')) else '?'
+    q1, q2 = med('nosm-quit', 'nosm', 1), med('nosm-quit', 'postern', 1)
+    r1, r2 = med('nosm-maildir', 'nosm', 0), med('nosm-maildir', 'postern', 0)
+    c1, c2 = med('nosm-maildir', 'nosm', 1), med('nosm-maildir', 'postern', 1)
+    print('| systemd\'s per-connection work: the same installed programs with no service manager in between '
+          '(systemd-socket-activate in the root, one transient unit, no sandbox: %s), interleaved with the deployed units; '
+          'the first column here is that, not Postfix | greeting+QUIT %s ms CPU/conn; Maildir %s msgs/s, %s ms CPU/msg '
+          '| greeting+QUIT %s ms CPU/conn; Maildir %s msgs/s, %s ms CPU/msg | systemd adds %s ms CPU per connection |'
+          % (desc, fmt(q1, 2), fmt(r1, 0), fmt(c1, 2), fmt(q2, 2), fmt(r2, 0), fmt(c2, 2),
+             '-' if q1 is None or q2 is None else '%.2f' % (q2 - q1)))
 print()
 print('rounds (raw, per side: rate, cgroup CPU ms, machine CPU ms, ...):')
 for f in sorted(os.listdir(T)):

@@ -27,7 +27,7 @@
 #                                slower side's rate), BENCH_REFUSE_N (500),
 #                                BENCH_SENDMAIL_N (200), BENCH_ONLY (a list
 #                                of: maildir accept relay refuse latency
-#                                sendmail; default all)
+#                                sendmail nosm; default all)
 # A benchmark, not a test: it prints figures.  Needs root, the postfix
 # package and the root cache (tools/systemd-root cache).  The root is
 # stopped and removed, Postfix stopped, every helper process killed at exit.
@@ -39,8 +39,7 @@ S=${BENCH_SESSIONS:-5}
 LAT_N=${BENCH_LAT_N:-300}
 REF_N=${BENCH_REFUSE_N:-500}
 SM_N=${BENCH_SENDMAIL_N:-200}
-ONLY=" ${BENCH_ONLY:-maildir accept relay refuse latency sendmail} "
-SR=$top/tools/systemd-root
+ONLY=" ${BENCH_ONLY:-maildir accept relay refuse latency sendmail nosm} "
 SINK_PORT=2526
 PF_PORT=2525
 HZ=$(getconf CLK_TCK)
@@ -49,28 +48,18 @@ say() { echo "# $*" >&2; }
 now() { date +%s.%N; }
 
 [ -x "$B/smtp-receive" ] && [ -x "$B/queue-run" ] && [ -x "$B/postern-maps" ] || { echo "bench: build postern first (make)" >&2; exit 1; }
-"$SR" cache >"$T/cache.out" 2>&1 || { echo "bench: no Debian 12 root: $(tail -n 1 "$T/cache.out")" >&2; exit 1; }
 
 # --- postern: install into a fresh root and boot it ----------------------------
-R=$T/root
-exit_hooks+=("'$SR' remove '$R' >/dev/null 2>&1")
-"$SR" unpack "$R" >"$T/unpack.log" 2>&1 || { cat "$T/unpack.log" >&2; exit 1; }
-for c in install hub; do
-  DESTDIR=$R BUILD=$B "$top/tools/install" "$c" >>"$T/install.log" 2>&1 || { echo "bench: tools/install $c failed" >&2; tail "$T/install.log" >&2; exit 1; }
-done
-echo "hostname = bench.test" >>"$R/etc/postern/postern.conf"
-echo "remote.test" >"$R/etc/postern/relay-domains"
-echo "remote.test smtp:[127.0.0.1]:$SINK_PORT" >"$R/etc/postern/routes"
-echo "127.0.0.2 REJECT" >"$R/etc/postern/access"
-for m in relay-domains routes access; do chmod 644 "$R/etc/postern/$m"; "$B/postern-maps" compile "$R/etc/postern/$m" >/dev/null || exit 1; done
-chroot "$R" useradd -m -s /bin/sh box
-mkdir -p "$R/home/box/Maildir/new" "$R/home/box/Maildir/cur" "$R/home/box/Maildir/tmp"
-chroot "$R" chown -R box: /home/box/Maildir
-"$SR" boot "$R" >"$T/boot.log" 2>&1 || { echo "bench: the root did not boot" >&2; tail "$T/boot.log" >&2; exit 1; }
-PID1=$("$SR" pid "$R")
-ROOT_CG=$(cat "$T/.root.cgroup")
-inns() { nsenter -t "$PID1" -n "$@"; }       # a host command in the root's network
-inroot() { "$SR" run "$R" "$@"; }            # a command inside the root
+# relay and access maps: a route to the sink, one REJECTed client address
+maps() {
+  echo "remote.test" >"$R/etc/postern/relay-domains"
+  echo "remote.test smtp:[127.0.0.1]:$SINK_PORT" >"$R/etc/postern/routes"
+  echo "127.0.0.2 REJECT" >"$R/etc/postern/access"
+  local m; for m in relay-domains routes access; do
+    chmod 644 "$R/etc/postern/$m"; "$B/postern-maps" compile "$R/etc/postern/$m" >/dev/null || return 1
+  done
+}
+postern_root maps || exit 1
 
 # --- Postfix: a private instance in the root's network, in its own cgroup --------
 PF=$T/pf
@@ -174,8 +163,10 @@ source_run() {   # source_run SIDE RCPT [smtp-source flags]: N messages
   local side=$1 rcpt=$2; shift 2
   inns timeout 900 smtp-source "$@" -s "$S" -l 4096 -m "$N" -f a@b.test -t "$rcpt" "127.0.0.1:${PORT[$side]}" 2>>"$T/source.$side.err" >/dev/null
 }
-res() { echo "$3" >>"$T/res.$1.$2"; }      # res SCENARIO SIDE "figures..."
-order() { if [ $(( $1 % 2 )) = 1 ]; then echo postern postfix; else echo postfix postern; fi; }
+res() { echo "$3" >>"$T/res.$RES$1.$2"; }      # res SCENARIO SIDE "figures..."
+RES=
+# order ROUND [A B]: the two sides, their order alternating by round
+order() { local a=${2:-postern} b=${3:-postfix}; if [ $(( $1 % 2 )) = 1 ]; then echo "$a $b"; else echo "$b $a"; fi; }
 
 # --- scenarios (each: one run of one side) ------------------------------------------
 sc_maildir() {   # SMTP -> Maildir, one message per connection, until the last file lands
@@ -209,6 +200,7 @@ sc_refuse() {    # connections refused at once: greeting + QUIT, and an access-m
   win_start "$side"
   out=$(inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 quit)
   sleep 0.5; res quit "$side" "$(win_end "$side" "$REF_N") ${out#* }"
+  [ -z "${2:-}" ] || return 0
   win_start "$side"
   out=$(inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 reject 127.0.0.2)
   sleep 0.5; res reject "$side" "$(win_end "$side" "$REF_N") ${out#* }"
@@ -286,6 +278,44 @@ for side in postern postfix; do
   inns smtp-source -s 2 -l 4096 -m 20 -f a@b.test -t box@bench.test "127.0.0.1:${PORT[$side]}" >/dev/null 2>&1
   wait_for 60 count "${MD[$side]}" 20; clear_md "$side"
 done
+# issue 11's comparison: the same installed programs with no service
+# manager between connections.  Port 25's socket unit and the service it
+# starts are read from systemd (Accept=yes: its template; Accept=no: the
+# service it triggers); that service's ExecStart runs under
+# systemd-socket-activate (--inetd -a for Accept=yes) on 127.0.0.1:2500,
+# as the service's user, group and supplementary groups, in one transient
+# unit (systemd-run) for the whole run, without the sandbox settings.
+nosm_start() {
+  local sock acc svc argv u g sg
+  sock=$(inroot systemctl list-sockets --all --no-legend --no-pager | awk '$1 ~ /(^|:)25$/ { print $2; exit }')
+  [ -n "$sock" ] || { say "no socket unit listens on port 25"; return 1; }
+  acc=$(inroot systemctl show -p Accept --value "$sock")
+  if [ "$acc" = yes ]; then svc=${sock%.socket}@bench.service
+  else svc=$(inroot systemctl show -p Triggers --value "$sock" | awk '{ print $1 }'); fi
+  argv=$(inroot systemctl show -p ExecStart --value "$svc" | sed -n 's/.*argv\[\]=\([^;]*\) ;.*/\1/p' | head -n 1)
+  u=$(inroot systemctl show -p User --value "$svc"); g=$(inroot systemctl show -p Group --value "$svc")
+  sg=$(inroot systemctl show -p SupplementaryGroups --value "$svc")
+  [ -n "$argv" ] || { say "cannot read the ExecStart of $svc"; return 1; }
+  NOSM_DESC="$sock (Accept=$acc) -> $svc: $argv, user ${u:-root}"
+  local sa=(systemd-socket-activate -l 127.0.0.1:2500); [ "$acc" = yes ] && sa+=(--inetd -a)
+  # shellcheck disable=SC2086
+  inroot systemd-run -q --unit=bench-nosm ${u:+-p User=$u} ${g:+-p Group=$g} ${sg:+-p "SupplementaryGroups=$sg"} \
+    "${sa[@]}" $argv || return 1
+  for i in $(seq 50); do up 2500 && return 0; sleep 0.2; done
+  say "nothing answers on 127.0.0.1:2500 ($NOSM_DESC)"; return 1
+}
+PORT[nosm]=2500; CG[nosm]=$ROOT_CG; MD[nosm]=${MD[postern]}
+if want nosm && nosm_start; then
+  say "no service manager in between: $NOSM_DESC"
+  RES=nosm-
+  for r in $(seq "$ROUNDS"); do
+    for side in $(order "$r" postern nosm); do say "nosm round $r: $side"; sc_maildir "$side"; sc_refuse "$side" quit-only; done
+  done
+  RES=
+  inroot systemctl stop bench-nosm
+  echo "$NOSM_DESC" >"$T/nosm.desc"
+fi
+
 for sc in maildir accept relay refuse; do
   want "$sc" || continue
   for r in $(seq "$ROUNDS"); do
