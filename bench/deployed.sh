@@ -161,7 +161,7 @@ queue_start() {
 }
 source_run() {   # source_run SIDE RCPT [smtp-source flags]: N messages
   local side=$1 rcpt=$2; shift 2
-  inns timeout 900 smtp-source "$@" -s "$S" -l 4096 -m "$N" -f a@b.test -t "$rcpt" "127.0.0.1:${PORT[$side]}" 2>>"$T/source.$side.err" >/dev/null
+  bg_wait inns timeout 900 smtp-source "$@" -s "$S" -l 4096 -m "$N" -f a@b.test -t "$rcpt" "127.0.0.1:${PORT[$side]}" 2>>"$T/source.$side.err" >/dev/null
 }
 res() { echo "$3" >>"$T/res.$RES$1.$2"; }      # res SCENARIO SIDE "figures..."
 RES=
@@ -198,26 +198,28 @@ sc_relay() {     # SMTP in -> relayed to smtp-sink, until the sink has them all
 sc_refuse() {    # connections refused at once: greeting + QUIT, and an access-map REJECT
   local side=$1 out
   win_start "$side"
-  out=$(inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 quit)
+  bg_wait inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 quit >"$T/out"; out=$(cat "$T/out")
   sleep 0.5; res quit "$side" "$(win_end "$side" "$REF_N") ${out#* }"
   [ -z "${2:-}" ] || return 0
   win_start "$side"
-  out=$(inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 reject 127.0.0.2)
+  bg_wait inns timeout 900 python3 "$top/bench/smtp-client.py" refuse "${PORT[$side]}" "$REF_N" 5 reject 127.0.0.2 >"$T/out"; out=$(cat "$T/out")
   sleep 0.5; res reject "$side" "$(win_end "$side" "$REF_N") ${out#* }"
 }
 sc_latency() {   # connect -> file in the Maildir at the same offered load
   local side=$1 out
   clear_md "$side"
   win_start "$side"
-  out=$(inns timeout 900 python3 "$top/bench/smtp-client.py" paced "${PORT[$side]}" "$LAT_RATE" "$LAT_N" "$(dirname "${MD[$side]}")" box@bench.test "lat$2")
+  bg_wait inns timeout 900 python3 "$top/bench/smtp-client.py" paced "${PORT[$side]}" "$LAT_RATE" "$LAT_N" "$(dirname "${MD[$side]}")" box@bench.test "lat$2" >"$T/out"
+  out=$(cat "$T/out")
   res latency "$side" "$out $(win_end "$side" "$LAT_N")"
   clear_md "$side"
 }
 sc_sendmail() {  # one sendmail call (as root), wall and CPU from wait4
   local side=$1 out
   clear_md "$side"
-  if [ "$side" = postern ]; then out=$(inroot /usr/local/bin/bench-drive "$SM_N" 20 /root/bench-msg /usr/sbin/sendmail -i box@bench.test)
-  else out=$("$T/drive" "$SM_N" 20 "$T/msg" "$PF_SENDMAIL" -C "$PF/etc" -i box@bench.test); fi
+  if [ "$side" = postern ]; then bg_wait inroot /usr/local/bin/bench-drive "$SM_N" 20 /root/bench-msg /usr/sbin/sendmail -i box@bench.test >"$T/out"
+  else bg_wait "$T/drive" "$SM_N" 20 "$T/msg" "$PF_SENDMAIL" -C "$PF/etc" -i box@bench.test >"$T/out"; fi
+  out=$(cat "$T/out")
   res sendmail "$side" "$out"
   wait_for 300 count "${MD[$side]}" $((SM_N + 20)) || res sendmail-short "$side" "$(count "${MD[$side]}")"
   clear_md "$side"

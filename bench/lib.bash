@@ -13,7 +13,11 @@ T=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$T"
 pids=()
 # exit_hooks: commands run first at exit (a booted root's removal, ...)
-exit_hooks=()
+exit_hooks=('[ -z "$cur" ] || kill "$cur" 2>/dev/null')
+# bg_wait CMD...: CMD in the background, waited for, so that a SIGTERM is
+# acted on at once (the first exit hook kills CMD by its PID)
+cur=
+bg_wait() { local rc; "$@" & cur=$!; wait "$cur"; rc=$?; cur=; return $rc; }
 cleanup() {
   local h p
   for h in "${exit_hooks[@]}"; do eval "$h"; done

@@ -26,7 +26,7 @@ wait_count() {   # wait_count WANT SECONDS
   local end=$(( $(date +%s) + $2 ))
   while [ "$(count)" -lt "$1" ]; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done
 }
-send() { inns timeout 900 smtp-source -s 5 -l 4096 -m "$1" -f a@b.test -t box@bench.test 127.0.0.1:25 >/dev/null 2>>"$T/source.err"; }
+send() { bg_wait inns timeout 900 smtp-source -s 5 -l 4096 -m "$1" -f a@b.test -t box@bench.test 127.0.0.1:25 >/dev/null 2>>"$T/source.err"; }
 
 # warm-up (first-run costs: maps, page cache), then an empty Maildir
 send 20; wait_count 20 120; find "$MD" -maxdepth 1 -type f -delete
