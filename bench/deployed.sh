@@ -63,11 +63,12 @@ postern_root maps || exit 1
 
 # --- Postfix: a private instance in the root's network, in its own cgroup --------
 PF=$T/pf
-mkdir -p "$PF/etc" "$PF/queue/etc" "$PF/queue/lib" "$PF/data" "$T/pfmail/box/Maildir/new" "$T/pfmail/box/Maildir/cur" "$T/pfmail/box/Maildir/tmp"
+mkdir -p "$PF/etc" "$PF/queue/etc" "$PF/data" "$T/pfmail/box/Maildir/new" "$T/pfmail/box/Maildir/cur" "$T/pfmail/box/Maildir/tmp"
 chown postfix "$PF/data"; chown -R nobody:nogroup "$T/pfmail"
 # what Debian's configure-instance.sh copies into the chroot
 for f in localtime services resolv.conf hosts host.conf nsswitch.conf; do [ -f /etc/$f ] && cp /etc/$f "$PF/queue/etc/"; done
-cp -a /lib/x86_64-linux-gnu/libnss_files* /lib/x86_64-linux-gnu/libnss_dns* "$PF/queue/lib/" 2>/dev/null
+(cd / && for f in /lib/*/libgcc_s*.so* /lib/*/libnss*.so* /lib/*/libresolv*.so* /dev/random /dev/urandom; do
+   [ -e "$f" ] && echo "${f#/}"; done | cpio -pdL --quiet "$PF/queue" 2>/dev/null)
 { cat /usr/share/postfix/main.cf.debian
   cat <<EOC
 # --- the bench instance: its directories, listener, domains, mailbox, routes
@@ -285,10 +286,11 @@ done
 # starts are read from systemd (Accept=yes: its template; Accept=no: the
 # service it triggers); that service's ExecStart runs under
 # systemd-socket-activate (--inetd -a for Accept=yes) on 127.0.0.1:2500,
-# as the service's user, group and supplementary groups, in one transient
+# as the service's user, group, supplementary groups and ambient
+# capabilities, in one transient
 # unit (systemd-run) for the whole run, without the sandbox settings.
 nosm_start() {
-  local sock acc svc argv u g sg
+  local sock acc svc argv u g sg amb
   sock=$(inroot systemctl list-sockets --all --no-legend --no-pager | awk '$1 ~ /(^|:)25$/ { print $2; exit }')
   [ -n "$sock" ] || { say "no socket unit listens on port 25"; return 1; }
   acc=$(inroot systemctl show -p Accept --value "$sock")
@@ -297,11 +299,12 @@ nosm_start() {
   argv=$(inroot systemctl show -p ExecStart --value "$svc" | sed -n 's/.*argv\[\]=\([^;]*\) ;.*/\1/p' | head -n 1)
   u=$(inroot systemctl show -p User --value "$svc"); g=$(inroot systemctl show -p Group --value "$svc")
   sg=$(inroot systemctl show -p SupplementaryGroups --value "$svc")
+  amb=$(inroot systemctl show -p AmbientCapabilities --value "$svc")
   [ -n "$argv" ] || { say "cannot read the ExecStart of $svc"; return 1; }
   NOSM_DESC="$sock (Accept=$acc) -> $svc: $argv, user ${u:-root}"
   local sa=(systemd-socket-activate -l 127.0.0.1:2500); [ "$acc" = yes ] && sa+=(--inetd -a)
   # shellcheck disable=SC2086
-  inroot systemd-run -q --unit=bench-nosm ${u:+-p User=$u} ${g:+-p Group=$g} ${sg:+-p "SupplementaryGroups=$sg"} \
+  inroot systemd-run -q --unit=bench-nosm ${u:+-p User=$u} ${g:+-p Group=$g} ${sg:+-p "SupplementaryGroups=$sg"} ${amb:+-p "AmbientCapabilities=$amb"} \
     "${sa[@]}" $argv || return 1
   for i in $(seq 50); do up 2500 && return 0; sleep 0.2; done
   say "nothing answers on 127.0.0.1:2500 ($NOSM_DESC)"; return 1
