@@ -43,6 +43,7 @@ static void die_map(const char *cdb)
   if (errno == EMSGSIZE) die(EX_DATAERR, cdb, ": a record is over the size limit");
   if (errno == ENAMETOOLONG) die(EX_DATAERR, "key too long (over 1024 bytes)");
   if (errno == EINVAL) die(EX_NOINPUT, cdb, ": not a regular file");
+  if (errno == EPERM) die(EX_NOPERM, cdb, ": refused: it or its directory is writable by group or others");
   if (errno == ENOMEM) die_nomem();
   diesys(EX_IOERR, "unable to read ", cdb);
 }
@@ -134,7 +135,9 @@ int check_access(const char *file, const char *kind, const char *subject)
   if (str_equal(kind, "ip")) k = ACCESS_KIND_IP;
   else if (str_equal(kind, "host")) k = ACCESS_KIND_HOST;
   else if (str_equal(kind, "address")) k = ACCESS_KIND_ADDRESS;
-  else die(EX_USAGE, "unknown kind ", kind, ": want ip, host or address");
+  else if (str_equal(kind, "from")) k = ACCESS_KIND_FROM;
+  else if (str_equal(kind, "to")) k = ACCESS_KIND_TO;
+  else die(EX_USAGE, "unknown kind ", kind, ": want ip, host, from, to or address");
   open_map(file, &n, &m);
   r = access_check(&m, k, subject, &res);
   if (r == -1 && errno == EINVAL) die(EX_DATAERR, "malformed ", kind, ": ", subject);

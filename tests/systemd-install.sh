@@ -105,7 +105,7 @@ if cmp -s "$TOP/units/postern.conf" "$R/etc/postern/postern.conf" && [ ! -e "$R/
    && grep -q 'postern.conf: unedited, updated to the new default' "$T/out3"; then
   ok "an unedited postern.conf of an older install is updated to the new default, and install says so"
 else fail "an unedited postern.conf of an older install is updated" "$(cat "$T/out3")"; fi
-if ! grep -q old.example "$R/etc/postern/routes" && ! "$B/postern-maps" query "$R/etc/postern/routes" old.example >/dev/null 2>&1; then
+if ! grep -q "^old.example " "$R/etc/postern/routes" && ! "$B/postern-maps" query "$R/etc/postern/routes" old.example >/dev/null 2>&1; then
   ok "an unedited map is updated and compiled again"
 else fail "an unedited map is updated and compiled again" "$(cat "$R/etc/postern/routes")"; fi
 if grep -q '^alice: bob' "$R/etc/postern/aliases"; then
@@ -228,7 +228,7 @@ if sd_boot "$R3"; then ok "a live system: booted"
 else fail "a live system: booted" "$(tail -n 20 "$T/boot.log")"; exit 1; fi
 src=$R3/usr/src/postern
 mkdir -p "$src/build"
-(cd "$TOP" && tar -cf - tools units lib/*.5 */*.8) | tar -C "$src" -xf -
+(cd "$TOP" && tar -cf - tools units lib/*.5 */*.8 */*/*.8) | tar -C "$src" -xf -
 find "$B" -maxdepth 1 -type f -exec cp -p {} "$src/build/" \;
 live() { sd_run "$R3" sh -c "cd /usr/src/postern && BUILD=/usr/src/postern/build tools/install $1" >>"$T/live.out" 2>&1; }
 active() { sd_run "$R3" systemctl is-active "$@" | tr '\n' ' ' | sed 's/ $//'; }
