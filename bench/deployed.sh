@@ -52,9 +52,9 @@ now() { date +%s.%N; }
 # --- postern: install into a fresh root and boot it ----------------------------
 # relay and access maps: a route to the sink, one REJECTed client address
 maps() {
-  echo "remote.test" >"$R/etc/postern/relay-domains"
-  echo "remote.test smtp:[127.0.0.1]:$SINK_PORT" >"$R/etc/postern/routes"
-  echo "127.0.0.2 REJECT" >"$R/etc/postern/access"
+  echo "remote.test" >>"$R/etc/postern/relay-domains"
+  echo "remote.test smtp:[127.0.0.1]:$SINK_PORT" >>"$R/etc/postern/routes"
+  echo "127.0.0.2 REJECT" >>"$R/etc/postern/access"
   local m; for m in relay-domains routes access; do
     chmod 644 "$R/etc/postern/$m"; "$B/postern-maps" compile "$R/etc/postern/$m" >/dev/null || return 1
   done
