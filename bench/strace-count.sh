@@ -50,9 +50,11 @@ kill -INT "$spid"; wait "$spid" 2>/dev/null
 got=$(count)
 [ -s "$T/source.err" ] && { echo "smtp-source complained:"; sort "$T/source.err" | uniq -c | head -n 3; }
 
-python3 - "$T/st" "$N" "$got" <<'EOP'
+python3 - "$T/st" "$N" "$got" "$(ls "$R/usr/libexec/postern" | tr '\n' ' ')" <<'EOP'
 import collections, os, re, sys
 d, n, got = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ours = set(sys.argv[4].split())      # the installed programs (comm is at most 15 bytes)
+ours |= {x[:15] for x in ours}
 attached = dict(l.split(None, 1) for l in open(os.path.join(d, 'attached')).read().splitlines() if ' ' in l)
 call = re.compile(r'^(\w+)\((.*)\)\s+= (-?\d+|\?)(?: /\* (\d+) in strace\'s PID NS \*/)?(?: (E[A-Z0-9]+))?')
 files = {int(f[2:]): os.path.join(d, f) for f in os.listdir(d) if f.startswith('t.')}
@@ -124,7 +126,9 @@ sysd = lambda o: o.startswith('systemd') or o in ('(sd-pam)', 'init')
 for o in sorted(counts, key=lambda o: -sum(counts[o].values())):
     if sum(counts[o].values()) >= n * 0.5:
         row(o, counts[o], fails[o])
-row('**postern programs**', *group(lambda o: not sysd(o)))
+row('**postern programs**', *group(lambda o: o in ours))
 row('**systemd (PID 1, unit set-up, journald)**', *group(sysd))
+if any(not sysd(o) and o not in ours for o in counts):
+    row('other (not attributed)', *group(lambda o: not sysd(o) and o not in ours))
 row('**everything in the root**', *group(lambda o: True))
 EOP
