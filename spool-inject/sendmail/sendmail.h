@@ -175,6 +175,7 @@ struct fix {
   const char *locals;         /* hostname, domain, localhost: blank-separated */
   const char *login;          /* the caller */
   unsigned long uid;
+  int hide;                   /* received_hide_submitter: no uid in Received: */
   const char *fullname;       /* for a missing From:; may be "" */
   const char *sender;         /* the envelope sender; "" is the null sender */
   const char *own;            /* the caller's own address (login@domain, rewritten) */
