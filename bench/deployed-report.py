@@ -76,7 +76,10 @@ for sc, what in (('quit', 'connection closed after the greeting (connect, 220, Q
     # rate cg machine failed seconds
     c1, c2 = med(sc, 'postfix', 1), med(sc, 'postern', 1)
     m1, m2 = med(sc, 'postfix', 2), med(sc, 'postern', 2)
-    r1, r2 = med(sc, 'postfix', 0), med(sc, 'postern', 0)
+    # connections per second as the client saw them (its own clock)
+    sec1, sec2 = med(sc, 'postfix', 4), med(sc, 'postern', 4)
+    r1 = float(E['REF_N']) / sec1 if sec1 else None
+    r2 = float(E['REF_N']) / sec2 if sec2 else None
     f1, f2 = med(sc, 'postfix', 3), med(sc, 'postern', 3)
     print('| %s, %s connections, 5 at a time | %s ms CPU/conn (%s), %s conn/s, %s failed | %s ms CPU/conn (%s), %s conn/s, %s failed | CPU %s× |'
           % (what, E['REF_N'], fmt(c1, 2), fmt(m1, 2), fmt(r1, 0), fmt(f1, 0), fmt(c2, 2), fmt(m2, 2), fmt(r2, 0), fmt(f2, 0), ratio(c2, c1)))

@@ -134,14 +134,18 @@ wait_for() {
     sleep 0.05
   done
 }
-# a measurement window on SIDE: win_start SIDE; ...; win_end SIDE COUNT
-#   prints: per-second rate, cgroup CPU ms per item, whole-machine CPU ms per item
+# a measurement window on SIDE: win_start SIDE; ...; win_end SIDE COUNT [END]
+#   prints: per-second rate (until END, a time from now, if given: the
+#   load's end, before a pause that lets the server finish its work), cgroup
+#   CPU ms per item, whole-machine CPU ms per item
 win_start() { w_t=$(now); w_c=$(cg_us "${CG[$1]}"); w_b=$(busy); }
 win_end() {
-  local t c b; t=$(now); c=$(cg_us "${CG[$1]}"); b=$(busy)
+  local t c b; t=${3:-$(now)}; c=$(cg_us "${CG[$1]}"); b=$(busy)
   python3 -c "import sys; n=$2; print('%.1f %.3f %.3f' % (n / ($t - $w_t), ($c - $w_c) / 1000 / n, ($b - $w_b) * 1000 / $HZ / n))"
 }
 clear_md() { find "${MD[$1]}" -maxdepth 1 -type f -delete; }
+qlistener=
+exit_hooks=('[ -z "$qlistener" ] || kill "$qlistener" 2>/dev/null' "${exit_hooks[@]}")
 queue_stop() {
   if [ "$1" = postern ]; then inroot systemctl stop "$QUNIT"; return; fi
   postconf -c "$PF/etc" -e in_flow_delay=0 && postconf -c "$PF/etc" -M# qmgr/unix && pfctl reload
@@ -152,12 +156,12 @@ queue_stop() {
   timeout 3600 python3 -c '
 import os, socket, sys
 s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o666); s.listen(64)
-while True: s.accept()[0].close()' "$PF/queue/public/qmgr" & qlistener=$!; pids+=($qlistener)
+while True: s.accept()[0].close()' "$PF/queue/public/qmgr" & qlistener=$!
   for i in $(seq 50); do [ -S "$PF/queue/public/qmgr" ] && break; sleep 0.1; done
 }
 queue_start() {
   if [ "$1" = postern ]; then inroot systemctl start "$QUNIT"; return; fi
-  kill "$qlistener" 2>/dev/null; wait "$qlistener" 2>/dev/null
+  kill "$qlistener" 2>/dev/null; wait "$qlistener" 2>/dev/null; qlistener=
   postconf -c "$PF/etc" -X in_flow_delay; postconf -c "$PF/etc" -M qmgr/unix="qmgr unix n - n 300 1 qmgr"; pfctl reload
 }
 source_run() {   # source_run SIDE RCPT [smtp-source flags]: N messages
@@ -180,11 +184,11 @@ sc_maildir() {   # SMTP -> Maildir, one message per connection, until the last f
   clear_md "$side"
 }
 sc_accept() {    # accept only (queue daemon stopped), one per connection, then connections kept
-  local side=$1
+  local side=$1 te
   clear_md "$side"
   queue_stop "$side"
-  win_start "$side"; source_run "$side" box@bench.test; sleep 0.2; res accept "$side" "$(win_end "$side" "$N")"
-  win_start "$side"; source_run "$side" box@bench.test -d; sleep 0.2; res kept "$side" "$(win_end "$side" "$N")"
+  win_start "$side"; source_run "$side" box@bench.test; te=$(now); sleep 0.2; res accept "$side" "$(win_end "$side" "$N" "$te")"
+  win_start "$side"; source_run "$side" box@bench.test -d; te=$(now); sleep 0.2; res kept "$side" "$(win_end "$side" "$N" "$te")"
   queue_start "$side"
   wait_for $((120 + 2 * N)) count "${MD[$side]}" $((2 * N)) || res accept-short "$side" "$(count "${MD[$side]}")"
   clear_md "$side"
