@@ -101,24 +101,48 @@ static int write_tmp(struct ld *d, const char *tmp, unsigned long *size)
   return 0;
 }
 
+/* cur_missing - the Maildir's cur/ is not there (one stat: tmp/ and new/
+ * are proven by the delivery's own open and rename) */
+static int cur_missing(const char *dir, stralloc *sub)
+{
+  struct stat st;
+  if (!stralloc_copys(sub, dir) || !stralloc_cats(sub, "cur") || !stralloc_0(sub)) return 1;
+  return stat(sub->s, &st) == -1 && errno == ENOENT;
+}
+
+/* ld_maildir - the delivery.  The directories are made only when the
+ * delivery finds one missing (the open of tmp/NAME or the rename into
+ * new/ fails with ENOENT, or cur/ is gone), not tried with four mkdir
+ * calls each time: a Maildir nearly always exists. */
 void ld_maildir(struct ld *d, const char *dir, struct ld_result *r)
 {
   static stralloc name, tmp, new, sub;
   char num[NUM_ULONG], suffix[NUM_ULONG + 4];
   unsigned long size;
   unsigned int n;
-  if (mkdirs(dir, &sub) == -1) { ld_sys(r, "unable to create Maildir ", dir); return; }
+  int made_dirs = 0;
   for (n = 0;; n++) {
     if (unique(&name, d->cfg.hostname, n) == -1 || path3(&tmp, dir, "tmp/", &name, "") == -1) {
       ld_temp(r, "4.3.0", "out of memory", 0); return;
     }
     if (write_tmp(d, tmp.s, &size) == 0) break;
+    if (errno == ENOENT && !made_dirs) {
+      if (mkdirs(dir, &sub) == -1) { ld_sys(r, "unable to create Maildir ", dir); return; }
+      made_dirs = 1;
+      continue;
+    }
     if (errno != EEXIST || n > 20) { ld_sys(r, "unable to write ", tmp.s); return; }
+  }
+  if (!made_dirs && cur_missing(dir, &sub)) {
+    if (mkdirs(dir, &sub) == -1) { ld_sys(r, "unable to create Maildir ", dir); unlink(tmp.s); return; }
+    made_dirs = 1;
   }
   str_copy(suffix, ",S=");
   str_copy(suffix + 3, num_str(num, size));
   if (path3(&new, dir, "new/", &name, suffix) == -1) { unlink(tmp.s); ld_temp(r, "4.3.0", "out of memory", 0); return; }
-  if (rename(tmp.s, new.s) == -1) { ld_sys(r, "unable to move into ", new.s); unlink(tmp.s); return; }
+  if (rename(tmp.s, new.s) == -1 && (errno != ENOENT || made_dirs || mkdirs(dir, &sub) == -1 || rename(tmp.s, new.s) == -1)) {
+    ld_sys(r, "unable to move into ", new.s); unlink(tmp.s); return;
+  }
   if (!stralloc_copys(&sub, dir) || !stralloc_cats(&sub, "new") || !stralloc_0(&sub)
       || spool_fsync_dir(sub.s) == -1) { ld_sys(r, "unable to sync ", dir); return; }
   ld_ok(r, "delivered to Maildir ", dir);

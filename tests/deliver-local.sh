@@ -39,6 +39,17 @@ if command -v strace >/dev/null; then
     END { if (!seen) print "(no protocol line written)" }' "$D/md.st")
   is "Maildir: the new directories (deep/ er/ Maildir/ tmp/ new/ cur/) were made" 6 "$made"
   is "Maildir: every new directory's parent fsync'ed before success" "" "$unsynced"
+  # an existing Maildir costs no mkdir; a missing new/ or cur/ is made again
+  qr_as_user strace -f -qq -e trace=mkdir,stat,newfstatat -e signal=none -o "$D/md2.st" \
+    "$B/local-deliver" s@x.test r@example.test "$D/deep/er/Maildir/" <"$T/m1" >/dev/null 2>&1
+  is "Maildir: an existing Maildir is delivered to without mkdir" 0 "$(grep -c '^[0-9]* *mkdir' "$D/md2.st")"
+  for sub in new cur; do
+    rmdir "$D/deep/er/Maildir/$sub" 2>/dev/null || { rm -rf "$D/deep/er/Maildir/$sub"; }
+    out=$(ld s@x.test r@example.test "$D/deep/er/Maildir/" <"$T/m1"); rc=$?
+    [ "$rc" = 0 ] && [ -d "$D/deep/er/Maildir/new" ] && [ -d "$D/deep/er/Maildir/cur" ] &&
+      [ "$(stat -c %a "$D/deep/er/Maildir/$sub")" = 700 ] &&
+      ok "Maildir: a missing $sub/ is made again" || fail "Maildir: a missing $sub/ is made again" "rc=$rc $out"
+  done
 else
   skip "Maildir: new directories are durable" "strace is not installed"
 fi
