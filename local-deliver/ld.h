@@ -38,8 +38,12 @@ struct ld {
 
 /* run.c: the whole run of local-deliver (main.c; local-spawn's child):
  * argv as local-deliver's, the environment's POSTERN_CONF and QUEUE_ID;
- * ends the process with the protocol line and the exit code */
+ * ends the process with the protocol line and the exit code.  ld_run_as:
+ * the same with pw, our password entry, which the caller has just looked
+ * up and become (local-spawn): no second lookup. */
+struct passwd;
 _Noreturn void ld_run(int argc, char **argv);
+_Noreturn void ld_run_as(int argc, char **argv, const struct passwd *pw);
 
 /* result.c */
 void ld_ok(struct ld_result *r, const char *what, const char *arg);

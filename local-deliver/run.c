@@ -41,12 +41,13 @@ _Noreturn static void fail_early(int code, const char *status, const char *what,
   report(&r);
 }
 
-/* who - our user from the password file, and the root refusal */
-static void who(void)
+/* who - our user from the password file (or the entry our caller looked
+ * up and became: no second lookup), and the root refusal */
+static void who(const struct passwd *pw)
 {
-  struct passwd *pw;
   if (getuid() == 0 || geteuid() == 0) fail_early(EX_TEMPFAIL, "4.3.0", "local-deliver refuses to run as root", 0);
-  if (!(pw = getpwuid(getuid()))) fail_early(EX_TEMPFAIL, "4.3.0", "unable to find our user in the password file", 0);
+  if (pw && pw->pw_uid != getuid()) pw = 0;
+  if (!pw && !(pw = getpwuid(getuid()))) fail_early(EX_TEMPFAIL, "4.3.0", "unable to find our user in the password file", 0);
   d.uid = pw->pw_uid;
   d.user = pw->pw_name;
   d.home = pw->pw_dir;
@@ -92,13 +93,18 @@ static void deliver(struct ld_result *r)
 
 void ld_run(int argc, char **argv)
 {
+  ld_run_as(argc, argv, 0);
+}
+
+void ld_run_as(int argc, char **argv, const struct passwd *pw)
+{
   struct ld_result r;
   const char *conf;
   errmsg_iam("local-deliver");
   signal(SIGPIPE, SIG_IGN);          /* a program that stops reading is an error, not a death */
   signal(SIGXFSZ, SIG_IGN);          /* a file size limit is a write error: roll back, defer */
   conf = arguments(argc, argv);
-  who();                             /* refuses root */
+  who(pw);                           /* refuses root */
   load_config(conf);
   log_init("local-deliver", d.cfg.log);
   if (ld_prepare(&d) == -1) fail_early(EX_TEMPFAIL, "4.3.0", "out of memory", 0);
