@@ -119,13 +119,16 @@ grep -q 'status=another-pass' "$T/log" && ok "the first --once makes another pas
 is "the flush request was carried out (the deferred message tried again)" $((before + 1)) "$(grep -c 'to=<later-defer@far.test> .*status=deferred' "$T/log")"
 
 # sd_notify under a NOTIFY_SOCKET of our own: READY=1 after the spool is
-# read, STATUS=, WATCHDOG=1 at least every WatchdogSec/2, STOPPING=1
+# read, STATUS=, WATCHDOG=1 at least every WatchdogSec/2, STOPPING=1; and
+# while mail flows, WATCHDOG=1 at most every WatchdogSec/4 and STATUS= at
+# most once a second (each sd_notify is a dozen system calls), the last
+# STATUS= the state at the end
 python3 - "$T/notify" <<'EOF2' >"$T/notify.out" 2>&1 &
 import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o777)
 s.settimeout(0.2)
-end = time.time() + 4
+end = time.time() + 30
 print("listening", flush=True)
 while time.time() < end:
     try: d = s.recv(4096)
@@ -139,8 +142,10 @@ wait_for 5 grep -q listening "$T/notify.out"
 NOTIFY_SOCKET=$T/notify WATCHDOG_USEC=400000 "$B/queue-run" -C "$T/conf" --daemon 2>>"$T/log" &
 pid=$!
 sleep 1.2
-printf 'Subject: 8\n\nx\n' | qr_inject s@x.test box@example.test
-sleep 0.6
+n=$(qr_maildir_count "$T/mail/box")
+for i in 1 2 3 4 5 6; do printf 'Subject: 8\n\nx\n' | qr_inject s@x.test box@example.test; done
+wait_for 20 has_mail $((n + 6))
+sleep 1.3
 kill -TERM $pid; wait $pid
 wait $lpid
 grep -q ' READY=1$' "$T/notify.out" && ok "sd_notify: READY=1" || fail "sd_notify READY" "$(cat "$T/notify.out")"
@@ -150,3 +155,11 @@ n=$(grep -c ' WATCHDOG=1$' "$T/notify.out")
 gaps=$(grep ' WATCHDOG=1$' "$T/notify.out" | awk 'NR > 1 && $1 - p > 0.3 { print $1 - p } { p = $1 }')
 is "sd_notify: no watchdog gap longer than 300 ms" "" "$gaps"
 grep -q ' STOPPING=1$' "$T/notify.out" && ok "sd_notify: STOPPING=1 on SIGTERM" || fail "sd_notify STOPPING" "$(cat "$T/notify.out")"
+close=$(grep ' WATCHDOG=1$' "$T/notify.out" | awk 'NR > 1 && $1 - p < 0.09 { print $1 - p } { p = $1 }')
+is "sd_notify: no two WATCHDOG=1 closer than WatchdogSec/4 while mail flows" "" "$close"
+close=$(grep ' STATUS=' "$T/notify.out" | awk 'NR > 1 && $1 - p < 0.95 { print $1 - p } { p = $1 }')
+is "sd_notify: no two STATUS= within a second" "" "$close"
+case "$(grep ' STATUS=' "$T/notify.out" | tail -n 1)" in
+  *"STATUS=0 deliveries running"*) ok "sd_notify: the last STATUS= says no delivery runs" ;;
+  *) fail "sd_notify: the last STATUS=" "$(cat "$T/notify.out")" ;;
+esac
