@@ -23,20 +23,24 @@ mkdir "$T/maps" "$T/verify"
 H=$(free_port)        # the next hop
 DOWN=$(free_port)     # nothing listens here
 SLOW=$(free_port)     # a hop that never answers RCPT
+PLAIN=$(free_port)    # a hop without STARTTLS, which tls-policy says must encrypt
 cat >"$T/maps/relay-domains" <<EOF
 corp.example
 lab.example
 down.example
 slow.example
+tls.example
 EOF
 cat >"$T/maps/routes" <<EOF
 corp.example smtp:[127.0.0.1]:$H
 lab.example smtp:[127.0.0.1]:$H
 down.example smtp:[127.0.0.1]:$DOWN
 slow.example smtp:[127.0.0.1]:$SLOW
+tls.example smtp:[127.0.0.1]:$PLAIN
 EOF
+echo "[127.0.0.1]:$PLAIN encrypt" >"$T/maps/tls-policy"
 : >"$T/maps/relay-recipients"
-for m in relay-domains routes relay-recipients; do "$B/postern-maps" compile "$T/maps/$m" >/dev/null; done
+for m in relay-domains routes relay-recipients tls-policy; do "$B/postern-maps" compile "$T/maps/$m" >/dev/null; done
 run_as=()
 if is_root; then
   chown -R nobody "$T/spool" "$T/verify"
@@ -63,12 +67,15 @@ at_exit "kill $hop 2>/dev/null; wait $hop 2>/dev/null"
 python3 "$TOP/remote-send/tests/server.py" --stall rcpt 127.0.0.1 "$SLOW" >"$T/slow.out" 2>&1 &
 slow=$!
 at_exit "kill $slow 2>/dev/null; wait $slow 2>/dev/null"
+python3 "$TOP/remote-send/tests/server.py" --log "$T/plain.log" 127.0.0.1 "$PLAIN" >"$T/plain.out" 2>&1 &
+plain=$!
+at_exit "kill $plain 2>/dev/null; wait $plain 2>/dev/null"
 G=$(free_port)
 tcpserver "${run_as[@]}" -c 20 -H -R -l gw.example.test 127.0.0.1 "$G" \
   "$B/smtp-receive" -C "$T/postern.conf" -m mx 2>>"$T/log" &
 gw=$!
 at_exit "kill $gw 2>/dev/null; wait $gw 2>/dev/null"
-for i in $(seq 100); do listening "$G" && listening "$H" && listening "$SLOW" && break; sleep 0.05; done
+for i in $(seq 100); do listening "$G" && listening "$H" && listening "$SLOW" && listening "$PLAIN" && break; sleep 0.05; done
 listening "$G" && listening "$H" || { fail "gateway and hop listen" "$(cat "$T/log" "$hop_out")"; exit 0; }
 
 # rcpt ADDRESS - the gateway's reply to RCPT TO:<ADDRESS> (code and text)
@@ -136,6 +143,11 @@ start=$(date +%s)
 expect "a hop that never answers RCPT gives 450 4.1.1" bob@slow.example "450 4.1.1 "
 took=$(( $(date +%s) - start ))
 [ "$took" -le 8 ] && ok "  ... within the probe's deadline (${took}s)" || fail "  ... within the probe's deadline" "took ${took}s"
+# the route's TLS policy holds for probes as for mail
+expect "a probe obeys tls-policy: encrypt, and the hop has no STARTTLS: 450" failbob@tls.example "450 4.1.1 "
+grep -q 'RCPT' "$T/plain.log" && fail "  ... and no RCPT was sent in the clear" "$(cat "$T/plain.log")" ||
+  ok "  ... and no RCPT was sent in the clear"
+grep -q 'TLS is required' "$T/log" && ok "  ... the log says why" || fail "  ... the log says why" "$(tail -3 "$T/log")"
 conf smtpd_relay_verify_cache=
 expect "no cache directory: every RCPT is probed" bob@corp.example "250 "
 expect "  ... again" bob@corp.example "250 "
