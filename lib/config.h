@@ -68,6 +68,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(TIME,   smtpd_relay_verify_negative_expire, "3h",               0, CONFIG_MAX) /* how long one it refused (5xx) stays cached */ \
   X(OPTPATH, smtpd_relay_verify_cache,       "/var/lib/postern/verify", 0, CONFIG_MAX) /* the answers' cache directory; "": no cache */ \
   X(NUM,    smtpd_relay_verify_cache_size,  "10000",                1, 1000000)    /* cache files at most (one slot per hashed address) */ \
+  X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
