@@ -129,7 +129,7 @@ sd_run "$R" systemctl stop postern-smtpd.service &
 stopper=$!
 wait "$st"; wait "$id2"; wait "$stopper"
 is "listener: stop: the message being sent is queued, then 421" "250 2.0.0 Ok: queued|421 4.3.2" \
-  "$(sed -n '5p' "$T/stop" | cut -c1-21)|$(sed -n '6p' "$T/stop" | cut -c1-9)"
+  "$(sed -n '5p' "$T/stop" | cut -c1-20)|$(sed -n '6p' "$T/stop" | cut -c1-9)"
 is "an idle session gets 421 at once" "421 4.3.2 Service shutting down; closing the connection" "$(sed -n '2p' "$T/idle")"
 is "the listener service is stopped, the socket still listens" "inactive active" \
   "$(sd_run "$R" systemctl is-active postern-smtpd.service postern-smtpd.socket | tr '\n' ' ' | sed 's/ $//')"
