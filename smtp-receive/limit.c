@@ -104,6 +104,14 @@ int limit_admit(struct limits *l, const unsigned char *key, unsigned long now, i
   return LIMIT_OK;
 }
 
+int limit_adopt(struct limits *l, const unsigned char *key, unsigned long now)
+{
+  int n = key ? find(l, key, now) : -1;
+  if (n >= 0) l->slot[n].sessions++;
+  l->sessions++;
+  return n;
+}
+
 void limit_release(struct limits *l, int slot)
 {
   if (l->sessions) l->sessions--;

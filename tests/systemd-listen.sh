@@ -114,6 +114,32 @@ else fail "a broken postern.conf on reload: logged, the old one stays" "$(sd_jou
 sd_conf "$R" $CONF
 sd_run "$R" systemctl reload postern-smtpd.service
 
+# --- a crashed session ------------------------------------------------------------
+# A session killed by SIGSEGV (what a failed guess at the stack canary or
+# an address ends in) makes the listener re-exec itself: same pid, same
+# socket, a new address layout for every later session; the open sessions
+# are still counted.
+"$SR" net "$R" timeout 20 $PY idle 127.0.0.8 >"$T/crash1" 2>&1 &
+c1=$!; at_exit "kill $c1 2>/dev/null"
+wait_until 10 grep -q '^250' "$T/crash1"
+lpid=$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)
+base1=$(sd_sh "$R" "head -n 1 /proc/$lpid/maps" | cut -d- -f1)
+victim=$(sd_run "$R" pgrep -P "$lpid" | head -n 1)
+sd_run "$R" kill -SEGV "$victim"
+wait_until 10 journal_has 'status=reexecuted'
+base2=$(sd_sh "$R" "head -n 1 /proc/$lpid/maps" | cut -d- -f1)
+if journal_has 'status=crash .*signal=11' && journal_has 'status=reexecuted' && [ "$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)" = "$lpid" ] \
+   && [ -n "$base1" ] && [ "$base1" != "$base2" ]; then
+  ok "a crashed session: logged, the listener re-executes (same pid, new layout $base1 -> $base2)"
+else fail "a crashed session: the listener re-executes" "layout $base1 -> $base2" "$(sd_journal "$R" | tail -n 6)"; fi
+is "after the re-exec the listener still holds CAP_SETGID alone" "0000000000000040 0000000000000040" \
+  "$(status_of "$R" "$lpid" CapEff) $(status_of "$R" "$lpid" CapAmb)"
+out=$(timeout 30 "$SR" net "$R" swaks --server 127.0.0.1 --local-interface 127.0.0.9 --from someone@example.org \
+  --to "alice@$HOST" --h-Subject "after the re-exec" --timeout 20 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "after the re-exec mail is accepted" ;;
+  *) fail "after the re-exec mail is accepted" "$(echo "$out" | tail -n 5)" ;; esac
+kill "$c1" 2>/dev/null; wait "$c1" 2>/dev/null
+
 # --- stop -------------------------------------------------------------------------
 # A session in the middle of its message when the stop comes finishes it
 # (250) and then gets 421; an idle session gets 421 at once; the service
