@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # tests/systemd-listen.py - the clients of tests/systemd-listen.sh, run in
-# the booted root's network: every wait is bounded, every socket closed.
+# the booted root's network (and of smtp-receive/tests/listen.sh, on
+# $LISTEN_PORT): every wait is bounded, every socket closed.
 #   flood N SRC HOLD      N connections from SRC to port 25; print how many
 #                         got 220 and the first 421 line; hold them HOLD s
 #   rate N SRC            N connections one after the other (QUIT each);
@@ -17,7 +18,7 @@ def conn(src):
     s = socket.socket()
     s.settimeout(20)
     s.bind((src, 0))
-    s.connect(("127.0.0.1", 25))
+    s.connect(("127.0.0.1", int(os.environ.get("LISTEN_PORT", "25"))))
     return s
 
 def line(f):
@@ -75,7 +76,7 @@ def main():
         if mode == "hup":
             wait_for(sys.argv[3])
         print(cmd(s, f, "MAIL FROM:<someone@example.org>"), flush=True)
-        print(cmd(s, f, "RCPT TO:<alice@mx.example.test>"), flush=True)
+        print(cmd(s, f, "RCPT TO:<%s>" % os.environ.get("LISTEN_RCPT", "alice@mx.example.test")), flush=True)
         print(cmd(s, f, "DATA"), flush=True)
         s.sendall(b"Subject: " + mode.encode() + b"\r\n\r\nfirst half\r\n")
         if mode == "stop":
