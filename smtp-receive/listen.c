@@ -10,7 +10,7 @@
  * process does, before the first client byte: it forks the injector
  * helper, which keeps the supplementary groups (the spool's
  * postern-inject) and serves the injection protocol for this session
- * alone (lib/inject.c inject_helper_serve), and then drops every
+ * alone (lib/inject_child.c inject_helper_serve), and then drops every
  * supplementary group and every capability itself.  Both then hold no
  * capability at all; only the helper may write the spool, and it reads
  * nothing but the pipes the session hands it. */

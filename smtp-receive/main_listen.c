@@ -96,8 +96,8 @@ static int load(struct config *c, struct settings *s, stralloc *err, const char 
   *what = 0;
   if (config_try(c, conf_arg, err) == -1) { *why = stralloc_0(err) ? err->s : "out of memory"; return -1; }
   if (serve_settings(c, s, why, what) == -1) { config_free(c); return -1; }
-  if (c->smtpd_max_sessions == 0 || c->smtpd_max_sessions > LIMIT_SESSIONS_MAX) {
-    *why = "smtpd_max_sessions must be 1 to 4096";
+  if (c->smtpd_max_sessions > LIMIT_SESSIONS_MAX) {   /* config.c's bound; here in case they part */
+    *why = "smtpd_max_sessions is above 4096";
     config_free(c);
     return -1;
   }

@@ -86,7 +86,7 @@ kill "$fl" 2>/dev/null; wait "$fl" 2>/dev/null
 # --- SIGHUP ---------------------------------------------------------------------------------
 mkconf "$T/postern.conf" $CONF smtpd_max_sessions=0
 kill -HUP "$L"; sleep 0.5
-grep -q 'status=reload-failed reason="smtpd_max_sessions must be 1 to 4096"' "$T/log" && ok "SIGHUP: a bad value is refused, logged" ||
+grep -q "status=reload-failed reason=.*bad value for 'smtpd_max_sessions'" "$T/log" && ok "SIGHUP: a bad value is refused, logged" ||
   fail "SIGHUP: a bad value is refused, logged" "$(tail -n 3 "$T/log")"
 out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.3 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
 case "$out" in *"250 2.0.0 Ok: queued as"*) ok "SIGHUP: the old configuration stays in force" ;; *) fail "SIGHUP: the old configuration stays" "$(echo "$out" | tail -n 5)" ;; esac
