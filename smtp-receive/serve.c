@@ -47,6 +47,13 @@ int serve_settings(struct config *cfg, struct settings *set, const char **why, c
     *why = "smtpd_auth_program: no program, or too many words";
     return -1;
   }
+  if (!policy_dnsbl_zones_ok(cfg->smtpd_dnsbl_zones)) {
+    *why = "smtpd_dnsbl_zones: want zone or zone=127.0.0.2,127.0.0.4 (at most 8 codes)";
+    return -1;
+  }
+  /* last: it sets the resolver's servers for this process and the
+   * sessions forked from it */
+  if ((bad = resolve_servers(cfg->dns_servers, cfg->dns_domain_servers))) { *why = bad; return -1; }
   if (cfg->smtpd_error_limit == 0) cfg->smtpd_error_limit = 1;
   if (cfg->smtpd_command_limit == 0) cfg->smtpd_command_limit = 1;
   return 0;
