@@ -62,6 +62,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
   X(TIME,   smtpd_auth_failure_delay,       "1",                    0, CONFIG_MAX) /* seconds before answering a failed AUTH */ \
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
+  X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
   /* smtp-listen (smtp-listen.8) */ \
   X(NUM,    smtpd_max_sessions,             "100",                  1, 4096) /* sessions at once per listener (LIMIT_SESSIONS_MAX) */ \
   X(NUM,    smtpd_max_source_sessions,      "20",                   0, CONFIG_MAX) /* sessions at once per client source; 0: none */ \
