@@ -19,7 +19,9 @@ SINK_PORT=2525
 
 if sd_install "$R" install nullclient; then ok "install and install-nullclient into the root"
 else fail "install and install-nullclient into the root" "$(cat "$T/install.log")"; exit 1; fi
-sd_conf "$R" hostname=$HOST "relayhost=[127.0.0.1]:$SINK_PORT" relayhost_tls_policy=none retry_min=1s
+# local_delivery=yes: carol@$HOST stays local on this null client (auto
+# would send the host's own names to the smarthost too)
+sd_conf "$R" hostname=$HOST "relayhost=[127.0.0.1]:$SINK_PORT" relayhost_tls_policy=none retry_min=1s local_delivery=yes
 for u in alice carol; do chroot "$R" useradd -m -s /bin/sh "$u"; done
 # Its own `ip netns` namespace, which outlives a reboot of the root, so
 # the smarthost can be listening before the root boots again.
