@@ -169,6 +169,8 @@ static void peer_ip(const struct sockaddr_storage *ss, char *ip, size_t len)
   }
 }
 
+static void reap(void);
+
 /* refuse - 421 from the listener, without a process: one write that
  * cannot block (the socket is new, its send buffer empty), then close */
 static void refuse(int fd, const char *ip, const char *reply, const char *limit)
@@ -238,6 +240,7 @@ static void admit(int fd, const struct sockaddr_storage *ss)
   char ip[INET6_ADDRSTRLEN];
   int slot, a, exempt;
   peer_ip(ss, ip, sizeof ip);
+  reap();   /* a session that just said 221 may have ended since the last signal: its place is free */
   if (policy_overloaded(set.max_load)) {
     refuse(fd, ip, "421 4.3.2 System overloaded, try again later", "smtpd_max_load");
     return;
