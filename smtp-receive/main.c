@@ -1,6 +1,8 @@
 /* smtp-receive - the ESMTP server of postern, one process per connection.
  * fd 0: the client (read), fd 1: the client (write): the same socket under
- * systemd (Accept=yes), inetd and tcpserver, or stdin/stdout with -bs.
+ * inetd, tcpserver and systemd-socket-activate --inetd, or stdin/stdout
+ * with -bs.  Under the shipped units smtp-listen (main_listen.c) forks
+ * the same session (serve.c) instead.
  * fd 2: log lines (see postern.conf's log key).
  * Usage: smtp-receive [-C config] [-m mx|submission|smtps] [-bs]
  * Exit codes: 0 after every session (the client got its replies), 64
