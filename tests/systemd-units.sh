@@ -76,7 +76,7 @@ for p in "smtpd 25 mx" "submission 587 submission" "smtps 465 smtps"; do
   has "$1 service: CAP_SETGID ambient (each session drops the spool group)" "$v" AmbientCapabilities "CAP_SETGID"
   has "$1 service: NoNewPrivileges" "$v" NoNewPrivileges yes
   has "$1 service: ProtectSystem=strict" "$v" ProtectSystem strict
-  has "$1 service: writes only the spool" "$v" ReadWritePaths /var/spool/postern
+  has "$1 service: writes only the spool and the relay probe cache" "$v" ReadWritePaths "/var/spool/postern -/var/lib/postern/verify"
   has "$1 service: ProtectHome" "$v" ProtectHome yes
   has "$1 service: PrivateTmp" "$v" PrivateTmp yes
   has "$1 service: PrivateDevices" "$v" PrivateDevices yes
@@ -134,7 +134,10 @@ d /var/spool/postern/state 0700 postern-queue postern-queue
 d /var/spool/postern/corrupt 0700 postern-queue postern-queue
 p /var/spool/postern/trigger 0620 postern-queue postern-inject"
 is "tmpfiles.d: the spool tree with DESIGN.md's owners and modes" "$want" \
-  "$(grep -v '^#' "$tf" | awk 'NF { print $1, $2, $3, $4, $5 }')"
+  "$(grep -v '^#' "$tf" | awk 'NF && $2 ~ /^\/var\/spool\/postern/ { print $1, $2, $3, $4, $5 }')"
+is "tmpfiles.d: the relay probe cache, the sessions' own (the listener units may write it)" \
+  "d /var/lib/postern/verify 0700 postern-smtpd postern-smtpd" \
+  "$(grep -v '^#' "$tf" | awk '$2 == "/var/lib/postern/verify" { print $1, $2, $3, $4, $5 }')"
 if grep -v '^#' "$tf" | awk 'NF && $6 != "-" { bad = 1 } END { exit bad }'; then
   ok "tmpfiles.d: no age on spool directories (tmpfiles --clean never removes mail)"
 else fail "tmpfiles.d: no age on spool directories"; fi
