@@ -45,6 +45,9 @@ static const struct key keys[] = {
   K(smtpd_sender_dns_check, T_STRING), K(smtpd_dnsbl_zones, T_STRING),
   K(smtpd_proxy_trusted, T_STRING), K(smtpd_auth_program, T_STRING),
   K(smtpd_auth_failure_delay, T_DURATION), K(smtpd_client_name_lookup, T_STRING),
+  K(smtpd_max_sessions, T_SIZE), K(smtpd_max_source_sessions, T_SIZE),
+  K(smtpd_source_rate_limit, T_SIZE), K(smtpd_limit_exempt, T_STRING),
+  K(smtpd_shutdown_timeout, T_DURATION),
   K(sendmail_trusted_users, T_STRING), K(sendmail_rewrite_sender, T_STRING),
   K(home_mailbox, T_STRING), K(mail_spool_directory, T_STRING),
   K(mailbox_command, T_STRING), K(virtual_user, T_STRING),
@@ -99,6 +102,11 @@ void config_defaults(struct config *c)
   c->smtpd_auth_program = "";
   c->smtpd_auth_failure_delay = 1;
   c->smtpd_client_name_lookup = "yes";
+  c->smtpd_max_sessions = 100;
+  c->smtpd_max_source_sessions = 20;
+  c->smtpd_source_rate_limit = 600;
+  c->smtpd_limit_exempt = "127.0.0.1 ::1";
+  c->smtpd_shutdown_timeout = 30;
   c->sendmail_trusted_users = "root";
   c->sendmail_rewrite_sender = "";
   c->home_mailbox = "Maildir/";

@@ -44,6 +44,12 @@ struct config {
   const char *smtpd_auth_program;    /* checkpassword-style AUTH program, "": passwd map */
   unsigned long smtpd_auth_failure_delay; /* seconds before answering a failed AUTH */
   const char *smtpd_client_name_lookup; /* yes: the client's name from DNS (PTR + forward) */
+  /* smtp-listen (smtp-listen.8) */
+  unsigned long smtpd_max_sessions;       /* sessions at once per listener */
+  unsigned long smtpd_max_source_sessions;  /* sessions at once per client source; 0: none */
+  unsigned long smtpd_source_rate_limit;  /* connections per source and minute; 0: none */
+  const char *smtpd_limit_exempt;    /* addresses and prefixes the per-source limits spare */
+  unsigned long smtpd_shutdown_timeout;   /* seconds a stop waits for sessions */
   /* sendmail (sendmail.8) */
   const char *sendmail_trusted_users;   /* may set the sender without a warning; %group */
   const char *sendmail_rewrite_sender;  /* local senders become this address; "": off */

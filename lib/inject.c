@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -375,6 +376,7 @@ int inject_child_spawn(struct inject_child *c, char *const argv[], char *const e
   int errp[2], outp[2] = { -1, -1 }, r, e;
   c->outfd = -1;
   c->out = 0;
+  c->helper = 0;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { e = errno; close(errp[0]); close(errp[1]); errno = e; return -1; }
   r = spawn(&c->pid, argv, envp, in, out_sa ? outp[1] : out, errp[1]);
@@ -388,10 +390,166 @@ int inject_child_spawn(struct inject_child *c, char *const argv[], char *const e
   return 0;
 }
 
+/* ------------------------------------------------------ the injector helper */
+
+#define HELPER_START_SECONDS 30  /* its answer with the pid: a fork */
+#define HELPER_KILLED_SECONDS 10 /* its answer after we killed the injector */
+
+int inject_helper = -1;
+static int ms_left(const struct timespec *deadline);
+
+/* helper_send - one request: want (NUL included) and the three fds */
+static int helper_send(int sock, const char *want, const int fds[3])
+{
+  char space[CMSG_SPACE(3 * sizeof(int))];
+  struct iovec iov = { (void *)want, str_len(want) + 1 };
+  struct msghdr m;
+  struct cmsghdr *cm;
+  byte_zero(&m, sizeof m);
+  byte_zero(space, sizeof space);
+  m.msg_iov = &iov; m.msg_iovlen = 1;
+  m.msg_control = space; m.msg_controllen = sizeof space;
+  cm = CMSG_FIRSTHDR(&m);
+  cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
+  byte_copy(CMSG_DATA(cm), 3 * sizeof(int), fds);
+  for (;;) {
+    ssize_t r = sendmsg(sock, &m, MSG_NOSIGNAL);
+    if (r == -1 && errno == EINTR) continue;
+    return r == (ssize_t)iov.iov_len ? 0 : -1;
+  }
+}
+
+/* helper_request - the next request: the wanted id into want[SPOOL_ID_MAX]
+ * and exactly three fds; 0, or -1 at the end or on anything else (what
+ * came with it is closed) */
+static int helper_request(int sock, char *want, int fds[3])
+{
+  char space[CMSG_SPACE(4 * sizeof(int))];
+  struct iovec iov = { want, SPOOL_ID_MAX };
+  struct msghdr m;
+  struct cmsghdr *cm;
+  ssize_t r;
+  int got = 0, i;
+  byte_zero(&m, sizeof m);
+  m.msg_iov = &iov; m.msg_iovlen = 1;
+  m.msg_control = space; m.msg_controllen = sizeof space;
+  do r = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+  while (r == -1 && errno == EINTR);
+  if (r <= 0) return -1;
+  for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+    int n, *p = (int *)CMSG_DATA(cm);
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (i = 0; i < n; i++) {
+      int fd;
+      byte_copy(&fd, sizeof fd, p + i);
+      if (got < 3) fds[got] = fd; else close(fd);
+      got++;
+    }
+  }
+  if (got != 3 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || want[r - 1] != 0) {
+    for (i = 0; i < got && i < 3; i++) close(fds[i]);
+    return -1;
+  }
+  return 0;
+}
+
+/* helper_int - one int from the helper by the deadline: 0, -1 late, -2 lost */
+static int helper_int(int *v, const struct timespec *deadline)
+{
+  struct pollfd p = { inject_helper, POLLIN, 0 };
+  for (;;) {
+    int left = ms_left(deadline), r;
+    if (!left) return -1;
+    r = poll(&p, 1, left);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) return -2;
+    if (r == 0) continue;
+    ssize_t n = recv(inject_helper, v, sizeof *v, 0);
+    if (n == -1 && errno == EINTR) continue;
+    return n == sizeof *v ? 0 : -2;
+  }
+}
+
+/* helper_lost - the helper's answers cannot be trusted to line up any
+ * more: no more messages through it (they fail as temporary) */
+static void helper_lost(void)
+{
+  close(inject_helper);
+  inject_helper = -1;
+}
+
+/* helper_start - hand in, env and a new stderr pipe to the helper */
+static int helper_start(struct inject_child *c, const char *want, int in, int env)
+{
+  struct timespec deadline;
+  int errp[2], fds[3], pid = -1;
+  if (pipe2(errp, O_CLOEXEC) == -1) return -1;
+  fds[0] = in; fds[1] = env; fds[2] = errp[1];
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += HELPER_START_SECONDS;
+  if (helper_send(inject_helper, want && spool_id_valid(want) ? want : "", fds) == -1 ||
+      helper_int(&pid, &deadline) != 0) helper_lost();
+  close(errp[1]);
+  if (pid <= 0) { close(errp[0]); errno = EAGAIN; return -1; }
+  c->pid = pid;
+  c->errfd = errp[0];
+  c->outfd = -1;
+  c->out = 0;
+  c->helper = 1;
+  return 0;
+}
+
+/* helper_reap - the helper's report of its child's wait status */
+static int helper_reap(int *status, const struct timespec *deadline)
+{
+  int r = helper_int(status, deadline);
+  if (r == -2) helper_lost();
+  return r;
+}
+
+/* run_program - in the helper's child: the configured injector program */
+_Noreturn static void run_program(const struct config *cfg, int in, int env, int err)
+{
+  char *argv[2] = { (char *)cfg->injector, 0 };
+  if (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(err, 2) == -1) _exit(EX_OSERR);
+  closelog();
+  close_from(3);
+  signal(SIGPIPE, SIG_DFL);
+  signal(SIGXFSZ, SIG_DFL);
+  execv(argv[0], argv);
+  put2("451 4.3.0 Unable to run the injector\n");
+  _exit(EX_OSERR);
+}
+
+void inject_helper_serve(const struct config *cfg, int sock)
+{
+  char want[SPOOL_ID_MAX];
+  int fds[3], status, i;
+  signal(SIGPIPE, SIG_IGN);
+  while (helper_request(sock, want, fds) == 0) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (cfg->injector_default) run_forked(cfg, want[0] ? want : 0, fds[0], fds[1], fds[2]);
+      run_program(cfg, fds[0], fds[1], fds[2]);
+    }
+    for (i = 0; i < 3; i++) close(fds[i]);
+    int p = pid > 0 ? (int)pid : -1;
+    if (send(sock, &p, sizeof p, MSG_NOSIGNAL) != sizeof p) _exit(0);
+    if (pid <= 0) continue;
+    while (waitpid(pid, &status, 0) == -1)
+      if (errno != EINTR) { status = EX_TEMPFAIL << 8; break; }
+    if (send(sock, &status, sizeof status, MSG_NOSIGNAL) != sizeof status) _exit(0);
+  }
+  _exit(0);
+}
+
 int inject_child_start(struct inject_child *c, const struct config *cfg, const char *want, int in, int env, int flags)
 {
   char *argv[2] = { (char *)cfg->injector, 0 };
   int errp[2], e;
+  c->helper = 0;
+  if (inject_helper >= 0) return helper_start(c, want, in, env);
   if (!cfg->injector_default || !spool_writable(cfg))
     return inject_child_spawn(c, argv, flags & INJECT_CLEAN_ENV ? clean_env(cfg) : 0, in, env, 0);
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
@@ -535,11 +693,15 @@ void inject_child_wait(struct inject_child *c, unsigned int seconds, int flags, 
   deadline.tv_sec += seconds;
   d = drain(c, &l, flags & INJECT_KEEP_LOG, &deadline);
   line_end(&l);                     /* a last line without its LF */
-  if (d == 0) w = reap(c->pid, &status, &deadline);
+  if (d == 0) w = c->helper ? helper_reap(&status, &deadline) : reap(c->pid, &status, &deadline);
   if (w == -1) {                    /* late, or we cannot read it: it must not outlive this call */
     r->late = d != -2;
     kill(c->pid, SIGKILL);
-    while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
+    if (c->helper) {                /* the helper reaps it and reports; then it is in step again */
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += HELPER_KILLED_SECONDS;
+      if (inject_helper >= 0 && helper_reap(&status, &deadline) != 0) helper_lost();
+    } else while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
   } else if (w == 0) r->code = exitcode_wait(status);
   close(c->errfd);
   if (c->outfd != -1) close(c->outfd);

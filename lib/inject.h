@@ -49,6 +49,7 @@ struct inject_child {
   int errfd;                     /* our end of its fd 2 */
   int outfd;                     /* our end of its fd 1, read into out; -1: none */
   stralloc *out;
+  int helper;                    /* started by the injector helper: pid is its child, the status comes from it */
 };
 
 /* struct inject_result - how the child ended */
@@ -84,4 +85,15 @@ int inject_child_spawn(struct inject_child *c, char *const argv[], char *const e
  * INJECT_PASS_LOG, INJECT_KEEP_LOG, or 0 (only the reply is kept).
  * Closes our ends of its pipes. */
 void inject_child_wait(struct inject_child *c, unsigned int seconds, int flags, struct inject_result *r);
+/* The injector helper (smtp-listen, doc/architecture.md "The session
+ * cannot touch the spool"): a process that may write the spool forked
+ * before a session's first client byte, serving that session alone over
+ * a SOCK_SEQPACKET socket.  Once inject_helper is that socket's fd,
+ * inject_child_start hands each message's pipes to the helper instead of
+ * starting the injector itself; the helper runs the configured injector
+ * (spool-inject's code forked, or the program) on them and reports its
+ * pid and wait status.  It ends when the socket closes or carries
+ * anything but a request. */
+extern int inject_helper;
+_Noreturn void inject_helper_serve(const struct config *cfg, int sock);
 #endif
