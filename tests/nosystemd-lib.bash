@@ -69,10 +69,13 @@ wait_for() {
 status_of() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status" 2>/dev/null; }
 
 # session_creds PORT PARENT: connect to PORT, wait for the greeting, and
-# print "uid gid groups" of the smtp-receive that PARENT started for it
+# print "uid gid groups" of each process under PARENT that holds a client
+# socket as its fd 0 (the session: smtp-receive under tcpserver, a forked
+# session under smtp-listen; not the injector helper, whose fd 0 is
+# /dev/null)
 session_creds() {
   python3 - "$1" "$2" <<'EOF'
-import os, socket, sys, time
+import os, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.recv(512)
 def kids(p):
@@ -86,7 +89,7 @@ while todo:
     p = todo.pop()
     todo += kids(p)
     try:
-        if open("/proc/%d/comm" % p).read().strip() == "smtp-receive": seen.append(status(p))
+        if os.readlink("/proc/%d/fd/0" % p).startswith("socket:"): seen.append(status(p))
     except OSError: pass
 print(" / ".join(" ".join(x) for x in seen))
 s.close()
