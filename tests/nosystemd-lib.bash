@@ -69,10 +69,9 @@ wait_for() {
 status_of() { awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status" 2>/dev/null; }
 
 # session_creds PORT PARENT: connect to PORT, wait for the greeting, and
-# print "uid gid groups" of each process under PARENT that holds a client
-# socket as its fd 0 (the session: smtp-receive under tcpserver, a forked
-# session under smtp-listen; not the injector helper, whose fd 0 is
-# /dev/null)
+# print "uid gid groups" of each child of PARENT that holds a client
+# socket as its fd 0: the session (smtp-receive under tcpserver, a forked
+# session under smtp-listen; the injector helper is its child)
 session_creds() {
   python3 - "$1" "$2" <<'EOF'
 import os, socket, sys
@@ -84,10 +83,8 @@ def kids(p):
 def status(p):
     f = dict(l.split(":", 1) for l in open("/proc/%d/status" % p) if ":" in l)
     return f["Uid"].split()[0], f["Gid"].split()[0], " ".join(f["Groups"].split())
-todo, seen = kids(int(sys.argv[2])), []
-while todo:
-    p = todo.pop()
-    todo += kids(p)
+seen = []
+for p in kids(int(sys.argv[2])):
     try:
         if os.readlink("/proc/%d/fd/0" % p).startswith("socket:"): seen.append(status(p))
     except OSError: pass

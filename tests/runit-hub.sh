@@ -29,13 +29,14 @@ SV=$T/service
 mkdir "$SV" "$T/logs"
 chmod 755 "$T/logs"
 MAILDIR=$T/home/$NS_MAIL/Maildir
-P=$(free_port)
+P=$(free_port) P465=$(free_port)
 
 # the shipped service directories, unchanged, each with its ./conf
 cp -a "$TOP/units/runit/postern-queue" "$SV/"
 have_listen=
 if [ -x "$B/smtp-listen" ]; then
   cp -a "$TOP/units/runit/postern-smtpd" "$SV/"
+  cp -a "$TOP/units/runit/postern-smtpd" "$SV/postern-smtps"   # port 465 as the run script says
   have_listen=1
 else
   skip "runit hub: postern-smtpd" "no smtp-listen in $B"
@@ -44,7 +45,8 @@ common="libexec=$T/libexec logdir=$T/logs
 export POSTERN_CONF=$POSTERN_CONF ASAN_OPTIONS=$ASAN_OPTIONS"
 printf '%s\n' "$common" >"$SV/postern-queue/conf"
 [ -n "$have_listen" ] &&
-  printf 'listen=127.0.0.1:%s user=%s groups=%s\n%s\n' "$P" "$NS_SMTPD" "$NS_INJECT" "$common" >"$SV/postern-smtpd/conf"
+  printf 'listen=127.0.0.1:%s user=%s groups=%s\n%s\n' "$P" "$NS_SMTPD" "$NS_INJECT" "$common" >"$SV/postern-smtpd/conf" &&
+  printf 'mode=smtps listen=127.0.0.1:%s user=%s groups=%s\n%s\n' "$P465" "$NS_SMTPD" "$NS_INJECT" "$common" >"$SV/postern-smtps/conf"
 
 # runsvdir as an init system would start it
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin runsvdir -P "$SV" >"$T/runsvdir.out" 2>&1 &
@@ -173,6 +175,19 @@ EOF
     ok "runit: the refusals are logged with the limit's name" ||
     fail "runit: the refusals are logged with the limit's name" "$(grep 127.0.0.2 "$T/logs/smtpd/current" | tail -3)"
   touch "$T/idle.release"; wait "$idle"
+
+  # the copy for port 465: implicit TLS, AUTH, its own log
+  if wait_for 20 up postern-smtps && wait_for 10 listening "$P465"; then
+    out=$(swaks -s 127.0.0.1 -p "$P465" --tlsc -a PLAIN -au alice -ap 's3cret pass' -f alice@mx.example.test \
+      -t "$NS_MAIL@mx.example.test" --body 'smtps under runit' 2>&1)
+    case "$out" in *"235 "*"250 2.0.0 Ok: queued as"*) ok "runit: postern-smtps (a copy with mode=smtps): TLS, AUTH, queued" ;;
+      *) fail "runit: postern-smtps (a copy with mode=smtps): TLS, AUTH, queued" "$out" ;; esac
+    wait_for 10 logged smtps 'smtp-receive: id=[^ ]* status=queued .*auth=alice' &&
+      ok "runit: postern-smtps logs into its own svlogd directory" ||
+      fail "runit: postern-smtps logs into its own svlogd directory" "$(tail -3 "$T/logs/smtps/current" 2>&1)"
+  else
+    fail "runit: postern-smtps (a copy with mode=smtps) listens" "$(svstat postern-smtps)" "$(tail -3 "$T/logs/smtps/current" 2>&1)"
+  fi
 
   # sv hup: the configuration is read again, the listener stays
   sv hup "$SV/postern-smtpd" >/dev/null
