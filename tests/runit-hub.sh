@@ -22,9 +22,6 @@ getent passwd _runit-log >/dev/null || { skip "runit hub" "no _runit-log user (D
 command -v swaks >/dev/null || { skip "runit hub" "swaks is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 ns_setup || { fail "production setup (users, spool, set-gid spool-inject)"; exit 0; }
-# 127.0.0.1 is not exempt from the per-source limits here (the default
-# exempts it); short shutdown bound
-printf 'smtpd_limit_exempt =\nsmtpd_shutdown_timeout = 5\n' >>"$T/postern.conf"
 SV=$T/service
 mkdir "$SV" "$T/logs"
 chmod 755 "$T/logs"
@@ -38,6 +35,9 @@ if [ -x "$B/smtp-listen" ]; then
   cp -a "$TOP/units/runit/postern-smtpd" "$SV/"
   cp -a "$TOP/units/runit/postern-smtpd" "$SV/postern-smtps"   # port 465 as the run script says
   have_listen=1
+  # 127.0.0.1 is not exempt from the per-source limits here (the default
+  # exempts it); short shutdown bound
+  printf 'smtpd_limit_exempt =\nsmtpd_shutdown_timeout = 5\n' >>"$T/postern.conf"
 else
   skip "runit hub: postern-smtpd" "no smtp-listen in $B"
 fi
