@@ -21,9 +21,10 @@ static unsigned long long hash_key;   /* per process; set on first use */
 /* hash - FNV-1a over the key, seeded with the secret */
 static unsigned long hash(const unsigned char *k)
 {
-  unsigned long long h = 14695981039346656037ULL ^ hash_key;
+  unsigned long long h;
   unsigned int i;
   if (!hash_key && getrandom(&hash_key, sizeof hash_key, GRND_NONBLOCK) != sizeof hash_key) hash_key = 1;
+  h = 14695981039346656037ULL ^ hash_key;
   for (i = 0; i < 16; i++) { h ^= k[i]; h *= 1099511628211ULL; }
   return (unsigned long)(h ^ (h >> 29));
 }
@@ -101,6 +102,14 @@ int limit_admit(struct limits *l, const unsigned char *key, unsigned long now, i
   l->sessions++;
   *slot = n;
   return LIMIT_OK;
+}
+
+int limit_adopt(struct limits *l, const unsigned char *key, unsigned long now)
+{
+  int n = key ? find(l, key, now) : -1;
+  if (n >= 0) l->slot[n].sessions++;
+  l->sessions++;
+  return n;
 }
 
 void limit_release(struct limits *l, int slot)

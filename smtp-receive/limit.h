@@ -39,6 +39,10 @@ int limit_key(const void *sockaddr, unsigned char key[16]);
  * limit_release; any other answer counts nothing but the rate. */
 int limit_admit(struct limits *l, const unsigned char *key, unsigned long now, int *slot);
 
+/* limit_adopt - count an open session from key (or 0) whatever the
+ * limits say (a session started before a re-exec); its slot, or -1 */
+int limit_adopt(struct limits *l, const unsigned char *key, unsigned long now);
+
 /* limit_release - a session admitted with slot has ended */
 void limit_release(struct limits *l, int slot);
 

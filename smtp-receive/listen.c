@@ -10,7 +10,7 @@
  * process does, before the first client byte: it forks the injector
  * helper, which keeps the supplementary groups (the spool's
  * postern-inject) and serves the injection protocol for this session
- * alone (lib/inject.c inject_helper_serve), and then drops every
+ * alone (lib/inject_child.c inject_helper_serve), and then drops every
  * supplementary group and every capability itself.  Both then hold no
  * capability at all; only the helper may write the spool, and it reads
  * nothing but the pipes the session hands it. */
@@ -123,14 +123,14 @@ int listen_bind(const char *spec, const char **why)
   return fd;
 }
 
-/* caps - set the effective and permitted capability sets (bit mask of
- * the first 32), no inheritable ones */
+/* caps - set the effective, permitted and inheritable capability sets
+ * (bit mask of the first 32) */
 static int caps(unsigned int mask)
 {
   struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct d[2];
   byte_zero(d, sizeof d);
-  d[0].effective = d[0].permitted = mask;
+  d[0].effective = d[0].permitted = d[0].inheritable = mask;
   return (int)syscall(SYS_capset, &h, d);
 }
 
@@ -176,7 +176,12 @@ int listen_drop(const char *user, const char *groups, const char **why)
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == -1 || setgroups(n, list) == -1 || setgid(pw->pw_gid) == -1 ||
       setuid(pw->pw_uid) == -1 || prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) == -1) { *why = "cannot change user and groups"; return -1; }
   if (setuid(0) != -1) { *why = "still able to become root"; return -1; }
-  if (caps(1U << CAP_SETGID) == -1) { *why = "cannot keep CAP_SETGID"; return -1; }
+  /* ambient too, as systemd's AmbientCapabilities= makes it: the
+   * listener's re-exec after a crashed session keeps it */
+  if (caps(1U << CAP_SETGID) == -1 || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETGID, 0, 0) == -1) {
+    *why = "cannot keep CAP_SETGID";
+    return -1;
+  }
   return 0;
 }
 
@@ -186,7 +191,8 @@ _Noreturn static void helper(const struct config *cfg, int sock)
 {
   int null = open("/dev/null", O_RDWR | O_CLOEXEC);
   if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 || dup2(sock, 3) == -1) _exit(111);
-  close_range(4, ~0U, 0);
+  if (close_range(4, ~0U, 0) == -1)   /* old kernel or a filter refuses it: one by one */
+    for (int fd = 4; fd < 1024; fd++) close(fd);
   if (listen_caps_clear() == -1) _exit(111);
   inject_helper_serve(cfg, 3);
 }

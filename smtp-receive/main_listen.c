@@ -20,10 +20,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "byte.h"
 #include "errmsg.h"
+#include "scan.h"
 #include "str.h"
 #include "num.h"
 #include "exitcode.h"
@@ -42,6 +44,17 @@ static struct limits lim;
 static pid_t spid[LIMIT_SESSIONS_MAX];   /* open sessions: pid, limit slot */
 static int sslot[LIMIT_SESSIONS_MAX];
 static volatile sig_atomic_t got_chld, got_hup, got_term;
+static char **self_argv;              /* for the re-exec */
+static int reexec_pending;        /* a session crashed: re-exec before the next accept */
+
+#define STATE_ENV "POSTERN_LISTEN_STATE"   /* fd of the open sessions across a re-exec */
+
+/* struct carried - an open session, across a re-exec */
+struct carried {
+  int pid;
+  int keyed;                      /* key holds its source */
+  unsigned char key[16];
+};
 
 /* fatal - why we cannot start, on stderr (where every supervisor and
  * the journal look), then exit 78 */
@@ -83,8 +96,8 @@ static int load(struct config *c, struct settings *s, stralloc *err, const char 
   *what = 0;
   if (config_try(c, conf_arg, err) == -1) { *why = stralloc_0(err) ? err->s : "out of memory"; return -1; }
   if (serve_settings(c, s, why, what) == -1) { config_free(c); return -1; }
-  if (c->smtpd_max_sessions == 0 || c->smtpd_max_sessions > LIMIT_SESSIONS_MAX) {
-    *why = "smtpd_max_sessions must be 1 to 4096";
+  if (c->smtpd_max_sessions > LIMIT_SESSIONS_MAX) {   /* config.c's bound; here in case they part */
+    *why = "smtpd_max_sessions is above 4096";
     config_free(c);
     return -1;
   }
@@ -275,10 +288,79 @@ static void reap(void)
     limit_release(&lim, sslot[i]);
     if (crashed(status)) {
       char sig[NUM_ULONG];
-      log_event(0, "status", "crash", "detail", "a session was killed by a signal", "signal",
-                num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
+      log_event(0, "status", "crash", "detail", "a session was killed by a signal; re-executing for a new address layout and stack canary",
+                "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
+      reexec_pending = 1;
     }
   }
+}
+
+/* carry - the open sessions into a memfd for the next image; its fd or -1 */
+static int carry(void)
+{
+  int fd = memfd_create("smtp-listen-sessions", 0), i;
+  if (fd == -1) return -1;
+  for (i = 0; i < LIMIT_SESSIONS_MAX; i++) {
+    struct carried c;
+    if (!spid[i]) continue;
+    byte_zero(&c, sizeof c);
+    c.pid = (int)spid[i];
+    if (sslot[i] >= 0) { c.keyed = 1; byte_copy(c.key, 16, lim.slot[sslot[i]].key); }
+    if (write(fd, &c, sizeof c) != sizeof c) { close(fd); return -1; }
+  }
+  return fd;
+}
+
+/* reexec - after a crashed session: run our own program anew, so that
+ * the sessions forked from now on have a new address layout and stack
+ * canary and whatever a crash taught about the old ones is worthless.
+ * The listening sockets go along as LISTEN_FDS, the open sessions in a
+ * memfd; the credentials are those we have (CAP_SETGID is ambient).  If
+ * it fails we go on as we are. */
+static void reexec(void)
+{
+  char num[NUM_ULONG];
+  int hi[LISTEN_MAX], i, state;
+  reexec_pending = 0;
+  if ((state = carry()) == -1) { log_event(0, "status", "reexec-failed", "reason", "memfd", (char *)0); return; }
+  for (i = 0; i < nlfd; i++) hi[i] = fcntl(lfd[i], F_DUPFD, 3 + LISTEN_MAX + 1);
+  int st = fcntl(state, F_DUPFD, 3 + LISTEN_MAX + 1);
+  close(state);
+  for (i = 0; i < nlfd; i++) if (hi[i] == -1 || dup2(hi[i], 3 + i) == -1) break;
+  if (i < nlfd || st == -1 || dup2(st, 3 + nlfd) == -1) {
+    log_event(0, "status", "reexec-failed", "reason", "cannot arrange the descriptors", (char *)0);
+    _exit(EX_OSERR);   /* the sockets may be shuffled: the supervisor starts us again */
+  }
+  for (i = 0; i < nlfd; i++) close(hi[i]);
+  close(st);
+  setenv("LISTEN_PID", num_str(num, (unsigned long)getpid()), 1);
+  setenv("LISTEN_FDS", num_str(num, (unsigned long)nlfd), 1);
+  setenv(STATE_ENV, num_str(num, (unsigned long)(3 + nlfd)), 1);
+  execv("/proc/self/exe", self_argv);
+  log_event(0, "status", "reexec-failed", "reason", "exec", (char *)0);
+  _exit(EX_OSERR);
+}
+
+/* adopt - after a re-exec: count the sessions the old image started */
+static void adopt(void)
+{
+  const char *e = getenv(STATE_ENV);
+  unsigned long fd;
+  struct carried c;
+  int i = 0;
+  if (!e) return;
+  if (e[scan_ulong(e, &fd)] || fd < 3 || fd > 3 + LISTEN_MAX) fatal(STATE_ENV " is not a descriptor", e);
+  lseek((int)fd, 0, SEEK_SET);
+  while (read((int)fd, &c, sizeof c) == sizeof c) {
+    while (i < LIMIT_SESSIONS_MAX && spid[i]) i++;
+    if (i == LIMIT_SESSIONS_MAX || c.pid <= 0) break;
+    spid[i] = c.pid;
+    sslot[i] = limit_adopt(&lim, c.keyed ? c.key : 0, (unsigned long)time(0));
+  }
+  close((int)fd);
+  unsetenv(STATE_ENV);
+  char num[NUM_ULONG];
+  log_event(0, "status", "reexecuted", "sessions", num_str(num, lim.sessions), (char *)0);
 }
 
 /* signal_sessions - sig to every open session */
@@ -298,6 +380,7 @@ static void serve(const sigset_t *during_poll)
   for (;;) {
     int n = ppoll(p, (nfds_t)nlfd, got_term ? &tick : 0, during_poll);
     if (got_chld) { got_chld = 0; reap(); }
+    if (reexec_pending && !got_term) reexec();
     if (got_hup) { got_hup = 0; reload(); }
     if (got_term) {
       struct timespec now;
@@ -333,6 +416,13 @@ static void sockets(const char **binds, int nb, const char *user, const char *gr
   int i;
   nlfd = listen_inherited(lfd, LISTEN_MAX, &why);
   if (nlfd == -1) fatal(why, 0);
+  /* nothing else a supervisor left open reaches the sessions */
+  if (close_range((unsigned int)(3 + nlfd + (getenv(STATE_ENV) != 0)), ~0U, 0) == -1)
+    for (i = 3 + nlfd + (getenv(STATE_ENV) != 0); i < 1024; i++) close(i);
+  if (getenv(STATE_ENV)) {   /* our own re-exec: sockets bound, credentials set */
+    if (!nlfd) fatal("re-executed without sockets", 0);
+    return;
+  }
   if (nlfd && nb) fatal("sockets both from systemd (LISTEN_FDS) and from -l: give one", 0);
   if (!nlfd && !nb)
     fatal("no socket to listen on: give -l [ADDRESS:]PORT, or start smtp-listen by socket activation (LISTEN_FDS)", 0);
@@ -356,6 +446,10 @@ int main(int argc, char **argv)
   const char *binds[LISTEN_MAX], *user = 0, *groups = 0, *why, *what;
   sigset_t during_poll;
   int nb = 0;
+  /* first: no core files of mail, and no same-uid process (a session)
+   * may attach to us or read our memory, not even right after a re-exec */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  self_argv = argv;
   errmsg_iam("smtp-listen");
   fds();
   log_init("smtp-listen", LOGTO_AUTO);
@@ -364,11 +458,10 @@ int main(int argc, char **argv)
   use();
   signals(&during_poll);
   sockets(binds, nb, user, groups);
-  /* no core files of mail, and no same-uid process (a session) may
-   * attach to us or read our memory; orphaned helpers come back to us */
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* orphaned helpers come back to us */
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) fatal("cannot set no_new_privs", 0);   /* no set-id program regains anything */
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  adopt();
   can_setgid = listen_can_setgid();
   if (!can_setgid && getgroups(0, 0) > 0)
     log_event(0, "status", "warning", "detail", "no CAP_SETGID: sessions keep the supplementary groups (the spool group)", (char *)0);

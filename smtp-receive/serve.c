@@ -10,14 +10,6 @@
 
 #define DNS_SECONDS 10          /* the longest one DNS question may take */
 
-/* yesno - a yes/no setting; -1 if it is neither */
-static int yesno(const char *v)
-{
-  if (!str_diff(v, "yes")) return 1;
-  if (!str_diff(v, "no")) return 0;
-  return -1;
-}
-
 /* load_average - "4" or "4.5" into *out (0 when empty); -1 if malformed */
 static int load_average(const char *v, double *out)
 {
@@ -42,10 +34,10 @@ int serve_settings(struct config *cfg, struct settings *set, const char **why, c
 {
   const char *bad;
   *what = 0;
-  if ((set->delay_checks = yesno(cfg->smtpd_delay_checks)) == -1) { *why = "smtpd_delay_checks is not yes or no"; return -1; }
-  if ((set->verify_recipients = yesno(cfg->smtpd_verify_recipients)) == -1) { *why = "smtpd_verify_recipients is not yes or no"; return -1; }
-  if ((set->sender_dns_check = yesno(cfg->smtpd_sender_dns_check)) == -1) { *why = "smtpd_sender_dns_check is not yes or no"; return -1; }
-  if ((set->name_lookup = yesno(cfg->smtpd_client_name_lookup)) == -1) { *why = "smtpd_client_name_lookup is not yes or no"; return -1; }
+  set->delay_checks = cfg->smtpd_delay_checks;     /* yes/no: checked by config.c */
+  set->verify_recipients = cfg->smtpd_verify_recipients;
+  set->sender_dns_check = cfg->smtpd_sender_dns_check;
+  set->name_lookup = cfg->smtpd_client_name_lookup;
   if (load_average(cfg->smtpd_max_load, &set->max_load) == -1) { *why = "smtpd_max_load is not a number"; return -1; }
   /* checked once here: a typo must not silently untrust the balancer or
    * turn every AUTH into a temporary failure */
@@ -55,6 +47,13 @@ int serve_settings(struct config *cfg, struct settings *set, const char **why, c
     *why = "smtpd_auth_program: no program, or too many words";
     return -1;
   }
+  if (!policy_dnsbl_zones_ok(cfg->smtpd_dnsbl_zones)) {
+    *why = "smtpd_dnsbl_zones: want zone or zone=127.0.0.2,127.0.0.4 (at most 8 codes)";
+    return -1;
+  }
+  /* last: it sets the resolver's servers for this process and the
+   * sessions forked from it */
+  if ((bad = resolve_servers(cfg->dns_servers, cfg->dns_domain_servers))) { *why = bad; return -1; }
   if (cfg->smtpd_error_limit == 0) cfg->smtpd_error_limit = 1;
   if (cfg->smtpd_command_limit == 0) cfg->smtpd_command_limit = 1;
   return 0;

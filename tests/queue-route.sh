@@ -137,6 +137,29 @@ rm -f "$T/remote/"*
 printf 'Subject: r\n\nbody\n' | qr_inject s@x.test z@elsewhere.test
 qr_run --once
 grep -qx 'smtp:\[smart.example.net\]:587' "$T/remote/"*.args 2>/dev/null && ok "relayhost: remote mail goes to the smarthost" || fail "relayhost" "$(cat "$T/remote/"*.args 2>&1)"
+# sendmail's mailertable forms, read from a cdb made by tinycdb (so the
+# spelling is queue-run's to read, not only postern-maps'): esmtp:/relay:
+# are smtp:, local: delivers here, error:D.S.N:NNN, and "." is the default,
+# before the relayhost
+qr_map routes <<M
+esm.test esmtp:[mx.esm.test]
+rel.test relay:relay.rel.test:2525
+loc.test local:
+bob.test local:nosuchuser2
+old.test error:5.1.1:550 gone away
+. smtp:[default.example]:25
+M
+rm -f "$T/remote/"*
+printf 'Subject: m\n\nbody\n' | qr_inject s@x.test a@esm.test b@rel.test nosuchuser1@loc.test x@bob.test c@old.test d@anything.test
+qr_run --once
+args=$(cat "$T/remote/"*.args | tr '\n' ' ')
+case "$args" in *"smtp:[mx.esm.test] s@x.test a@esm.test "*) ok "routes: esmtp: is smtp:" ;; *) fail "routes: esmtp:" "$args" ;; esac
+case "$args" in *"smtp:relay.rel.test:2525 s@x.test b@rel.test "*) ok "routes: relay: is smtp:" ;; *) fail "routes: relay:" "$args" ;; esac
+case "$args" in *"smtp:[default.example]:25 s@x.test d@anything.test "*) ok "routes: the . entry is the default, before relayhost" ;; *) fail "routes: . default" "$args" ;; esac
+grep -q 'to=<nosuchuser1@loc.test>.*5.1.1.*user unknown' "$T/log" && ok "routes: local: delivers here (an unknown user fails)" || fail "routes: local:" "$(grep loc.test "$T/log")"
+grep -q 'orig_to=<x@bob.test>.*5.1.1.*user unknown' "$T/log" && grep -q 'nosuchuser2' "$T/log" && ok "routes: local:user delivers to that user" || fail "routes: local:user" "$(grep bob.test "$T/log")"
+grep -q 'to=<c@old.test>.*route=error reason="5.1.1 gone away"' "$T/log" && ok "routes: error:D.S.N:NNN text" || fail "routes: error:D.S.N:NNN" "$(grep old.test "$T/log")"
+rm -f "$T/maps/routes.cdb"
 # a null client (postern.conf(5)'s example): domain qualifies root, and
 # root@domain goes to the smarthost unless domain is in local-domains
 mv "$T/maps/local-domains.cdb" "$T/maps/local-domains.off"
@@ -145,7 +168,37 @@ printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@example.test   # as s
 qr_run --once
 is "null client: root@domain (sendmail qualifies root so) is relayed to the smarthost" "smtp:[smart.example.net]:587 s@x.test root@example.test" \
   "$(cat "$T/remote/"*.args 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+# local_delivery: on a null client (auto: a relayhost, no local-domains)
+# nothing is local; root@localhost and daemon@<hostname> are qualified with
+# domain and relayed; local_delivery = yes keeps the host's names local
+# (the test hostname is mx.example.test)
+qr_conf "relayhost=[smart.example.net]:587"
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@localhost daemon@MX.example.test
+qr_run --once
+is "null client (auto): root@localhost and daemon@hostname go to the smarthost, qualified" \
+  "daemon@example.test root@example.test s@x.test smtp:[smart.example.net]:587" \
+  "$(cat "$T/remote/"*.args 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
+qr_conf "relayhost=[smart.example.net]:587" "local_delivery=yes"
+rm -f "$T/remote/"*
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test nosuchuser3@localhost
+qr_run --once
+grep -q 'to=<nosuchuser3@localhost>.*5.1.1.*user unknown' "$T/log" && ok "local_delivery=yes: localhost is local (an unknown user fails here)" \
+  || fail "local_delivery=yes" "$(grep nosuchuser3 "$T/log")"
+is "local_delivery=yes: the recipient was not relayed (only its bounce to s@x.test)" "" "$(grep -h nosuchuser3 "$T/remote/"*.args 2>/dev/null)"
+qr_conf "relayhost=[smart.example.net]:587" "local_delivery=maybe"
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@localhost
+qr_run --once
+grep -q 'to=<root@localhost>.*status=deferred' "$T/log" && ok "local_delivery: a bad word defers, never guesses" || fail "local_delivery bad word" "$(grep 'root@localhost' "$T/log" | tail -2)"
+qr_run --delete "$(ls "$T/spool/queue" | tail -1)" >/dev/null 2>&1
 mv "$T/maps/local-domains.off" "$T/maps/local-domains.cdb"
+qr_conf "relayhost=[smart.example.net]:587"
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test nosuchuser4@localhost
+qr_run --once
+grep -q 'to=<nosuchuser4@localhost>.*5.1.1' "$T/log" && ok "auto with local-domains keys (a hub with a relayhost): localhost stays local" \
+  || fail "auto on a hub" "$(grep nosuchuser4 "$T/log")"
 qr_conf
 
 # --- local users (system users: only as root, with a test user and home)
