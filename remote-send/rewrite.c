@@ -167,7 +167,7 @@ int rewrite_address(const char *a, size_t len, stralloc *out, const char **why)
   const char *dom, *m;
   int r;
   *why = 0;
-  if (!len || at == len || a[at + 1] == '[') return 0;
+  if (!len || at + 1 >= len || a[at + 1] == '[') return 0;
   dom = a + at + 1;
   if ((r = generic_get(a, len, &v)) == 0) {
     if (!stralloc_copys(&key, "@") || !stralloc_catb(&key, dom, len - at - 1)) { *why = "4.3.0 out of memory"; return -1; }
