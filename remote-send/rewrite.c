@@ -27,7 +27,7 @@
 #define REWRITE_NETS_MAX 64       /* entries in smtp_internal_networks */
 
 static const struct config *cfg;
-static struct map generic;
+static struct map gmap;
 static int generic_tried;
 static int received_mode;         /* RCV_* */
 static struct net { int family; unsigned char ip[16]; unsigned int bits; } nets[REWRITE_NETS_MAX];
@@ -114,9 +114,9 @@ static int generic_open(void)
 {
   static stralloc path;
   int r;
-  if (generic_tried) return generic.open;
+  if (generic_tried) return gmap.open;
   if (!stralloc_copys(&path, cfg->map_dir) || !stralloc_cats(&path, "/generic.cdb") || !stralloc_0(&path)) return -1;
-  if ((r = map_open(&generic, path.s)) == -1) return -1;
+  if ((r = map_open(&gmap, path.s)) == -1) return -1;
   generic_tried = 1;
   return r;
 }
@@ -128,7 +128,7 @@ static int generic_get(const char *key, size_t len, stralloc *v)
   int r = generic_open();
   if (r != 1) return r;
   if (len > MAP_KEY_MAX) return 0;
-  return map_lookup(&generic, key, len, v);
+  return map_lookup(&gmap, key, len, v);
 }
 
 int rewrite_applies(const struct dest *d)
@@ -160,36 +160,52 @@ static const char *masquerade(const char *dom, size_t len, size_t *nlen)
   return 0;
 }
 
-int rewrite_address(const char *a, size_t len, stralloc *out, const char **why)
+/* oom - *why for a failed allocation; -1 */
+static int oom(const char **why)
+{
+  *why = "4.3.0 out of memory";
+  return -1;
+}
+
+/* generic - a[0..len) (its '@' at at) by generic.cdb: the user@domain key,
+ * else the @domain key, whose value may be a domain ("@d" or "d") or an
+ * address.  1 found (the new address in out), 0 none, -1 failure (*why) */
+static int generic(const char *a, size_t len, size_t at, stralloc *out, const char **why)
 {
   static stralloc v, key;
-  size_t at = address_at(a, len), nlen;
-  const char *dom, *m;
-  int r;
-  *why = 0;
-  if (!len || at + 1 >= len || a[at + 1] == '[') return 0;
-  dom = a + at + 1;
-  if ((r = generic_get(a, len, &v)) == 0) {
-    if (!stralloc_copys(&key, "@") || !stralloc_catb(&key, dom, len - at - 1)) { *why = "4.3.0 out of memory"; return -1; }
+  int r = generic_get(a, len, &v), domain_only = 0;
+  if (r == 0) {
+    if (!stralloc_copys(&key, "@") || !stralloc_catb(&key, a + at + 1, len - at - 1)) return oom(why);
     r = generic_get(key.s, key.len, &v);
-    if (r == 1 && address_at(v.s, v.len) == 0) {   /* "@domain": the domain only */
-      if (!stralloc_copyb(out, a, at) || !stralloc_cat(out, &v)) { *why = "4.3.0 out of memory"; return -1; }
-    } else if (r == 1 && address_at(v.s, v.len) == v.len) {   /* "domain" */
-      if (!stralloc_copyb(out, a, at + 1) || !stralloc_cat(out, &v)) { *why = "4.3.0 out of memory"; return -1; }
-    } else if (r == 1 && !stralloc_copy(out, &v)) { *why = "4.3.0 out of memory"; return -1; }
-  } else if (r == 1 && !stralloc_copy(out, &v)) { *why = "4.3.0 out of memory"; return -1; }
-  if (r == -1) { *why = "4.3.5 unable to read generic.cdb"; return -1; }
-  if (r == 1) {
-    if (address_check(out->s, out->len, ADDR_UTF8)) { *why = "4.3.5 bad generic entry (not an address)"; return -1; }
-    return !(out->len == len && !byte_diff(out->s, len, a));
+    domain_only = r == 1 && (address_at(v.s, v.len) == 0 || address_at(v.s, v.len) == v.len);
   }
-  if (!(m = masquerade(dom, len - at - 1, &nlen))) return 0;
-  if (!stralloc_copyb(out, a, at + 1) || !stralloc_catb(out, m, nlen)) { *why = "4.3.0 out of memory"; return -1; }
+  if (r == -1) { *why = "4.3.5 unable to read generic.cdb"; return -1; }
+  if (r == 0) return 0;
+  if (domain_only) {
+    size_t skip = v.s[0] == '@';
+    if (!stralloc_copyb(out, a, at + 1) || !stralloc_catb(out, v.s + skip, v.len - skip)) return oom(why);
+  } else if (!stralloc_copy(out, &v)) return oom(why);
+  if (address_check(out->s, out->len, ADDR_UTF8)) { *why = "4.3.5 bad generic entry (not an address)"; return -1; }
   return 1;
 }
 
-/* struct edit - in a field's text, [start, end) becomes the address */
+int rewrite_address(const char *a, size_t len, stralloc *out, const char **why)
+{
+  size_t at = address_at(a, len), nlen;
+  const char *m;
+  int r;
+  *why = 0;
+  if (!len || at + 1 >= len || a[at + 1] == '[') return 0;
+  if ((r = generic(a, len, at, out, why)) == -1) return -1;
+  if (r == 1) return !(out->len == len && !byte_diff(out->s, len, a));
+  if (!(m = masquerade(a + at + 1, len - at - 1, &nlen))) return 0;
+  if (!stralloc_copyb(out, a, at + 1) || !stralloc_catb(out, m, nlen)) return oom(why);
+  return 1;
+}
+
+/* struct fedit - in a field's text, [start, end) becomes addr */
 struct fedit { size_t start, end; stralloc addr; };
+/* struct fields - the edits of one address field */
 struct fields {
   struct fedit e[RS_REWRITE_EDITS_MAX];
   unsigned int n;
@@ -210,7 +226,7 @@ static int on_mailbox(void *ctx, const struct rfc5322_mailbox *m)
   return 0;
 }
 
-/* field_name - is the field at s[0..len) named name (with its colon)? */
+/* field_is - is the field at s[0..len) named name (with its colon)? */
 static int field_is(const char *s, size_t len, const char *name)
 {
   size_t n = str_len(name);
@@ -296,14 +312,14 @@ static int address_field(const char *s, size_t len, size_t colon, stralloc *out,
     byte_copy(name, n, s);
     name[n] = 0;
     log_event(id, "rewrite", name, "status", "unchanged", "reason", bad, (char *)0);
-    return stralloc_catb(out, s, len) ? 0 : (*why = "4.3.0 out of memory", -1);
+    return stralloc_catb(out, s, len) ? 0 : oom(why);
   }
   for (k = 0; k < f.n; k++) {
     if (!stralloc_catb(out, s + pos, colon + 1 + f.e[k].start - pos) || !stralloc_cat(out, &f.e[k].addr))
-      return *why = "4.3.0 out of memory", -1;
+      return oom(why);
     pos = colon + 1 + f.e[k].end;
   }
-  return stralloc_catb(out, s + pos, len - pos) ? 0 : (*why = "4.3.0 out of memory", -1);
+  return stralloc_catb(out, s + pos, len - pos) ? 0 : oom(why);
 }
 
 int rewrite_message(const char *s, size_t len, stralloc *out, const char *id, const char **why)
