@@ -11,7 +11,8 @@
  *   result.c  per-recipient results and their lines on fd 1
  *   reuse.c   fd 3 from remote-spawn: more messages for an open connection
  *   rewrite.c sender masquerading, generic.cdb and Received: stripping on
- *             the way out */
+ *             the way out
+ *   probe.c   remote-send -V: MAIL FROM:<>, RCPT, RSET for one address */
 #ifndef RS_H
 #define RS_H
 #include <stddef.h>
@@ -204,6 +205,8 @@ int smtp_session(struct session *s, stralloc *why);
  * (nothing was sent: connect afresh) */
 int smtp_again(struct session *s, stralloc *why);
 void smtp_quit(struct session *s);   /* QUIT on an open connection, close it */
+int smtp_open(struct session *s, stralloc *why);   /* greeting to STARTTLS, no AUTH: DONE or NEXT */
+int smtp_command(struct session *s, const char *line, struct reply *r, const char *stage, stralloc *why);
 int smtp_tls(struct session *s, stralloc *why);
 int smtp_utf8_needed(const struct job *j, const struct message *m);
 
@@ -219,6 +222,9 @@ int rewrite_address(const char *addr, size_t len, stralloc *out, const char **wh
  * Received: fields stripped as configured: 1 changed (out holds the whole
  * message), 0 unchanged (out is not the message), -1 temporary failure (*why) */
 int rewrite_message(const char *s, size_t len, stralloc *out, const char *id, const char **why);
+
+/* probe.c: remote-send -V destination address (remote-send.8 PROBES) */
+int probe_main(int argc, char **argv);
 
 /* reuse.c: the protocol on fd 3 (remote-send.8 REUSE) */
 struct reuse_req {
