@@ -69,6 +69,12 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(OPTPATH, smtpd_relay_verify_cache,       "/var/lib/postern/verify", 0, CONFIG_MAX) /* the answers' cache directory; "": no cache */ \
   X(NUM,    smtpd_relay_verify_cache_size,  "10000",                1, 1000000)    /* cache files at most (one slot per hashed address) */ \
   X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
+  /* smtp-listen (smtp-listen.8) */ \
+  X(NUM,    smtpd_max_sessions,             "100",                  1, 4096) /* sessions at once per listener (LIMIT_SESSIONS_MAX) */ \
+  X(NUM,    smtpd_max_source_sessions,      "20",                   0, CONFIG_MAX) /* sessions at once per client source; 0: none */ \
+  X(NUM,    smtpd_source_rate_limit,        "600",                  0, CONFIG_MAX) /* connections per source and minute; 0: none */ \
+  X(STR,    smtpd_limit_exempt,             "127.0.0.1 ::1",        0, CONFIG_MAX) /* addresses and prefixes the per-source limits spare */ \
+  X(TIME,   smtpd_shutdown_timeout,         "30s",                  0, CONFIG_MAX) /* seconds a stop waits for sessions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
@@ -116,6 +122,10 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
   X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \
   X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */ \
+  X(STR,    masquerade_domains,             "",                     0, CONFIG_MAX) /* user@host.example.com leaves as user@example.com; !domain keeps */ \
+  X(STR,    smtp_received_headers,          "keep",                 0, CONFIG_MAX) /* keep, strip-internal or ours-only: Received: on the way out */ \
+  X(STR,    smtp_internal_networks,         "127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7", 0, CONFIG_MAX) /* inside clients, for strip-internal */ \
+  X(STR,    smtp_rewrite_exempt,            "",                     0, CONFIG_MAX) /* routes (without smtp:) that get no rewriting */ \
   /* local-spawn (queue-run.8): who receives his own mail */ \
   X(NUM,    local_min_uid,                  "1000",                 0, CONFIG_MAX) /* accounts below are not mail recipients... */ \
   X(STR,    local_allowed_users,            "",                     0, CONFIG_MAX) /* ...unless named here (blank or comma separated) */ \

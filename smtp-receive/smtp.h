@@ -202,6 +202,11 @@ void smtp_log_reject(struct session *s, const char *rcpt, const char *reply);
 void smtp_log(struct session *s, const char *status, const char *detail);
 _Noreturn void smtp_quit(struct session *s, const char *line);
 _Noreturn void smtp_lost(struct session *s);
+void smtp_stop(int sig);          /* SIGTERM handler of smtp-listen's sessions */
+
+/* serve.c: a session process once its configuration is read */
+int serve_settings(struct config *cfg, struct settings *set, const char **why, const char **what);
+_Noreturn void serve_session(struct session *s);
 
 /* txn.c: the mail transaction */
 void txn_reset(struct session *s);

@@ -236,12 +236,23 @@ mkdir -p "$src/build"
 find "$B" -maxdepth 1 -type f -exec cp -p {} "$src/build/" \;
 live() { sd_run "$R3" sh -c "cd /usr/src/postern && BUILD=/usr/src/postern/build tools/install $1" >>"$T/live.out" 2>&1; }
 active() { sd_run "$R3" systemctl is-active "$@" | tr '\n' ' ' | sed 's/ $//'; }
+# An earlier postern's port 25 is running: an Accept=yes socket and its
+# per-connection template (as before smtp-listen).  The install must
+# remove the template and rebind the socket as Accept=no.
+printf '[Socket]\nListenStream=25\nAccept=yes\n[Install]\nWantedBy=sockets.target\n' >"$R3/lib/systemd/system/postern-smtpd.socket"
+printf '[Service]\nExecStart=/bin/echo 220 old\nStandardInput=socket\nStandardOutput=socket\n' >"$R3/lib/systemd/system/postern-smtpd@.service"
+sd_run "$R3" systemctl daemon-reload; sd_run "$R3" systemctl start postern-smtpd.socket
+is "a live system: the old per-connection port 25 runs (Accept=yes)" "active yes" \
+  "$(active postern-smtpd.socket) $(sd_run "$R3" systemctl show -p Accept --value postern-smtpd.socket)"
 if live install && live hub; then ok "a live system: install and install-hub"
 else fail "a live system: install and install-hub" "$(cat "$T/live.out")"; fi
 is "a live system: install-hub starts port 25 and the queue daemon at once" "active active" \
   "$(active postern-smtpd.socket postern-queue.service)"
 out=$(timeout 20 "$SR" net "$R3" swaks --server 127.0.0.1 --quit-after EHLO --timeout 10 2>&1)
-case "$out" in *"<-  220 "*) ok "a live system: port 25 answers" ;; *) fail "a live system: port 25 answers" "$out" ;; esac
+case "$out" in *"<-  220 "*"ESMTP"*) ok "a live system: port 25 answers" ;; *) fail "a live system: port 25 answers" "$out" ;; esac
+is "a live system: the upgrade removed the @ template and rebound the socket (Accept=no, smtp-listen runs)" \
+  "absent no active" "$([ -e "$R3/lib/systemd/system/postern-smtpd@.service" ] && echo present || echo absent) \
+$(sd_run "$R3" systemctl show -p Accept --value postern-smtpd.socket) $(active postern-smtpd.service)"
 mainpid() { sd_run "$R3" systemctl show -p MainPID --value postern-queue.service; }
 pid1=$(mainpid)
 restarted() { p=$(mainpid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid1" ]; }
