@@ -116,10 +116,8 @@ struct router {
 extern struct config qr_cfg;    /* main.c: the configuration */
 extern int qr_once;             /* main.c: --once mode */
 
-/* time.c */
-unsigned long qr_now(void);
-
 /* state.c */
+unsigned long qr_now(void);          /* the clock, seconds */
 void work_init(struct work *w);
 void work_free(struct work *w);
 unsigned long work_str(struct work *w, const char *s, size_t len);   /* 0: no memory */
