@@ -317,11 +317,7 @@ long aliases_parse(buffer *in, const struct aliases_cb *cb)
   long r;
   byte_zero(&p, sizeof p);
   p.cb = cb;
-  p.lines.in = in;
-  p.lines.max = ALIAS_LINE_MAX;
-  p.lines.errors_max = ALIAS_ERRORS_MAX;
-  p.lines.error = cb->error;
-  p.lines.arg = cb->arg;
+  lines_init(&p.lines, in, ALIAS_LINE_MAX, ALIAS_ERRORS_MAX, cb->error, cb->arg);
   r = lines_read(&p.lines, one_line, &p);
   /* the last entry, unless the reading gave up */
   if (r != -1 && p.lines.errors < ALIAS_ERRORS_MAX && flush(&p) == -1) r = -1;

@@ -40,53 +40,36 @@ static int scale(unsigned long v, unsigned long by, unsigned long *out)
   return 0;
 }
 
-/* number_unit - a decimal number and an optional one-letter unit */
-static int number_unit(const char *s, unsigned long *v, char *unit)
+/* with_unit - a decimal number and, optionally, one of the letters,
+ * which multiplies it by the by[] of its position */
+static int with_unit(const char *s, const char *letters, const unsigned long *by, unsigned long *out)
 {
-  size_t n = scan_ulong(s, v);
+  unsigned long v;
+  size_t n = scan_ulong(s, &v), u;
   if (n == 0 || n > 20) return -1;     /* no digits, or more than fit */
-  *unit = s[n];
-  if (*unit && s[n + 1]) return -1;
-  return 0;
+  if (!s[n]) { *out = v; return 0; }
+  u = str_chr(letters, s[n]);
+  if (!letters[u] || s[n + 1]) return -1;
+  return scale(v, by[u], out);
 }
 
 int config_size(const char *s, unsigned long *out)
 {
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1) return -1;
-  switch (u) {
-  case 0: *out = v; return 0;
-  case 'k': case 'K': return scale(v, 1024UL, out);
-  case 'm': case 'M': return scale(v, 1024UL * 1024, out);
-  case 'g': case 'G': return scale(v, 1024UL * 1024 * 1024, out);
-  default: return -1;
-  }
+  static const unsigned long by[] = { 1024UL, 1024UL, 1024UL * 1024, 1024UL * 1024,
+                                      1024UL * 1024 * 1024, 1024UL * 1024 * 1024 };
+  return with_unit(s, "kKmMgG", by, out);
+}
+
+int config_duration(const char *s, unsigned long *out)
+{
+  static const unsigned long by[] = { 1, 60UL, 3600UL, 86400UL, 7 * 86400UL };
+  return with_unit(s, "smhdw", by, out);
 }
 
 /* number - a plain decimal count */
 static int number(const char *s, unsigned long *out)
 {
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1 || u) return -1;
-  *out = v;
-  return 0;
-}
-
-int config_duration(const char *s, unsigned long *out)
-{
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1) return -1;
-  switch (u) {
-  case 0: case 's': *out = v; return 0;
-  case 'm': return scale(v, 60UL, out);
-  case 'h': return scale(v, 3600UL, out);
-  case 'd': return scale(v, 86400UL, out);
-  case 'w': return scale(v, 7 * 86400UL, out);
-  default: return -1;
-  }
+  return with_unit(s, "", 0, out);
 }
 
 /* err_line - "name:line: what 'value'" into err */
@@ -248,7 +231,7 @@ void config_free(struct config *c)
 int config_parse(struct config *c, const char *name, const char *buf,
                  unsigned long len, stralloc *err)
 {
-  static struct parsing p;      /* static: NKEYS bytes and a line's room */
+  static struct parsing p;      /* static: NKEYS bytes */
   buffer in;
   long r;
   if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
@@ -261,11 +244,8 @@ int config_parse(struct config *c, const char *name, const char *buf,
   p.c = c;
   p.name = name;
   p.err = err;
-  p.lines.in = &in;
-  p.lines.max = CONFIG_LINE_MAX;
-  p.lines.errors_max = 1;       /* parse_line stops at the first */
-  p.lines.no = 0;
-  p.lines.errors = 0;
+  lines_free(&p.lines);
+  lines_init(&p.lines, &in, CONFIG_LINE_MAX, 1, 0, 0);   /* parse_line stops at the first error */
   err->len = 0;
   r = lines_read(&p.lines, parse_line, &p);
   if (r == -1 && !err->len) return err_line(err, name, p.lines.no, "out of memory", 0);

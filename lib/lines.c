@@ -76,6 +76,17 @@ int lines_report(struct lines *l, unsigned long no, ...)
   return 0;
 }
 
+void lines_init(struct lines *l, buffer *in, size_t max, long errors_max,
+                void (*error)(void *arg, const char *message), void *arg)
+{
+  byte_zero(l, sizeof *l);
+  l->in = in;
+  l->max = max;
+  l->errors_max = errors_max;
+  l->error = error;
+  l->arg = arg;
+}
+
 long lines_read(struct lines *l, lines_fn *fn, void *ctx)
 {
   size_t len;

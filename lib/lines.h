@@ -30,6 +30,11 @@ struct lines {
  * -1 stop (errno set) */
 typedef int lines_fn(void *ctx, const char *s, size_t len, int bad);
 
+/* lines_init - l zeroed, to read in: lines of at most max bytes, giving
+ * up after errors_max errors, each reported to error(arg, message) */
+void lines_init(struct lines *l, buffer *in, size_t max, long errors_max,
+                void (*error)(void *arg, const char *message), void *arg);
+
 /* lines_read - every line of l->in to fn, until the end, an error of
  * fn or the input, or l->errors_max reports ("too many errors, giving
  * up" is the last).  The number of errors reported, or -1 (errno). */

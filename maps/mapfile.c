@@ -122,11 +122,7 @@ long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
   byte_zero(&f, sizeof f);
   f.cb = cb;
   f.type = type;
-  f.lines.in = in;
-  f.lines.max = MAPFILE_LINE_MAX;
-  f.lines.errors_max = MAPFILE_ERRORS_MAX;
-  f.lines.error = cb->error;
-  f.lines.arg = cb->arg;
+  lines_init(&f.lines, in, MAPFILE_LINE_MAX, MAPFILE_ERRORS_MAX, cb->error, cb->arg);
   r = lines_read(&f.lines, one_line, &f);
   lines_free(&f.lines);
   stralloc_free(&f.key);
