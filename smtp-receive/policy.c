@@ -200,7 +200,7 @@ int policy_sender(struct session *s, const char *addr, size_t len, char *reply)
   if (s->mode == MODE_LOCAL) return 0;
   maps(s);
   if (s->client_discard) s->discard = 1;
-  a = access(s, ACCESS_KIND_ADDRESS, addr, "Sender address rejected: ", reply);
+  a = access(s, ACCESS_KIND_FROM, addr, "Sender address rejected: ", reply);
   if (a == -1) str_copy(reply, tempfail);
   if (a == ACCESS_DISCARD) s->discard = 1;
   if (a == ACCESS_NONE && len && s->set.sender_dns_check && !s->client_ok && !s->user[0])
@@ -317,7 +317,7 @@ int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply)
   lower(a, addr, len);   /* the domain decides; local parts are compared folded too */
   maps(s);
   action = s->mode == MODE_LOCAL ? ACCESS_NONE
-                                 : access(s, ACCESS_KIND_ADDRESS, addr, "Recipient address rejected: ", reply);
+                                 : access(s, ACCESS_KIND_TO, addr, "Recipient address rejected: ", reply);
   if (action == -1) return refuse(reply, tempfail);
   if (action == ACCESS_REJECT || action == ACCESS_ERROR) return 1;
   if (action != ACCESS_OK && s->client_reject[0]) return refuse(reply, s->client_reject);
