@@ -264,8 +264,9 @@ static int entry_add(struct parse *p, const char *s, size_t len, unsigned long l
 }
 
 /* flush - finish the entry being collected */
-static int flush(struct parse *p)
+static int flush(void *ctx)
 {
+  struct parse *p = ctx;
   if (!p->have_entry) return 0;
   p->have_entry = 0;
   if (p->broken) return 0;
@@ -318,10 +319,7 @@ long aliases_parse(buffer *in, const struct aliases_cb *cb)
   byte_zero(&p, sizeof p);
   p.cb = cb;
   lines_init(&p.lines, in, ALIAS_LINE_MAX, ALIAS_ERRORS_MAX, cb->error, cb->arg);
-  r = lines_read(&p.lines, one_line, &p);
-  /* the last entry, unless the reading gave up */
-  if (r != -1 && p.lines.errors < ALIAS_ERRORS_MAX && flush(&p) == -1) r = -1;
-  if (r != -1) r = p.lines.errors;
+  r = lines_read(&p.lines, one_line, flush, &p);   /* flush: the last entry */
   lines_free(&p.lines);
   stralloc_free(&p.entry);
   stralloc_free(&p.name);

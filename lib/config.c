@@ -247,7 +247,7 @@ int config_parse(struct config *c, const char *name, const char *buf,
   lines_free(&p.lines);
   lines_init(&p.lines, &in, CONFIG_LINE_MAX, 1, 0, 0);   /* parse_line stops at the first error */
   err->len = 0;
-  r = lines_read(&p.lines, parse_line, &p);
+  r = lines_read(&p.lines, parse_line, 0, &p);
   if (r == -1 && !err->len) return err_line(err, name, p.lines.no, "out of memory", 0);
   if (r == -1) return -1;
   return config_derive(c, name, err);

@@ -87,7 +87,7 @@ void lines_init(struct lines *l, buffer *in, size_t max, long errors_max,
   l->arg = arg;
 }
 
-long lines_read(struct lines *l, lines_fn *fn, void *ctx)
+long lines_read(struct lines *l, lines_fn *fn, int (*end)(void *ctx), void *ctx)
 {
   size_t len;
   int r, bad;
@@ -103,7 +103,8 @@ long lines_read(struct lines *l, lines_fn *fn, void *ctx)
     } else bad = lines_check(l->line.s, len);
     if (fn(ctx, l->line.s, len, bad) == -1) return -1;
   }
-  if (l->errors >= l->errors_max && LINES_REPORT(l, l->no, "too many errors, giving up") == -1) return -1;
+  if (l->errors >= l->errors_max) return LINES_REPORT(l, l->no, "too many errors, giving up") == -1 ? -1 : l->errors;
+  if (end && end(ctx) == -1) return -1;
   return l->errors;
 }
 

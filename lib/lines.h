@@ -37,8 +37,10 @@ void lines_init(struct lines *l, buffer *in, size_t max, long errors_max,
 
 /* lines_read - every line of l->in to fn, until the end, an error of
  * fn or the input, or l->errors_max reports ("too many errors, giving
- * up" is the last).  The number of errors reported, or -1 (errno). */
-long lines_read(struct lines *l, lines_fn *fn, void *ctx);
+ * up" is the last); at the end, unless it gave up, end(ctx) (0: none)
+ * for what the lines left open.  The number of errors reported, or -1
+ * (errno). */
+long lines_read(struct lines *l, lines_fn *fn, int (*end)(void *ctx), void *ctx);
 
 /* lines_report - "line no: " and the strings up to a null pointer to
  * l->error, counted in l->errors; 0, or -1 out of memory */

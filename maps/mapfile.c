@@ -145,8 +145,9 @@ static int cidr_one(struct mapfile *f, const struct cidr_rec *rec, const char *v
 }
 
 /* cidr_flush - the kept prefixes, longest first */
-static int cidr_flush(struct mapfile *f)
+static int cidr_flush(void *ctx)
 {
+  struct mapfile *f = ctx;
   struct cidr_rec rec;
   size_t pos;
   int prefix;
@@ -229,10 +230,7 @@ long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
   f.cb = cb;
   f.type = type;
   lines_init(&f.lines, in, MAPFILE_LINE_MAX, MAPFILE_ERRORS_MAX, cb->error, cb->arg);
-  r = lines_read(&f.lines, one_line, &f);
-  /* the access prefixes, unless the reading gave up */
-  if (r != -1 && f.lines.errors < MAPFILE_ERRORS_MAX && cidr_flush(&f) == -1) r = -1;
-  if (r != -1) r = f.lines.errors;
+  r = lines_read(&f.lines, one_line, cidr_flush, &f);   /* cidr_flush: the access prefixes */
   lines_free(&f.lines);
   stralloc_free(&f.key);
   map_keyset_free(&f.seen);
