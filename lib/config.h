@@ -82,6 +82,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    send_user,                      "postern-send",         0, CONFIG_MAX) /* remote-spawn drops to this user */ \
   X(SIZE,   bounce_size_limit,              "50k",                  0, CONFIG_MAX) /* bounces return larger originals' header only */ \
   X(TIME,   queue_shutdown_timeout,         "60",                   0, CONFIG_MAX) /* seconds SIGTERM waits for deliveries */ \
+  X(BOOL,   dsn_success_notices,            "yes",                  0, CONFIG_MAX) /* no: NOTIFY=SUCCESS not honoured (queue-run.8) */ \
   /* remote-send (remote-send.8); policy words are checked there */ \
   X(TIME,   smtp_connect_timeout,           "30",                   0, CONFIG_MAX) /* seconds per connection attempt */ \
   X(TIME,   smtp_greeting_timeout,          "300",                  0, CONFIG_MAX) /* seconds to wait for the 220 */ \

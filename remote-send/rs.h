@@ -148,6 +148,7 @@ struct rcpt {
   const char *orcpt;          /* DSN ORCPT (type;xtext) or 0 */
   int state;                  /* R_* */
   int accepted;               /* RCPT got 2xx in this session */
+  int dsn;                    /* the server that accepted it offered DSN: it has our DSN request */
   char text[RS_TEXT_MAX + 1];
 };
 struct job {
