@@ -32,6 +32,7 @@
 #include "address.h"
 #include "aliases.h"
 #include "log.h"
+#include "localnames.h"
 #include "routes.h"
 #include "qr.h"
 
@@ -90,20 +91,24 @@ static int lookup(struct router *r, int which, const char *key, size_t len, stra
   return map_lookup(&r->map[which], key, len, value);
 }
 
-/* same - a equals b[0..len), ASCII case ignored */
-static int same(const char *a, const char *b, size_t len)
+/* own_names - are hostname and localhost local (local_delivery)?  1, 0,
+ * -1 (local-domains unreadable, or a bad setting: the recipient waits) */
+static int own_names(struct router *r)
 {
-  return str_len(a) == len && case_diffb(a, len, b) == 0;
+  if (r->bad[MAP_LOCAL_DOMAINS]) return -1;
+  return localnames_local(r->cfg, &r->map[MAP_LOCAL_DOMAINS]);
 }
 
-/* is_local_domain - hostname, localhost or a key of local-domains.
- * Not domain by itself: it qualifies bare names, and on a null client
+/* is_local_domain - a key of local-domains, and hostname or localhost
+ * unless local_delivery says this host delivers nothing itself.  Not
+ * domain by itself: it qualifies bare names, and on a null client
  * (relayhost, no local-domains) root@domain must go to the smarthost, as
  * postern.conf(5)'s example promises; a hub lists its domains.  1, 0, -1 */
 static int is_local_domain(struct router *r, const char *d, size_t len)
 {
   static stralloc v;
-  if (same(r->cfg->hostname, d, len) || same("localhost", d, len)) return 1;
+  int own = localnames_is(r->cfg, d, len) ? own_names(r) : 0;
+  if (own != 0) return own;
   return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
 }
 
@@ -214,7 +219,11 @@ static int canonical(struct walk *k, const char *a, size_t len, stralloc *out)
   } else {
     size_t end = len;
     if (end > at + 2 && a[end - 1] == '.') end--;
-    if (!stralloc_catb(out, a + at, end - at)) return -1;
+    /* a null client sends root@localhost on as root@domain */
+    if (localnames_is(k->r->cfg, a + at + 1, end - at - 1) && !localnames_is(k->r->cfg, k->r->cfg->domain, str_len(k->r->cfg->domain))
+        && own_names(k->r) == 0) {
+      if (!stralloc_cats(out, "@") || !stralloc_cats(out, k->r->cfg->domain)) return -1;
+    } else if (!stralloc_catb(out, a + at, end - at)) return -1;
   }
   for (i = at + 1; i < out->len; i++)
     if (out->s[i] >= 'A' && out->s[i] <= 'Z') out->s[i] = (char)(out->s[i] + 32);
