@@ -11,6 +11,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include "buffer.h"
+#include "delivery.h"
 #include "child.h"
 #include "errmsg.h"
 #include "str.h"
@@ -26,8 +27,8 @@ _Noreturn static void refuse(const char *rcpt, const char *why)
 {
   char space[512];
   buffer b = BUFFER_INIT(write, 1, space, sizeof space);
-  buffer_puts(&b, rcpt); buffer_puts(&b, "\tdefer\t"); buffer_puts(&b, why);
-  buffer_putsflush(&b, "\n");
+  delivery_put(&b, rcpt, DELIVERY_DEFER, why);
+  buffer_flush(&b);
   _exit(EX_TEMPFAIL);
 }
 
