@@ -100,7 +100,7 @@ static void list_one(const char *dir, const char *id, int machine)
   unsigned int i;
   work_free(&w);
   work_init(&w);
-  if (envelope_load_from(&w.env, dir, id, &why) != 1) return;
+  if (state_envelope_from(&w.env, dir, id, &why) != 1) return;
   d = envelope_tag(&w.env, 'D');
   if (d) scan_ulong(d, &arrival);
   if (!str_diff(dir, SPOOL_QUEUE) && state_read(&w, id, &why) == -1) why = "bad state file";
@@ -178,7 +178,7 @@ int control_command(const char *verb, const char *arg)
     return r;
   }
   if (!stralloc_copys(&name, SPOOL_STATE "/ctl.") || !stralloc_cats(&name, num_str(num, (unsigned long)getpid()))
-      || !stralloc_cats(&name, ".") || !stralloc_cats(&name, num_str(num, qr_now())) || !stralloc_0(&name)
+      || !stralloc_cats(&name, ".") || !stralloc_cats(&name, num_str(num, clock_now())) || !stralloc_0(&name)
       || !stralloc_copys(&line, verb) || !stralloc_cats(&line, " ") || !stralloc_cats(&line, arg ? arg : "")
       || !stralloc_cats(&line, "\n")) return -1;
   r = state_file_write(name.s, &line, 0644);

@@ -177,7 +177,7 @@ static void rate_count(const char *addr)
 /* rate_ok - may one more notice go to addr this hour? counts it if so */
 static int rate_ok(const char *addr)
 {
-  unsigned long hour = qr_now() / 3600;
+  unsigned long hour = clock_now() / 3600;
   struct rate *r;
   if (!qr_cfg.bounce_rate_limit) return 1;
   if (hour != rates_hour) rate_load(hour);
@@ -283,12 +283,12 @@ static int put_head(buffer *b, struct report *r)
 {
   static const char *const subject[] = { "Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)", "Successful Mail Delivery Report" };
   char d[40], num[NUM_ULONG];
-  date_rfc5322(d, qr_now(), 0);
+  date_rfc5322(d, clock_now(), 0);
   return buffer_puts(b, "From: Mail Delivery System <MAILER-DAEMON@") || buffer_puts(b, qr_cfg.hostname)
       || buffer_puts(b, ">\nTo: <") || buffer_puts(b, r->to) || buffer_puts(b, ">\nSubject: ")
       || buffer_puts(b, subject[r->type]) || buffer_puts(b, "\nDate: ") || buffer_puts(b, d)
       || buffer_puts(b, "\nMessage-ID: <") || buffer_puts(b, r->id) || buffer_puts(b, ".")
-      || buffer_puts(b, num_str(num, qr_now())) || buffer_puts(b, ".dsn@") || buffer_puts(b, qr_cfg.hostname)
+      || buffer_puts(b, num_str(num, clock_now())) || buffer_puts(b, ".dsn@") || buffer_puts(b, qr_cfg.hostname)
       || buffer_puts(b, ">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
                         "Content-Type: multipart/report; report-type=")
       || buffer_puts(b, r->global ? "global-delivery-status" : "delivery-status") || buffer_puts(b, ";\n\tboundary=\"")
@@ -427,7 +427,7 @@ static int original(const char *id, int full, stralloc *out)
   ssize_t r = 0;
   size_t scanned = 0;
   out->len = 0;
-  if ((fd = work_body_open(id)) == -1) return -1;
+  if ((fd = state_body_open(id)) == -1) return -1;
   if (fstat(fd, &st) == -1) { close(fd); return -1; }
   if ((unsigned long)st.st_size > qr_cfg.bounce_size_limit) full = 0;
   while ((full || out->len <= HEADER_MAX) && (r = read(fd, buf, sizeof buf)) > 0) {
@@ -499,7 +499,7 @@ static void boundary(struct report *r)
   unsigned char rnd[8];
   size_t n = str_copy(r->boundary, r->id), i;
   if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
-    unsigned long x = qr_now() ^ ((unsigned long)getpid() << 20) ^ (unsigned long)(size_t)r;
+    unsigned long x = clock_now() ^ ((unsigned long)getpid() << 20) ^ (unsigned long)(size_t)r;
     for (i = 0; i < sizeof rnd; i++) { rnd[i] = (unsigned char)x; x = x * 6364136223846793005UL + 1442695040888963407UL; }
   }
   n += str_copy(r->boundary + n, "/");
@@ -578,11 +578,11 @@ static int send_notice(struct work *w, const char *id, int type, char want, cons
   byte_zero(&r, sizeof r);
   r.w = w; r.id = id; r.type = type; r.want = want; r.to = to;
   if (!rate_ok(to)) {
-    unsigned long next_hour = (qr_now() / 3600 + 1) * 3600;
+    unsigned long next_hour = (clock_now() / 3600 + 1) * 3600;
     /* held back, but not for ever: a message is kept queue_lifetime at
      * most, and so is the notice it owes (the limit is for storms; a queue
      * must not grow without end behind it) */
-    if (qr_now() >= w->arrival + qr_cfg.queue_lifetime) {
+    if (clock_now() >= w->arrival + qr_cfg.queue_lifetime) {
       log_event(id, "status", "discarded", "to", to, "reason", "notice held back by bounce_rate_limit past queue_lifetime", (char *)0);
       return GIVEN_UP;
     }
@@ -644,7 +644,7 @@ static int successes(struct work *w, const char *id)
 int dsn_finish(struct work *w, const char *id, unsigned long *when)
 {
   int a, b;
-  retry_at = qr_now() + (qr_cfg.retry_min ? qr_cfg.retry_min : 1);
+  retry_at = clock_now() + (qr_cfg.retry_min ? qr_cfg.retry_min : 1);
   a = failures(w, id);
   b = successes(w, id);
   *when = retry_at;

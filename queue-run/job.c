@@ -148,7 +148,7 @@ static int run_add(struct job *j)
   j->next = *head;
   *head = j;
   j->running = 1;
-  j->started = qr_now();
+  j->started = clock_now();
   j->d->running++;
   return 0;
 }
@@ -370,7 +370,7 @@ static int job_send(struct job *j)
   unsigned int argc = job_args(j, argv);
   int p[2], msgfd, r, e;
   if (!argc) { errno = ENOMEM; return -1; }
-  if ((msgfd = work_body_open(j->m->id)) == -1) return -1;
+  if ((msgfd = state_body_open(j->m->id)) == -1) return -1;
   if (pipe2(p, O_CLOEXEC) == -1) { e = errno; close(msgfd); errno = e; return -1; }
   r = spawn_send(j->remote ? sock_remote : sock_local, j->no, argv, argc, msgfd, p[1]);
   e = errno;
@@ -456,7 +456,7 @@ void jobs_abandon(void)
 
 void sched_kill_overdue(void)
 {
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   unsigned int i;
   for (i = 0; i < nrunning; i++)
     if (now > running[i]->started + QR_JOB_SECONDS) {
@@ -492,7 +492,7 @@ static void log_result(struct work *w, const char *id, const struct item *it, co
 {
   char to[ADDR_MAX + 3], delay[NUM_ULONG], tries[NUM_ULONG];
   stralloc relay = { 0 };
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   str_copy(to, "<"); str_copy(to + 1, work_s(w, it->addr)); str_copy(to + str_len(to), ">");
   num_str(delay, now > w->arrival ? now - w->arrival : 0);
   num_str(tries, it->tries);
@@ -507,7 +507,7 @@ static void log_result(struct work *w, const char *id, const struct item *it, co
 
 void job_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len)
 {
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   char buf[QR_TEXT_MAX];
   it->tries++;
   if (res == 'o' || res == 'p') {

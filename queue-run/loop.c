@@ -88,7 +88,7 @@ static void trigger(struct loop *l)
     }
   if (ctl) control_apply();
   if (hold) { sched_held_reload(); sched_wake(); }   /* released mail goes now, back-off kept */
-  if (scan || flush) scan_new();
+  if (scan || flush) pickup_new();
   if (flush) sched_flush(0);
 }
 
@@ -162,7 +162,7 @@ static void on_signal(struct loop *l)
     if (si.ssi_signo == SIGHUP) { sched_flush(0); continue; }
     if (!l->stopping) {
       l->stopping = 1;
-      l->stop_at = qr_now() + qr_cfg.queue_shutdown_timeout;
+      l->stop_at = clock_now() + qr_cfg.queue_shutdown_timeout;
       log_event(0, "status", "stopping", "running", num_str(num, sched_running()), (char *)0);
       notify("STOPPING=1");
     }
@@ -174,7 +174,7 @@ static int events(struct loop *l, struct pollfd *p, unsigned int n)
 {
   char buf[4096];
   if (p[0].revents) on_signal(l);
-  if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} scan_new(); }
+  if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} pickup_new(); }
   if (p[2].revents) trigger(l);
   /* an answer first (a helper's last answers come before its end), then
    * the end itself: EOF, or a hang-up without data, means it died */
@@ -212,12 +212,12 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
   sched_set_helpers(lsock, rsock);
   sched_open();
-  scan_housekeeping();
+  pickup_housekeeping();
   sched_held_reload();
-  if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
-  scan_new();
+  if (pickup_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
+  pickup_new();
   control_apply();
-  l->housekeeping = qr_now() + QR_HOUSEKEEPING_SECONDS;
+  l->housekeeping = clock_now() + QR_HOUSEKEEPING_SECONDS;
   log_event(0, "status", "started", "mode", daemon ? "daemon" : "once", (char *)0);
   notify("READY=1");
 }
@@ -230,12 +230,12 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
 static int another_pass(int lockfd)
 {
   if (flock(lockfd, LOCK_UN) == -1) return 0;
-  if (!control_waiting() && !scan_new_waiting()) return 0;
+  if (!control_waiting() && !pickup_waiting()) return 0;
   if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) return 0;
   sched_resync();
   sched_held_reload();
   control_apply();
-  scan_new();
+  pickup_new();
   log_event(0, "status", "another-pass", "reason", "requests came during the pass", (char *)0);
   return 1;
 }
@@ -248,7 +248,7 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
   start(&l, daemon, lsock, rsock);
   if (flush_all && !daemon) sched_flush(0);   /* --once --all: back-off ignored in its pass */
   for (;;) {
-    unsigned long now = qr_now();
+    unsigned long now = clock_now();
     unsigned int n;
     load_shedding(&l, now);
     sched_pause(l.stopping || l.load_paused);
@@ -260,11 +260,11 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
       return 71;
     }
     if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
-    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) {
+    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && pickup_new() == 0))) {
       if (l.load_paused || l.stopping || !another_pass(lockfd)) break;
       continue;
     }
-    if (daemon && now >= l.housekeeping) { scan_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
+    if (daemon && now >= l.housekeeping) { pickup_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
     if (l.watchdog_usec) notify("WATCHDOG=1");
     sched_kill_overdue();
     n = fds(&l, p);

@@ -81,7 +81,7 @@ struct work {
   unsigned long arrival;    /* seconds */
   int warned;               /* delay warning sent */
   int have_state;           /* a state file exists */
-  unsigned long long digest;    /* work_digest() of what the state file holds */
+  unsigned long long digest;    /* state_digest() of what the state file holds */
   unsigned int *index;      /* work_find's hash of items (index + 1; 0 empty) */
   unsigned int icap, indexed;   /* slots; items [0, indexed) are in it */
 };
@@ -119,10 +119,10 @@ extern int qr_once;             /* main.c: --once mode */
 /* state.c: mess/<id> opened for reading without following a symlink or
  * blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a regular file) */
 #define EFTYPE_BODY EMEDIUMTYPE
-int work_body_open(const char *id);
+int state_body_open(const char *id);
 
 /* state.c */
-unsigned long qr_now(void);          /* the clock, seconds */
+unsigned long clock_now(void);          /* the clock, seconds */
 void work_init(struct work *w);
 void work_free(struct work *w);
 unsigned long work_str(struct work *w, const char *s, size_t len);   /* 0: no memory */
@@ -131,7 +131,7 @@ struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
 int work_set_text(struct work *w, struct item *it, const char *text, size_t len);
 struct item *work_find(struct work *w, int kind, const char *user, const char *dest, const char *addr);
 void work_truncate(struct work *w, unsigned int n);   /* forget items [n, w->n) */
-unsigned long long work_digest(const struct work *w);   /* of what state_write would write */
+unsigned long long state_digest(const struct work *w);   /* of what state_write would write */
 const char *work_s(const struct work *w, unsigned long off);
 int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
 int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
@@ -141,12 +141,12 @@ int state_write(const struct work *w, const char *id);              /* durable; 
 int state_file_write(const char *fn, const stralloc *text, int mode);
 int state_due(const char *id, unsigned long *due);                  /* 1, 0 none, -1 */
 unsigned long work_due(const struct work *w);                       /* min next of pending items */
-int envelope_load(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
-int envelope_load_from(struct envelope *e, const char *dir, const char *id, const char **why);
+int state_envelope(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
+int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why);
 
 /* route.c */
-void router_open(struct router *r, const struct config *cfg);
-void router_refresh(struct router *r);
+void route_open(struct router *r, const struct config *cfg);
+void route_refresh(struct router *r);
 /* route_rcpt - route addr (not inside w->pool: routing adds to it) for
  * envelope recipient orig; 0, or -1 out of memory */
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
@@ -211,12 +211,13 @@ int sched_held(const char *dest, const char *addr);
 int sched_local_address(const char *addr);   /* route_local_address with the scheduler's maps */
 
 /* scan.c */
-int scan_new(void);                  /* take over new/; messages added */
-int scan_queue(void);                /* read queue/ at start */
-int scan_new_waiting(void);          /* is anything in new/? */
-void scan_housekeeping(void);        /* invariant 4, stale state files */
-void scan_corrupt(const char *id, const char *why);
-void scan_corrupt_state(const char *id, const char *why);
+int pickup_new(void);                  /* take over new/; messages added */
+int pickup_queue(void);                /* read queue/ at start */
+int pickup_waiting(void);          /* is anything in new/? */
+void pickup_housekeeping(void);        /* invariant 4, stale state files */
+void corrupt_message(const char *id, const char *why);
+void corrupt_state(const char *id, const char *why);
+void corrupt_file(const char *dir, const char *name, const char *suffix);   /* dir/name to corrupt/name+suffix */
 
 /* verify.c: --route, the routing of each address for sendmail -bv */
 int verify_route(char **addrs, unsigned int n);

@@ -31,7 +31,7 @@ static struct router router;       /* maps, opened once (sched_open) */
 
 void sched_open(void)
 {
-  router_open(&router, &qr_cfg);
+  route_open(&router, &qr_cfg);
 }
 
 int sched_local_address(const char *addr)
@@ -178,7 +178,7 @@ void sched_flush(const char *id)
  * a regular file (a FIFO, a device: planted), -1 error */
 static int body_present(const char *id)
 {
-  int fd = work_body_open(id);
+  int fd = state_body_open(id);
   if (fd != -1) { close(fd); return 1; }
   return errno == ENOENT ? 0 : errno == EFTYPE_BODY || errno == ELOOP ? 2 : -1;
 }
@@ -207,7 +207,7 @@ static int first_route(struct msg *m, struct work *w)
 {
   static stralloc to;
   const char *d = envelope_tag(&w->env, 'D');
-  unsigned long now = qr_now(), t;
+  unsigned long now = clock_now(), t;
   unsigned int i, cap = 16, *seen, s;
   w->arrival = d && scan_ulong(d, &t) == str_len(d) ? t : now;
   router.id = m->id;
@@ -272,22 +272,22 @@ static int reroute(struct msg *m, struct work *w, unsigned long now, int flush)
 static int load(struct msg *m, struct work *w)
 {
   const char *why;
-  int r = envelope_load(&w->env, m->id, &why), b;
+  int r = state_envelope(&w->env, m->id, &why), b;
   if (r == 0) { forget(m); return 0; }
-  if (r == -1 && errno == EPROTO) { scan_corrupt(m->id, why); forget(m); return 0; }
+  if (r == -1 && errno == EPROTO) { corrupt_message(m->id, why); forget(m); return 0; }
   if (r == -1) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
   if ((b = body_present(m->id)) != 1) {
     if (b == -1) return -1;
-    scan_corrupt(m->id, b == 2 ? "message body is not a regular file" : "message body missing");
+    corrupt_message(m->id, b == 2 ? "message body is not a regular file" : "message body missing");
     forget(m);
     return 0;
   }
   r = state_read(w, m->id, &why);
   if (r == -1 && errno != EPROTO) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
   if (r == -1) {           /* a bad state file is kept aside; route afresh */
-    scan_corrupt_state(m->id, why);
+    corrupt_state(m->id, why);
     work_free(w); work_init(w);
-    if (envelope_load(&w->env, m->id, &why) != 1) return -1;
+    if (state_envelope(&w->env, m->id, &why) != 1) return -1;
     r = 0;
   }
   if (r == 0) {
@@ -392,7 +392,7 @@ static unsigned long next_due(const struct work *w, unsigned long now)
 static void finish(struct msg *m)
 {
   struct work *w = m->w;
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   m->active = 0;
   nactive--;
   if (!m->delete_req) notices(m, w, now);
@@ -403,7 +403,7 @@ static void finish(struct msg *m)
     return;
   }
   /* a pass that changed nothing (nothing was due) leaves the file alone */
-  if ((!w->have_state || work_digest(w) != w->digest) && state_write(w, m->id) == -1)
+  if ((!w->have_state || state_digest(w) != w->digest) && state_write(w, m->id) == -1)
     log_event(m->id, "status", "error", "reason", "unable to write the state file", (char *)0);
   m->due = next_due(w, now);
   if (m->due < min_due) min_due = m->due;
@@ -420,7 +420,7 @@ static void save(struct msg *m, unsigned long now)
   if (m->delete_req || !m->w) return;
   if (state_write(m->w, m->id) == -1)
     log_event(m->id, "status", "error", "reason", "unable to write the state file", (char *)0);
-  else { m->w->have_state = 1; m->w->digest = work_digest(m->w); }
+  else { m->w->have_state = 1; m->w->digest = state_digest(m->w); }
   m->saved = now;
 }
 
@@ -430,13 +430,13 @@ void sched_job_done(struct msg *m)
   if (m->jobs && --m->jobs == 0) { finish(m); return; }
   /* a long pass (a slow destination among quick ones) keeps what it has
    * learned on disk now and then, so a crash repeats less */
-  now = qr_now();
+  now = clock_now();
   if (m->jobs && now >= m->saved + QR_CHECKPOINT_SECONDS) save(m, now);
 }
 
 void sched_checkpoint(void)
 {
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   unsigned int i;
   for (i = 0; i < nmsgs; i++)
     if (msgs[i]->active) save(msgs[i], now);
@@ -457,13 +457,13 @@ static void due_scan(unsigned long now)
 
 void sched_tick(void)
 {
-  unsigned long now = qr_now();
+  unsigned long now = clock_now();
   unsigned int limit = (unsigned int)(qr_cfg.concurrency_limit ? qr_cfg.concurrency_limit : 1) * 4;
   if (jobs_paused()) return;
   if (now >= min_due) due_scan(now);
   /* maps replaced by postern-maps are seen by the next message routed:
    * four stats when messages are activated, not while a backlog waits */
-  if (nready > ready_head && jobs_pending() < limit) router_refresh(&router);
+  if (nready > ready_head && jobs_pending() < limit) route_refresh(&router);
   while (nready > ready_head && jobs_pending() < limit) {
     struct msg *m = ready[ready_head++];
     if (ready_head == nready) ready_head = nready = 0;
@@ -521,8 +521,8 @@ void sched_resync(void)
   min_due = 0;                 /* the next tick looks at every message */
   for (i = 0; i < nmsgs; i++)
     if (!msgs[i]->active) msgs[i]->passed = msgs[i]->flushed = 0;
-  /* the due times another scheduler left: scan_queue reads each state file */
-  if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
+  /* the due times another scheduler left: pickup_queue reads each state file */
+  if (pickup_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
 }
 
 int sched_delete(const char *id)

@@ -84,7 +84,7 @@ static void message(const char *id, const char *rcpt)
   int fd;
   envelope_init(&e);
   if (envelope_set_sender(&e, "s@mx.test", 9) || envelope_add_rcpt(&e, rcpt, strlen(rcpt))
-      || envelope_stamp(&e, 0, qr_now())) abort();
+      || envelope_stamp(&e, 0, clock_now())) abort();
   snprintf(fn, sizeof fn, "queue/%s", id);
   if ((fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1) abort();
   wbuf_init(&b, fd, space, sizeof space);
@@ -101,7 +101,7 @@ static struct item *one_item(struct work *w)
   work_init(w);
   envelope_set_sender(&w->env, "s@mx.test", 9);
   envelope_add_rcpt(&w->env, "a@far.test", 10);
-  w->arrival = qr_now();
+  w->arrival = clock_now();
   return work_add(w, 0, ST_PENDING, KIND_REMOTE, 0, "smtp:far.test", "a@far.test");
 }
 
@@ -114,9 +114,9 @@ static void backoff(void)
   struct item *it = one_item(&w);
   unsigned int i, good = 1;
   for (i = 0; i < sizeof want / sizeof want[0]; i++) {
-    unsigned long now = qr_now();
+    unsigned long now = clock_now();
     job_result(&w, "1700000000.000001.1", it, 'd', "4.4.1 no answer", 15);
-    if (it->status != ST_PENDING || it->tries != i + 1 || it->next < now + want[i] || it->next > qr_now() + want[i]) {
+    if (it->status != ST_PENDING || it->tries != i + 1 || it->next < now + want[i] || it->next > clock_now() + want[i]) {
       good = 0;
       printf("# try %u: status %c next in %lu, want %lu\n", i + 1, it->status, it->next - now, want[i]);
     }
@@ -127,7 +127,7 @@ static void backoff(void)
   work_free(&w);
 
   it = one_item(&w);
-  w.arrival = qr_now() - qr_cfg.queue_lifetime;
+  w.arrival = clock_now() - qr_cfg.queue_lifetime;
   job_result(&w, "1700000000.000001.1", it, 'd', "4.4.1 no answer", 15);
   T_OK("queue_lifetime: a deferral after it fails", it->status == ST_FAILED);
   T_OK("queue_lifetime: 4.4.7 and the last error", !strcmp(work_s(&w, it->text), "4.4.7 delivery time expired; last error: 4.4.1 no answer"));
@@ -177,11 +177,11 @@ static void routing(void)
   static const char *const routes_default[] = { ".", "smtp:gateway.test", 0 };
   static const char *const locals[] = { "mx.test", "", "other.mx.test", "", 0 };
   static const char *const aliases[] = { "info", "a@far.test", 0 };
-  static struct router r;    /* zeroed, as router_open wants it */
+  static struct router r;    /* zeroed, as route_open wants it */
   cdb("routes", routes);
   cdb("local-domains", locals);
   cdb("aliases", aliases);
-  router_open(&r, &qr_cfg);
+  route_open(&r, &qr_cfg);
   T_OK("routes: a domain", routed(&r, "a@far.test", KIND_REMOTE, "smtp:[10.0.0.1]"));
   T_OK("routes: a .parent entry covers subdomains", routed(&r, "a@x.sub.test", KIND_REMOTE, "smtp:relay.sub.test:2525"));
   T_OK("routes: error: 5xx fails", routed(&r, "a@gone.test", KIND_ERROR, ""));
@@ -193,7 +193,7 @@ static void routing(void)
   T_OK("relayhost: when no route matches", routed(&r, "a@elsewhere.test", KIND_REMOTE, "smtp:[smart.test]"));
   T_OK("relayhost: a route still wins", routed(&r, "a@far.test", KIND_REMOTE, "smtp:[10.0.0.1]"));
   cdb("routes", routes_default);
-  router_refresh(&r);
+  route_refresh(&r);
   T_OK("routes: the . default comes before relayhost", routed(&r, "a@elsewhere.test", KIND_REMOTE, "smtp:gateway.test"));
   qr_cfg.relayhost = "";
   unlink("maps/routes.cdb"); unlink("maps/aliases.cdb"); unlink("maps/local-domains.cdb");
