@@ -43,6 +43,13 @@
 #include "wbuf.h"
 #include "qr.h"
 
+static struct router *router;   /* the scheduler's, for "is this address ours" (dsn_open) */
+
+void dsn_open(struct router *r)
+{
+  router = r;
+}
+
 #define RATE_ADDRS_MAX 100000         /* addresses counted per hour (past it, a new one is not limited) */
 #define RATE_FILE SPOOL_STATE "/bounce-rate"
 #define HEADER_MAX (256UL * 1024)      /* bytes of original header returned */
@@ -488,7 +495,7 @@ static void examine(struct report *r)
     if (eight_bit(work_s(r->w, it->text))) r->eight = 1;
   }
   if (r->global) r->eight = 1;
-  r->outside = !sched_local_address(r->to);
+  r->outside = !route_local_address(router, r->to);
 }
 
 /* boundary - the MIME boundary: the id and random hex, so that no

@@ -38,8 +38,8 @@ static void take(const char *name, void *arg)
   }
   /* ids are unique (O_EXCL at creation): a new message is never in the table */
   if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
-      && (m = sched_add(name, 0))) {
-    sched_ready(m);
+      && (m = table_add(name, 0))) {
+    table_ready(m);
     (*count)++;
   }
   stralloc_free(&from);
@@ -74,8 +74,8 @@ static void known(const char *name, void *arg)
   struct msg *m;
   if (!spool_id_valid(name)) { corrupt_file(SPOOL_QUEUE, name, ".junk"); return; }
   if (state_due(name, &due) != 1) due = 0;
-  if ((m = sched_find(name))) { if (!m->active) m->due = due; }
-  else if (sched_add(name, due)) (*count)++;
+  if ((m = table_find(name))) { if (!m->active) m->due = due; }
+  else if (table_add(name, due)) (*count)++;
 }
 
 int pickup_queue(void)
@@ -135,7 +135,7 @@ static void clean_state(const char *name, void *arg)
     if (old(SPOOL_STATE, name, 3600)) remove_file(SPOOL_STATE, name, "unfinished write");
     return;
   }
-  if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || sched_find(name)) return;
+  if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || table_find(name)) return;
   if (old(SPOOL_STATE, name, 60)) remove_file(SPOOL_STATE, name, "state without envelope");
 }
 

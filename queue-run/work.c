@@ -163,3 +163,8 @@ unsigned long work_due(const struct work *w)
   return due;
 }
 
+
+int work_local_kind(int kind)
+{
+  return kind == KIND_USER || kind == KIND_MAILBOX || kind == KIND_PROGRAM || kind == KIND_FILE;
+}

@@ -16,11 +16,11 @@
 #include <sys/stat.h>
 #include "../../lib/tests/t.h"
 #include "cdb_make.h"
+#include "delivery.h"
 #include "str.h"
 #include "log.h"
 #include "wbuf.h"
 #include "../qr.h"
-#include "../job.h"
 
 struct config qr_cfg;
 int qr_once;
@@ -115,26 +115,26 @@ static void backoff(void)
   unsigned int i, good = 1;
   for (i = 0; i < sizeof want / sizeof want[0]; i++) {
     unsigned long now = clock_now();
-    job_result(&w, "1700000000.000001.1", it, 'd', "4.4.1 no answer", 15);
+    message_result(&w, "1700000000.000001.1", it, DELIVERY_DEFER, "4.4.1 no answer", 15);
     if (it->status != ST_PENDING || it->tries != i + 1 || it->next < now + want[i] || it->next > clock_now() + want[i]) {
       good = 0;
       printf("# try %u: status %c next in %lu, want %lu\n", i + 1, it->status, it->next - now, want[i]);
     }
   }
   T_OK("back-off: retry_min doubled each try, capped at retry_max", good);
-  job_result(&w, "1700000000.000001.1", it, 'o', "250 ok", 6);
+  message_result(&w, "1700000000.000001.1", it, DELIVERY_OK, "250 ok", 6);
   T_OK("back-off: a delivery ends it", it->status == ST_DONE);
   work_free(&w);
 
   it = one_item(&w);
   w.arrival = clock_now() - qr_cfg.queue_lifetime;
-  job_result(&w, "1700000000.000001.1", it, 'd', "4.4.1 no answer", 15);
+  message_result(&w, "1700000000.000001.1", it, DELIVERY_DEFER, "4.4.1 no answer", 15);
   T_OK("queue_lifetime: a deferral after it fails", it->status == ST_FAILED);
   T_OK("queue_lifetime: 4.4.7 and the last error", !strcmp(work_s(&w, it->text), "4.4.7 delivery time expired; last error: 4.4.1 no answer"));
   work_free(&w);
 
   it = one_item(&w);
-  job_result(&w, "1700000000.000001.1", it, 'f', "5.1.1 no such user", 18);
+  message_result(&w, "1700000000.000001.1", it, DELIVERY_FAIL, "5.1.1 no such user", 18);
   T_OK("a permanent failure: failed at once", it->status == ST_FAILED && it->tries == 1);
   work_free(&w);
 }
@@ -143,14 +143,14 @@ static void backoff(void)
 static void holds(void)
 {
   file("state/hold", "smtp:[10.0.0.1]\nheld.test\n");
-  sched_held_reload();
-  T_OK("hold: a destination", sched_held("smtp:[10.0.0.1]", "a@far.test"));
-  T_OK("hold: a recipient domain, ASCII case ignored", sched_held("smtp:mx.held.test", "a@HELD.test"));
-  T_OK("hold: a subdomain is another domain", !sched_held("smtp:sub.held.test", "a@sub.held.test"));
-  T_OK("hold: others go", !sched_held("smtp:far.test", "a@far.test"));
+  hold_reload();
+  T_OK("hold: a destination", hold_covers("smtp:[10.0.0.1]", "a@far.test"));
+  T_OK("hold: a recipient domain, ASCII case ignored", hold_covers("smtp:mx.held.test", "a@HELD.test"));
+  T_OK("hold: a subdomain is another domain", !hold_covers("smtp:sub.held.test", "a@sub.held.test"));
+  T_OK("hold: others go", !hold_covers("smtp:far.test", "a@far.test"));
   unlink("state/hold");
-  sched_held_reload();
-  T_OK("hold: released", !sched_held("smtp:[10.0.0.1]", "a@far.test"));
+  hold_reload();
+  T_OK("hold: released", !hold_covers("smtp:[10.0.0.1]", "a@far.test"));
 }
 
 /* routed - route addr; the kind and destination of its one item */
@@ -244,21 +244,20 @@ static void concurrency(void)
       || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, r) == -1) abort();
   fcntl(r[1], F_SETFL, O_NONBLOCK);
   h.sock = r[1];
-  sched_set_helpers(l[0], r[0]);
-  sched_open();
+  table_open(l[0], r[0]);
   for (i = 0; i < 5; i++) {
     snprintf(id, sizeof id, "1700000000.00000%u.1", i + 1);
     message(id, i == 4 ? "b@near.test" : "a@far.test");
-    if (!sched_add(id, 0)) abort();
+    if (!table_add(id, 0)) abort();
   }
   snprintf(id, sizeof id, "1700000000.000009.1");
   message(id, "c@far.test");
-  if (!sched_add(id, 0)) abort();
-  sched_tick();
+  if (!table_add(id, 0)) abort();
+  table_tick();
   requests(&h);
   T_OK("concurrency: two jobs for far.test", count(&h, 0, "far.test") == 2);
   T_OK("concurrency: near.test is not held up", count(&h, 0, "near.test") == 1);
-  T_OK("concurrency: the other three wait", jobs_pending() == 3 && sched_running() == 3);
+  T_OK("concurrency: the other three wait", job_pending() == 3 && job_running() == 3);
   for (i = 0; i < h.n && !strstr(h.rcpt[i], "far.test"); i++) {}
   if (i < h.n) {
     char line[128];
@@ -266,14 +265,14 @@ static void concurrency(void)
     if (write(h.out[i], line, strlen(line)) != (ssize_t)strlen(line)) abort();
     close(h.out[i]);
     spawn_answer(h.sock, h.job[i], 0);
-    sched_answers(r[0]);
+    job_answers(r[0]);
   }
-  T_OK("concurrency: a delivered message is done", sched_running() == 2 && sched_count() == 5);
-  sched_tick();
+  T_OK("concurrency: a delivered message is done", job_running() == 2 && table_count() == 5);
+  table_tick();
   i = h.n;
   requests(&h);
   T_OK("concurrency: the next far.test job starts when one ends", count(&h, i, "far.test") == 1 && h.n == i + 1);
-  T_OK("concurrency: two wait still", jobs_pending() == 2);
+  T_OK("concurrency: two wait still", job_pending() == 2);
 }
 
 int main(void)
