@@ -159,8 +159,8 @@ int message_load(struct msg *m, struct work *w)
   return 1;
 }
 
-/* admin_bounce - the administrator bounced the message: every pending item fails */
-static void admin_bounce(struct msg *m, struct work *w)
+/* postmaster_bounce - the administrator bounced the message: every pending item fails */
+static void postmaster_bounce(struct msg *m, struct work *w)
 {
   static const char text[] = "5.0.0 message returned by the postmaster";
   unsigned int i;
@@ -172,7 +172,7 @@ static void admin_bounce(struct msg *m, struct work *w)
 unsigned int message_begin(struct msg *m, unsigned long now, int flush)
 {
   struct work *w = m->w;
-  if (m->bounce_req) admin_bounce(m, w);
+  if (m->bounce_req) postmaster_bounce(m, w);
   if (reroute(m, w, now, flush) == -1) log_event(m->id, "status", "deferred", "reason", "out of memory while routing", (char *)0);
   return job_for(m, now, flush);
 }

@@ -1,4 +1,4 @@
-/* scan.c - the spool directories: taking over new/ (rename into queue/:
+/* pickup.c - the spool directories: taking over new/ (rename into queue/:
  * from then on the message is queue-run's), reading queue/ at start,
  * housekeeping (DESIGN.md invariant 4: tmp/ files and bodies without an
  * envelope older than 36 hours; stale state files) and moving damaged

@@ -85,7 +85,7 @@ struct msg {
   unsigned long saved;      /* activated or state last saved, seconds */
   int delete_req, bounce_req;  /* control requests while active */
   struct work *w;
-  unsigned int slot;        /* its index in sched.c's table */
+  unsigned int slot;        /* its index in table.c's table */
   unsigned int rpos;        /* its index in the ready list while ready */
   struct msg *hnext;        /* the next message in its id hash chain */
 };
@@ -107,14 +107,15 @@ extern int qr_once;             /* main.c: --once mode */
  * it, and results come back up only through job_done_fn (doc/architecture.md
  * "queue-run's layers"):
  *   main.c, admin.c        the command line: the daemon, or a verb
- *   loop.c                 the event loop (and control.c's commands)
+ *   loop.c, control.c      the event loop, the administrator's commands
  *   pickup.c               new/ and queue/ into the table, housekeeping
  *   table.c                the message table, due times, the ready list
  *   message.c, dsn.c       one message's life: load, route, results, notices
- *   route.c, work.c, state.c, corrupt.c   routing, items, the state file
- *   job.c                  deliverer runs, their results
+ *   route.c                routing one recipient into items
+ *   job.c                  deliverer runs and their results
  *   dest.c, hold.c         destinations, limits, the hold list
  *   spawn.c                the protocol to the spawn helpers
+ *   work.c, state.c, corrupt.c   items in memory, the message's files
  *   clock.c                the time */
 
 /* main.c: systemd */
