@@ -1,8 +1,8 @@
 /* pickup.c - the spool directories: taking over new/ (rename into queue/:
  * from then on the message is queue-run's), reading queue/ at start,
  * housekeeping (DESIGN.md invariant 4: tmp/ files and bodies without an
- * envelope older than 36 hours; stale state files) and moving damaged
- * messages aside to corrupt/ with a log line, never dropping them. */
+ * envelope older than 36 hours; stale state files); what is damaged goes
+ * to corrupt/ (corrupt.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>      /* rename */

@@ -111,6 +111,7 @@ extern int qr_once;             /* main.c: --once mode */
  *   pickup.c               new/ and queue/ into the table, housekeeping
  *   table.c                the message table, due times, the ready list
  *   message.c, dsn.c       one message's life: load, route, results, notices
+ *   rate.c                 bounce_rate_limit
  *   route.c                routing one recipient into items
  *   job.c                  deliverer runs and their results
  *   dest.c, hold.c         destinations, limits, the hold list
@@ -216,6 +217,9 @@ int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notice
 int dsn_warn(struct work *w, const char *id);      /* a delay warning */
 void dsn_status(const char *text, int failed, char out[16]);   /* enhanced status of a result */
 int dsn_success_wanted(const struct work *w, const struct item *it);   /* NOTIFY=SUCCESS */
+
+/* rate.c */
+int rate_ok(const char *addr);       /* may one more notice go to addr this hour? counts it if so */
 
 /* route.c */
 void route_open(struct router *r, const struct config *cfg);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include "../../lib/tests/t.h"
 #include "cdb_make.h"
 #include "delivery.h"
@@ -25,11 +26,20 @@
 struct config qr_cfg;
 int qr_once;
 
+/* clock_now - the test's clock instead of clock.c's: the real time, or
+ * fake when set */
+static unsigned long fake;
+unsigned long clock_now(void)
+{
+  return fake ? fake : (unsigned long)time(0);
+}
+
+static char tmpl[] = "/tmp/test_sched.XXXXXX";
+
 /* spool - a fresh spool in a temporary directory, the current directory */
 static void spool(void)
 {
   static const char *const dirs[] = { "queue", "mess", "state", "new", "tmp", "corrupt", "maps" };
-  char tmpl[] = "/tmp/test_sched.XXXXXX";
   unsigned int i;
   if (!mkdtemp(tmpl) || chdir(tmpl) == -1) abort();
   for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) if (mkdir(dirs[i], 0700) == -1) abort();
@@ -275,6 +285,26 @@ static void concurrency(void)
   T_OK("concurrency: two wait still", job_pending() == 2);
 }
 
+/* bounce_rate - bounce_rate_limit notices an hour to one address */
+static void bounce_rate(void)
+{
+  unsigned int i, sent = 0;
+  struct stat st;
+  fake = 1800000000;
+  qr_cfg.bounce_rate_limit = 3;
+  for (i = 0; i < 5; i++) sent += rate_ok("a@far.test");
+  T_OK("bounce rate: the limit holds for an address", sent == 3);
+  T_OK("bounce rate: the address's case is ignored", !rate_ok("A@FAR.test"));
+  T_OK("bounce rate: other addresses go", rate_ok("b@far.test"));
+  T_OK("bounce rate: counted in state/bounce-rate", stat("state/bounce-rate", &st) == 0 && st.st_size > 0);
+  fake += 3600;
+  T_OK("bounce rate: a new hour starts afresh", rate_ok("a@far.test"));
+  qr_cfg.bounce_rate_limit = 0;
+  for (i = 0, sent = 0; i < 5; i++) sent += rate_ok("a@far.test");
+  T_OK("bounce rate: 0 is no limit", sent == 5);
+  fake = 0;
+}
+
 int main(void)
 {
   spool();
@@ -284,5 +314,11 @@ int main(void)
   holds();
   routing();
   concurrency();
+  bounce_rate();
+  {
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpl);
+    if (chdir("/") == -1 || system(cmd) != 0) printf("# left %s behind\n", tmpl);
+  }
   T_DONE();
 }
