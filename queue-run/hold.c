@@ -1,7 +1,9 @@
 /* hold.c - the hold list, state/hold: one destination or recipient
  * domain per line (queue-run --hold, --release).  Mail for a held
  * destination gets no job; it waits, without counting a try, until the
- * destination is released (doc/architecture.md, queue-run(8)). */
+ * destination is released, which makes every message due (loop.c); until
+ * then a message with held items is looked at again after retry_max at
+ * the latest (queue-run(8)). */
 #include <fcntl.h>
 #include <unistd.h>
 #include "byte.h"
@@ -9,6 +11,17 @@
 #include "qr.h"
 
 static stralloc held;           /* held destinations, NUL-separated */
+
+int hold_item(const struct work *w, const struct item *it)
+{
+  return it->status == ST_PENDING && it->kind == KIND_REMOTE && hold_covers(work_s(w, it->dest), work_s(w, it->addr));
+}
+
+unsigned long hold_due(unsigned long due, unsigned long now)
+{
+  if (due > now + qr_cfg.retry_max) due = now + (qr_cfg.retry_max ? qr_cfg.retry_max : 3600);
+  return due;
+}
 
 int hold_covers(const char *dest, const char *addr)
 {

@@ -157,7 +157,7 @@ unsigned int job_for(struct msg *m, unsigned long now, int flush)
     struct job *j;
     if (it->status != ST_PENDING || (it->next > now && !flush)) continue;
     if (it->kind == KIND_REMOTE) {
-      if (hold_covers(work_s(w, it->dest), work_s(w, it->addr))) continue;
+      if (hold_item(w, it)) continue;
       j = join_remote(&t, m, work_s(w, it->dest));
     } else if (work_local_kind(it->kind)) {
       if (!stralloc_copys(&key, "local:") || !stralloc_cats(&key, work_s(w, it->user)) || !stralloc_0(&key)) break;

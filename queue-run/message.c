@@ -214,8 +214,7 @@ static void notices(struct msg *m, struct work *w, unsigned long now)
 }
 
 /* next_due - when m should be looked at again: its earliest item, not
- * counting recipients of held destinations (their release makes every
- * message due; until then look again after retry_max at the latest) */
+ * counting held items (hold.c) */
 static unsigned long next_due(const struct work *w, unsigned long now)
 {
   unsigned long due = (unsigned long)-1;
@@ -223,11 +222,10 @@ static unsigned long next_due(const struct work *w, unsigned long now)
   int held = 0;
   for (i = 0; i < w->n; i++) {
     const struct item *it = &w->item[i];
-    if (it->status == ST_PENDING && it->kind == KIND_REMOTE && hold_covers(work_s(w, it->dest), work_s(w, it->addr))) held = 1;
+    if (hold_item(w, it)) held = 1;
     else if ((it->status == ST_PENDING || it->status == ST_FAILED || it->status == ST_DONE_NOTIFY) && it->next < due) due = it->next;
   }
-  if (held && due > now + qr_cfg.retry_max) due = now + (qr_cfg.retry_max ? qr_cfg.retry_max : 3600);
-  return due;
+  return held ? hold_due(due, now) : due;
 }
 
 int message_finish(struct msg *m, unsigned long now)

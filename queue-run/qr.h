@@ -306,7 +306,9 @@ int dest_matches(const char *name, const char *dest, const char *addr);
 
 /* hold.c */
 void hold_reload(void);              /* state/hold, again */
-int hold_covers(const char *dest, const char *addr);   /* is the item held? */
+int hold_covers(const char *dest, const char *addr);   /* is mail for dest and addr held? */
+int hold_item(const struct work *w, const struct item *it);   /* a pending remote item, held */
+unsigned long hold_due(unsigned long due, unsigned long now);  /* a message with held items: due, at most retry_max away */
 int hold_edit(const char *dest, int add);   /* add or remove dest in state/hold; 0 or -1 */
 
 /* spawn.c */
