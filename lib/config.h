@@ -62,6 +62,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
   X(TIME,   smtpd_auth_failure_delay,       "1",                    0, CONFIG_MAX) /* seconds before answering a failed AUTH */ \
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
+  X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \

@@ -33,6 +33,7 @@ Table format (see dialogue.txt):
   Q: N                     expect N committed messages in spool/new
   E: text                  expect text in the (last) committed envelope
   M: text                  expect text in the (last) committed message
+  U: text                  expect text NOT to be in that message
   L: text                  expect text in smtp-receive's log (its stderr)
   N: text                  expect text NOT to be in that log
 Commands are sent as they come; each S: reads one (multi-line) reply, so
@@ -260,6 +261,10 @@ def step(kind, arg, c, spool, logf):
         text = committed(spool, 'new' if kind == 'E' else 'mess')
         if text is None or unescape(arg).decode('utf-8') not in text:
             return 'expected %r in %s, got %r' % (arg, 'envelope' if kind == 'E' else 'message', text)
+    elif kind == 'U':
+        text = committed(spool, 'mess')
+        if text is None or unescape(arg).decode('utf-8') in text:
+            return 'did not expect %r in the message, got %r' % (arg, text)
     elif kind in ('L', 'N'):
         time.sleep(0.05)
         with open(logf, encoding='utf-8', errors='replace') as f:
