@@ -173,7 +173,7 @@ int admin_list(int machine)
 
 /* ------------------------------------------------------------ requests */
 
-/* request - what a mode other than --daemon asks of the scheduler.  The
+/* admin_request - what a mode other than --daemon asks of the scheduler.  The
  * request is made durable first: a control command (and a flush of
  * everything asked for while another scheduler runs) as a file in state/,
  * a hold list edit in state/hold; plain --once needs nothing, the mail
