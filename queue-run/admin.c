@@ -140,6 +140,7 @@ static void list_one(const char *dir, const char *id, int machine)
     buffer_puts(&out, id); buffer_puts(&out, "  "); put_num(body_size(id)); buffer_puts(&out, " bytes  ");
     put_time(arrival); buffer_puts(&out, "  <"); buffer_puts(&out, envelope_sender(&w.env)); buffer_puts(&out, ">");
     buffer_puts(&out, str_diff(dir, SPOOL_NEW) ? "\n" : "  (new)\n");
+    if (envelope_tag(&w.env, 'Q')) { buffer_puts(&out, "    quarantined: "); buffer_puts(&out, envelope_tag(&w.env, 'Q')); buffer_puts(&out, "\n"); }
   }
   list_items(id, &w, machine);
 }
@@ -184,7 +185,7 @@ int admin_list(int machine)
 int admin_request(enum qr_mode mode, const char *arg, int all, int lockfd, int locked)
 {
   int once = mode == MODE_ONCE;
-  int hold = mode == MODE_HOLD || mode == MODE_RELEASE;
+  int hold = mode == MODE_HOLD || (mode == MODE_RELEASE && !spool_id_valid(arg));
   int flush_all = (once && all) || (mode == MODE_FLUSH && !arg);
   if (!once || (flush_all && !locked)) {
     if (control_command(flush_all ? "flush" : admin_verb(mode), flush_all ? 0 : arg) == -1)
@@ -200,7 +201,8 @@ int admin_request(enum qr_mode mode, const char *arg, int all, int lockfd, int l
 void admin_check_id(enum qr_mode mode, const char *arg)
 {
   static stralloc fn;
-  if (!arg || (mode != MODE_DELETE && mode != MODE_BOUNCE && mode != MODE_FLUSH)) return;
+  if (!arg || (mode != MODE_DELETE && mode != MODE_BOUNCE && mode != MODE_FLUSH
+               && (mode != MODE_RELEASE || !spool_id_valid(arg)))) return;
   if (!spool_id_valid(arg)) die(EX_USAGE, "not a queue id: ", arg);
   if (!spool_path(&fn, SPOOL_QUEUE, arg)) die(EX_OSERR, "out of memory");
   if (access(fn.s, F_OK) == 0) return;

@@ -29,7 +29,7 @@ int control_command(const char *verb, const char *arg)
   char num[NUM_ULONG];
   stralloc name = { 0 }, line = { 0 };
   int r;
-  if (!str_diff(verb, "hold") || !str_diff(verb, "release")) {
+  if (!str_diff(verb, "hold") || (!str_diff(verb, "release") && !spool_id_valid(arg))) {
     r = hold_edit(arg, !str_diff(verb, "hold"));
     log_event(0, "status", verb, "dest", arg, (char *)0);
     return r;
@@ -52,6 +52,7 @@ static void apply_line(const char *verb, const char *arg)
   if (!str_diff(verb, "flush")) { table_flush(*arg ? arg : 0); return; }
   if (!str_diff(verb, "delete") && id_ok) { table_delete(arg); return; }
   if (!str_diff(verb, "bounce") && id_ok) { table_bounce(arg); return; }
+  if (!str_diff(verb, "release") && id_ok) { table_release(arg); return; }   /* a quarantined message */
   if (!str_diff(verb, "purge") && *arg) { log_event(0, "status", "purge", "dest", arg, "items", num_str(num, table_apply_dest(arg, 0)), (char *)0); return; }
   if (!str_diff(verb, "bounce-destination") && *arg) { log_event(0, "status", "bounce-destination", "dest", arg, "items", num_str(num, table_apply_dest(arg, 1)), (char *)0); return; }
   log_event(0, "status", "refused", "reason", "unknown control command", "command", verb, (char *)0);

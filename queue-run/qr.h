@@ -176,6 +176,9 @@ void table_resync(void);             /* --once: the lock was let go; every messa
 unsigned int table_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
 int table_delete(const char *id);
 int table_bounce(const char *id);
+/* table_release - a quarantined message (envelope tag Q) goes out: the
+ * envelope is rewritten without the tag, then flushed; 1 done, 0 not held */
+int table_release(const char *id);
 
 /* struct job_outcome - what one deliverer run learned: a result per item
  * (lib/delivery.h's DELIVERY_*) with its text; n 0: dropped unstarted */
@@ -254,6 +257,7 @@ int work_local_kind(int kind);                                      /* items loc
 int state_body_open(const char *id);
 int state_envelope(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
 int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why);
+int state_envelope_replace(const char *id, const struct envelope *e);   /* queue/<id>: tmp, fsync, rename, fsync; 0 or -1 */
 int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
 int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
 unsigned long long state_digest(const struct work *w);   /* of what state_write would write */

@@ -45,6 +45,23 @@ int state_envelope(struct envelope *e, const char *id, const char **why)
   return state_envelope_from(e, SPOOL_QUEUE, id, why);
 }
 
+int state_envelope_replace(const char *id, const struct envelope *e)
+{
+  static stralloc fn, tmp;
+  char space[4096];
+  buffer b;
+  int fd;
+  if (!spool_path(&fn, SPOOL_QUEUE, id) || !stralloc_copyb(&tmp, fn.s, fn.len - 1) ||
+      !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) return -1;
+  unlink(tmp.s);
+  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1) return -1;
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, e) == -1 || wbuf_flush(&b) == -1 || fsync(fd) == -1) { close(fd); unlink(tmp.s); return -1; }
+  close(fd);
+  if (rename(tmp.s, fn.s) == -1) { unlink(tmp.s); return -1; }
+  return spool_fsync_dir(SPOOL_QUEUE);
+}
+
 int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why)
 {
   static stralloc fn;

@@ -186,6 +186,11 @@ static void activate(struct msg *m, unsigned long now)
     else { m->due = now + qr_cfg.retry_min; if (m->due < min_due) min_due = m->due; }
     return;
   }
+  if (envelope_tag(&w->env, 'Q') && !m->delete_req && !m->bounce_req) {
+    m->due = (unsigned long)-1;         /* quarantined: until --release or --delete */
+    work_free(w); free(w);
+    return;
+  }
   m->w = w;
   m->active = 1;
   m->saved = now;
@@ -289,6 +294,23 @@ int table_delete(const char *id)
   message_remove(id);
   log_event(id, "status", "deleted", "by", "postmaster", (char *)0);
   return 1;
+}
+
+int table_release(const char *id)
+{
+  struct envelope e;
+  const char *why;
+  int r = 0;
+  envelope_init(&e);
+  if (!table_find(id) || state_envelope(&e, id, &why) != 1 || !envelope_tag(&e, 'Q')) { envelope_free(&e); return 0; }
+  e.tag['Q' - 'A'] = 0;                 /* the tag is gone; nothing else changes */
+  if (state_envelope_replace(id, &e) == 0) {
+    log_event(id, "status", "released", "by", "postmaster", (char *)0);
+    table_flush(id);
+    r = 1;
+  } else log_event(id, "status", "error", "reason", "unable to rewrite the envelope to release it", (char *)0);
+  envelope_free(&e);
+  return r;
 }
 
 int table_bounce(const char *id)
