@@ -60,6 +60,8 @@ static const struct key keys[] = {
   K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
   K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
   K(smtp_connection_reuse_time, T_DURATION),
+  K(hop_count_limit, T_SIZE), K(smtpd_relay_by_name, T_STRING),
+  K(smtpd_sender_login_map, T_STRING),
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -129,6 +131,9 @@ void config_defaults(struct config *c)
   c->smtp_tls_ca_file = "";
   c->dns_timeout = 30;
   c->smtp_connection_reuse_time = 2;
+  c->hop_count_limit = 50;
+  c->smtpd_relay_by_name = "no";
+  c->smtpd_sender_login_map = "";
 }
 
 /* scale - multiply with overflow check */

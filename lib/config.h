@@ -77,6 +77,10 @@ struct config {
   const char *smtp_tls_ca_file;      /* "": the system CA store */
   unsigned long dns_timeout;         /* seconds per DNS question */
   unsigned long smtp_connection_reuse_time;  /* idle seconds a connection waits for the next message; 0: no reuse */
+  /* issue 13 (sec-smtp): hop count, relay by host name, sender logins */
+  unsigned long hop_count_limit;     /* Received:+Delivered-To: fields a queued message may have; 0: no limit */
+  const char *smtpd_relay_by_name;   /* yes: an access host-name key may grant RELAY */
+  const char *smtpd_sender_login_map;  /* map of sender -> login names, "": off */
   char *arena;                       /* string values live here */
   unsigned long arena_size, arena_used;
 };

@@ -1,7 +1,7 @@
 /* smtp.c - one SMTP session: greeting, the command loop, the commands
  * without a transaction (HELO, EHLO, RSET, NOOP, QUIT, HELP, VRFY, EXPN,
  * STARTTLS) and the limits: commands and errors per session, line length,
- * timeouts.  MAIL, RCPT, DATA and BDAT are in txn.c, AUTH in auth.c.
+ * deadlines.  MAIL, RCPT, DATA and BDAT are in txn.c, AUTH in auth.c.
  * Replies go through smtp_reply, which counts the refusals. */
 #include <errno.h>
 #include <unistd.h>
@@ -201,11 +201,13 @@ static void greet(struct session *s)
   io_put("\r\n", 2);
 }
 
-/* command - read one command line; its length, or -1 if it was refused */
+/* command - read one command line; its length, or -1 if it was refused.
+ * The whole line must arrive within smtpd_timeout, however it is split. */
 static long command(struct session *s, char *line)
 {
   size_t len;
   io_timeout(s->cfg->smtpd_timeout);
+  io_command_deadline(s->cfg->smtpd_timeout);
   int r = getln(&io_in, line, SMTP_LINE_MAX, &len);
   if (r == GETLN_EOF || r == GETLN_PARTIAL || r == GETLN_ERROR) smtp_lost(s);
   if (r == GETLN_LONG) {
