@@ -26,7 +26,7 @@ CFLAGS   += $(shell pkg-config --cflags openssl libsystemd 2>/dev/null)
 # into build/obj/DIR/dir.a, linked into each program of that directory and
 # into its unit tests.  A program is built once its main file exists.
 PROGS = spool-inject:spool-inject:main.c \
-        sendmail:spool-inject:main_sendmail.c \
+        sendmail:spool-inject/sendmail:main.c \
         postern-maps:maps:main.c \
         smtp-receive:smtp-receive:main.c \
         queue-run:queue-run:main.c \
@@ -48,7 +48,7 @@ LDFLAGS_spool-inject = $(STATIC)
 field = $(word $(2),$(subst :, ,$(1)))
 PROGS_PRESENT = $(foreach p,$(PROGS),$(if $(wildcard $(call field,$(p),2)/$(call field,$(p),3)),$(p)))
 PROGRAMS = $(foreach p,$(PROGS_PRESENT),$(call field,$(p),1))
-DIRS = spool-inject maps smtp-receive queue-run remote-send local-deliver
+DIRS = spool-inject spool-inject/sendmail maps smtp-receive queue-run remote-send local-deliver
 
 LIB_SRC  = $(sort $(wildcard lib/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)

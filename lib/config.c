@@ -1,6 +1,7 @@
 /* config.c - read postern.conf(5).
  *
- * One table names every key, its type and where it goes; unknown keys, bad
+ * One table, generated from config.h's CONFIG_KEYS, names every key, its
+ * type, default, bounds and where it goes; unknown keys, bad
  * values and duplicate keys are errors with file:line, so a typo never
  * silently turns a setting off.  A config that others could write is
  * refused: it decides where mail goes. */
@@ -21,119 +22,13 @@
 
 #define CONFIG_NAME_ROOM 8192   /* arena bytes for the absolute file name: a directory and a name of up to 4095 */
 
-enum { T_STRING, T_PATH, T_OPTPATH, T_SIZE, T_DURATION, T_LOG };
-
-struct key {
-  const char *name;
-  int type;
-  size_t offset;        /* into struct config */
-};
-
-#define K(name, type) { #name, type, offsetof(struct config, name) }
-static const struct key keys[] = {
-  K(hostname, T_STRING), K(domain, T_STRING), K(spool, T_PATH),
-  K(map_dir, T_PATH), K(libexec_dir, T_PATH), K(injector, T_OPTPATH),
-  K(relayhost, T_STRING), K(tls_cert_file, T_OPTPATH), K(tls_key_file, T_OPTPATH),
-  K(message_size_limit, T_SIZE), K(spool_reserve, T_SIZE),
-  K(queue_lifetime, T_DURATION), K(log, T_LOG),
-  K(smtpd_banner, T_STRING), K(smtpd_recipient_limit, T_SIZE),
-  K(smtpd_command_limit, T_SIZE), K(smtpd_error_limit, T_SIZE),
-  K(smtpd_timeout, T_DURATION), K(smtpd_data_timeout, T_DURATION),
-  K(smtpd_greet_pause, T_DURATION), K(smtpd_line_limit, T_SIZE),
-  K(smtpd_auth_failure_limit, T_SIZE), K(smtpd_max_load, T_STRING),
-  K(smtpd_delay_checks, T_STRING), K(smtpd_verify_recipients, T_STRING),
-  K(smtpd_sender_dns_check, T_STRING), K(smtpd_dnsbl_zones, T_STRING),
-  K(smtpd_proxy_trusted, T_STRING), K(smtpd_auth_program, T_STRING),
-  K(smtpd_auth_failure_delay, T_DURATION), K(smtpd_client_name_lookup, T_STRING),
-  K(sendmail_trusted_users, T_STRING), K(sendmail_rewrite_sender, T_STRING),
-  K(home_mailbox, T_STRING), K(mail_spool_directory, T_STRING),
-  K(mailbox_command, T_STRING), K(virtual_user, T_STRING),
-  K(program_dir, T_STRING), K(remote_deliverer, T_STRING),
-  K(concurrency_limit, T_SIZE), K(destination_concurrency_limit, T_SIZE),
-  K(retry_min, T_DURATION), K(retry_max, T_DURATION),
-  K(delay_warning_time, T_DURATION), K(bounce_rate_limit, T_SIZE),
-  K(queue_load_limit, T_SIZE), K(queue_user, T_STRING), K(send_user, T_STRING),
-  K(bounce_size_limit, T_SIZE), K(queue_shutdown_timeout, T_DURATION),
-  K(smtp_connect_timeout, T_DURATION), K(smtp_greeting_timeout, T_DURATION),
-  K(smtp_command_timeout, T_DURATION), K(smtp_data_init_timeout, T_DURATION),
-  K(smtp_data_block_timeout, T_DURATION), K(smtp_data_done_timeout, T_DURATION),
-  K(smtp_tls_policy, T_STRING), K(relayhost_tls_policy, T_STRING),
-  K(smtp_tls_ca_file, T_OPTPATH), K(dns_timeout, T_DURATION),
-  K(smtp_connection_reuse_time, T_DURATION),
-  K(hop_count_limit, T_SIZE), K(smtpd_relay_by_name, T_STRING),
-  K(smtpd_sender_login_map, T_STRING),
-};
+#define CONFIG_ROW(type, name, def, min, max) { #name, CONFIG_##type, offsetof(struct config, name), def, min, max },
+static const struct config_key keys[] = { CONFIG_KEYS(CONFIG_ROW) };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-/* config_defaults - every key at its documented default (postern.conf.5) */
-void config_defaults(struct config *c)
+const struct config_key *config_key(unsigned int i)
 {
-  static struct utsname u;
-  byte_zero(c, sizeof *c);
-  c->hostname = uname(&u) == 0 && u.nodename[0] ? u.nodename : "localhost";
-  c->domain = 0;               /* follows hostname unless set */
-  c->spool = "/var/spool/postern";
-  c->map_dir = "/etc/postern";
-  c->libexec_dir = "/usr/libexec/postern";
-  c->injector = 0;             /* libexec_dir/spool-inject unless set */
-  c->relayhost = "";
-  c->tls_cert_file = "";
-  c->tls_key_file = "";
-  c->message_size_limit = 50UL * 1024 * 1024;
-  c->spool_reserve = 100UL * 1024 * 1024;
-  c->queue_lifetime = 5UL * 86400;
-  c->log = LOGTO_AUTO;
-  c->smtpd_banner = "";
-  c->smtpd_recipient_limit = 1000;
-  c->smtpd_command_limit = 10000;
-  c->smtpd_error_limit = 20;
-  c->smtpd_timeout = 300;
-  c->smtpd_data_timeout = 600;
-  c->smtpd_greet_pause = 0;
-  c->smtpd_line_limit = 998;
-  c->smtpd_auth_failure_limit = 3;
-  c->smtpd_max_load = "";
-  c->smtpd_delay_checks = "yes";
-  c->smtpd_verify_recipients = "yes";
-  c->smtpd_sender_dns_check = "no";
-  c->smtpd_dnsbl_zones = "";
-  c->smtpd_proxy_trusted = "";
-  c->smtpd_auth_program = "";
-  c->smtpd_auth_failure_delay = 1;
-  c->smtpd_client_name_lookup = "yes";
-  c->sendmail_trusted_users = "root";
-  c->sendmail_rewrite_sender = "";
-  c->home_mailbox = "Maildir/";
-  c->mail_spool_directory = "";
-  c->mailbox_command = "";
-  c->virtual_user = "postern-virtual";
-  c->program_dir = "/etc/postern/programs";
-  c->remote_deliverer = "";    /* libexec_dir/remote-send unless set */
-  c->concurrency_limit = 20;
-  c->destination_concurrency_limit = 20;
-  c->retry_min = 300;
-  c->retry_max = 4UL * 3600;
-  c->delay_warning_time = 0;
-  c->bounce_rate_limit = 100;
-  c->queue_load_limit = 0;
-  c->queue_user = "postern-queue";
-  c->send_user = "postern-send";
-  c->bounce_size_limit = 50UL * 1024;
-  c->queue_shutdown_timeout = 60;
-  c->smtp_connect_timeout = 30;
-  c->smtp_greeting_timeout = 300;
-  c->smtp_command_timeout = 300;
-  c->smtp_data_init_timeout = 120;
-  c->smtp_data_block_timeout = 180;
-  c->smtp_data_done_timeout = 600;
-  c->smtp_tls_policy = "may";
-  c->relayhost_tls_policy = "verify";
-  c->smtp_tls_ca_file = "";
-  c->dns_timeout = 30;
-  c->smtp_connection_reuse_time = 2;
-  c->hop_count_limit = 50;
-  c->smtpd_relay_by_name = "no";
-  c->smtpd_sender_login_map = "";
+  return i < NKEYS ? &keys[i] : 0;
 }
 
 /* scale - multiply with overflow check */
@@ -166,6 +61,16 @@ int config_size(const char *s, unsigned long *out)
   case 'g': case 'G': return scale(v, 1024UL * 1024 * 1024, out);
   default: return -1;
   }
+}
+
+/* number - a plain decimal count */
+static int number(const char *s, unsigned long *out)
+{
+  unsigned long v;
+  char u;
+  if (number_unit(s, &v, &u) == -1 || u) return -1;
+  *out = v;
+  return 0;
 }
 
 int config_duration(const char *s, unsigned long *out)
@@ -209,22 +114,38 @@ static int printable(const char *s, size_t len, int tab_ok)
   return 1;
 }
 
-/* set_value - store value (NUL-terminated, heap) under key k */
-static int set_value(struct config *c, const struct key *k, char *value)
+/* bounded - a number of key k's type into *out, within its bounds */
+static int bounded(const struct config_key *k, const char *value, unsigned long *out)
+{
+  unsigned long v;
+  int r = k->type == CONFIG_NUM ? number(value, &v) : k->type == CONFIG_SIZE ? config_size(value, &v)
+        : config_duration(value, &v);
+  if (r == -1 || v < k->min || v > k->max) return -1;
+  *out = v;
+  return 0;
+}
+
+/* set_value - store value (NUL-terminated, in the arena or the table)
+ * under key k */
+static int set_value(struct config *c, const struct config_key *k, const char *value)
 {
   char *field = (char *)c + k->offset;
   switch (k->type) {
-  case T_STRING: *(const char **)field = value; return 0;
-  case T_OPTPATH:
+  case CONFIG_STR: *(const char **)field = value; return 0;
+  case CONFIG_OPTPATH:
     if (!*value) { *(const char **)field = value; return 0; }
     /* fall through */
-  case T_PATH:
+  case CONFIG_PATH:
     if (value[0] != '/') return -1;   /* relative to what? always absolute */
     *(const char **)field = value;
     return 0;
-  case T_SIZE: return config_size(value, (unsigned long *)field);
-  case T_DURATION: return config_duration(value, (unsigned long *)field);
-  case T_LOG:
+  case CONFIG_NUM: case CONFIG_SIZE: case CONFIG_TIME: return bounded(k, value, (unsigned long *)field);
+  case CONFIG_BOOL:
+    if (!str_diff(value, "yes")) *(int *)field = 1;
+    else if (!str_diff(value, "no")) *(int *)field = 0;
+    else return -1;
+    return 0;
+  case CONFIG_LOG:
     if (!str_diff(value, "auto")) *(int *)field = LOGTO_AUTO;
     else if (!str_diff(value, "stderr")) *(int *)field = LOGTO_STDERR;
     else if (!str_diff(value, "syslog")) *(int *)field = LOGTO_SYSLOG;
@@ -232,6 +153,17 @@ static int set_value(struct config *c, const struct key *k, char *value)
     return 0;
   }
   return -1;
+}
+
+/* config_defaults - every key at the default of its row (postern.conf.5);
+ * hostname, whose row is empty, from the kernel */
+void config_defaults(struct config *c)
+{
+  static struct utsname u;
+  unsigned int i;
+  byte_zero(c, sizeof *c);
+  for (i = 0; i < NKEYS; i++) set_value(c, &keys[i], keys[i].def);   /* test_config parses each */
+  c->hostname = uname(&u) == 0 && u.nodename[0] ? u.nodename : "localhost";
 }
 
 /* trim - strip blanks at both ends of [*s, *s+*len) */
@@ -283,7 +215,7 @@ static int parse_line(struct config *c, const char *line, size_t len,
   char *v = dupz(c, value, vlen);
   if (!v) return err_line(err, name, no, "out of memory", 0);
   if (set_value(c, &keys[i], v) == -1) {
-    err_line(err, name, no, keys[i].type == T_PATH || keys[i].type == T_OPTPATH
+    err_line(err, name, no, keys[i].type == CONFIG_PATH || keys[i].type == CONFIG_OPTPATH
              ? "not an absolute path for" : "bad value for", kbuf);
     if (stralloc_cats(err, ": '")) { stralloc_cats(err, v); stralloc_cats(err, "'"); }
     return -1;

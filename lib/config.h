@@ -1,89 +1,135 @@
 /* config.h - postern.conf(5): one file of "key = value" lines.
- * Every key, its type and default sit in the table in config.c; unknown keys
- * and bad values are errors with file:line. */
+ * Every key, its type, default and bounds are one row of CONFIG_KEYS
+ * below; unknown keys and bad values are errors with file:line. */
 #ifndef CONFIG_H
 #define CONFIG_H
 #include "stralloc.h"
 
 enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
 
+/* CONFIG_KEYS - every key of postern.conf(5), one row each:
+ *   X(TYPE, name, "default", min, max)
+ * The row is the whole definition: the field of struct config below is
+ * generated from it, config.c's table (config_key) is generated from it,
+ * and the default is written as in the file and parsed like a value from
+ * it.  TYPE and the field it makes:
+ *   STR      const char *     any text
+ *   PATH     const char *     an absolute path
+ *   OPTPATH  const char *     empty, or an absolute path
+ *   NUM      unsigned long    a decimal count, min..max
+ *   SIZE     unsigned long    bytes, a number with k, M or G, min..max
+ *   TIME     unsigned long    seconds, a number with s, m, h, d or w, min..max
+ *   BOOL     int              yes (1) or no (0)
+ *   LOG      int              auto, stderr or syslog (LOGTO_*)
+ * min and max bound NUM, SIZE and TIME after the unit is applied
+ * (CONFIG_MAX: no upper bound); other types ignore them.  A new key is one
+ * row here and its entry in lib/postern.conf.5 (test_config checks that
+ * the two agree). */
+#define CONFIG_MAX ((unsigned long)-1)
+#define CONFIG_KEYS(X) \
+  /* names (DESIGN.md fixes these) */ \
+  X(STR,    hostname,                       "",                     0, CONFIG_MAX) /* our name in greetings, Received:, ids; "": uname(2) */ \
+  X(STR,    domain,                         "",                     0, CONFIG_MAX) /* qualifies bare names like root; "": hostname */ \
+  X(PATH,   spool,                          "/var/spool/postern",   0, CONFIG_MAX) /* spool directory */ \
+  X(PATH,   map_dir,                        "/etc/postern",         0, CONFIG_MAX) /* where the maps live */ \
+  X(PATH,   libexec_dir,                    "/usr/libexec/postern", 0, CONFIG_MAX) /* where the programs live */ \
+  X(OPTPATH, injector,                       "",                     0, CONFIG_MAX) /* program smtp-receive and sendmail run; "": libexec_dir/spool-inject */ \
+  X(STR,    relayhost,                      "",                     0, CONFIG_MAX) /* smarthost, or "" */ \
+  X(OPTPATH, tls_cert_file,                  "",                     0, CONFIG_MAX) \
+  X(OPTPATH, tls_key_file,                   "",                     0, CONFIG_MAX) \
+  /* limits */ \
+  X(SIZE,   message_size_limit,             "50M",                  0, CONFIG_MAX) /* bytes; 0 means no limit */ \
+  X(SIZE,   spool_reserve,                  "100M",                 0, CONFIG_MAX) /* bytes that must stay free on the spool */ \
+  X(TIME,   queue_lifetime,                 "5d",                   0, CONFIG_MAX) /* seconds */ \
+  X(NUM,    hop_count_limit,                "50",                   0, CONFIG_MAX) /* Received:+Delivered-To: fields a queued message may have; 0: no limit */ \
+  X(LOG,    log,                            "auto",                 0, CONFIG_MAX) /* LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG */ \
+  /* smtp-receive (smtp-receive.8) */ \
+  X(STR,    smtpd_banner,                   "",                     0, CONFIG_MAX) /* greeting text after the hostname */ \
+  X(NUM,    smtpd_recipient_limit,          "1000",                 0, CONFIG_MAX) /* recipients per message */ \
+  X(NUM,    smtpd_command_limit,            "10000",                0, CONFIG_MAX) /* commands per session */ \
+  X(NUM,    smtpd_error_limit,              "20",                   0, CONFIG_MAX) /* refused commands per session */ \
+  X(TIME,   smtpd_timeout,                  "300",                  0, CONFIG_MAX) /* seconds to wait for a command */ \
+  X(TIME,   smtpd_data_timeout,             "600",                  0, CONFIG_MAX) /* seconds to wait for message data */ \
+  X(TIME,   smtpd_greet_pause,              "0",                    0, CONFIG_MAX) /* seconds of silence before the greeting */ \
+  X(SIZE,   smtpd_line_limit,               "998",                  0, CONFIG_MAX) /* bytes per message line, CRLF excluded */ \
+  X(NUM,    smtpd_auth_failure_limit,       "3",                    0, CONFIG_MAX) /* failed AUTH attempts per session */ \
+  X(STR,    smtpd_max_load,                 "",                     0, CONFIG_MAX) /* load average above which we refuse, "" off */ \
+  X(BOOL,   smtpd_delay_checks,             "yes",                  0, CONFIG_MAX) /* client/sender refusals at RCPT */ \
+  X(BOOL,   smtpd_verify_recipients,        "yes",                  0, CONFIG_MAX) /* unknown local users at RCPT */ \
+  X(BOOL,   smtpd_sender_dns_check,         "no",                   0, CONFIG_MAX) /* MAIL FROM domain must resolve */ \
+  X(STR,    smtpd_dnsbl_zones,              "",                     0, CONFIG_MAX) /* DNSBL zones, blank or comma separated */ \
+  X(STR,    smtpd_proxy_trusted,            "",                     0, CONFIG_MAX) /* addresses that may send a PROXY header */ \
+  X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
+  X(TIME,   smtpd_auth_failure_delay,       "1",                    0, CONFIG_MAX) /* seconds before answering a failed AUTH */ \
+  X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
+  X(BOOL,   smtpd_relay_by_name,            "no",                   0, CONFIG_MAX) /* an access host-name key may grant RELAY */ \
+  X(STR,    smtpd_sender_login_map,         "",                     0, CONFIG_MAX) /* map of sender -> AUTH logins, "": off */ \
+  /* sendmail (sendmail.8) */ \
+  X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
+  X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
+  /* queue-run and local-deliver (queue-run.8, local-deliver.8) */ \
+  X(STR,    home_mailbox,                   "Maildir/",             0, CONFIG_MAX) /* relative to home: Maildir if it ends in / */ \
+  X(STR,    mail_spool_directory,           "",                     0, CONFIG_MAX) /* "": none; else mbox DIR/USER */ \
+  X(STR,    mailbox_command,                "",                     0, CONFIG_MAX) /* "": none; else run by /bin/sh -c */ \
+  X(STR,    virtual_user,                   "postern-virtual",      0, CONFIG_MAX) /* runs virtual-map and alias deliveries */ \
+  X(STR,    program_dir,                    "/etc/postern/programs", 0, CONFIG_MAX) /* allow-list for |program; "": none allowed */ \
+  X(STR,    remote_deliverer,               "",                     0, CONFIG_MAX) /* "": libexec_dir/remote-send */ \
+  X(NUM,    concurrency_limit,              "20",                   0, CONFIG_MAX) /* deliveries at once */ \
+  X(NUM,    destination_concurrency_limit,  "20",                   0, CONFIG_MAX) /* per destination */ \
+  X(TIME,   retry_min,                      "5m",                   0, CONFIG_MAX) /* seconds before the first retry */ \
+  X(TIME,   retry_max,                      "4h",                   0, CONFIG_MAX) /* longest back-off, seconds */ \
+  X(TIME,   delay_warning_time,             "0",                    0, CONFIG_MAX) /* seconds; 0: no delay warnings */ \
+  X(NUM,    bounce_rate_limit,              "100",                  0, CONFIG_MAX) /* bounces per hour per address; 0: none */ \
+  X(NUM,    queue_load_limit,               "0",                    0, CONFIG_MAX) /* pause above this load average; 0: off */ \
+  X(STR,    queue_user,                     "postern-queue",        0, CONFIG_MAX) /* queue-run drops to this user as root */ \
+  X(STR,    send_user,                      "postern-send",         0, CONFIG_MAX) /* remote-spawn drops to this user */ \
+  X(SIZE,   bounce_size_limit,              "50k",                  0, CONFIG_MAX) /* bounces return larger originals' header only */ \
+  X(TIME,   queue_shutdown_timeout,         "60",                   0, CONFIG_MAX) /* seconds SIGTERM waits for deliveries */ \
+  /* remote-send (remote-send.8); policy words are checked there */ \
+  X(TIME,   smtp_connect_timeout,           "30",                   0, CONFIG_MAX) /* seconds per connection attempt */ \
+  X(TIME,   smtp_greeting_timeout,          "300",                  0, CONFIG_MAX) /* seconds to wait for the 220 */ \
+  X(TIME,   smtp_command_timeout,           "300",                  0, CONFIG_MAX) /* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, QUIT */ \
+  X(TIME,   smtp_data_init_timeout,         "120",                  0, CONFIG_MAX) /* the 354 after DATA */ \
+  X(TIME,   smtp_data_block_timeout,        "180",                  0, CONFIG_MAX) /* each write of message data */ \
+  X(TIME,   smtp_data_done_timeout,         "600",                  0, CONFIG_MAX) /* the reply after the final dot */ \
+  X(STR,    smtp_tls_policy,                "may",                  0, CONFIG_MAX) /* none, may, encrypt, verify: MX and routes */ \
+  X(STR,    relayhost_tls_policy,           "verify",               0, CONFIG_MAX) /* the same for relayhost */ \
+  X(OPTPATH, smtp_tls_ca_file,               "",                     0, CONFIG_MAX) /* "": the system CA store */ \
+  X(TIME,   dns_timeout,                    "30",                   0, CONFIG_MAX) /* seconds per DNS question */ \
+  X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */
+
+#define CONFIG_FIELD_STR const char *
+#define CONFIG_FIELD_PATH const char *
+#define CONFIG_FIELD_OPTPATH const char *
+#define CONFIG_FIELD_NUM unsigned long
+#define CONFIG_FIELD_SIZE unsigned long
+#define CONFIG_FIELD_TIME unsigned long
+#define CONFIG_FIELD_BOOL int
+#define CONFIG_FIELD_LOG int
+#define CONFIG_FIELD(type, name, def, min, max) CONFIG_FIELD_##type name;
+
 struct config {
   const char *file;             /* the file read (absolute), or 0 when defaults only */
-  /* names (DESIGN.md fixes these) */
-  const char *hostname;         /* our name in greetings, Received:, ids */
-  const char *domain;           /* qualifies bare names like root */
-  const char *spool;            /* spool directory */
-  const char *map_dir;          /* where the maps live */
-  const char *libexec_dir;      /* where the programs live */
-  const char *injector;         /* program smtp-receive and sendmail run */
   int injector_default;         /* injector is libexec_dir/spool-inject (inject_child_start may fork it) */
-  const char *relayhost;        /* smarthost, or "" */
-  const char *tls_cert_file;
-  const char *tls_key_file;
-  /* limits */
-  unsigned long message_size_limit;  /* bytes; 0 means no limit */
-  unsigned long spool_reserve;       /* bytes that must stay free on the spool */
-  unsigned long queue_lifetime;      /* seconds */
-  int log;                           /* LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG */
-  /* smtp-receive (smtp-receive.8); yes/no values are checked there */
-  const char *smtpd_banner;          /* greeting text after the hostname */
-  unsigned long smtpd_recipient_limit;    /* recipients per message */
-  unsigned long smtpd_command_limit;      /* commands per session */
-  unsigned long smtpd_error_limit;        /* refused commands per session */
-  unsigned long smtpd_timeout;            /* seconds to wait for a command */
-  unsigned long smtpd_data_timeout;       /* seconds to wait for message data */
-  unsigned long smtpd_greet_pause;        /* seconds of silence before the greeting */
-  unsigned long smtpd_line_limit;         /* bytes per message line, CRLF excluded */
-  unsigned long smtpd_auth_failure_limit; /* failed AUTH attempts per session */
-  const char *smtpd_max_load;        /* load average above which we refuse, "" off */
-  const char *smtpd_delay_checks;    /* yes: client/sender refusals at RCPT */
-  const char *smtpd_verify_recipients;  /* yes: unknown local users at RCPT */
-  const char *smtpd_sender_dns_check;   /* yes: MAIL FROM domain must resolve */
-  const char *smtpd_dnsbl_zones;     /* DNSBL zones, blank or comma separated */
-  const char *smtpd_proxy_trusted;   /* addresses that may send a PROXY header */
-  const char *smtpd_auth_program;    /* checkpassword-style AUTH program, "": passwd map */
-  unsigned long smtpd_auth_failure_delay; /* seconds before answering a failed AUTH */
-  const char *smtpd_client_name_lookup; /* yes: the client's name from DNS (PTR + forward) */
-  /* sendmail (sendmail.8) */
-  const char *sendmail_trusted_users;   /* may set the sender without a warning; %group */
-  const char *sendmail_rewrite_sender;  /* local senders become this address; "": off */
-  /* queue-run and local-deliver (queue-run.8, local-deliver.8) */
-  const char *home_mailbox;          /* relative to home: Maildir if it ends in / */
-  const char *mail_spool_directory;  /* "": none; else mbox DIR/USER */
-  const char *mailbox_command;       /* "": none; else run by /bin/sh -c */
-  const char *virtual_user;          /* runs virtual-map and alias deliveries */
-  const char *program_dir;           /* allow-list for |program; "": none allowed */
-  const char *remote_deliverer;      /* "": libexec_dir/remote-send */
-  unsigned long concurrency_limit;   /* deliveries at once */
-  unsigned long destination_concurrency_limit;  /* per destination */
-  unsigned long retry_min;           /* seconds before the first retry */
-  unsigned long retry_max;           /* longest back-off, seconds */
-  unsigned long delay_warning_time;  /* seconds; 0: no delay warnings */
-  unsigned long bounce_rate_limit;   /* bounces per hour per address; 0: none */
-  unsigned long queue_load_limit;    /* pause above this load average; 0: off */
-  const char *queue_user;            /* queue-run drops to this user as root */
-  const char *send_user;             /* remote-spawn drops to this user */
-  unsigned long bounce_size_limit;   /* bounces return larger originals' header only */
-  unsigned long queue_shutdown_timeout;  /* seconds SIGTERM waits for deliveries */
-  /* remote-send (remote-send.8); policy words are checked there */
-  unsigned long smtp_connect_timeout;     /* seconds per connection attempt */
-  unsigned long smtp_greeting_timeout;    /* seconds to wait for the 220 */
-  unsigned long smtp_command_timeout;     /* EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, QUIT */
-  unsigned long smtp_data_init_timeout;   /* the 354 after DATA */
-  unsigned long smtp_data_block_timeout;  /* each write of message data */
-  unsigned long smtp_data_done_timeout;   /* the reply after the final dot */
-  const char *smtp_tls_policy;       /* none, may, encrypt, verify: MX and routes */
-  const char *relayhost_tls_policy;  /* the same for relayhost */
-  const char *smtp_tls_ca_file;      /* "": the system CA store */
-  unsigned long dns_timeout;         /* seconds per DNS question */
-  unsigned long smtp_connection_reuse_time;  /* idle seconds a connection waits for the next message; 0: no reuse */
-  /* issue 13 (sec-smtp): hop count, relay by host name, sender logins */
-  unsigned long hop_count_limit;     /* Received:+Delivered-To: fields a queued message may have; 0: no limit */
-  const char *smtpd_relay_by_name;   /* yes: an access host-name key may grant RELAY */
-  const char *smtpd_sender_login_map;  /* map of sender -> login names, "": off */
-  char *arena;                       /* string values live here */
+  CONFIG_KEYS(CONFIG_FIELD)     /* one field per key */
+  char *arena;                  /* string values live here */
   unsigned long arena_size, arena_used;
 };
+
+enum { CONFIG_STR, CONFIG_PATH, CONFIG_OPTPATH, CONFIG_NUM, CONFIG_SIZE, CONFIG_TIME, CONFIG_BOOL, CONFIG_LOG };
+
+/* struct config_key - one row of CONFIG_KEYS */
+struct config_key {
+  const char *name;
+  int type;                     /* CONFIG_STR, ... */
+  unsigned long offset;         /* of its field in struct config */
+  const char *def;              /* the default, as in the file */
+  unsigned long min, max;
+};
+
+/* config_key - the i-th row of the table, or 0 past its end */
+const struct config_key *config_key(unsigned int i);
+
 
 #define CONFIG_DEFAULT_FILE "/etc/postern/postern.conf"
 #define CONFIG_LINE_MAX 4096          /* bytes per line, LF excluded */
@@ -100,7 +146,8 @@ void config_load(struct config *c, const char *arg);
  * ending the process (for programs that must answer in their own way) */
 int config_try(struct config *c, const char *arg, stralloc *err);
 
-/* config_defaults - every key at its default (hostname from uname) */
+/* config_defaults - every key at its default (hostname from uname; domain
+ * and injector follow other keys after config_parse) */
 void config_defaults(struct config *c);
 
 /* config_parse - parse buf as a config file named name into c (which holds

@@ -193,6 +193,17 @@ static int keyset_grow(struct map_keyset *s)
   return 0;
 }
 
+int map_keyset_has(const struct map_keyset *s, const char *key, size_t len)
+{
+  uint32 h = cdb_hash((const unsigned char *)key, len);
+  unsigned long i;
+  if (s->size == 0) return 0;
+  for (i = h & (s->size - 1); s->slot[i].line; i = (i + 1) & (s->size - 1))
+    if (s->slot[i].hash == h && s->slot[i].len == len && byte_equal(s->keys.s + s->slot[i].off, len, key))
+      return 1;
+  return 0;
+}
+
 int map_keyset_add(struct map_keyset *s, const char *key, size_t len,
                    unsigned long line, unsigned long *first)
 {

@@ -68,5 +68,7 @@ struct map_keyset {
  * there (*first = its line); -1 out of memory or over 2^31 keys. */
 int map_keyset_add(struct map_keyset *s, const char *key, size_t len,
                    unsigned long line, unsigned long *first);
+/* map_keyset_has - is key[0..len) in s? */
+int map_keyset_has(const struct map_keyset *s, const char *key, size_t len);
 void map_keyset_free(struct map_keyset *s);
 #endif

@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <sys/wait.h>
 #include "byte.h"
 #include "str.h"
+#include "child.h"
 #include "exitcode.h"
 #include "num.h"
 #include "ld.h"
@@ -94,36 +94,19 @@ static int allowed(struct ld *d, char **args, stralloc *path, struct ld_result *
   return 0;
 }
 
-/* start - spawn argv with its stdin and output on pipes; it starts with
- * no signal blocked and SIGPIPE and SIGXFSZ at their defaults (we ignore
- * them, and an ignored signal would stay ignored across exec) */
+/* start - spawn argv with its stdin and output on pipes, in the user's
+ * home directory (child.c: clean signals) */
 static int start(struct ld *d, char **argv, char **envp, struct run *x)
 {
-  int in[2], out[2], e;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t none, def;
+  int in[2], out[2], r, e;
   struct stat st;
   if (pipe2(in, O_CLOEXEC) == -1) return -1;
   if (pipe2(out, O_CLOEXEC) == -1) { close(in[0]); close(in[1]); return -1; }
-  sigemptyset(&none);
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigaddset(&def, SIGXFSZ);
-  posix_spawnattr_init(&at);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &def);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-  posix_spawn_file_actions_addchdir_np(&fa, stat(d->home, &st) == 0 && S_ISDIR(st.st_mode) ? d->home : "/");
-  e = posix_spawn(&x->pid, argv[0], &fa, &at, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
+  const int fds[CHILD_FDS] = { in[0], out[1], out[1], CHILD_OURS };
+  r = child_spawn(&x->pid, argv, envp, fds, stat(d->home, &st) == 0 && S_ISDIR(st.st_mode) ? d->home : "/");
+  e = errno;
   close(in[0]); close(out[1]);
-  if (e) { close(in[1]); close(out[0]); errno = e; return -1; }
+  if (r == -1) { close(in[1]); close(out[0]); errno = e; return -1; }
   x->in = in[1]; x->out = out[0];
   fcntl(x->in, F_SETFL, O_NONBLOCK);
   fcntl(x->out, F_SETFL, O_NONBLOCK);

@@ -3,7 +3,7 @@
  *   postern-maps compile [-t TYPE] FILE     FILE -> FILE.cdb, atomically
  *   postern-maps query FILE KEY             print KEY's value; exit 1 if none
  *   postern-maps dump [-t TYPE] FILE        print every record
- *   postern-maps check FILE ip|host|address SUBJECT
+ *   postern-maps check FILE ip|host|from|to|address SUBJECT
  *                                           which access key matches
  *   postern-maps newaliases [-C CONF]       compile map_dir/aliases
  *   newaliases [-C CONF]                    the same
@@ -17,7 +17,7 @@
 #include "maps.h"
 
 #define USAGE "usage: postern-maps compile [-t TYPE] FILE | query FILE KEY | " \
-              "dump [-t TYPE] FILE | check FILE ip|host|address SUBJECT | newaliases [-C CONF]"
+              "dump [-t TYPE] FILE | check FILE ip|host|from|to|address SUBJECT | newaliases [-C CONF]"
 
 static void die_usage(void) { die(EX_USAGE, USAGE); }
 
@@ -30,7 +30,7 @@ static int type_option(int argc, char **argv, int *used)
   if (argc < 1 || !str_equal(argv[0], "-t")) return -1;
   if (argc < 2) die_usage();
   t = maptype_by_name(argv[1]);
-  if (t == -1) die(EX_USAGE, "unknown map type ", argv[1], ": want aliases, access, set or generic");
+  if (t == -1) die(EX_USAGE, "unknown map type ", argv[1], ": want aliases, access, set, routes or generic");
   *used = 2;
   return t;
 }

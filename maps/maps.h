@@ -11,7 +11,8 @@ enum {
   MAPTYPE_GENERIC,   /* key value; value = rest of the line, trimmed */
   MAPTYPE_SET,       /* key [ignored]; stored with an empty value */
   MAPTYPE_ACCESS,    /* key value; value checked by access_parse */
-  MAPTYPE_ALIASES    /* aliases(5) syntax */
+  MAPTYPE_ALIASES,   /* aliases(5) syntax */
+  MAPTYPE_ROUTES     /* key value; a mailertable, lib/routes.c checks both */
 };
 
 #define MAPFILE_LINE_MAX (MAP_KEY_MAX + 1 + MAP_VALUE_MAX)  /* bytes, LF excluded */

@@ -134,7 +134,9 @@ int check_access(const char *file, const char *kind, const char *subject)
   if (str_equal(kind, "ip")) k = ACCESS_KIND_IP;
   else if (str_equal(kind, "host")) k = ACCESS_KIND_HOST;
   else if (str_equal(kind, "address")) k = ACCESS_KIND_ADDRESS;
-  else die(EX_USAGE, "unknown kind ", kind, ": want ip, host or address");
+  else if (str_equal(kind, "from")) k = ACCESS_KIND_FROM;
+  else if (str_equal(kind, "to")) k = ACCESS_KIND_TO;
+  else die(EX_USAGE, "unknown kind ", kind, ": want ip, host, from, to or address");
   open_map(file, &n, &m);
   r = access_check(&m, k, subject, &res);
   if (r == -1 && errno == EINVAL) die(EX_DATAERR, "malformed ", kind, ": ", subject);

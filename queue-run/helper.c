@@ -1,5 +1,5 @@
 /* helper.c - what both spawn helpers share: the clean environment of a
- * deliverer and the signal state it starts with. */
+ * deliverer and the SIGCHLD signalfd of the pool. */
 #include <signal.h>
 #include <sys/signalfd.h>
 #include "str.h"
@@ -21,15 +21,6 @@ void helper_env(char **envp, stralloc *block, const char *conf, const char *id)
   for (i = 0; i < 3; i++)
     if (off[i] < block->len && (i != 1 || conf)) envp[n++] = block->s + off[i];
   envp[n] = 0;
-}
-
-/* helper_signals - a child starts with no signal blocked and SIGPIPE default */
-void helper_signals(void)
-{
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, 0);
-  signal(SIGPIPE, SIG_DFL);
 }
 
 int helper_child_signals(void)

@@ -11,6 +11,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include "buffer.h"
+#include "child.h"
 #include "errmsg.h"
 #include "str.h"
 #include "log.h"
@@ -51,9 +52,7 @@ static pid_t run_local(struct spawn_req *r, int ctl)
   (void)ctl;
   if (r->argc != 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, r->argv[1]);
-  if ((pid = fork()) != 0) return pid;
-  helper_signals();
-  if (dup2(r->msgfd, 0) == -1 || dup2(r->outfd, 1) == -1) _exit(EX_OSERR);
+  if ((pid = child_fork(r->msgfd, r->outfd, -1)) != 0) return pid;
   become(r->argv[0], r->argv[3]);
   argv[0] = deliverer.s; argv[1] = r->argv[2]; argv[2] = r->argv[3]; argv[3] = r->argv[4]; argv[4] = 0;
   execve(argv[0], argv, envp);

@@ -10,12 +10,11 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <string.h>
-#include <signal.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <sys/prctl.h>
+#include "child.h"
 #include "errmsg.h"
 #include "log.h"
 #include "qr.h"
@@ -52,32 +51,18 @@ static pid_t run_remote(struct spawn_req *r, int ctl)
   static stralloc envblock;
   char *envp[5];
   unsigned int n;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t none, def;
+  int fds[CHILD_FDS] = { r->msgfd, r->outfd, CHILD_OURS, ctl != -1 ? ctl : CHILD_OURS };
   pid_t pid;
-  int e;
   const char *id = r->argv[1];
   if (r->argc < 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, id);
   for (n = 0; envp[n]; n++) {}
   if (ctl != -1) { envp[n++] = "POSTERN_REUSE_FD=3"; envp[n] = 0; }
   r->argv[1] = deliverer.s;             /* argv: deliverer dest sender rcpt... */
-  sigemptyset(&none);
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  posix_spawnattr_init(&at);
-  posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setsigdefault(&at, &def);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, r->msgfd, 0);
-  posix_spawn_file_actions_adddup2(&fa, r->outfd, 1);
-  if (ctl != -1) posix_spawn_file_actions_adddup2(&fa, ctl, 3);
-  e = posix_spawn(&pid, deliverer.s, &fa, &at, r->argv + 1, envp);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  if (e) { errno = e; log_event(id, "status", "deferred", "reason", "unable to run the remote deliverer", "error", strerror(e), (char *)0); return -1; }
+  if (child_spawn(&pid, r->argv + 1, envp, fds, 0) == -1) {
+    log_event(id, "status", "deferred", "reason", "unable to run the remote deliverer", "error", strerror(errno), (char *)0);
+    return -1;
+  }
   return pid;
 }
 

@@ -8,11 +8,11 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <spawn.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "child.h"
 #include "errmsg.h"
 #include "qr.h"
 
@@ -28,8 +28,7 @@ static int helper(const char *name)
 {
   static stralloc path, conf;
   char *argv[2], *envp[3] = { "PATH=/usr/bin:/bin", 0, 0 };
-  posix_spawn_file_actions_t fa;
-  int sv[2], e, size = 1 << 20;
+  int sv[2], size = 1 << 20, fds[CHILD_FDS] = { -1, CHILD_OURS, CHILD_OURS, CHILD_OURS };
   pid_t pid;
   if (!stralloc_copys(&path, qr_cfg.libexec_dir) || !stralloc_cats(&path, "/")
       || !stralloc_cats(&path, name) || !stralloc_0(&path)) die(EX_OSERR, "out of memory");
@@ -38,13 +37,10 @@ static int helper(const char *name)
   if (qr_cfg.file) envp[1] = conf.s;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) diesys(EX_OSERR, "unable to make a socketpair");
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+  fds[0] = sv[1];
   argv[0] = path.s; argv[1] = 0;
-  e = posix_spawn(&pid, path.s, &fa, 0, argv, envp);
-  posix_spawn_file_actions_destroy(&fa);
+  if (child_spawn(&pid, argv, envp, fds, 0) == -1) diesys(EX_OSERR, "unable to run ", path.s);
   close(sv[1]);
-  if (e) { errno = e; diesys(EX_OSERR, "unable to run ", path.s); }
   return sv[0];
 }
 

@@ -170,7 +170,6 @@ int spawn_read_answer(int sock, unsigned long *job, int *code);          /* 1, 0
 
 /* helper.c */
 void helper_env(char **envp, stralloc *block, const char *conf, const char *id);
-void helper_signals(void);
 /* helper_child_signals - SIGCHLD blocked and read through a signalfd: the
  * fd (non-blocking), or -1 */
 int helper_child_signals(void);

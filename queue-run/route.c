@@ -31,6 +31,7 @@
 #include "address.h"
 #include "aliases.h"
 #include "log.h"
+#include "routes.h"
 #include "qr.h"
 
 /* struct walk - one recipient's expansion */
@@ -373,19 +374,38 @@ static int local_user(struct walk *k, const char *addr)
   return add(k, KIND_USER, pw->pw_name, "~", addr, 0);
 }
 
-/* route_value - a routes entry: smtp:..., smtps:..., lmtp:..., error:CODE
- * text; anything else, or a value value_ok refuses, defers (4.3.5) */
+/* route_local - a routes entry local: or local:user: delivery here, to
+ * the user of the address's local part or to the one named */
+static int route_local(struct walk *k, const char *addr, const char *user, size_t len)
+{
+  stralloc a = { 0 };
+  size_t at = address_at(addr, str_len(addr));
+  int r;
+  if (len == 0) return local_user(k, addr);
+  if (!stralloc_copyb(&a, user, len) || !stralloc_cats(&a, addr + at) || !stralloc_0(&a)) return -1;
+  r = local_user(k, a.s);
+  stralloc_free(&a);
+  return r;
+}
+
+/* route_value - a routes entry in routes_value's spelling (lib/routes.c,
+ * so a cdb made by other means reads the same): smtp:, smtps:, lmtp:,
+ * local:, error:D.S.N text; a value it refuses defers (4.3.5) */
 static int route_value(struct walk *k, const char *addr, const stralloc *v)
 {
+  static stralloc route;
+  const char *why;
+  int r;
   if (!value_ok(v)) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
-  if ((v->len > 5 && (!case_diffb(v->s, 5, "smtp:") || !case_diffb(v->s, 5, "lmtp:")))
-      || (v->len > 6 && !case_diffb(v->s, 6, "smtps:")))
-    return add(k, KIND_REMOTE, 0, v->s, addr, 0);
-  if (v->len > 6 && !case_diffb(v->s, 6, "error:")) {
-    const char *t = v->s + 6;
-    return add(k, t[0] == '4' ? KIND_ROUTE : KIND_ERROR, 0, 0, addr, t[0] == '4' || t[0] == '5' ? t : "5.3.0 mail for this domain is refused");
+  r = routes_value(v->s, v->len, &route, &why);
+  if (r == -1 || !stralloc_0(&route)) return -1;
+  if (r == 0) return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
+  if (!case_diffb(route.s, 6, "local:")) return route_local(k, addr, route.s + 6, route.len - 7);
+  if (!case_diffb(route.s, 6, "error:")) {
+    const char *t = route.s + 6;
+    return add(k, t[0] == '4' ? KIND_ROUTE : KIND_ERROR, 0, 0, addr, t);
   }
-  return add_text(k, KIND_ROUTE, addr, "4.3.5", "bad routes entry");
+  return add(k, KIND_REMOTE, 0, route.s, addr, 0);
 }
 
 /* remote - routes (domain, then .parent suffixes), relayhost, else MX */
@@ -398,6 +418,7 @@ static int remote(struct walk *k, const char *addr)
   int r = lookup(k->r, MAP_ROUTES, dom, dlen, &v);
   for (p = 0; r == 0 && p < dlen; p++)
     if (dom[p] == '.') r = lookup(k->r, MAP_ROUTES, dom + p, dlen - p, &v);
+  if (r == 0) r = lookup(k->r, MAP_ROUTES, ".", 1, &v);   /* the default entry, before relayhost */
   if (r == -1) return add_text(k, KIND_ROUTE, addr, "4.3.0", "unable to read the routes map");
   if (r == 1) return route_value(k, addr, &v);
   if (!stralloc_copys(&dest, "smtp:") || !stralloc_cats(&dest, *k->r->cfg->relayhost ? k->r->cfg->relayhost : dom)

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -32,6 +31,7 @@
 #include "getln.h"
 #include "str.h"
 #include "textcode.h"
+#include "child.h"
 #include "log.h"
 #include "smtp.h"
 
@@ -98,25 +98,9 @@ static int split(const char *cmd, stralloc *buf, char **argv)
  * fd 2 ours; its pid, or -1 */
 static pid_t spawn_checker(char **argv, int fd)
 {
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t at;
-  sigset_t def, none;
+  const int fds[CHILD_FDS] = { CHILD_NULL, CHILD_NULL, CHILD_OURS, fd };
   pid_t pid;
-  int r;
-  sigemptyset(&def);
-  sigaddset(&def, SIGPIPE);
-  sigemptyset(&none);
-  if (posix_spawn_file_actions_init(&fa)) return -1;
-  if (posix_spawnattr_init(&at)) { posix_spawn_file_actions_destroy(&fa); return -1; }
-  r = posix_spawn_file_actions_adddup2(&fa, fd, 3) ||
-      posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) ||
-      posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) ||
-      posix_spawnattr_setsigdefault(&at, &def) || posix_spawnattr_setsigmask(&at, &none) ||
-      posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) ||
-      posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&at);
-  return r ? -1 : pid;
+  return child_spawn(&pid, argv, 0, fds, 0) == -1 ? -1 : pid;
 }
 
 static void on_alarm(int sig) { (void)sig; }   /* only interrupts waitpid */

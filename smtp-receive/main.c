@@ -57,14 +57,6 @@ static const char *args(int argc, char **argv, int *mode)
   return conf;
 }
 
-/* yesno - a yes/no setting; -1 if it is neither */
-static int yesno(const char *v)
-{
-  if (!str_diff(v, "yes")) return 1;
-  if (!str_diff(v, "no")) return 0;
-  return -1;
-}
-
 /* load_average - "4" or "4.5" into *out (0 when empty); -1 if malformed */
 static int load_average(const char *v, double *out)
 {
@@ -82,14 +74,14 @@ static int load_average(const char *v, double *out)
   return 0;
 }
 
-/* settings - the smtpd_* values config.c stores as text */
+/* settings - the smtpd_* values config.c stores as text, checked here */
 static void settings(struct settings *set)
 {
   const char *bad;
-  if ((set->delay_checks = yesno(cfg.smtpd_delay_checks)) == -1) die_config("smtpd_delay_checks is not yes or no");
-  if ((set->verify_recipients = yesno(cfg.smtpd_verify_recipients)) == -1) die_config("smtpd_verify_recipients is not yes or no");
-  if ((set->sender_dns_check = yesno(cfg.smtpd_sender_dns_check)) == -1) die_config("smtpd_sender_dns_check is not yes or no");
-  if ((set->name_lookup = yesno(cfg.smtpd_client_name_lookup)) == -1) die_config("smtpd_client_name_lookup is not yes or no");
+  set->delay_checks = cfg.smtpd_delay_checks;     /* yes/no: checked by config.c */
+  set->verify_recipients = cfg.smtpd_verify_recipients;
+  set->sender_dns_check = cfg.smtpd_sender_dns_check;
+  set->name_lookup = cfg.smtpd_client_name_lookup;
   if (load_average(cfg.smtpd_max_load, &set->max_load) == -1) die_config("smtpd_max_load is not a number");
   /* checked once here: a typo must not silently untrust the balancer or
    * turn every AUTH into a temporary failure */

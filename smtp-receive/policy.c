@@ -112,7 +112,7 @@ static int client_access(struct session *s, char *reply)
   int a = access(s, ACCESS_KIND_IP, s->ip, "Client host rejected: ", reply);
   if (a == ACCESS_NONE && str_diff(s->name, "unknown")) {
     a = access(s, ACCESS_KIND_HOST, s->name, "Client host rejected: ", reply);
-    if (a == ACCESS_RELAY && str_diff(s->cfg->smtpd_relay_by_name, "yes")) {
+    if (a == ACCESS_RELAY && !s->cfg->smtpd_relay_by_name) {
       smtp_log(s, "warning", "access: RELAY for a host name ignored (smtpd_relay_by_name = no), taken as OK; "
                "grant RELAY by address");
       a = ACCESS_OK;
@@ -211,7 +211,7 @@ int policy_sender(struct session *s, const char *addr, size_t len, char *reply)
   if (s->mode == MODE_LOCAL) return 0;
   maps(s);
   if (s->client_discard) s->discard = 1;
-  a = access(s, ACCESS_KIND_ADDRESS, addr, "Sender address rejected: ", reply);
+  a = access(s, ACCESS_KIND_FROM, addr, "Sender address rejected: ", reply);
   if (a == -1) str_copy(reply, tempfail);
   if (a == ACCESS_DISCARD) s->discard = 1;
   if (a == ACCESS_NONE && len && s->set.sender_dns_check && !s->client_ok && !s->user[0])
@@ -328,7 +328,7 @@ int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply)
   lower(a, addr, len);   /* the domain decides; local parts are compared folded too */
   maps(s);
   action = s->mode == MODE_LOCAL ? ACCESS_NONE
-                                 : access(s, ACCESS_KIND_ADDRESS, addr, "Recipient address rejected: ", reply);
+                                 : access(s, ACCESS_KIND_TO, addr, "Recipient address rejected: ", reply);
   if (action == -1) return refuse(reply, tempfail);
   if (action == ACCESS_REJECT || action == ACCESS_ERROR) return 1;
   if (action != ACCESS_OK && s->client_reject[0]) return refuse(reply, s->client_reject);

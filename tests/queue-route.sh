@@ -137,6 +137,29 @@ rm -f "$T/remote/"*
 printf 'Subject: r\n\nbody\n' | qr_inject s@x.test z@elsewhere.test
 qr_run --once
 grep -qx 'smtp:\[smart.example.net\]:587' "$T/remote/"*.args 2>/dev/null && ok "relayhost: remote mail goes to the smarthost" || fail "relayhost" "$(cat "$T/remote/"*.args 2>&1)"
+# sendmail's mailertable forms, read from a cdb made by tinycdb (so the
+# spelling is queue-run's to read, not only postern-maps'): esmtp:/relay:
+# are smtp:, local: delivers here, error:D.S.N:NNN, and "." is the default,
+# before the relayhost
+qr_map routes <<M
+esm.test esmtp:[mx.esm.test]
+rel.test relay:relay.rel.test:2525
+loc.test local:
+bob.test local:nosuchuser2
+old.test error:5.1.1:550 gone away
+. smtp:[default.example]:25
+M
+rm -f "$T/remote/"*
+printf 'Subject: m\n\nbody\n' | qr_inject s@x.test a@esm.test b@rel.test nosuchuser1@loc.test x@bob.test c@old.test d@anything.test
+qr_run --once
+args=$(cat "$T/remote/"*.args | tr '\n' ' ')
+case "$args" in *"smtp:[mx.esm.test] s@x.test a@esm.test "*) ok "routes: esmtp: is smtp:" ;; *) fail "routes: esmtp:" "$args" ;; esac
+case "$args" in *"smtp:relay.rel.test:2525 s@x.test b@rel.test "*) ok "routes: relay: is smtp:" ;; *) fail "routes: relay:" "$args" ;; esac
+case "$args" in *"smtp:[default.example]:25 s@x.test d@anything.test "*) ok "routes: the . entry is the default, before relayhost" ;; *) fail "routes: . default" "$args" ;; esac
+grep -q 'to=<nosuchuser1@loc.test>.*5.1.1.*user unknown' "$T/log" && ok "routes: local: delivers here (an unknown user fails)" || fail "routes: local:" "$(grep loc.test "$T/log")"
+grep -q 'orig_to=<x@bob.test>.*5.1.1.*user unknown' "$T/log" && grep -q 'nosuchuser2' "$T/log" && ok "routes: local:user delivers to that user" || fail "routes: local:user" "$(grep bob.test "$T/log")"
+grep -q 'to=<c@old.test>.*route=error reason="5.1.1 gone away"' "$T/log" && ok "routes: error:D.S.N:NNN text" || fail "routes: error:D.S.N:NNN" "$(grep old.test "$T/log")"
+rm -f "$T/maps/routes.cdb"
 # a null client (postern.conf(5)'s example): domain qualifies root, and
 # root@domain goes to the smarthost unless domain is in local-domains
 mv "$T/maps/local-domains.cdb" "$T/maps/local-domains.off"

@@ -7,7 +7,7 @@
 # subprocess with every flag; bodies byte for byte, single-dot lines
 # included.
 . "$POSTERN_TOP/tests/lib.bash"
-. "$TOP/spool-inject/tests/sendmail.bash"
+. "$TOP/spool-inject/sendmail/tests/sendmail.bash"
 sm_setup
 
 # the body every caller sends: dots, From at a line start, 8-bit, blanks

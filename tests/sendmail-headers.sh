@@ -8,7 +8,7 @@
 # sendmail_trusted_users, sendmail_rewrite_sender, line ends, the mbox
 # From line, and the header limits.
 . "$POSTERN_TOP/tests/lib.bash"
-. "$TOP/spool-inject/tests/sendmail.bash"
+. "$TOP/spool-inject/sendmail/tests/sendmail.bash"
 sm_setup
 
 # --- -t with Bcc, groups, comments, quoted strings, folding, encoded words

@@ -5,7 +5,7 @@
 # the -oe modes (print, quiet, mail back, dead.letter, exit 0), and
 # submission while queue-run is stopped or not running at all.
 . "$POSTERN_TOP/tests/lib.bash"
-. "$TOP/spool-inject/tests/sendmail.bash"
+. "$TOP/spool-inject/sendmail/tests/sendmail.bash"
 sm_setup
 mkdir -p "$T/roothome"
 export HOME=$T/roothome

@@ -4,7 +4,7 @@
 # running daemon through the trigger, -qR/-qS/-qI, newaliases and -bi
 # rebuilding the aliases, -bv reporting the routing, -bd and -q15m.
 . "$POSTERN_TOP/tests/lib.bash"
-. "$TOP/spool-inject/tests/sendmail.bash"
+. "$TOP/spool-inject/sendmail/tests/sendmail.bash"
 sm_setup
 # a remote deliverer that defers everything while $T/remote-defer exists
 cat >"$T/remote2" <<SH

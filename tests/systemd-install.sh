@@ -228,7 +228,7 @@ if sd_boot "$R3"; then ok "a live system: booted"
 else fail "a live system: booted" "$(tail -n 20 "$T/boot.log")"; exit 1; fi
 src=$R3/usr/src/postern
 mkdir -p "$src/build"
-(cd "$TOP" && tar -cf - tools units lib/*.5 */*.8) | tar -C "$src" -xf -
+(cd "$TOP" && tar -cf - tools units lib/*.5 */*.8 */*/*.8) | tar -C "$src" -xf -
 find "$B" -maxdepth 1 -type f -exec cp -p {} "$src/build/" \;
 live() { sd_run "$R3" sh -c "cd /usr/src/postern && BUILD=/usr/src/postern/build tools/install $1" >>"$T/live.out" 2>&1; }
 active() { sd_run "$R3" systemctl is-active "$@" | tr '\n' ' ' | sed 's/ $//'; }

@@ -73,6 +73,13 @@ static void access_all(const char *s, size_t len)
     access_keys_address(z, &keys);
   }
   access_key_normalize(s, len, &keys);
+  {
+    struct access_key k = { { 0 }, 0, -1, 0 };
+    int got = access_key_parse(s, len, &k);
+    if (got == 1 && (k.count == 0 || k.count > ACCESS_CIDR_KEYS_MAX || k.keys.s[k.keys.len - 1] != 0)) abort();
+    if (got == 0 && !k.why) abort();
+    access_key_free(&k);
+  }
   access_result_free(&r);
   stralloc_free(&keys);
 }

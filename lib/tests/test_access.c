@@ -140,6 +140,19 @@ static const struct {
   { "ERROR:550 5..1 empty", 0, 0, 0, 0 },
   { "ERROR:550 tab\there", 0, 0, 0, 0 },
   { "ERROR:550 caf\xc3\xa9", 0, 0, 0, 0 },
+  { "SKIP", ACCESS_SKIP, "", "", "" },
+  { "skip", ACCESS_SKIP, "", "", "" },
+  /* sendmail's spellings */
+  { "ERROR:\"550 go away\"", ACCESS_ERROR, "550", "5.7.1", "go away" },
+  { "ERROR:\"550 5.7.0 go away\"", ACCESS_ERROR, "550", "5.7.0", "go away" },
+  { "ERROR:5.7.2:550 go away", ACCESS_ERROR, "550", "5.7.2", "go away" },
+  { "ERROR:5.7.2:\"550 go away\"", ACCESS_ERROR, "550", "5.7.2", "go away" },
+  { "ERROR:4.3.0:451", ACCESS_ERROR, "451", "4.3.0", "Access denied" },
+  { "ERROR:4.3.0:550 wrong class", 0, 0, 0, 0 },
+  { "ERROR:5.7.2:550", ACCESS_ERROR, "550", "5.7.2", "Access denied" },
+  { "ERROR:5.7.2:5500 long", 0, 0, 0, 0 },
+  { "ERROR:\"550 unterminated", 0, 0, 0, 0 },
+  { "ERROR:5.7:550 short status", 0, 0, 0, 0 },
 };
 
 static void test_values(void)
@@ -182,6 +195,18 @@ static const struct { const char *k; const char *want; } norm[] = {
   { "2001:db8:1:2:3:4:5:6:7", 0 }, { "2001:db8::g", 0 }, { "2001:", 0 }, { "2001:00db8", 0 },
   { "Example.COM", "example.com" }, { "example.com.", "example.com" },
   { "User@Example.com", "user@example.com" }, { "user@", "user@" },
+  /* role tags and CIDR prefixes that need no expansion */
+  { "Connect:192.0.2", "connect:192.0.2" }, { "FROM:Spammer@Example.com", "from:spammer@example.com" },
+  { "To:example.com.", "to:example.com" }, { "From:<>", "from:<>" },
+  { "connect:2001:DB8::1", "connect:2001:db8::1" }, { "192.0.2.0/24", "192.0.2" },
+  { "Connect:2001:db8::/32", "connect:2001:db8" }, { "10.0.0.0/8", "10" }, { "192.0.2.7/32", "192.0.2.7" },
+  { "2001:db8::1/128", "2001:db8::1" },
+  /* keys nothing can match */
+  { "Spam:example.com", 0 }, { "From:192.0.2.1", 0 }, { "To:2001:db8::1", 0 }, { "From:10.0.0.0/8", 0 },
+  { "Connect:user@example.com", 0 }, { "Connect:<>", 0 }, { "*.example.com", 0 }, { "exa mple.com", 0 },
+  { "@example.com", 0 }, { "192.0.2.1/24", 0 }, { "192.0.2.0/33", 0 }, { "192.0.2.0/", 0 },
+  { "192.0.2.0/x", 0 }, { "example.com/24", 0 }, { "2001:db8::/129", 0 }, { "::ffff:10.0.0.0/104", 0 },
+  { "user@exa..mple", 0 }, { "192.0.2.0/25", 0 },   /* needs expanding: not one key */
 };
 
 static void test_normalize(void)
@@ -197,6 +222,40 @@ static void test_normalize(void)
     if (r == 1) T_STR(name, norm[i].want, out.s, out.len);
   }
   stralloc_free(&out);
+}
+
+/* prefixes: how many keys, and the first and last */
+static const struct { const char *k; unsigned count; const char *first, *last; } prefixes[] = {
+  { "192.0.2.0/25", 128, "192.0.2.0", "192.0.2.127" },
+  { "192.0.2.128/26", 64, "192.0.2.128", "192.0.2.191" },
+  { "192.0.0.0/22", 4, "192.0.0", "192.0.3" },
+  { "Connect:203.0.112.0/20", 16, "connect:203.0.112", "connect:203.0.127" },
+  { "10.0.0.0/7", 2, "10", "11" },
+  { "0.0.0.0/0", 256, "0", "255" },
+  { "2001:db8::/36", 4096, "2001:db8:0", "2001:db8:fff" },
+  { "2001:db8:1:2::/63", 2, "2001:db8:1:2", "2001:db8:1:3" },
+  { "2001:db8::100/120", 256, "2001:db8::100", "2001:db8::1ff" },
+};
+
+static void test_prefixes(void)
+{
+  struct access_key k = { { 0 }, 0, -1, 0 };
+  char name[300];
+  size_t i, last;
+  for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+    int r = access_key_parse(prefixes[i].k, strlen(prefixes[i].k), &k);
+    snprintf(name, sizeof name, "prefix '%s' expands", prefixes[i].k);
+    T_OK(name, r == 1 && k.count == prefixes[i].count);
+    if (r != 1) continue;
+    T_STR(name, prefixes[i].first, k.keys.s, strlen(k.keys.s));
+    for (last = k.keys.len - 1; last > 0 && k.keys.s[last - 1]; last--)
+      ;
+    T_STR(name, prefixes[i].last, k.keys.s + last, strlen(k.keys.s + last));
+  }
+  T_OK("2001:db8::/33 is refused (32768 keys)", access_key_parse("2001:db8::/33", 13, &k) == 0 && k.why);
+  T_OK("the reason names the limit", k.why && strstr(k.why, "4096"));
+  T_OK("host bits set are refused", access_key_parse("192.0.2.1/24", 12, &k) == 0 && strstr(k.why, "network address"));
+  access_key_free(&k);
 }
 
 /* make_map - an access cdb from pairs */
@@ -221,7 +280,8 @@ static void test_check(void)
   static const char *const kv[] = {
     "192.0.2", "REJECT", "192.0.2.7", "OK", "2001:db8", "ERROR:450 4.7.1 slow down",
     "spam.example", "DISCARD", "friend@spam.example", "OK", "abuse@", "RELAY",
-    "bad.example", "MAYBE",
+    "bad.example", "MAYBE", "from:spammer@b.example", "REJECT", "to:abuse@b.example", "OK",
+    "connect:198.51.100", "RELAY", "198.51.100.9", "SKIP", "skip.example", "SKIP", "other.example", "REJECT",
   };
   static const struct { int kind; const char *s; int want; const char *key; int action; } t[] = {
     { ACCESS_KIND_IP, "192.0.2.7", 1, "192.0.2.7", ACCESS_OK },       /* most specific wins */
@@ -236,6 +296,19 @@ static void test_check(void)
     { ACCESS_KIND_ADDRESS, "x@bad.example", -1, "bad.example", 0 },
     { ACCESS_KIND_ADDRESS, "x@good.example", 0, 0, 0 },
     { ACCESS_KIND_IP, "not an ip", -1, 0, 0 },
+    /* role tags: the tagged key for its role only */
+    { ACCESS_KIND_FROM, "spammer@b.example", 1, "from:spammer@b.example", ACCESS_REJECT },
+    { ACCESS_KIND_TO, "spammer@b.example", 0, 0, 0 },
+    { ACCESS_KIND_ADDRESS, "spammer@b.example", 0, 0, 0 },
+    { ACCESS_KIND_TO, "abuse@b.example", 1, "to:abuse@b.example", ACCESS_OK },
+    { ACCESS_KIND_FROM, "abuse@b.example", 1, "abuse@", ACCESS_RELAY },   /* To: key not used: the untagged one next */
+    { ACCESS_KIND_IP, "198.51.100.7", 1, "connect:198.51.100", ACCESS_RELAY },
+    { ACCESS_KIND_FROM, "friend@spam.example", 1, "friend@spam.example", ACCESS_OK },   /* untagged: every role */
+    { ACCESS_KIND_TO, "other@sub.spam.example", 1, "spam.example", ACCESS_DISCARD },
+    /* SKIP: the less specific keys are not looked at */
+    { ACCESS_KIND_IP, "198.51.100.9", 0, 0, 0 },
+    { ACCESS_KIND_FROM, "x@skip.example", 0, 0, 0 },
+    { ACCESS_KIND_FROM, "x@sub.other.example", 1, "other.example", ACCESS_REJECT },
   };
   char path[] = "/tmp/postern-test-access.XXXXXX";
   struct access_result r = { 0 };
@@ -243,7 +316,7 @@ static void test_check(void)
   char name[300];
   size_t i;
   int fd = mkstemp(path);
-  T_OK("make access map", fd != -1 && close(fd) == 0 && make_map(path, kv, 7) == 0);
+  T_OK("make access map", fd != -1 && close(fd) == 0 && make_map(path, kv, sizeof kv / sizeof kv[0] / 2) == 0);
   T_OK("open access map", map_open(&m, path) == 1);
   for (i = 0; i < sizeof t / sizeof t[0]; i++) {
     int got = access_check(&m, t[i].kind, t[i].s, &r);
@@ -265,6 +338,7 @@ int main(void)
   test_key_order();
   test_values();
   test_normalize();
+  test_prefixes();
   test_check();
   T_DONE();
 }

@@ -521,9 +521,84 @@ static void files(void)
   stralloc_free(&err);
 }
 
+/* man_keys - the key names of postern.conf.5's KEYS section (each ".B"
+ * line after a ".TP"; "\fR, \fB" joins two) into names, NUL-separated */
+static int man_keys(stralloc *names)
+{
+  const char *top = getenv("POSTERN_TOP");
+  char path[4096], line[4096];
+  int in_keys = 0, after_tp = 0;
+  FILE *f;
+  snprintf(path, sizeof path, "%s/lib/postern.conf.5", top ? top : ".");
+  if (!(f = fopen(path, "r"))) return -1;
+  names->len = 0;
+  while (fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!strncmp(line, ".SH", 3)) in_keys = !strcmp(line, ".SH KEYS");
+    if (in_keys && after_tp && !strncmp(line, ".B ", 3)) {
+      char *p = line + 3, *q;
+      while ((q = strstr(p, "\\fR, \\fB"))) { *q = 0; stralloc_catb(names, p, strlen(p) + 1); p = q + 8; }
+      stralloc_catb(names, p, strlen(p) + 1);
+    }
+    after_tp = !strcmp(line, ".TP");
+  }
+  fclose(f);
+  return 0;
+}
+
+/* listed - name is one of the NUL-separated names */
+static int listed(const stralloc *names, const char *name)
+{
+  size_t i;
+  for (i = 0; i < names->len; i += strlen(names->s + i) + 1) if (!strcmp(names->s + i, name)) return 1;
+  return 0;
+}
+
+/* table - CONFIG_KEYS: every row is in postern.conf.5 and every key there
+ * is a row; every default parses; BOOL and NUM values */
+static void table(void)
+{
+  stralloc names = {0}, err = {0}, file = {0};
+  const struct config_key *k;
+  struct config c;
+  unsigned int i, missing = 0, unknown = 0, bad = 0;
+  size_t at;
+  T_OK("postern.conf.5 read", man_keys(&names) == 0 && names.len);
+  for (i = 0; (k = config_key(i)); i++) {
+    if (!listed(&names, k->name)) { missing++; printf("#   not in postern.conf.5: %s\n", k->name); }
+    file.len = 0;
+    stralloc_cats(&file, k->name); stralloc_cats(&file, " = "); stralloc_cats(&file, k->def); stralloc_cats(&file, "\n");
+    if (!strcmp(k->name, "hostname")) continue;   /* "": the kernel's node name; an empty value is refused */
+    if (parse(&c, file.s, file.len, &err) != 0) { bad++; printf("#   default of %s: %s\n", k->name, err.s); }
+    config_free(&c);
+  }
+  T_OK("every key of the table is in postern.conf.5", missing == 0);
+  T_OK("every default parses as a value", bad == 0);
+  for (at = 0; at < names.len; at += strlen(names.s + at) + 1) {
+    for (i = 0; (k = config_key(i)) && strcmp(k->name, names.s + at); i++) {}
+    if (!k) { unknown++; printf("#   not in the table: %s\n", names.s + at); }
+  }
+  T_OK("every key of postern.conf.5 is in the table", unknown == 0);
+  T_OK("BOOL yes", parse(&c, "smtpd_sender_dns_check = yes\n", 29, &err) == 0 && c.smtpd_sender_dns_check == 1);
+  config_free(&c);
+  T_OK("BOOL no", parse(&c, "smtpd_delay_checks = no\n", 24, &err) == 0 && c.smtpd_delay_checks == 0);
+  config_free(&c);
+  T_OK("BOOL defaults", parse(&c, "", 0, &err) == 0 && c.smtpd_delay_checks == 1 && c.smtpd_verify_recipients == 1
+       && c.smtpd_sender_dns_check == 0 && c.smtpd_client_name_lookup == 1);
+  config_free(&c);
+  T_OK("BOOL refuses on", parse(&c, "smtpd_delay_checks = on\n", 24, &err) == -1 && strstr(err.s, "bad value for 'smtpd_delay_checks'"));
+  config_free(&c);
+  T_OK("NUM a count", parse(&c, "smtpd_recipient_limit = 50\n", 27, &err) == 0 && c.smtpd_recipient_limit == 50);
+  config_free(&c);
+  T_OK("NUM refuses a unit", parse(&c, "concurrency_limit = 1k\n", 23, &err) == -1 && strstr(err.s, "bad value"));
+  config_free(&c);
+  stralloc_free(&names); stralloc_free(&err); stralloc_free(&file);
+}
+
 int main(void)
 {
   defaults();
+  table();
   check_keys();
   check_errors();
   lines();

@@ -106,11 +106,83 @@ printf 'a.example OK\nb.example MAYBE\nc.example ERROR:250 fine\n192.0.02 OK\n' 
 run "$PM" compile access
 has "access: invalid value, line 2" "access: line 2: invalid access value for key 'b.example'" "$err"
 has "access: ERROR:2xx refused, line 3" "access: line 3: invalid access value for key 'c.example'" "$err"
-has "access: bad IP key, line 4" "access: line 4: key '192.0.02' is neither an IP address nor an IP prefix" "$err"
+has "access: bad IP key, line 4" "access: line 4: key '192.0.02' can never match: neither an IPv4 address nor an IPv4 prefix" "$err"
 has "access: old access.cdb kept" "left unchanged" "$err"
 run "$PM" query access 2001:db8::1
 is "access: old map still answers" "0 ERROR:550 5.7.1 go away" "$rc $out"
 printf 'a.example MAYBE\n' >table
+# --- routes: a mailertable, checked and stored in queue-run's spelling -------
+printf '%s\n' '# sendmail mailertable' 'example.com esmtp:[mail.example.com]' '.example.com relay:hub.example.com:2525' \
+  'Local.Example local:' 'alias.example local:bob' 'gone.example error:5.1.1:550 No such domain' \
+  'old.example error:550 Moved' '. smtp:[smarthost.example.net]' 'lmtp.example lmtp:unix:/run/dovecot/lmtp' >routes
+run "$PM" compile routes
+is "routes: mailertable forms compile" "0 postern-maps: routes.cdb: 8 keys" "$rc $out"
+run "$PM" query routes example.com
+is "routes: esmtp: stored as smtp:" "smtp:[mail.example.com]" "$out"
+run "$PM" query routes .example.com
+is "routes: relay: stored as smtp:" "smtp:hub.example.com:2525" "$out"
+run "$PM" query routes local.example
+is "routes: local:" "local:" "$out"
+run "$PM" query routes gone.example
+is "routes: error:D.S.N:NNN text stored as error:D.S.N text" "error:5.1.1 No such domain" "$out"
+run "$PM" query routes old.example
+is "routes: error:NNN text gets the class's status" "error:5.0.0 Moved" "$out"
+run "$PM" query routes .
+is "routes: the . default" "smtp:[smarthost.example.net]" "$out"
+printf '%s\n' 'a.example esmtp8:[x]' 'b.example bogus:host' 'user@c.example smtp:[x]' '*.d.example smtp:[x]' \
+  'e.example smtps:host.example' 'f.example error:hello' 'g.example smtp:[x]:99999' 'h.example lmtp:unix:run/x' \
+  'i.example smtp:%1.relay.example' 'j.example local:bob@k.example' >routes
+run "$PM" compile routes
+has "routes: unknown method refused" "line 1: bad route for key 'a.example': unknown method" "$err"
+has "routes: unknown method refused (2)" "line 2: bad route for key 'b.example': unknown method" "$err"
+has "routes: an address key can never match" "line 3: key 'user@c.example' can never match" "$err"
+has "routes: a wildcard key can never match" "line 4: key '*.d.example' can never match" "$err"
+has "routes: smtps: needs [host]" "line 5: bad route for key 'e.example': smtps: takes [host]" "$err"
+has "routes: error: needs a status" "line 6: bad route for key 'f.example': error: needs" "$err"
+has "routes: bad port" "line 7: bad route for key 'g.example'" "$err"
+has "routes: relative lmtp socket" "line 8: bad route for key 'h.example': lmtp:unix: needs an absolute" "$err"
+has "routes: no %1 substitution" "line 9: bad route for key 'i.example'" "$err"
+has "routes: local: takes a user name" "line 10: bad route for key 'j.example': local: takes a user name" "$err"
+has "routes: every error counted, old cdb kept" "10 errors, routes.cdb left unchanged" "$err"
+
+# --- access: sendmail's role tags and CIDR prefixes ---------------------------
+printf '%s\n' '# sendmail 8.12 access, as its papers write it' \
+  'Connect:192.0.2.0/24 RELAY' 'Connect:192.0.2.128/25 REJECT' '192.0.2.192/26 OK' \
+  'From:spammer@example.com ERROR:"550 go away"' 'To:postmaster@example.com OK' \
+  'Connect:2001:db8::/36 ERROR:4.7.1:450 later' 'example.org SKIP' >access
+run "$PM" compile access
+is "access tags and prefixes: compiles" 0 "$rc"
+run "$PM" check access ip 192.0.2.5
+is "Connect: /24 prefix" "0 connect:192.0.2 RELAY" "$rc $out"
+run "$PM" check access ip 192.0.2.130
+is "a /25 inside it wins" "0 connect:192.0.2.130 REJECT" "$rc $out"
+run "$PM" check access ip 192.0.2.200
+is "an untagged /26 inside that wins again" "0 192.0.2.200 OK" "$rc $out"
+run "$PM" check access ip 2001:db8:abc::1
+is "an IPv6 /36" "0 connect:2001:db8:abc ERROR:4.7.1:450 later" "$rc $out"
+run "$PM" check access ip 2001:db8:1000::1
+is "outside the IPv6 /36" 1 "$rc"
+run "$PM" check access from spammer@example.com
+is "From: key for the sender" "0 from:spammer@example.com ERROR:\"550 go away\"" "$rc $out"
+run "$PM" check access to spammer@example.com
+is "From: key not for a recipient" 1 "$rc"
+run "$PM" check access from postmaster@example.com
+is "To: key not for the sender" 1 "$rc"
+run "$PM" check access from x@sub.example.org
+is "SKIP: no decision" 1 "$rc"
+printf '%s\n' 'Spam:example.com OK' 'From:192.0.2.1 OK' 'Connect:user@example.com OK' '192.0.2.1/24 OK' \
+  '2001:db8::/33 REJECT' '*.example.com REJECT' '192.0.2.0/24 OK' '192.0.2 OK' '10.0.0.0/9 OK' '10.0.0.0/9 REJECT' >access
+run "$PM" compile access
+has "unknown tag refused" "line 1: key 'Spam:example.com' can never match: unknown tag" "$err"
+has "From: with an IP refused" "line 2: key 'From:192.0.2.1' can never match: an IP address key only matches clients" "$err"
+has "Connect: with an address refused" "line 3: key 'Connect:user@example.com' can never match: Connect: matches client addresses" "$err"
+has "host bits set refused" "line 4: key '192.0.2.1/24' can never match: bits set after the prefix length" "$err"
+has "too many keys refused" "line 5: key '2001:db8::/33' can never match: prefix expands to over 4096 keys" "$err"
+has "a wildcard refused" "line 6: key '*.example.com' can never match" "$err"
+has "a /24 and its octet key are duplicates" "line 8: duplicate key '192.0.2' (first at line 7)" "$err"
+has "the same prefix twice" "line 10: duplicate prefix (first at line 9)" "$err"
+has "every error counted" "8 errors" "$err"
+
 run "$PM" compile -t access table
 is "-t access checks values of any file name" 65 "$rc"
 printf 'root: alice\n' >table

@@ -1,4 +1,4 @@
-/* sendmail_modes.c - every mode of sendmail(8) but -bm: each hands the
+/* modes.c - every mode of sendmail(8) but -bm: each hands the
  * work to the program that owns it.
  *   -bp, mailq        queue-run --list [--machine]; --json converted here
  *   -q                queue-run --flush (which pokes a running daemon
@@ -22,45 +22,45 @@
 /* program - libexec_dir/name, or 0 (out of memory) */
 static char *program(const struct config *cfg, const char *name, stralloc *sa)
 {
-  return sm_path(sa, cfg, name) == 0 ? sa->s : 0;
+  return run_path(sa, cfg, name) == 0 ? sa->s : 0;
 }
 
 /* exec_or_fail - run argv in our place; only returns the failure code */
 static int exec_or_fail(char *const argv[])
 {
-  sm_exec(argv);
-  sm_say("unable to run ", argv[0], "");
+  run_exec(argv);
+  run_say("unable to run ", argv[0], "");
   return EX_OSERR;
 }
 
 /* refuse - not root or the queue owner */
 static int refuse(const char *what)
 {
-  sm_say("permission denied: only root and the owner of the queue (postern-queue) may ", what, "");
+  run_say("permission denied: only root and the owner of the queue (postern-queue) may ", what, "");
   return EX_NOPERM;
 }
 
 /* pass_on - a child failed: its stderr to ours, its code to our caller */
-static int pass_on(const struct inject_result *r)
+static int pass_on(const struct child_result *r)
 {
   if (r->log.len && write(2, r->log.s, r->log.len) < 0) return r->code;
   return r->code;
 }
 
-int sm_list(const struct sm_args *a, const struct config *cfg)
+int modes_list(const struct args *a, const struct config *cfg)
 {
   static stralloc path, out, json;
-  static struct inject_result r;
+  static struct child_result r;
   char *argv[4];
-  if (!sm_queue_allowed(cfg)) return refuse("list it");
+  if (!run_queue_allowed(cfg)) return refuse("list it");
   if (!(argv[0] = program(cfg, "queue-run", &path))) return EX_OSERR;
   argv[1] = "--list";
   argv[2] = a->list_format == SM_LIST_HUMAN ? 0 : "--machine";
   argv[3] = 0;
   if (a->list_format != SM_LIST_JSON) return exec_or_fail(argv);
-  if (sm_run(argv, -1, -1, &out, &r) == -1) { sm_say("unable to run ", argv[0], ""); return EX_OSERR; }
+  if (run_program(argv, -1, -1, &out, &r) == -1) { run_say("unable to run ", argv[0], ""); return EX_OSERR; }
   if (r.code) return pass_on(&r);
-  if (sm_json(out.s, out.len, &json) == -1) { sm_say("unexpected output from ", argv[0], ""); return EX_SOFTWARE; }
+  if (listing_json(out.s, out.len, &json) == -1) { run_say("unexpected output from ", argv[0], ""); return EX_SOFTWARE; }
   if (json.len && write(1, json.s, json.len) != (ssize_t)json.len) return EX_IOERR;
   return 0;
 }
@@ -68,38 +68,38 @@ int sm_list(const struct sm_args *a, const struct config *cfg)
 /* flush_one - queue-run --flush ID */
 static int flush_one(char *qr, const char *id)
 {
-  static struct inject_result r;
+  static struct child_result r;
   char *argv[4] = { qr, "--flush", (char *)id, 0 };
-  if (sm_run(argv, -1, -1, 0, &r) == -1) { sm_say("unable to run ", qr, ""); return EX_OSERR; }
+  if (run_program(argv, -1, -1, 0, &r) == -1) { run_say("unable to run ", qr, ""); return EX_OSERR; }
   return r.code ? pass_on(&r) : 0;
 }
 
-int sm_flush(const struct sm_args *a, const struct config *cfg)
+int modes_flush(const struct args *a, const struct config *cfg)
 {
   static stralloc path, listing, ids;
-  static struct inject_result r;
+  static struct child_result r;
   char *qr, *argv[4];
   unsigned long off;
   long n;
   int worst = 0;
-  if (!sm_queue_allowed(cfg)) return refuse("run it");
+  if (!run_queue_allowed(cfg)) return refuse("run it");
   if (!(qr = program(cfg, "queue-run", &path))) return EX_OSERR;
   if (!a->flush_kind) {
     argv[0] = qr; argv[1] = "--flush"; argv[2] = 0;
     return exec_or_fail(argv);
   }
   argv[0] = qr; argv[1] = "--list"; argv[2] = "--machine"; argv[3] = 0;
-  if (sm_run(argv, -1, -1, &listing, &r) == -1) { sm_say("unable to run ", qr, ""); return EX_OSERR; }
+  if (run_program(argv, -1, -1, &listing, &r) == -1) { run_say("unable to run ", qr, ""); return EX_OSERR; }
   if (r.code) return pass_on(&r);
-  if ((n = sm_select_ids(listing.s, listing.len, a->flush_kind, a->flush_arg, &ids)) == -1) return EX_TEMPFAIL;
+  if ((n = listing_select_ids(listing.s, listing.len, a->flush_kind, a->flush_arg, &ids)) == -1) return EX_TEMPFAIL;
   if (n == 0) {
-    if (a->verbose) sm_say("no queued message matches ", a->flush_arg, "");
+    if (a->verbose) run_say("no queued message matches ", a->flush_arg, "");
     return 0;
   }
   for (off = 0; off < ids.len; off += str_len(ids.s + off) + 1) {
     int code = flush_one(qr, ids.s + off);
     if (code && !worst) worst = code;
-    if (a->verbose && !code) sm_say("flushed ", ids.s + off, "");
+    if (a->verbose && !code) run_say("flushed ", ids.s + off, "");
   }
   return worst;
 }
@@ -111,7 +111,7 @@ static const char *alias_path(const char *f)
   return f[colon] && f[colon + 1] == '/' && byte_chr(f, colon, '/') == colon ? f + colon + 1 : f;
 }
 
-int sm_aliases(const struct sm_args *a, const struct config *cfg)
+int modes_aliases(const struct args *a, const struct config *cfg)
 {
   static stralloc path;
   char *argv[4];
@@ -121,7 +121,7 @@ int sm_aliases(const struct sm_args *a, const struct config *cfg)
   return exec_or_fail(argv);
 }
 
-int sm_smtp(const struct sm_args *a, const struct config *cfg)
+int modes_smtp(const struct args *a, const struct config *cfg)
 {
   static stralloc path;
   char *argv[3];
@@ -167,7 +167,7 @@ static int verify_line(const char *line, size_t len, const stralloc *addrs, stra
 
 /* verify_report - queue-run's lines in words into text; the worst class,
  * or -1 (unexpected output) */
-static int verify_report(const stralloc *out, const struct sm_rcpts *list, unsigned int *seen, stralloc *text)
+static int verify_report(const stralloc *out, const struct rcpts *list, unsigned int *seen, stralloc *text)
 {
   size_t pos = 0;
   unsigned long off;
@@ -186,29 +186,29 @@ static int verify_report(const stralloc *out, const struct sm_rcpts *list, unsig
   return worst;
 }
 
-int sm_verify(const struct sm_args *a, const struct config *cfg)
+int modes_verify(const struct args *a, const struct config *cfg)
 {
   static stralloc path, out, text;
-  static struct inject_result r;
-  static struct sm_rcpts list;
+  static struct child_result r;
+  static struct rcpts list;
   unsigned int *seen = 0, i;
   unsigned long off;
   char **argv = 0;
   const char *why;
   int code;
-  if (sm_rcpt_args(a, cfg, &list, &why) == -1) { sm_say(why, "", ""); return EX_USAGE; }
-  if (!list.n) { sm_say("no addresses to verify", "", ""); return EX_USAGE; }
+  if (rcpts_args(a, cfg, &list, &why) == -1) { run_say(why, "", ""); return EX_USAGE; }
+  if (!list.n) { run_say("no addresses to verify", "", ""); return EX_USAGE; }
   if (!(argv = calloc(list.n + 3, sizeof *argv)) || !(seen = calloc(list.n, sizeof *seen)) || !(argv[0] = program(cfg, "queue-run", &path))) {
     free(argv);
     return EX_TEMPFAIL;
   }
   argv[1] = "--route";
   for (i = 0, off = 0; i < list.n; i++, off += str_len(list.s.s + off) + 1) argv[2 + i] = list.s.s + off;
-  if (sm_run(argv, -1, -1, &out, &r) == -1) { sm_say("unable to run ", argv[0], ""); code = EX_OSERR; }
+  if (run_program(argv, -1, -1, &out, &r) == -1) { run_say("unable to run ", argv[0], ""); code = EX_OSERR; }
   else if (r.code) code = pass_on(&r);
   else {
     int worst = verify_report(&out, &list, seen, &text);
-    if (worst < 0) { sm_say("unexpected output from ", argv[0], ""); code = EX_SOFTWARE; }
+    if (worst < 0) { run_say("unexpected output from ", argv[0], ""); code = EX_SOFTWARE; }
     else if (text.len && write(1, text.s, text.len) != (ssize_t)text.len) code = EX_IOERR;
     else code = worst == 2 ? EX_NOUSER : worst == 1 ? EX_TEMPFAIL : 0;
   }
@@ -217,18 +217,18 @@ int sm_verify(const struct sm_args *a, const struct config *cfg)
   return code;
 }
 
-int sm_daemon(const struct sm_args *a)
+int modes_daemon(const struct args *a)
 {
   (void)a;
-  sm_say("postern does not run as a daemon from sendmail -bd: smtp-receive is started per connection by its",
+  run_say("postern does not run as a daemon from sendmail -bd: smtp-receive is started per connection by its",
          " socket units (postern-smtpd.socket, postern-submission.socket) or inetd, and queue-run by",
          " postern-queue.service; see sendmail(8)");
   return EX_UNAVAILABLE;
 }
 
-int sm_interval(const struct sm_args *a)
+int modes_interval(const struct args *a)
 {
-  sm_say("-q", a->flush_arg, ": queue runs at intervals are the job of postern-flush.timer (null client) or "
+  run_say("-q", a->flush_arg, ": queue runs at intervals are the job of postern-flush.timer (null client) or "
          "postern-queue.service (hub); nothing to do; sendmail -q runs the queue once now");
   return 0;
 }

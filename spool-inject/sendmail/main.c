@@ -23,10 +23,10 @@ static void std_fds(void)
 }
 
 /* usage_error - one line naming what is wrong, one usage line, exit 64 */
-_Noreturn static void usage_error(const struct sm_args *a)
+_Noreturn static void usage_error(const struct args *a)
 {
-  sm_say(a->error, " ", a->error_arg ? a->error_arg : "");
-  sm_say("usage: sendmail [-t] [-i] [-f sender] [-F name] [-B type] [-N dsn] [-R ret] [-V envid] [-C config]",
+  run_say(a->error, " ", a->error_arg ? a->error_arg : "");
+  run_say("usage: sendmail [-t] [-i] [-f sender] [-F name] [-B type] [-N dsn] [-R ret] [-V envid] [-C config]",
          " [-o x] [-O opt=val] [-v] [--] [recipient ...] | -bp [--json|--machine] | -bi | -bs | -bv address ...",
          " | -q [Iid|Rrcpt|Ssender] (see sendmail(8))");
   exit(EX_USAGE);
@@ -48,25 +48,25 @@ static void load_config(const char *conf)
 
 int main(int argc, char **argv)
 {
-  static struct sm_args a;
+  static struct args a;
   int code;
   std_fds();
-  errmsg_iam(argc > 0 && argv[0] ? sm_base(argv[0]) : "sendmail");
-  if (sm_args_parse(&a, argc, argv) == -1) usage_error(&a);
+  errmsg_iam(argc > 0 && argv[0] ? args_base(argv[0]) : "sendmail");
+  if (args_parse(&a, argc, argv) == -1) usage_error(&a);
   load_config(a.conf);
   log_init(a.label ? a.label : "sendmail", cfg.log);
   switch (a.mode) {
-  case SM_LIST: code = sm_list(&a, &cfg); break;
-  case SM_ALIASES: code = sm_aliases(&a, &cfg); break;
-  case SM_SMTP: code = sm_smtp(&a, &cfg); break;
-  case SM_VERIFY: code = sm_verify(&a, &cfg); break;
-  case SM_DAEMON: code = sm_daemon(&a); break;
-  case SM_FLUSH: code = sm_flush(&a, &cfg); break;
-  case SM_INTERVAL: code = sm_interval(&a); break;
+  case SM_LIST: code = modes_list(&a, &cfg); break;
+  case SM_ALIASES: code = modes_aliases(&a, &cfg); break;
+  case SM_SMTP: code = modes_smtp(&a, &cfg); break;
+  case SM_VERIFY: code = modes_verify(&a, &cfg); break;
+  case SM_DAEMON: code = modes_daemon(&a); break;
+  case SM_FLUSH: code = modes_flush(&a, &cfg); break;
+  case SM_INTERVAL: code = modes_interval(&a); break;
   case SM_IGNORED: code = 0; break;
-  default: code = sm_mail(&a, &cfg); break;
+  default: code = mail_send(&a, &cfg); break;
   }
-  sm_args_free(&a);
+  args_free(&a);
   config_free(&cfg);
   return code;
 }

@@ -1,4 +1,4 @@
-/* sendmail_fix.c - the header section as it is queued.
+/* fix.c - the header section as it is queued.
  *
  * On top: Received: (who submitted, when) and, when a caller outside
  * sendmail_trusted_users set the envelope sender, sendmail's
@@ -23,7 +23,7 @@
 enum { F_KEEP, F_DROP, F_ADDR, F_SENDER, F_SENDER_HDR, F_FROM, F_RCPT, F_RESENT_RCPT, F_BCC, F_RESENT_BCC };
 
 /* field_class - what a field is to us */
-static int field_class(const struct sm_message *m, unsigned int k)
+static int field_class(const struct message *m, unsigned int k)
 {
   static const struct { const char *name; int class; } names[] = {
     { "from", F_FROM }, { "sender", F_SENDER_HDR }, { "reply-to", F_ADDR }, { "to", F_RCPT },
@@ -33,13 +33,13 @@ static int field_class(const struct sm_message *m, unsigned int k)
   };
   unsigned int i;
   for (i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (sm_header_is(m, k, names[i].name)) return names[i].class;
+    if (headers_is(m, k, names[i].name)) return names[i].class;
   return F_KEEP;
 }
 
 /* struct scan - what the walk over From: learned */
 struct scan {
-  struct sm_fix *f;
+  struct fix *f;
   unsigned int mailboxes;   /* in From: */
   int own_seen;             /* the caller's address is among them */
   int collect;              /* add the mailboxes to f->rcpts */
@@ -47,44 +47,44 @@ struct scan {
 };
 
 /* qualified - m's address, qualified, into sa */
-static int qualified(stralloc *sa, const struct sm_mailbox *m, const struct sm_fix *f)
+static int qualified(stralloc *sa, const struct rfc5322_mailbox *m, const struct fix *f)
 {
-  return sm_qualify(sa, m->addr, m->len, f->domain);
+  return rcpts_qualify(sa, m->addr, m->len, f->domain);
 }
 
-/* on_mailbox - sm_addrlist callback for From: and the -t fields */
-static int on_mailbox(void *ctx, const struct sm_mailbox *m)
+/* on_mailbox - rfc5322_addrlist callback for From: and the -t fields */
+static int on_mailbox(void *ctx, const struct rfc5322_mailbox *m)
 {
   static stralloc a;
   struct scan *s = ctx;
   if (m->null) return 0;
   if (qualified(&a, m, s->f) == -1) { s->why = "out of memory"; return -2; }
   if (s->collect) {
-    if (sm_rcpts_add(s->f->rcpts, a.s, a.len - 1) == -1) { s->why = "out of memory or too many recipients"; return -2; }
+    if (rcpts_add(s->f->rcpts, a.s, a.len - 1) == -1) { s->why = "out of memory or too many recipients"; return -2; }
     return 0;
   }
   s->mailboxes++;
-  if (s->f->rewrite && sm_is_local(a.s, a.len - 1, s->f->locals)) s->own_seen = 1;
+  if (s->f->rewrite && rfc5322_is_local(a.s, a.len - 1, s->f->locals)) s->own_seen = 1;
   else if (!case_diffs(a.s, s->f->own)) s->own_seen = 1;
   return 0;
 }
 
 /* put_name - "Name:" of field k */
-static int put_name(stralloc *out, const struct sm_message *m, unsigned int k)
+static int put_name(stralloc *out, const struct message *m, unsigned int k)
 {
   const char *f = m->hdr.s + m->h[k].start;
   return stralloc_catb(out, f, byte_chr(f, m->h[k].len, ':') + 1) ? 0 : -1;
 }
 
 /* put_field - field k, its addresses qualified when it is an address field */
-static int put_field(stralloc *out, const struct sm_message *m, unsigned int k, int addr, const struct sm_fix *f)
+static int put_field(stralloc *out, const struct message *m, unsigned int k, int addr, const struct fix *f)
 {
   static stralloc q;
   size_t len;
   const char *v;
   if (!addr) return stralloc_catb(out, m->hdr.s + m->h[k].start, m->h[k].len) && stralloc_cats(out, "\n") ? 0 : -1;
-  v = sm_header_value(m, k, &len);
-  sm_qualify_text(v, len, f->domain, addr == F_SENDER || addr == F_FROM || addr == F_SENDER_HDR ? f->rewrite : 0, f->locals, &q);
+  v = headers_value(m, k, &len);
+  rfc5322_qualify_text(v, len, f->domain, addr == F_SENDER || addr == F_FROM || addr == F_SENDER_HDR ? f->rewrite : 0, f->locals, &q);
   if (q.len != len && !q.len) return -1;    /* out of memory */
   return put_name(out, m, k) == 0 && stralloc_catb(out, q.s, q.len) && stralloc_cats(out, "\n") ? 0 : -1;
 }
@@ -96,7 +96,7 @@ static int cat3(stralloc *out, const char *a, const char *b, const char *c)
 }
 
 /* put_top - Received: and X-Authentication-Warning: */
-static int put_top(stralloc *out, const struct sm_fix *f)
+static int put_top(stralloc *out, const struct fix *f)
 {
   char date[DATE_MAX], uid[NUM_ULONG], flag[2] = { f->warn_flag, 0 };
   date_rfc5322(date, f->now, 1);
@@ -110,7 +110,7 @@ static int put_top(stralloc *out, const struct sm_fix *f)
 }
 
 /* put_from - From: the full name and the sender (or the caller) */
-static int put_from(stralloc *out, const struct sm_fix *f)
+static int put_from(stralloc *out, const struct fix *f)
 {
   const char *addr = *f->sender ? f->sender : 0;
   stralloc daemon = { 0 };
@@ -121,7 +121,7 @@ static int put_from(stralloc *out, const struct sm_fix *f)
   }
   ok = stralloc_cats(out, "From: ");
   if (ok && *f->fullname)
-    ok = sm_phrase(out, f->fullname, str_len(f->fullname)) == 0 && stralloc_cats(out, " <")
+    ok = rfc5322_phrase(out, f->fullname, str_len(f->fullname)) == 0 && stralloc_cats(out, " <")
       && stralloc_cats(out, addr) && stralloc_cats(out, ">\n");
   else ok = ok && stralloc_cats(out, addr) && stralloc_cats(out, "\n");
   stralloc_free(&daemon);
@@ -129,19 +129,19 @@ static int put_from(stralloc *out, const struct sm_fix *f)
 }
 
 /* put_missing - From:, Date:, Message-ID:, Sender: as needed */
-static int put_missing(stralloc *out, const struct sm_fix *f, int from, int date, int msgid, int sender)
+static int put_missing(stralloc *out, const struct fix *f, int from, int date, int msgid, int sender)
 {
   char d[DATE_MAX];
   date_rfc5322(d, f->now, 1);
   if (!from && put_from(out, f) == -1) return -1;
   if (!date && cat3(out, "Date: ", d, "\n") == -1) return -1;
-  if (!msgid && (!stralloc_cats(out, "Message-ID: ") || sm_message_id(out, f) == -1 || !stralloc_cats(out, "\n"))) return -1;
+  if (!msgid && (!stralloc_cats(out, "Message-ID: ") || fix_message_id(out, f) == -1 || !stralloc_cats(out, "\n"))) return -1;
   if (sender && cat3(out, "Sender: ", f->own, "\n") == -1) return -1;
   return 0;
 }
 
 /* extract_error - "bad address list in To: reason" in *why; -1 */
-static int extract_error(const struct sm_message *m, unsigned int k, const char *reason, const char **why)
+static int extract_error(const struct message *m, unsigned int k, const char *reason, const char **why)
 {
   static stralloc text;
   text.len = 0;
@@ -152,7 +152,7 @@ static int extract_error(const struct sm_message *m, unsigned int k, const char 
 }
 
 /* scan_fields - which fields exist, the From: check, the -t recipients */
-static int scan_fields(const struct sm_message *m, struct sm_fix *f, int *have, int *add_sender, const char **why)
+static int scan_fields(const struct message *m, struct fix *f, int *have, int *add_sender, const char **why)
 {
   struct scan s;
   unsigned int k;
@@ -162,11 +162,11 @@ static int scan_fields(const struct sm_message *m, struct sm_fix *f, int *have, 
   for (k = 0; k < m->nh; k++) {
     int c = field_class(m, k);
     size_t len;
-    const char *v = sm_header_value(m, k, &len);
+    const char *v = headers_value(m, k, &len);
     if (c == F_RESENT_RCPT || c == F_RESENT_BCC) resent = 1;
-    if (c == F_FROM) { have[0] = 1; if (sm_addrlist(v, len, on_mailbox, &s, why) == -1) s.own_seen = 0, s.mailboxes = 2; }
-    if (sm_header_is(m, k, "date")) have[1] = 1;
-    if (sm_header_is(m, k, "message-id")) have[2] = 1;
+    if (c == F_FROM) { have[0] = 1; if (rfc5322_addrlist(v, len, on_mailbox, &s, why) == -1) s.own_seen = 0, s.mailboxes = 2; }
+    if (headers_is(m, k, "date")) have[1] = 1;
+    if (headers_is(m, k, "message-id")) have[2] = 1;
     if (c == F_SENDER_HDR) have[3] = 1;
     if (s.why) { *why = s.why; return -1; }
   }
@@ -177,14 +177,14 @@ static int scan_fields(const struct sm_message *m, struct sm_fix *f, int *have, 
   for (k = 0; k < m->nh; k++) {
     int c = field_class(m, k);
     size_t len;
-    const char *v = sm_header_value(m, k, &len);
+    const char *v = headers_value(m, k, &len);
     if (resent ? c != F_RESENT_RCPT && c != F_RESENT_BCC : c != F_RCPT && c != F_BCC) continue;
-    if (sm_addrlist(v, len, on_mailbox, &s, why) != 0) return extract_error(m, k, s.why ? s.why : *why, why);
+    if (rfc5322_addrlist(v, len, on_mailbox, &s, why) != 0) return extract_error(m, k, s.why ? s.why : *why, why);
   }
   return 0;
 }
 
-int sm_fix_headers(const struct sm_message *m, struct sm_fix *f, stralloc *out, const char **why)
+int fix_headers(const struct message *m, struct fix *f, stralloc *out, const char **why)
 {
   int have[4] = { 0, 0, 0, 0 }, add_sender = 0;
   unsigned int k;
@@ -204,7 +204,7 @@ int sm_fix_headers(const struct sm_message *m, struct sm_fix *f, stralloc *out, 
   return 0;
 }
 
-int sm_message_id(stralloc *out, const struct sm_fix *f)
+int fix_message_id(stralloc *out, const struct fix *f)
 {
   char n[NUM_ULONG];
   size_t k;

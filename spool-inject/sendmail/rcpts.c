@@ -1,4 +1,4 @@
-/* sendmail_rcpts.c - recipients: the set of envelope recipients in the
+/* rcpts.c - recipients: the set of envelope recipients in the
  * order given, a duplicate (the domain's case ignored) queued once, and
  * the recipient arguments, each an RFC 5322 address list, qualified with
  * the domain and checked against RFC 5321 before anything is read. */
@@ -31,7 +31,7 @@ static int same_addr(const char *a, size_t alen, const char *b, size_t blen)
 }
 
 /* grow - double the hash table */
-static int grow(struct sm_rcpts *r)
+static int grow(struct rcpts *r)
 {
   unsigned long size = r->size ? r->size * 2 : 64, i, off;
   unsigned long *slot = calloc(size, sizeof *slot);
@@ -47,7 +47,7 @@ static int grow(struct sm_rcpts *r)
   return 0;
 }
 
-int sm_rcpts_add(struct sm_rcpts *r, const char *addr, size_t len)
+int rcpts_add(struct rcpts *r, const char *addr, size_t len)
 {
   unsigned long i;
   if (r->n >= ENV_RCPT_MAX) return -1;
@@ -62,14 +62,14 @@ int sm_rcpts_add(struct sm_rcpts *r, const char *addr, size_t len)
   return 1;
 }
 
-void sm_rcpts_free(struct sm_rcpts *r)
+void rcpts_free(struct rcpts *r)
 {
   stralloc_free(&r->s);
   free(r->slot);
   byte_zero(r, sizeof *r);
 }
 
-int sm_qualify(stralloc *out, const char *addr, size_t len, const char *domain)
+int rcpts_qualify(stralloc *out, const char *addr, size_t len, const char *domain)
 {
   if (!stralloc_copyb(out, addr, len)) return -1;
   if (address_at(addr, len) == len && (!stralloc_cats(out, "@") || !stralloc_cats(out, domain))) return -1;
@@ -84,10 +84,10 @@ static int all_blank(const char *s, size_t len)
   return 1;
 }
 
-/* struct collect - sm_addrlist context for recipient arguments */
+/* struct collect - rfc5322_addrlist context for recipient arguments */
 struct collect {
   const struct config *cfg;
-  struct sm_rcpts *r;
+  struct rcpts *r;
   const char *why;
   stralloc why_text;
 };
@@ -103,19 +103,19 @@ static int bad_addr(struct collect *c, const char *addr, const char *reason)
 }
 
 /* on_rcpt - one mailbox of a recipient argument */
-static int on_rcpt(void *ctx, const struct sm_mailbox *m)
+static int on_rcpt(void *ctx, const struct rfc5322_mailbox *m)
 {
   static stralloc q;
   struct collect *c = ctx;
   const char *why;
   if (m->null) return bad_addr(c, "", "the null address is no recipient");
-  if (sm_qualify(&q, m->addr, m->len, c->cfg->domain) == -1) { c->why = "out of memory"; return -2; }
+  if (rcpts_qualify(&q, m->addr, m->len, c->cfg->domain) == -1) { c->why = "out of memory"; return -2; }
   if ((why = address_check(q.s, q.len - 1, ADDR_UTF8))) return bad_addr(c, q.s, why);
-  if (sm_rcpts_add(c->r, q.s, q.len - 1) == -1) { c->why = "out of memory or too many recipients"; return -2; }
+  if (rcpts_add(c->r, q.s, q.len - 1) == -1) { c->why = "out of memory or too many recipients"; return -2; }
   return 0;
 }
 
-int sm_rcpt_args(const struct sm_args *a, const struct config *cfg, struct sm_rcpts *r, const char **why)
+int rcpts_args(const struct args *a, const struct config *cfg, struct rcpts *r, const char **why)
 {
   static struct collect c;
   int i;
@@ -124,7 +124,7 @@ int sm_rcpt_args(const struct sm_args *a, const struct config *cfg, struct sm_rc
     const char *s = a->rcpt[i];
     size_t len = str_len(s);
     if (all_blank(s, len)) { *why = "empty recipient argument"; return -1; }
-    if (sm_addrlist(s, len, on_rcpt, &c, why) != 0) {
+    if (rfc5322_addrlist(s, len, on_rcpt, &c, why) != 0) {
       if (c.why) *why = c.why;
       else if (stralloc_copys(&c.why_text, "bad recipient argument '") && stralloc_cats(&c.why_text, s)
                && stralloc_cats(&c.why_text, "': ") && stralloc_cats(&c.why_text, *why) && stralloc_0(&c.why_text))

@@ -1,4 +1,4 @@
-/* sendmail_mail.c - sendmail -bm (the default): read a message, build its
+/* mail.c - sendmail -bm (the default): read a message, build its
  * envelope, fix its header section and hand both to the injector.
  *
  * Everything on the command line is checked before a byte of the message
@@ -42,15 +42,15 @@ struct caller {
 
 /* struct mail - one submission */
 struct mail {
-  const struct sm_args *a;
+  const struct args *a;
   const struct config *cfg;
   struct caller who;
   stralloc sender;          /* envelope sender, NUL-terminated; "" null */
   stralloc own;             /* the caller's address (rewritten), NUL-terminated */
   stralloc locals;          /* "hostname domain localhost" */
   stralloc envid;           /* -V as xtext */
-  struct sm_rcpts rcpts;
-  struct sm_message m;
+  struct rcpts rcpts;
+  struct message m;
   stralloc hdr;             /* the fixed header section */
   int msgfd;                /* the finished message, or -1 */
   int complete;             /* msgfd holds all of it */
@@ -62,7 +62,7 @@ struct mail {
 /* usage - a command-line problem: nothing was read, nothing queued */
 static int usage(const char *a, const char *b, const char *c)
 {
-  sm_say(a, b, c);
+  run_say(a, b, c);
   return EX_USAGE;
 }
 
@@ -127,16 +127,16 @@ static int caller_load(struct caller *w, const struct config *cfg)
   errno = 0;
   if (!(pw = getpwuid((uid_t)w->uid))) {
     if (errno && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM) {
-      sm_say("unable to read the password file: ", strerror(errno), "");
+      run_say("unable to read the password file: ", strerror(errno), "");
       return EX_TEMPFAIL;
     }
-    sm_say("no login name for user id ", num_str(n, w->uid), " (no passwd entry)");
+    run_say("no login name for user id ", num_str(n, w->uid), " (no passwd entry)");
     return EX_NOUSER;
   }
   if (!home || home[0] != '/' || str_len(home) > 4000) home = pw->pw_dir;
   if (!stralloc_copys(&w->login, pw->pw_name) || !stralloc_0(&w->login) || !stralloc_copys(&w->home, home)
       || !stralloc_0(&w->home) || gecos_name(&w->gecos, pw->pw_gecos, pw->pw_name) == -1) {
-    sm_say("out of memory", "", "");
+    run_say("out of memory", "", "");
     return EX_TEMPFAIL;
   }
   w->trusted = trusted(cfg->sendmail_trusted_users, pw);
@@ -166,7 +166,7 @@ static const char *fullname(const struct mail *x)
 /* struct one - the single mailbox of a -f value */
 struct one { unsigned int n; int null; stralloc addr; };
 
-static int on_one(void *ctx, const struct sm_mailbox *m)
+static int on_one(void *ctx, const struct rfc5322_mailbox *m)
 {
   struct one *o = ctx;
   o->n++;
@@ -186,7 +186,7 @@ static int own_address(stralloc *sa, const struct mail *x)
 static int is_caller(const struct mail *x, const char *addr)
 {
   size_t len = str_len(addr), at = address_at(addr, len), n = str_len(x->who.login.s);
-  return at == n && !byte_diff(addr, n, x->who.login.s) && sm_is_local(addr, len, x->locals.s);
+  return at == n && !byte_diff(addr, n, x->who.login.s) && rfc5322_is_local(addr, len, x->locals.s);
 }
 
 /* sender_arg - the -f/-r value into x->sender: one address (qualified)
@@ -197,11 +197,11 @@ static int sender_arg(struct mail *x)
   struct one o;
   int r;
   byte_zero(&o, sizeof o);
-  r = sm_addrlist(s, str_len(s), on_one, &o, &why);
+  r = rfc5322_addrlist(s, str_len(s), on_one, &o, &why);
   if (r == -1) r = usage("bad sender address: ", s, why);
   else if (r || o.n > 1) r = usage("more than one sender address: ", s, "");
   else if (!o.n || o.null) r = stralloc_copys(&x->sender, "") && stralloc_0(&x->sender) ? 0 : usage("out of memory", "", "");
-  else if (sm_qualify(&x->sender, o.addr.s, o.addr.len, x->cfg->domain) == -1) r = usage("out of memory", "", "");
+  else if (rcpts_qualify(&x->sender, o.addr.s, o.addr.len, x->cfg->domain) == -1) r = usage("out of memory", "", "");
   else if ((why = address_check(x->sender.s, x->sender.len - 1, ADDR_UTF8))) r = usage("bad sender address: ", s, why);
   stralloc_free(&o.addr);
   return r;
@@ -214,7 +214,7 @@ static int sender_resolve(struct mail *x)
   const char *rw = x->cfg->sendmail_rewrite_sender, *why;
   int r;
   if (*rw && (why = address_check(rw, str_len(rw), ADDR_UTF8))) {
-    sm_say("bad sendmail_rewrite_sender in the configuration: ", why, "");
+    run_say("bad sendmail_rewrite_sender in the configuration: ", why, "");
     return EX_CONFIG;
   }
   if (own_address(&x->own, x) == -1) return usage("out of memory", "", "");
@@ -222,7 +222,7 @@ static int sender_resolve(struct mail *x)
     if (!stralloc_copy(&x->sender, &x->own)) return usage("out of memory", "", "");
   } else if ((r = sender_arg(x))) return r;
   if (*rw) {
-    if (*x->sender.s && sm_is_local(x->sender.s, x->sender.len - 1, x->locals.s)
+    if (*x->sender.s && rfc5322_is_local(x->sender.s, x->sender.len - 1, x->locals.s)
         && (!stralloc_copys(&x->sender, rw) || !stralloc_0(&x->sender))) return usage("out of memory", "", "");
     if (!stralloc_copys(&x->own, rw) || !stralloc_0(&x->own)) return usage("out of memory", "", "");
   }
@@ -248,7 +248,7 @@ static int xtext(stralloc *out, const char *s)
 /* tags_check - -B, -R, -V, -N and -F, before anything is read */
 static int tags_check(struct mail *x)
 {
-  const struct sm_args *a = x->a;
+  const struct args *a = x->a;
   struct envelope e;
   const char *why = 0;
   int r = 0;
@@ -280,7 +280,7 @@ static int failed(struct mail *x, int code, const char *reply, const char *detai
   char uid[NUM_ULONG];
   const char *t = reply;
   if (stralloc_copys(&text, reply) && stralloc_cats(&text, detail ? detail : "") && stralloc_0(&text)) t = text.s;
-  if (x->a->errmode != 'q') sm_say(t, "", "");
+  if (x->a->errmode != 'q') run_say(t, "", "");
   log_event(0, "status", "failed", "uid", num_str(uid, x->who.uid), "reply", t, (char *)0);
   if (x->a->errmode == 'm' || x->a->errmode == 'w' || x->a->errmode == 'e') {
     int done = -1;
@@ -300,7 +300,7 @@ static int temp(struct mail *x, int code, const char *what)
 /* ----------------------------------------------------------- reading */
 
 /* fix_setup - what the header fixing needs to know */
-static void fix_setup(struct mail *x, struct sm_fix *f)
+static void fix_setup(struct mail *x, struct fix *f)
 {
   static char rnd[17];
   unsigned char b[8];
@@ -349,24 +349,24 @@ static int read_message(struct mail *x)
   static char inspace[65536], outspace[65536];
   buffer in = BUFFER_INIT(read, 0, inspace, sizeof inspace), out;
   unsigned long limit = x->cfg->message_size_limit;
-  struct sm_fix f;
+  struct fix f;
   const char *why;
   int r;
   x->m.in = &in;
   x->m.dot_ends = x->a->dot_ends;
-  r = sm_read_headers(&x->m, &why);
+  r = headers_read(&x->m, &why);
   if (r == SM_EDATA) return failed(x, EX_DATAERR, "554 5.6.0 Message refused: ", why);
   if (r == SM_EIO) return failed(x, EX_IOERR, "451 4.3.0 Unable to read the message: ", strerror(errno));
   if (r) return temp(x, EX_TEMPFAIL, "Out of memory");
   fix_setup(x, &f);
-  if (sm_fix_headers(&x->m, &f, &x->hdr, &why) == -1)
+  if (fix_headers(&x->m, &f, &x->hdr, &why) == -1)
     return str_diff(why, "out of memory") ? failed(x, EX_DATAERR, "554 5.1.3 Message refused: ", why) : temp(x, EX_TEMPFAIL, "Out of memory");
   if (too_many_hops(x)) return failed(x, EX_DATAERR, "554 5.4.0 Message refused: too many hops (Received: header fields), a mail loop?", 0);
   if ((x->msgfd = memfd_create("sendmail", MFD_CLOEXEC)) == -1) return temp(x, EX_OSERR, "Unable to make a memory file");
   if (limit && x->hdr.len > limit) return failed(x, EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
   wbuf_init(&out, x->msgfd, outspace, sizeof outspace);
   if (buffer_put(&out, x->hdr.s, x->hdr.len)) return temp(x, EX_TEMPFAIL, "Unable to keep the message in memory");
-  r = sm_copy_body(&x->m, &out, limit ? limit - x->hdr.len : SM_NO_LIMIT);
+  r = headers_copy_body(&x->m, &out, limit ? limit - x->hdr.len : SM_NO_LIMIT);
   if (r == SM_EBIG) return failed(x, EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
   if (r == SM_EIO) return failed(x, EX_IOERR, "451 4.3.0 Unable to read the message: ", strerror(errno));
   if (r || wbuf_flush(&out) == -1) return temp(x, EX_TEMPFAIL, "Unable to keep the message in memory");
@@ -413,7 +413,7 @@ static int envelope_memfd(struct mail *x)
 }
 
 /* show_log - the injector's lines before its reply (with -v or on failure) */
-static void show_log(const struct inject_result *res)
+static void show_log(const struct child_result *res)
 {
   size_t end = res->log.len, nl;
   while (end && res->log.s[end - 1] == '\n') end--;
@@ -425,17 +425,17 @@ static void show_log(const struct inject_result *res)
 /* inject - run the injector on the message and its envelope */
 static int inject(struct mail *x)
 {
-  static struct inject_result res;
+  static struct child_result res;
   char n[NUM_ULONG];
   int envfd = envelope_memfd(x), r;
   if (envfd == -1) return temp(x, EX_TEMPFAIL, "Unable to write the envelope");
   if (lseek(x->msgfd, 0, SEEK_SET) != 0) { close(envfd); return temp(x, EX_OSERR, "Unable to rewind the message"); }
-  r = sm_run_injector(x->cfg, x->msgfd, envfd, &res);
+  r = run_injector(x->cfg, x->msgfd, envfd, &res);
   close(envfd);
   if (r == -1) return failed(x, EX_OSERR, "451 4.3.0 Unable to run the injector ", x->cfg->injector);
   if (x->a->verbose || res.code) show_log(&res);
   if (res.code == 0) {
-    if (x->a->verbose) sm_say(res.reply, "", "");
+    if (x->a->verbose) run_say(res.reply, "", "");
     return 0;
   }
   if (res.reply[0]) return failed(x, res.code, res.reply, 0);
@@ -462,7 +462,7 @@ static int rcpts_check(struct mail *x)
   return 0;
 }
 
-int sm_mail(const struct sm_args *a, const struct config *cfg)
+int mail_send(const struct args *a, const struct config *cfg)
 {
   static struct mail x;
   const char *why = 0;
@@ -471,7 +471,7 @@ int sm_mail(const struct sm_args *a, const struct config *cfg)
   if (!stralloc_copys(&x.locals, cfg->hostname) || !stralloc_cats(&x.locals, " ") || !stralloc_cats(&x.locals, cfg->domain)
       || !stralloc_cats(&x.locals, " localhost") || !stralloc_0(&x.locals)) return usage("out of memory", "", "");
   if ((r = caller_load(&x.who, cfg)) || (r = sender_resolve(&x)) || (r = tags_check(&x))) return r;
-  if (sm_rcpt_args(a, cfg, &x.rcpts, &why) == -1) return usage(why, "", "");
+  if (rcpts_args(a, cfg, &x.rcpts, &why) == -1) return usage(why, "", "");
   if (!a->extract && !x.rcpts.n) return usage("no recipients given (name them, or use -t to take them from the message)", "", "");
   if ((r = read_message(&x))) return r;
   if (!x.rcpts.n) return failed(&x, EX_DATAERR, "554 5.5.1 No recipient addresses found in the message header", 0);
@@ -498,14 +498,14 @@ static int copy_fd(buffer *b, int fd, unsigned long max)
 /* notice_text - the returned message's header and body */
 static int notice_text(buffer *b, struct mail *x, const char *reason, const char *to)
 {
-  struct sm_fix f;
+  struct fix f;
   stralloc id = { 0 };
   char date[DATE_MAX];
   off_t size = x->complete ? lseek(x->msgfd, 0, SEEK_END) : 0;
   int ok;
   fix_setup(x, &f);
   date_rfc5322(date, f.now, 1);
-  ok = sm_message_id(&id, &f) == 0
+  ok = fix_message_id(&id, &f) == 0
     && !buffer_puts(b, "From: Mail Delivery System <MAILER-DAEMON@") && !buffer_puts(b, x->cfg->hostname)
     && !buffer_puts(b, ">\nTo: <") && !buffer_puts(b, to) && !buffer_puts(b, ">\nSubject: Undelivered Mail: your message was not queued\nDate: ")
     && !buffer_puts(b, date) && !buffer_puts(b, "\nMessage-ID: ") && !buffer_put(b, id.s, id.len)
@@ -527,7 +527,7 @@ static int notice_text(buffer *b, struct mail *x, const char *reason, const char
 static int mail_back(struct mail *x, const char *reason)
 {
   static char space[8192];
-  static struct inject_result res;
+  static struct child_result res;
   stralloc to = { 0 };
   struct envelope e;
   buffer b;
@@ -539,8 +539,8 @@ static int mail_back(struct mail *x, const char *reason)
     && (!has_8bit(to.s) || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT));
   if (ok) { wbuf_init(&b, envfd, space, sizeof space); ok = envelope_write(&b, &e) == 0 && wbuf_flush(&b) == 0; }
   ok = ok && lseek(fd, 0, SEEK_SET) == 0 && lseek(envfd, 0, SEEK_SET) == 0
-    && sm_run_injector(x->cfg, fd, envfd, &res) == 0 && res.code == 0;
-  if (ok && x->a->errmode != 'q') sm_say("the message was returned to <", to.s, ">");
+    && run_injector(x->cfg, fd, envfd, &res) == 0 && res.code == 0;
+  if (ok && x->a->errmode != 'q') run_say("the message was returned to <", to.s, ">");
   envelope_free(&e);
   stralloc_free(&to);
   if (fd != -1) close(fd);
@@ -558,11 +558,11 @@ static int dead_letter(struct mail *x)
   if (!stralloc_copys(&path, x->who.home.s) || !stralloc_cats(&path, "/dead.letter") || !stralloc_0(&path)) return -1;
   r = mbox_append(path.s, x->msgfd, x->sender.s, "", 0, &what, &arg);
   if (x->a->errmode != 'q') {
-    if (r == MBOX_OK) sm_say("the message was saved in ", path.s, "");
+    if (r == MBOX_OK) run_say("the message was saved in ", path.s, "");
     else if (stralloc_copys(&why, what) && stralloc_cats(&why, arg) && stralloc_cats(&why, r == MBOX_TEMP ? ": " : "")
              && stralloc_cats(&why, r == MBOX_TEMP ? strerror(errno) : "") && stralloc_0(&why))
-      sm_say("unable to save the message: ", why.s, "");
-    else sm_say("unable to save the message in ", path.s, "");
+      run_say("unable to save the message: ", why.s, "");
+    else run_say("unable to save the message in ", path.s, "");
   }
   stralloc_free(&why);
   stralloc_free(&path);

@@ -1,9 +1,9 @@
 /* fuzz_sendmail.c - libFuzzer target for what sendmail(8) reads from its
- * caller: the RFC 5322 address-list parser (sm_addrlist), header
- * qualification (sm_qualify_text), the header reader and body copy
- * (sm_read_headers, sm_copy_body) with the header fixing on top
- * (sm_fix_headers), display names (sm_phrase) and the queue listing
- * conversions (sm_json, sm_select_ids).  Besides crashes it checks:
+ * caller: the RFC 5322 address-list parser (rfc5322_addrlist), header
+ * qualification (rfc5322_qualify_text), the header reader and body copy
+ * (headers_read, headers_copy_body) with the header fixing on top
+ * (fix_headers), display names (rfc5322_phrase) and the queue listing
+ * conversions (listing_json, listing_select_ids).  Besides crashes it checks:
  * every mailbox span lies inside the input and in order; qualified text
  * parses again and qualifying it twice changes nothing; a display name we
  * write parses back to the one mailbox after it; the fixed header section
@@ -19,8 +19,8 @@
 
 struct span { size_t len, count; };
 
-/* span_ok - sm_addrlist callback: the mailbox lies where it may */
-static int span_ok(void *ctx, const struct sm_mailbox *m)
+/* span_ok - rfc5322_addrlist callback: the mailbox lies where it may */
+static int span_ok(void *ctx, const struct rfc5322_mailbox *m)
 {
   struct span *s = ctx;
   if (m->start > m->end || m->end > s->len) abort();
@@ -37,20 +37,20 @@ static void addresses(const char *d, size_t n)
   static stralloc once, twice;
   struct span sp = { n, 0 }, sp2;
   const char *why;
-  int r = sm_addrlist(d, n, span_ok, &sp, &why);
+  int r = rfc5322_addrlist(d, n, span_ok, &sp, &why);
   if (r != 0 && r != -1) abort();
-  if (sm_qualify_text(d, n, "ex.test", 0, "ex.test localhost", &once) == 0) {
+  if (rfc5322_qualify_text(d, n, "ex.test", 0, "ex.test localhost", &once) == 0) {
     if (r != 0) abort();     /* qualified means it parsed */
     sp2.len = once.len; sp2.count = 0;
-    if (sm_addrlist(once.s, once.len, span_ok, &sp2, &why) != 0 || sp2.count != sp.count) abort();
-    if (sm_qualify_text(once.s, once.len, "ex.test", 0, "ex.test localhost", &twice) != 0) abort();
+    if (rfc5322_addrlist(once.s, once.len, span_ok, &sp2, &why) != 0 || sp2.count != sp.count) abort();
+    if (rfc5322_qualify_text(once.s, once.len, "ex.test", 0, "ex.test localhost", &twice) != 0) abort();
     if (twice.len != once.len || memcmp(twice.s, once.s, once.len)) abort();
   }
-  sm_qualify_text(d, n, "ex.test", "one@smart.test", "ex.test localhost", &once);
+  rfc5322_qualify_text(d, n, "ex.test", "one@smart.test", "ex.test localhost", &once);
 }
 
 /* phrase - a display name we write parses back around its mailbox */
-static int one_addr(void *ctx, const struct sm_mailbox *m)
+static int one_addr(void *ctx, const struct rfc5322_mailbox *m)
 {
   if (m->null || strcmp(m->addr, "a@b.test")) abort();
   ++*(int *)ctx;
@@ -64,8 +64,8 @@ static void phrase(const char *d, size_t n)
   size_t i;
   if (n > SM_FULLNAME_MAX) n = SM_FULLNAME_MAX;
   for (i = 0; i < n; i++) if ((unsigned char)d[i] < 32 || d[i] == 127) return;   /* refused before */
-  if (sm_phrase(&p, d, n) == 0 && stralloc_cats(&p, " <a@b.test>")) {
-    if (sm_addrlist(p.s, p.len, one_addr, &count, &why) != 0 || count != 1) abort();
+  if (rfc5322_phrase(&p, d, n) == 0 && stralloc_cats(&p, " <a@b.test>")) {
+    if (rfc5322_addrlist(p.s, p.len, one_addr, &count, &why) != 0 || count != 1) abort();
   }
   stralloc_free(&p);
 }
@@ -74,10 +74,10 @@ static void phrase(const char *d, size_t n)
 static void message(const char *d, size_t n, int dot_ends)
 {
   static char inspace[256], outspace[256];
-  static struct sm_message m;
-  static struct sm_rcpts rc;
+  static struct message m;
+  static struct rcpts rc;
   static stralloc hdr;
-  struct sm_fix f;
+  struct fix f;
   buffer in, out;
   const char *why;
   int fd = memfd_create("in", 0), ofd = open("/dev/null", O_WRONLY);
@@ -86,22 +86,22 @@ static void message(const char *d, size_t n, int dot_ends)
   buffer_init(&out, write, ofd, outspace, sizeof outspace);
   memset(&m, 0, sizeof m);
   m.in = &in; m.dot_ends = dot_ends;
-  if (sm_read_headers(&m, &why) == SM_OK) {
+  if (headers_read(&m, &why) == SM_OK) {
     memset(&f, 0, sizeof f);
     f.hostname = "mx.ex.test"; f.domain = "ex.test"; f.locals = "mx.ex.test ex.test localhost";
     f.login = "u"; f.fullname = "U Ser"; f.sender = "u@ex.test"; f.own = "u@ex.test"; f.random = "0";
     f.untrusted = n & 1; f.extract = 1; f.warn_flag = n & 2 ? 'f' : 0; f.rcpts = &rc;
     f.rewrite = n & 4 ? "one@smart.test" : 0;
-    if (sm_fix_headers(&m, &f, &hdr, &why) == 0) {
+    if (fix_headers(&m, &f, &hdr, &why) == 0) {
       size_t i;
       if (hdr.len < 2 || hdr.s[hdr.len - 1] != '\n' || hdr.s[hdr.len - 2] != '\n') abort();
       for (i = 0; i + 4 < hdr.len; i++)
         if ((i == 0 || hdr.s[i - 1] == '\n') && (hdr.s[i] == 'B' || hdr.s[i] == 'b') && !strncasecmp(hdr.s + i, "bcc:", 4)) abort();
     }
-    sm_copy_body(&m, &out, n & 8 ? 100 : SM_NO_LIMIT);
+    headers_copy_body(&m, &out, n & 8 ? 100 : SM_NO_LIMIT);
   }
-  sm_message_free(&m);
-  sm_rcpts_free(&rc);
+  headers_free(&m);
+  rcpts_free(&rc);
   close(fd);
   close(ofd);
 }
@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   message(d, size, 1);
   message(d, size, 0);
   json.len = 0;
-  sm_json(d, size, &json);
-  sm_select_ids(d, size, "IRS"[size % 3], "a", &ids);
+  listing_json(d, size, &json);
+  listing_select_ids(d, size, "IRS"[size % 3], "a", &ids);
   return 0;
 }

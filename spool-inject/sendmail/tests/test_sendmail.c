@@ -2,26 +2,26 @@
  * command line, RFC 5322 address lists, qualification, display names, the
  * header reader and body copy, header fixing, the recipient set and the
  * queue listing conversions. */
-#include "../../lib/tests/t.h"
+#include "../../../lib/tests/t.h"
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include "str.h"
 #include "../sendmail.h"
 
-/* parse - sm_args_parse on a NULL-terminated list */
-static int parse(struct sm_args *a, const char **v)
+/* parse - args_parse on a NULL-terminated list */
+static int parse(struct args *a, const char **v)
 {
   int n = 0;
-  sm_args_free(a);
+  args_free(a);
   memset(a, 0, sizeof *a);
   while (v[n]) n++;
-  return sm_args_parse(a, n, (char **)v);
+  return args_parse(a, n, (char **)v);
 }
 
 /* collected addresses of an address list, "a|b|c", or "ERR:why" */
 static char got[4096];
-static int on_mb(void *ctx, const struct sm_mailbox *m)
+static int on_mb(void *ctx, const struct rfc5322_mailbox *m)
 {
   (void)ctx;
   if (got[0]) strcat(got, "|");
@@ -33,14 +33,14 @@ static const char *list(const char *s)
 {
   const char *why;
   got[0] = 0;
-  if (sm_addrlist(s, strlen(s), on_mb, 0, &why) == -1) { snprintf(got, sizeof got, "ERR:%s", why); }
+  if (rfc5322_addrlist(s, strlen(s), on_mb, 0, &why) == -1) { snprintf(got, sizeof got, "ERR:%s", why); }
   return got;
 }
 
 static stralloc q;
 static const char *qualify(const char *s, const char *rewrite)
 {
-  sm_qualify_text(s, strlen(s), "ex.test", rewrite, "mx.ex.test ex.test localhost", &q);
+  rfc5322_qualify_text(s, strlen(s), "ex.test", rewrite, "mx.ex.test ex.test localhost", &q);
   stralloc_0(&q);
   return q.s;
 }
@@ -56,28 +56,28 @@ static void input(const char *s, size_t len)
   buffer_init(&inbuf, read, fd, inspace, sizeof inspace);
 }
 
-/* body - sm_copy_body of s (headers first) into out, as a string */
+/* body - headers_copy_body of s (headers first) into out, as a string */
 static stralloc outsa;
 static char outspace[16];
 static ssize_t out_write(int fd, const char *x, size_t n) { (void)fd; return stralloc_catb(&outsa, x, n) ? (ssize_t)n : -1; }
-static unsigned long body_limit = SM_NO_LIMIT;   /* sm_copy_body's budget in whole() */
+static unsigned long body_limit = SM_NO_LIMIT;   /* headers_copy_body's budget in whole() */
 static int copy_result;                          /* and what it returned */
 static const char *whole(const char *s, size_t len, int dot_ends, int *hr)
 {
-  static struct sm_message m;
+  static struct message m;
   buffer out;
   const char *why;
-  sm_message_free(&m);
+  headers_free(&m);
   memset(&m, 0, sizeof m);
   input(s, len);
   m.in = &inbuf; m.dot_ends = dot_ends;
   outsa.len = 0;
-  *hr = sm_read_headers(&m, &why);
+  *hr = headers_read(&m, &why);
   if (*hr) return why;
   stralloc_catb(&outsa, m.hdr.s, m.hdr.len);
   stralloc_cats(&outsa, "\n--\n");
   buffer_init(&out, out_write, 1, outspace, sizeof outspace);
-  if ((copy_result = sm_copy_body(&m, &out, body_limit)) != SM_OK || buffer_flush(&out)) return "copy failed";
+  if ((copy_result = headers_copy_body(&m, &out, body_limit)) != SM_OK || buffer_flush(&out)) return "copy failed";
   stralloc_0(&outsa);
   return outsa.s;
 }
@@ -87,7 +87,7 @@ static const char *whole(const char *s, size_t len, int dot_ends, int *hr)
 
 static void test_args(void)
 {
-  static struct sm_args a;
+  static struct args a;
   const char *v1[] = { "sendmail", "-FCronDaemon", "-i", "-odi", "-oem", "-oi", "-t", "-f", "root", 0 };
   T_OK("args: cronie line", parse(&a, v1) == 0 && a.extract && !a.dot_ends && a.errmode == 'm'
        && !strcmp(a.sender, "root") && !strcmp(a.fullname, "CronDaemon") && a.nrcpt == 0 && a.mode == SM_MAIL);
@@ -135,7 +135,7 @@ static void test_args(void)
   T_OK("args: -bv takes addresses", parse(&a, v20) == 0 && a.mode == SM_VERIFY && a.nrcpt == 2);
   const char *v21[] = { "sendmail", "-bx", 0 };
   T_OK("args: unknown -b mode", parse(&a, v21) == -1);
-  sm_args_free(&a);
+  args_free(&a);
 }
 
 static void test_addrlist(void)
@@ -173,24 +173,24 @@ static void test_qualify(void)
   QUAL("qualify: unparseable left alone", "a <b", "a <b", 0);
   QUAL("qualify: rewrite local", "Me <one@smart.test>, x@far.test", "Me <root@mx.ex.test>, x@far.test", "one@smart.test");
   QUAL("qualify: rewrite bare", "one@smart.test (me)", "alice (me)", "one@smart.test");
-  T_OK("is_local: hostname", sm_is_local("a@MX.ex.test", 12, "mx.ex.test ex.test localhost"));
-  T_OK("is_local: far", !sm_is_local("a@far.test", 10, "mx.ex.test ex.test localhost"));
+  T_OK("is_local: hostname", rfc5322_is_local("a@MX.ex.test", 12, "mx.ex.test ex.test localhost"));
+  T_OK("is_local: far", !rfc5322_is_local("a@far.test", 10, "mx.ex.test ex.test localhost"));
 }
 
 static void test_phrase(void)
 {
   stralloc p = { 0 };
-  sm_phrase(&p, "CronDaemon", 10);
+  rfc5322_phrase(&p, "CronDaemon", 10);
   T_STR("phrase: atom", "CronDaemon", p.s, p.len);
-  p.len = 0; sm_phrase(&p, "Doe, J. \"x\"", 11);
+  p.len = 0; rfc5322_phrase(&p, "Doe, J. \"x\"", 11);
   T_STR("phrase: quoted", "\"Doe, J. \\\"x\\\"\"", p.s, p.len);
-  p.len = 0; sm_phrase(&p, "J\xc3\xb6rg", 5);
+  p.len = 0; rfc5322_phrase(&p, "J\xc3\xb6rg", 5);
   T_STR("phrase: encoded word", "=?UTF-8?B?SsO2cmc=?=", p.s, p.len);
   p.len = 0;
   char longname[120];
   memset(longname, 0, sizeof longname);
   for (int i = 0; i < 40; i++) memcpy(longname + 2 * i, "\xc3\xa9", 2);
-  sm_phrase(&p, longname, 80);
+  rfc5322_phrase(&p, longname, 80);
   stralloc_0(&p);
   T_OK("phrase: long names split into words of at most 75 bytes", strstr(p.s, "?= =?UTF-8?B?") && strlen(strstr(p.s, " ") + 1) <= 75);
   stralloc_free(&p);
@@ -257,21 +257,21 @@ static void test_message(void)
 
 static void test_fix(void)
 {
-  static struct sm_message m;
-  static struct sm_rcpts rc;
-  struct sm_fix f;
+  static struct message m;
+  static struct rcpts rc;
+  struct fix f;
   stralloc out = { 0 };
   const char *why;
   int r;
   const char *msg = "From: alice\nTo: bob, Carol <c@far.test>\nBcc: hidden@x.test\nReturn-Path: <x@y>\nSubject: s\n\nbody\n";
   input(msg, strlen(msg));
   memset(&m, 0, sizeof m); m.in = &inbuf; m.dot_ends = 1;
-  T_OK("fix: headers read", sm_read_headers(&m, &why) == 0 && m.nh == 5);
+  T_OK("fix: headers read", headers_read(&m, &why) == 0 && m.nh == 5);
   memset(&f, 0, sizeof f);
   f.hostname = "mx.ex.test"; f.domain = "ex.test"; f.locals = "mx.ex.test ex.test localhost";
   f.login = "alice"; f.uid = 1000; f.fullname = "Alice A"; f.sender = "alice@ex.test"; f.own = "alice@ex.test";
   f.untrusted = 1; f.extract = 1; f.now = 1700000000; f.usec = 5; f.pid = 42; f.random = "abcd"; f.rcpts = &rc;
-  r = sm_fix_headers(&m, &f, &out, &why);
+  r = fix_headers(&m, &f, &out, &why);
   stralloc_0(&out);
   T_OK("fix: ok", r == 0);
   T_OK("fix: Received on top", !strncmp(out.s, "Received: by mx.ex.test (postern sendmail, from userid 1000);\n\t", 62));
@@ -284,56 +284,56 @@ static void test_fix(void)
   T_OK("fix: ends with the empty line", out.len >= 3 && !strcmp(out.s + out.len - 3, "\n\n"));
   T_OK("fix: -t recipients with Bcc", rc.n == 3 && !strcmp(rc.s.s, "bob@ex.test") && strstr(rc.s.s + 12, "c@far.test")
        && !strcmp(rc.s.s + rc.s.len - 14, "hidden@x.test"));
-  sm_message_free(&m);
-  sm_rcpts_free(&rc);
+  headers_free(&m);
+  rcpts_free(&rc);
 
   msg = "From: boss@far.test\nSender: someone@else.test\nResent-To: r@x.test\nTo: not@x.test\n\nb\n";
   input(msg, strlen(msg));
   memset(&m, 0, sizeof m); m.in = &inbuf; m.dot_ends = 1;
-  sm_read_headers(&m, &why);
+  headers_read(&m, &why);
   f.warn_flag = 'f'; f.sender = "boss@far.test";
-  r = sm_fix_headers(&m, &f, &out, &why);
+  r = fix_headers(&m, &f, &out, &why);
   stralloc_0(&out);
   T_OK("fix: untrusted -f warned", r == 0 && strstr(out.s, "\nX-Authentication-Warning: mx.ex.test: alice set sender to boss@far.test using -f\n"));
   T_OK("fix: Sender names the untrusted caller, replacing his", strstr(out.s, "\nSender: alice@ex.test\n") && !strstr(out.s, "someone@else"));
   T_OK("fix: Resent-To wins for -t", rc.n == 1 && !strcmp(rc.s.s, "r@x.test"));
-  sm_message_free(&m);
-  sm_rcpts_free(&rc);
+  headers_free(&m);
+  rcpts_free(&rc);
 
   msg = "Subject: none\n\nb\n";
   input(msg, strlen(msg));
   memset(&m, 0, sizeof m); m.in = &inbuf; m.dot_ends = 1;
-  sm_read_headers(&m, &why);
+  headers_read(&m, &why);
   f.warn_flag = 0; f.sender = "alice@ex.test"; f.fullname = "J\xc3\xb6rg"; f.extract = 0;
-  r = sm_fix_headers(&m, &f, &out, &why);
+  r = fix_headers(&m, &f, &out, &why);
   stralloc_0(&out);
   T_OK("fix: From added with an encoded full name", r == 0 && strstr(out.s, "\nFrom: =?UTF-8?B?SsO2cmc=?= <alice@ex.test>\n"));
-  sm_message_free(&m);
+  headers_free(&m);
 
   msg = "To: a@b.test, \"broken\n\nb\n";
   input(msg, strlen(msg));
   memset(&m, 0, sizeof m); m.in = &inbuf; m.dot_ends = 1;
-  sm_read_headers(&m, &why);
+  headers_read(&m, &why);
   f.extract = 1;
-  r = sm_fix_headers(&m, &f, &out, &why);
+  r = fix_headers(&m, &f, &out, &why);
   T_OK("fix: a bad To: with -t is refused", r == -1 && strstr(why, "To:") && strstr(why, "quoted"));
-  sm_message_free(&m);
-  sm_rcpts_free(&rc);
+  headers_free(&m);
+  rcpts_free(&rc);
   stralloc_free(&out);
 }
 
 static void test_rcpts(void)
 {
-  static struct sm_rcpts r;
+  static struct rcpts r;
   char a[32];
   int i, ok = 1;
-  T_OK("rcpts: add", sm_rcpts_add(&r, "a@B.test", 8) == 1);
-  T_OK("rcpts: same with domain case", sm_rcpts_add(&r, "a@b.TEST", 8) == 0);
-  T_OK("rcpts: local part case matters", sm_rcpts_add(&r, "A@b.test", 8) == 1);
-  for (i = 0; i < 5000; i++) { int n = snprintf(a, sizeof a, "u%d@x.test", i); if (sm_rcpts_add(&r, a, (size_t)n) != 1) ok = 0; }
-  for (i = 0; i < 5000; i += 7) { int n = snprintf(a, sizeof a, "u%d@X.test", i); if (sm_rcpts_add(&r, a, (size_t)n) != 0) ok = 0; }
+  T_OK("rcpts: add", rcpts_add(&r, "a@B.test", 8) == 1);
+  T_OK("rcpts: same with domain case", rcpts_add(&r, "a@b.TEST", 8) == 0);
+  T_OK("rcpts: local part case matters", rcpts_add(&r, "A@b.test", 8) == 1);
+  for (i = 0; i < 5000; i++) { int n = snprintf(a, sizeof a, "u%d@x.test", i); if (rcpts_add(&r, a, (size_t)n) != 1) ok = 0; }
+  for (i = 0; i < 5000; i += 7) { int n = snprintf(a, sizeof a, "u%d@X.test", i); if (rcpts_add(&r, a, (size_t)n) != 0) ok = 0; }
   T_OK("rcpts: many, duplicates found", ok && r.n == 5002);
-  sm_rcpts_free(&r);
+  rcpts_free(&r);
 }
 
 static void test_listing(void)
@@ -343,7 +343,7 @@ static void test_listing(void)
                   "R\t1.2.3\tb@x.test\tfailed\t1\t0\t\t550 no\n"
                   "M\t4.5.6\t7\t1700000001\t\n";
   stralloc out = { 0 }, ids = { 0 };
-  T_OK("json: converts", sm_json(l, strlen(l), &out) == 0);
+  T_OK("json: converts", listing_json(l, strlen(l), &out) == 0);
   stralloc_0(&out);
   T_STR("json: two lines", "{\"queue_id\":\"1.2.3\",\"arrival_time\":1700000000,\"message_size\":100,\"sender\":\"s@x.test\",\"recipients\":["
         "{\"address\":\"a@far.test\",\"status\":\"pending\",\"tries\":2,\"next_try\":1700000600,\"destination\":\"smtp:far.test\","
@@ -351,14 +351,14 @@ static void test_listing(void)
         "\"destination\":\"\",\"reason\":\"550 no\"}]}\n"
         "{\"queue_id\":\"4.5.6\",\"arrival_time\":1700000001,\"message_size\":7,\"sender\":\"\",\"recipients\":[]}\n", out.s, out.len - 1);
   out.len = 0;
-  T_OK("json: garbage refused", sm_json("X\tfoo\n", 6, &out) == -1);
+  T_OK("json: garbage refused", listing_json("X\tfoo\n", 6, &out) == -1);
   out.len = 0;
-  sm_json_string(&out, "a\xff\x01\xc3\xa9", 5);
+  listing_json_string(&out, "a\xff\x01\xc3\xa9", 5);
   T_STR("json: bad UTF-8 and controls escaped", "\"a\\ufffd\\u0001\xc3\xa9\"", out.s, out.len);
-  T_OK("select: -qR pending recipient", sm_select_ids(l, strlen(l), 'R', "FAR.test", &ids) == 1 && !strcmp(ids.s, "1.2.3"));
-  T_OK("select: -qR ignores failed", sm_select_ids(l, strlen(l), 'R', "b@x", &ids) == 0);
-  T_OK("select: -qS", sm_select_ids(l, strlen(l), 'S', "s@x", &ids) == 1);
-  T_OK("select: -qI", sm_select_ids(l, strlen(l), 'I', "5.6", &ids) == 1 && !strcmp(ids.s, "4.5.6"));
+  T_OK("select: -qR pending recipient", listing_select_ids(l, strlen(l), 'R', "FAR.test", &ids) == 1 && !strcmp(ids.s, "1.2.3"));
+  T_OK("select: -qR ignores failed", listing_select_ids(l, strlen(l), 'R', "b@x", &ids) == 0);
+  T_OK("select: -qS", listing_select_ids(l, strlen(l), 'S', "s@x", &ids) == 1);
+  T_OK("select: -qI", listing_select_ids(l, strlen(l), 'I', "5.6", &ids) == 1 && !strcmp(ids.s, "4.5.6"));
   stralloc_free(&out);
   stralloc_free(&ids);
 }

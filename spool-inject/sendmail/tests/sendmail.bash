@@ -1,4 +1,4 @@
-# spool-inject/tests/sendmail.bash - helpers for the sendmail tests
+# spool-inject/sendmail/tests/sendmail.bash - helpers for the sendmail tests
 # (sourced after tests/lib.bash; not a test itself: tests/run runs *.sh).
 #
 # sm_setup builds on queue-run's qr_setup (spool, maps, config under $T,

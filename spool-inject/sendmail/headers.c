@@ -1,4 +1,4 @@
-/* sendmail_headers.c - reading the caller's message: the header section
+/* headers.c - reading the caller's message: the header section
  * into memory (bounded), the body streamed.
  *
  * Line ends are normalised: CRLF becomes LF, a missing final newline is
@@ -38,11 +38,11 @@ static const char *header_ok(const char *x, size_t len)
 }
 
 /* add_field - a new field in m->h */
-static int add_field(struct sm_message *m, size_t name_len)
+static int add_field(struct message *m, size_t name_len)
 {
   if (m->nh == m->ah) {
     unsigned int a = m->ah ? m->ah * 2 : 32;
-    struct sm_header *h = realloc(m->h, a * sizeof *h);
+    struct header *h = realloc(m->h, a * sizeof *h);
     if (!h) return -1;
     m->h = h; m->ah = a;
   }
@@ -55,7 +55,7 @@ static int add_field(struct sm_message *m, size_t name_len)
 
 /* header_line - one line of the header section: 1 it was one, 0 it ends
  * the section (not a field), or an SM_ error */
-static int header_line(struct sm_message *m, const char *x, size_t len, const char **why)
+static int header_line(struct message *m, const char *x, size_t len, const char **why)
 {
   size_t name = 0;
   int cont = len && (x[0] == ' ' || x[0] == '\t');
@@ -74,7 +74,7 @@ static int header_line(struct sm_message *m, const char *x, size_t len, const ch
   return 1;
 }
 
-int sm_read_headers(struct sm_message *m, const char **why)
+int headers_read(struct message *m, const char **why)
 {
   static char line[SM_HEADER_MAX];
   size_t len;
@@ -103,13 +103,13 @@ int sm_read_headers(struct sm_message *m, const char **why)
   }
 }
 
-int sm_header_is(const struct sm_message *m, unsigned int k, const char *name)
+int headers_is(const struct message *m, unsigned int k, const char *name)
 {
   size_t n = str_len(name);
   return k < m->nh && m->h[k].name_len == n && !case_diffb(m->hdr.s + m->h[k].start, n, name);
 }
 
-const char *sm_header_value(const struct sm_message *m, unsigned int k, size_t *len)
+const char *headers_value(const struct message *m, unsigned int k, size_t *len)
 {
   const char *f = m->hdr.s + m->h[k].start;
   size_t colon = byte_chr(f, m->h[k].len, ':');
@@ -118,7 +118,7 @@ const char *sm_header_value(const struct sm_message *m, unsigned int k, size_t *
 }
 
 /* put - out of the body to out, counted against the budget */
-static int put(struct sm_message *m, buffer *out, const char *x, size_t len, unsigned long limit)
+static int put(struct message *m, buffer *out, const char *x, size_t len, unsigned long limit)
 {
   m->body_bytes += len;
   if (m->body_bytes > limit) return SM_EBIG;
@@ -127,7 +127,7 @@ static int put(struct sm_message *m, buffer *out, const char *x, size_t len, uns
 
 /* body_line - a whole line (LF consumed) of n bytes; 1 when it is the
  * final "." */
-static int body_line(struct sm_message *m, buffer *out, char *x, size_t n, int bol, unsigned long limit)
+static int body_line(struct message *m, buffer *out, char *x, size_t n, int bol, unsigned long limit)
 {
   int r;
   if (bol && m->dot_ends && (n == 1 || (n == 2 && x[1] == '\r')) && x[0] == '.') return 1;
@@ -138,7 +138,7 @@ static int body_line(struct sm_message *m, buffer *out, char *x, size_t n, int b
   return put(m, out, "\n", 1, limit);
 }
 
-int sm_copy_body(struct sm_message *m, buffer *out, unsigned long limit)
+int headers_copy_body(struct message *m, buffer *out, unsigned long limit)
 {
   static char piece[SM_LINE_CHUNK];
   size_t n;
@@ -172,7 +172,7 @@ int sm_copy_body(struct sm_message *m, buffer *out, unsigned long limit)
   return SM_OK;
 }
 
-void sm_message_free(struct sm_message *m)
+void headers_free(struct message *m)
 {
   stralloc_free(&m->hdr);
   stralloc_free(&m->first_body);

@@ -1,4 +1,4 @@
-/* sendmail_args.c - the sendmail(8) command line.
+/* args.c - the sendmail(8) command line.
  *
  * getopt(3) rules as Postfix's sendmail uses them, which every caller
  * expects: flags may be bundled (-ti), a flag's value may be glued (-fX,
@@ -32,14 +32,14 @@ static int plain_flag(char c)
 }
 
 /* bad - record a usage error; returns -1 */
-static int bad(struct sm_args *a, const char *why, const char *arg)
+static int bad(struct args *a, const char *why, const char *arg)
 {
   if (!a->error) { a->error = why; a->error_arg = arg; }
   return -1;
 }
 
 /* clean - no control character, not too long */
-static int clean(struct sm_args *a, const char *s, const char *what)
+static int clean(struct args *a, const char *s, const char *what)
 {
   size_t i;
   for (i = 0; s[i]; i++) {
@@ -64,7 +64,7 @@ static int is_interval(const char *s)
 }
 
 /* opt_q - -q, -qIsub, -qRsub, -qSsub, -q15m, -qp15m */
-static int opt_q(struct sm_args *a, const char *v)
+static int opt_q(struct args *a, const char *v)
 {
   static char qflag[4] = "-qX";
   if (clean(a, v, "-q") == -1) return -1;
@@ -87,7 +87,7 @@ static int opt_q(struct sm_args *a, const char *v)
 }
 
 /* opt_b - the mode letters of -b */
-static int opt_b(struct sm_args *a, const char *v)
+static int opt_b(struct args *a, const char *v)
 {
   if (!v[0] || v[1]) return bad(a, "unknown mode for flag -b:", v);
   switch (v[0]) {
@@ -103,14 +103,14 @@ static int opt_b(struct sm_args *a, const char *v)
 }
 
 /* error_mode - the letter of -oeX or -O ErrorMode=X, others ignored */
-static void error_mode(struct sm_args *a, const char *v)
+static void error_mode(struct args *a, const char *v)
 {
   if (in_set(v[0], "pmwqe") && !v[1]) a->errmode = v[0];
 }
 
 /* opt_o - sendmail's one-letter options: i, A, e?; the rest (-odi, -odb,
  * -om, -oL9, -o7, ...) are accepted and ignored, as Postfix does */
-static int opt_o(struct sm_args *a, const char *v)
+static int opt_o(struct args *a, const char *v)
 {
   switch (v[0]) {
   case 'i': a->dot_ends = 0; return 0;
@@ -128,7 +128,7 @@ static int yes(const char *v)
 
 /* opt_O - -O Name=value: IgnoreDots, ErrorMode and AliasFile are
  * honoured, every other option ignored */
-static int opt_O(struct sm_args *a, const char *v)
+static int opt_O(struct args *a, const char *v)
 {
   size_t eq = str_chr(v, '=');
   const char *val = v[eq] ? v + eq + 1 : 0;
@@ -139,7 +139,7 @@ static int opt_O(struct sm_args *a, const char *v)
 }
 
 /* opt_value - a flag with its value v */
-static int opt_value(struct sm_args *a, char c, const char *v)
+static int opt_value(struct args *a, char c, const char *v)
 {
   a->flag[0] = '-'; a->flag[1] = c; a->flag[2] = 0;
   if (clean(a, v, a->flag) == -1) return -1;
@@ -160,7 +160,7 @@ static int opt_value(struct sm_args *a, char c, const char *v)
 }
 
 /* opt_plain - a flag without a value */
-static void opt_plain(struct sm_args *a, char c)
+static void opt_plain(struct args *a, char c)
 {
   switch (c) {
   case 't': a->extract = 1; break;
@@ -172,7 +172,7 @@ static void opt_plain(struct sm_args *a, char c)
 }
 
 /* cluster - one argument of bundled flags; *i moves past a separate value */
-static int cluster(struct sm_args *a, int argc, char **argv, int *i)
+static int cluster(struct args *a, int argc, char **argv, int *i)
 {
   const char *s = argv[*i] + 1;
   for (; *s; s++) {
@@ -188,7 +188,7 @@ static int cluster(struct sm_args *a, int argc, char **argv, int *i)
   return 0;
 }
 
-const char *sm_base(const char *path)
+const char *args_base(const char *path)
 {
   const char *b = path;
   for (; *path; path++) if (*path == '/') b = path + 1;
@@ -196,7 +196,7 @@ const char *sm_base(const char *path)
 }
 
 /* long_option - --json and --machine, for -bp and mailq */
-static int long_option(struct sm_args *a, const char *s)
+static int long_option(struct args *a, const char *s)
 {
   if (!str_diff(s, "--json")) { a->list_format = SM_LIST_JSON; return 0; }
   if (!str_diff(s, "--machine")) { a->list_format = SM_LIST_MACHINE; return 0; }
@@ -204,10 +204,10 @@ static int long_option(struct sm_args *a, const char *s)
   return bad(a, "unknown flag", s);
 }
 
-int sm_args_parse(struct sm_args *a, int argc, char **argv)
+int args_parse(struct args *a, int argc, char **argv)
 {
   int i, only_rcpt = 0;
-  const char *me = argc > 0 && argv[0] ? sm_base(argv[0]) : "sendmail";
+  const char *me = argc > 0 && argv[0] ? args_base(argv[0]) : "sendmail";
   a->mode = !str_diff(me, "mailq") ? SM_LIST : !str_diff(me, "newaliases") ? SM_ALIASES : SM_MAIL;
   a->dot_ends = 1;
   a->errmode = 'p';
@@ -229,7 +229,7 @@ int sm_args_parse(struct sm_args *a, int argc, char **argv)
   return 0;
 }
 
-void sm_args_free(struct sm_args *a)
+void args_free(struct args *a)
 {
   free(a->rcpt);
   a->rcpt = 0;

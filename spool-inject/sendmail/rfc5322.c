@@ -1,4 +1,4 @@
-/* sendmail_rfc5322.c - RFC 5322 address lists, as sendmail -t and the
+/* rfc5322.c - RFC 5322 address lists, as sendmail -t and the
  * qualification of header addresses need them.
  *
  * The text (a field body, folded lines included) is first cut into
@@ -31,7 +31,7 @@ struct parser {
   struct tok *t;
   size_t n, i;           /* tokens, the next one */
   stralloc addr;         /* the canonical addr-spec being built */
-  int (*fn)(void *, const struct sm_mailbox *);
+  int (*fn)(void *, const struct rfc5322_mailbox *);
   void *ctx;
   const char *why;
 };
@@ -176,7 +176,7 @@ static int local_part(struct parser *p, size_t a, size_t b)
 /* addr_spec - local-part ["@" domain] at the current token */
 static int addr_spec(struct parser *p)
 {
-  struct sm_mailbox m;
+  struct rfc5322_mailbox m;
   size_t a = p->i;
   byte_zero(&m, sizeof m);
   if (peek(p) != TK_ATOM && peek(p) != TK_QSTR) return fail(p, "expected an address");
@@ -230,7 +230,7 @@ static int angle_addr(struct parser *p)
   int r;
   p->i++;
   if (peek(p) == '>') {   /* "<>": the null address */
-    struct sm_mailbox m;
+    struct rfc5322_mailbox m;
     byte_zero(&m, sizeof m);
     m.null = 1;
     m.addr = "";
@@ -290,8 +290,8 @@ static int address(struct parser *p)
   return mailbox(p);
 }
 
-int sm_addrlist(const char *text, size_t len,
-                int (*fn)(void *ctx, const struct sm_mailbox *m), void *ctx,
+int rfc5322_addrlist(const char *text, size_t len,
+                int (*fn)(void *ctx, const struct rfc5322_mailbox *m), void *ctx,
                 const char **why)
 {
   struct parser p;
@@ -311,7 +311,7 @@ int sm_addrlist(const char *text, size_t len,
   return r;
 }
 
-int sm_is_local(const char *addr, size_t len, const char *locals)
+int rfc5322_is_local(const char *addr, size_t len, const char *locals)
 {
   size_t at = 0, i, k;
   int quoted = 0;
@@ -340,8 +340,8 @@ struct qualify {
   stralloc at_domain;
 };
 
-/* qualify_one - sm_addrlist callback: note the edit for one mailbox */
-static int qualify_one(void *ctx, const struct sm_mailbox *m)
+/* qualify_one - rfc5322_addrlist callback: note the edit for one mailbox */
+static int qualify_one(void *ctx, const struct rfc5322_mailbox *m)
 {
   struct qualify *q = ctx;
   struct edit *e;
@@ -353,7 +353,7 @@ static int qualify_one(void *ctx, const struct sm_mailbox *m)
     q->e = x; q->a = a;
   }
   e = &q->e[q->n];
-  if (q->rewrite && sm_is_local(m->addr, m->len, q->locals)) {
+  if (q->rewrite && rfc5322_is_local(m->addr, m->len, q->locals)) {
     e->start = m->start; e->end = m->end; e->text = q->rewrite;
   } else if (!m->qualified) {
     e->start = e->end = m->local_end; e->text = q->at_domain.s;
@@ -362,7 +362,7 @@ static int qualify_one(void *ctx, const struct sm_mailbox *m)
   return 0;
 }
 
-int sm_qualify_text(const char *text, size_t len, const char *domain,
+int rfc5322_qualify_text(const char *text, size_t len, const char *domain,
                     const char *rewrite, const char *locals, stralloc *out)
 {
   struct qualify q;
@@ -373,7 +373,7 @@ int sm_qualify_text(const char *text, size_t len, const char *domain,
   q.domain = domain; q.rewrite = rewrite; q.locals = locals;
   out->len = 0;
   if (!stralloc_copys(&q.at_domain, "@") || !stralloc_cats(&q.at_domain, domain) || !stralloc_0(&q.at_domain)) r = -2;
-  else r = sm_addrlist(text, len, qualify_one, &q, &why);
+  else r = rfc5322_addrlist(text, len, qualify_one, &q, &why);
   ok = r == 0;
   for (k = 0; ok && k < q.n; k++) {
     ok = stralloc_catb(out, text + pos, q.e[k].start - pos) && stralloc_cats(out, q.e[k].text);
@@ -422,7 +422,7 @@ static int encoded_words(stralloc *out, const unsigned char *s, size_t len)
   return 0;
 }
 
-int sm_phrase(stralloc *out, const char *name, size_t len)
+int rfc5322_phrase(stralloc *out, const char *name, size_t len)
 {
   size_t i;
   for (i = 0; i < len; i++)

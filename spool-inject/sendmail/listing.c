@@ -1,79 +1,10 @@
-/* sendmail_run.c - running the programs sendmail drives (the injector,
- * queue-run, smtp-receive, postern-maps), and reading queue-run's
- * machine-readable listing (mailq --json, sendmail -qR/-qS/-qI).
- *
- * Children start through lib/inject.c: posix_spawn (vfork: no copy of our
- * memory) with our environment, or spool-inject's code in a forked child;
- * their stderr is captured so that the injector's last line, its SMTP
- * reply, can be passed on.  A child that runs longer than
- * SM_CHILD_SECONDS is killed, which counts as a temporary failure. */
-#include <sys/stat.h>
-#include <unistd.h>
+/* listing.c - reading queue-run's machine-readable listing: mailq --json,
+ * and the ids sendmail -qI/-qR/-qS selects. */
 #include "byte.h"
 #include "case.h"
-#include "errmsg.h"
 #include "str.h"
-#include "inject.h"
 #include "scan.h"
-#include "spool.h"
 #include "sendmail.h"
-
-extern char **environ;
-
-void sm_say(const char *a, const char *b, const char *c)
-{
-  const char *part[5] = { argv0 ? argv0 : "sendmail", ": ", a, b, c };
-  char out[2048];
-  size_t n = 0, i, k;
-  for (i = 0; i < 5; i++)
-    for (k = 0; part[i][k] && n < sizeof out - 1; k++) {
-      unsigned char ch = (unsigned char)part[i][k];
-      out[n++] = ch < 32 || ch == 127 ? '?' : (char)ch;
-    }
-  out[n++] = '\n';
-  if (write(2, out, n) < 0) return;
-}
-
-int sm_path(stralloc *sa, const struct config *cfg, const char *name)
-{
-  return stralloc_copys(sa, cfg->libexec_dir) && stralloc_cats(sa, "/") && stralloc_cats(sa, name)
-      && stralloc_0(sa) ? 0 : -1;
-}
-
-int sm_run(char *const argv[], int in, int out, stralloc *out_sa, struct inject_result *r)
-{
-  struct inject_child c;
-  if (inject_child_spawn(&c, argv, 0, in, out, out_sa) == -1) return -1;
-  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
-  return 0;
-}
-
-int sm_run_injector(const struct config *cfg, int in, int out, struct inject_result *r)
-{
-  struct inject_child c;
-  if (inject_child_start(&c, cfg, 0, in, out, 0) == -1) return -1;
-  inject_child_wait(&c, SM_CHILD_SECONDS, INJECT_KEEP_LOG, r);
-  return 0;
-}
-
-void sm_exec(char *const argv[])
-{
-  execve(argv[0], argv, environ);
-}
-
-int sm_queue_allowed(const struct config *cfg)
-{
-  stralloc q = { 0 };
-  struct stat st;
-  int ok;
-  if (getuid() == 0) return 1;
-  if (!stralloc_copys(&q, cfg->spool) || !stralloc_cats(&q, "/" SPOOL_QUEUE) || !stralloc_0(&q)) return 1;
-  ok = stat(q.s, &st) == -1 || st.st_uid == getuid();   /* no spool: queue-run says why */
-  stralloc_free(&q);
-  return ok;
-}
-
-/* ------------------------------------------------------------ listing */
 
 /* field - the k-th TAB-separated field of line[0..len) */
 static const char *field(const char *line, size_t len, unsigned int k, size_t *flen)
@@ -105,7 +36,7 @@ static size_t utf8_len(const unsigned char *s, size_t len)
   return n;
 }
 
-int sm_json_string(stralloc *out, const char *s, size_t len)
+int listing_json_string(stralloc *out, const char *s, size_t len)
 {
   static const char hex[] = "0123456789abcdef";
   size_t i = 0;
@@ -147,10 +78,10 @@ static int json_m(stralloc *out, const char *line, size_t len)
   const char *f[5];
   unsigned int k;
   for (k = 0; k < 5; k++) if (!(f[k] = field(line, len, k, &l[k]))) return -1;
-  return stralloc_cats(out, "{") && json_key(out, "queue_id", 1) == 0 && sm_json_string(out, f[1], l[1]) == 0
+  return stralloc_cats(out, "{") && json_key(out, "queue_id", 1) == 0 && listing_json_string(out, f[1], l[1]) == 0
       && json_key(out, "arrival_time", 0) == 0 && json_number(out, f[3], l[3]) == 0
       && json_key(out, "message_size", 0) == 0 && json_number(out, f[2], l[2]) == 0
-      && json_key(out, "sender", 0) == 0 && sm_json_string(out, f[4], l[4]) == 0
+      && json_key(out, "sender", 0) == 0 && listing_json_string(out, f[4], l[4]) == 0
       && stralloc_cats(out, ",\"recipients\":[") ? 0 : -1;
 }
 
@@ -164,12 +95,12 @@ static int json_r(stralloc *out, const char *line, size_t len, int first)
   for (k = 2; k < 8; k++) {
     const char *f = field(line, len, k, &l);
     if (!f || json_key(out, keys[k], k == 2) == -1) return -1;
-    if ((k == 4 || k == 5) ? json_number(out, f, l) == -1 : sm_json_string(out, f, l) == -1) return -1;
+    if ((k == 4 || k == 5) ? json_number(out, f, l) == -1 : listing_json_string(out, f, l) == -1) return -1;
   }
   return stralloc_cats(out, "}") ? 0 : -1;
 }
 
-int sm_json(const char *text, size_t len, stralloc *out)
+int listing_json(const char *text, size_t len, stralloc *out)
 {
   size_t pos = 0;
   int in_msg = 0, first = 1;
@@ -200,7 +131,7 @@ static int contains(const char *s, size_t len, const char *sub)
   return 0;
 }
 
-long sm_select_ids(const char *text, size_t len, char kind, const char *sub, stralloc *ids)
+long listing_select_ids(const char *text, size_t len, char kind, const char *sub, stralloc *ids)
 {
   size_t pos = 0, l, idl = 0;
   const char *id = 0, *f;

@@ -1,0 +1,35 @@
+/* inject_child.h - the injection client: how smtp-receive, sendmail,
+ * queue-run's notices and local-deliver's forwarding run the injector
+ * (inject_child.c).  The configured one, or spool-inject's code (inject.c)
+ * in a forked child when the injector is the default
+ * (cfg->injector_default) and this process may create files in the spool
+ * itself; otherwise posix_spawn.  It is waited for with child_wait
+ * (child.h): the last non-empty line of its stderr is its reply
+ * (envelope(5)), and a child that outlives its deadline is killed. */
+#ifndef INJECT_CHILD_H
+#define INJECT_CHILD_H
+#include "child.h"
+#include "config.h"
+
+enum {
+  INJECT_CLEAN_ENV = 1           /* start: a program gets only POSTERN_CONF (cfg->file) and PATH */
+};
+
+/* inject_child_start - start the injector with in as its fd 0 (the
+ * message) and env as its fd 1 (the envelope), its fd 2 a pipe we read.
+ * want: the id a forked injector takes if free, or 0.  flags:
+ * INJECT_CLEAN_ENV, else a program gets our environment.  0, or -1 with
+ * errno (nothing started).  Always end it with child_wait. */
+int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
+
+/* The names of before the runner had its own file (child.h), kept while
+ * callers move over. */
+#define inject_child child
+#define inject_result child_result
+#define inject_child_spawn child_start
+#define inject_child_wait child_wait
+#define INJECT_PASS_LOG CHILD_PASS_LOG
+#define INJECT_KEEP_LOG CHILD_KEEP_LOG
+#define INJECT_REPLY_MAX CHILD_REPLY_MAX
+#define INJECT_LOG_KEEP CHILD_LOG_KEEP
+#endif
