@@ -302,7 +302,7 @@ static void read_dot(struct session *s)
   while (!done) {
     ssize_t n = buffer_feed(&io_in);
     if (n <= 0) smtp_lost(s);
-    io_data_credit((size_t)n);
+    if (dat.error == DATA_OK) io_data_credit((size_t)n);   /* refused bytes earn no time */
     buffer_seek(&io_in, data_dot(&dat, buffer_peek(&io_in), (size_t)n, &done));
   }
 }
@@ -346,7 +346,7 @@ static void read_chunk(struct session *s, unsigned long size, int keep)
     ssize_t n = buffer_feed(&io_in);
     if (n <= 0) smtp_lost(s);
     size_t take = (unsigned long)n < size ? (size_t)n : size;
-    io_data_credit(take);
+    if (keep && dat.error == DATA_OK) io_data_credit(take);
     if (keep) data_chunk(&dat, buffer_peek(&io_in), take);
     buffer_seek(&io_in, take);
     size -= take;
