@@ -35,6 +35,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(PATH,   libexec_dir,                    "/usr/libexec/postern", 0, CONFIG_MAX) /* where the programs live */ \
   X(OPTPATH, injector,                       "",                     0, CONFIG_MAX) /* program smtp-receive and sendmail run; "": libexec_dir/spool-inject */ \
   X(STR,    relayhost,                      "",                     0, CONFIG_MAX) /* smarthost, or "" */ \
+  X(STR,    local_delivery,                 "auto",                 0, CONFIG_MAX) /* yes, no, auto: are hostname and localhost local? */ \
   X(OPTPATH, tls_cert_file,                  "",                     0, CONFIG_MAX) \
   X(OPTPATH, tls_key_file,                   "",                     0, CONFIG_MAX) \
   /* limits */ \
@@ -56,7 +57,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_max_load,                 "",                     0, CONFIG_MAX) /* load average above which we refuse, "" off */ \
   X(BOOL,   smtpd_delay_checks,             "yes",                  0, CONFIG_MAX) /* client/sender refusals at RCPT */ \
   X(BOOL,   smtpd_verify_recipients,        "yes",                  0, CONFIG_MAX) /* unknown local users at RCPT */ \
-  X(BOOL,   smtpd_sender_dns_check,         "no",                   0, CONFIG_MAX) /* MAIL FROM domain must resolve */ \
+  X(BOOL,   smtpd_sender_dns_check,         "yes",                  0, CONFIG_MAX) /* MAIL FROM domain must resolve */ \
   X(STR,    smtpd_dnsbl_zones,              "",                     0, CONFIG_MAX) /* DNSBL zones, blank or comma separated */ \
   X(STR,    smtpd_proxy_trusted,            "",                     0, CONFIG_MAX) /* addresses that may send a PROXY header */ \
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
@@ -85,6 +86,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    send_user,                      "postern-send",         0, CONFIG_MAX) /* remote-spawn drops to this user */ \
   X(SIZE,   bounce_size_limit,              "50k",                  0, CONFIG_MAX) /* bounces return larger originals' header only */ \
   X(TIME,   queue_shutdown_timeout,         "60",                   0, CONFIG_MAX) /* seconds SIGTERM waits for deliveries */ \
+  X(BOOL,   dsn_success_notices,            "yes",                  0, CONFIG_MAX) /* no: NOTIFY=SUCCESS not honoured (queue-run.8) */ \
   /* remote-send (remote-send.8); policy words are checked there */ \
   X(TIME,   smtp_connect_timeout,           "30",                   0, CONFIG_MAX) /* seconds per connection attempt */ \
   X(TIME,   smtp_greeting_timeout,          "300",                  0, CONFIG_MAX) /* seconds to wait for the 220 */ \
@@ -96,7 +98,12 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    relayhost_tls_policy,           "verify",               0, CONFIG_MAX) /* the same for relayhost */ \
   X(OPTPATH, smtp_tls_ca_file,               "",                     0, CONFIG_MAX) /* "": the system CA store */ \
   X(TIME,   dns_timeout,                    "30",                   0, CONFIG_MAX) /* seconds per DNS question */ \
-  X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */
+  X(STR,    dns_servers,                    "",                     0, CONFIG_MAX) /* DNS servers of every program; "": /etc/resolv.conf */ \
+  X(STR,    dns_domain_servers,             "",                     0, CONFIG_MAX) /* domain=ip,ip ...: split DNS */ \
+  X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */ \
+  X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
+  X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \
+  X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */
 
 #define CONFIG_FIELD_STR const char *
 #define CONFIG_FIELD_PATH const char *

@@ -13,6 +13,21 @@
  * goes to answer[16] as text.  Bounded by resolve_timeout. */
 int resolve_dnsbl(const char *ip, const char *zone, char answer[16]);
 
+/* resolve_dnsbl_codes - every 127.0.0.0/8 address the DNSBL zone lists ip
+ * with, 4 bytes each, into codes: 1 listed, 0 not, -1 temporary failure */
+int resolve_dnsbl_codes(const char *ip, const char *zone, stralloc *codes);
+
+/* resolve_dnsbl_text - the TXT record of ip's listing in zone (the
+ * strings joined, as they came: the caller cleans them): 1, 0 none, -1 */
+int resolve_dnsbl_text(const char *ip, const char *zone, stralloc *text);
+
+/* resolve_servers - the servers every later question goes to: all (a
+ * list of IP addresses, blank or comma separated; "" those of
+ * /etc/resolv.conf or $DNSCACHEIP), and per_domain ("domain=ip,ip ...":
+ * names under domain ask those, the longest domain winning).  0, or what
+ * is wrong with a setting.  Always port 53. */
+const char *resolve_servers(const char *all, const char *per_domain);
+
 /* resolve_mx - the MX records of domain into out, as libowfat's dns_mx
  * gives them: per record 2 bytes of preference (big-endian), the name
  * (a null MX's name is "." or ""), a NUL.  1 found, 0 the domain exists

@@ -1,7 +1,9 @@
-/* dsn.c - delivery status notifications (RFC 3464): bounces for failed
- * recipients, delay warnings and success notices, as multipart/report
- * messages from MAILER-DAEMON with the null sender, injected through the
- * configured injector (spool-inject) like any other mail.
+/* dsn.c - delivery status notifications (RFC 3464, RFC 6533 for
+ * internationalized mail): bounces for failed recipients, delay warnings
+ * and success notices, as multipart/report messages from MAILER-DAEMON
+ * with the null sender, injected through the configured injector
+ * (spool-inject) like any other mail.  A notice to the outside names no
+ * internal route; a success notice does not say where the mail went.
  *
  * Who is told: the envelope sender; for a message with the null sender
  * (itself a bounce) the failure goes to postmaster as a "double bounce"
@@ -14,9 +16,12 @@
  * return the header.  bounce_rate_limit bounds the notices per hour to
  * one address, counted in state/bounce-rate so that it holds across
  * --once runs: beyond it they wait in the queue until the next hour, so
- * one broken destination cannot start a bounce storm. */
+ * one broken destination cannot start a bounce storm.  Each address has
+ * its own count (no two share one); a notice still held back when its
+ * message is older than queue_lifetime is given up and logged. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -38,70 +43,135 @@
 #include "wbuf.h"
 #include "qr.h"
 
-#define RATE_SLOTS 256                 /* addresses tracked for the rate limit */
+#define RATE_ADDRS_MAX 100000         /* addresses counted per hour (past it, a new one is not limited) */
 #define RATE_FILE SPOOL_STATE "/bounce-rate"
 #define HEADER_MAX (256UL * 1024)      /* bytes of original header returned */
 #define INJECT_SECONDS 60              /* the injector must answer within this (below WatchdogSec) */
 #define DOUBLE_BOUNCE "postern.double-bounce."
 
 enum { DSN_FAILED, DSN_DELAYED, DSN_SUCCESS };
+enum { SENT = 0, LATER = -1, GIVEN_UP = -2 };   /* send_notice's answers */
 
 /* struct rate - notices sent to one address in the current hour */
-struct rate { char addr[ADDR_MAX + 1]; unsigned long hour, count; };
-static struct rate rates[RATE_SLOTS];
-static int rates_loaded;        /* state/bounce-rate read */
+struct rate { char *addr; unsigned long count; };
+static struct rate *rates;      /* open addressing, keyed by address (case ignored) */
+static unsigned int rates_cap, rates_used;
+static unsigned long rates_hour = (unsigned long)-1;   /* the hour the table counts */
 static unsigned long retry_at;  /* send_notice: when a notice not sent now may go */
 
-/* rate_slot - the slot of addr (ASCII case ignored) */
-static struct rate *rate_slot(const char *addr)
+/* rate_hash - of addr, ASCII case ignored */
+static unsigned long rate_hash(const char *addr)
 {
   unsigned long h = 5381;
   const char *p;
   for (p = addr; *p; p++) h = h * 33 + (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-  return &rates[h % RATE_SLOTS];
+  return h;
+}
+
+/* rate_grow - room for one more address (the table stays under half
+ * full, so every probe ends); -1 at RATE_ADDRS_MAX or without memory */
+static int rate_grow(void)
+{
+  unsigned int cap = rates_cap ? rates_cap * 2 : 256, j, k;
+  struct rate *t;
+  if (2 * (rates_used + 1) <= rates_cap) return 0;
+  if (rates_used >= RATE_ADDRS_MAX || !(t = calloc(cap, sizeof *t))) return -1;
+  for (j = 0; j < rates_cap; j++) {
+    if (!rates[j].addr) continue;
+    for (k = (unsigned int)rate_hash(rates[j].addr) & (cap - 1); t[k].addr; k = (k + 1) & (cap - 1)) {}
+    t[k] = rates[j];
+  }
+  free(rates);
+  rates = t; rates_cap = cap;
+  return 0;
+}
+
+/* rate_find - the entry of addr, made if new (count 0); 0 when a new one
+ * does not fit (RATE_ADDRS_MAX, no memory).  Every address has its own
+ * entry: no count is lost to another address (the table grows, it does
+ * not evict). */
+static struct rate *rate_find(const char *addr)
+{
+  unsigned int i;
+  if (rates_cap)
+    for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1))
+      if (!case_diffs(rates[i].addr, addr)) return &rates[i];
+  if (rate_grow() == -1) return 0;
+  for (i = (unsigned int)rate_hash(addr) & (rates_cap - 1); rates[i].addr; i = (i + 1) & (rates_cap - 1)) {}
+  if (!(rates[i].addr = malloc(str_len(addr) + 1))) return 0;
+  str_copy(rates[i].addr, addr);
+  rates[i].count = 0;
+  rates_used++;
+  return &rates[i];
+}
+
+/* rate_clear - a new hour: nothing counted */
+static void rate_clear(unsigned long hour)
+{
+  unsigned int i;
+  for (i = 0; i < rates_cap; i++) free(rates[i].addr);
+  free(rates);
+  rates = 0; rates_cap = rates_used = 0;
+  rates_hour = hour;
+}
+
+/* rate_rewrite - state/bounce-rate as this hour's counts, one line per
+ * address (the lines of past hours dropped); a failure only means a few
+ * more notices */
+static void rate_rewrite(void)
+{
+  stralloc text = { 0 };
+  char num[NUM_ULONG];
+  unsigned int i;
+  for (i = 0; i < rates_cap; i++)
+    if (rates[i].addr && rates[i].count
+        && !(stralloc_cats(&text, num_str(num, rates_hour)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, num_str(num, rates[i].count)) && stralloc_cats(&text, " ")
+             && stralloc_cats(&text, rates[i].addr) && stralloc_cats(&text, "\n"))) { stralloc_free(&text); return; }
+  state_file_write(RATE_FILE, &text, 0600);
+  stralloc_free(&text);
 }
 
 /* rate_load - this hour's counts from state/bounce-rate: "hour count addr"
- * lines; anything malformed is skipped (the worst is a few more notices) */
+ * lines, summed per address; anything malformed is skipped (the worst is
+ * a few more notices).  A file holding other hours is rewritten. */
 static void rate_load(unsigned long hour)
 {
   char space[4096], line[ADDR_MAX + 64];
   size_t len;
-  int fd = open(RATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = open(RATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), stale = 0, g;
   buffer b;
-  rates_loaded = 1;
+  rate_clear(hour);
   if (fd == -1) return;
   buffer_init(&b, read, fd, space, sizeof space);
-  while (getln(&b, line, sizeof line - 1, &len) == GETLN_LINE) {
+  while ((g = getln(&b, line, sizeof line - 1, &len)) != GETLN_EOF && g != GETLN_ERROR) {
     unsigned long hr, count;
     size_t k, m;
     struct rate *r;
+    if (g != GETLN_LINE) { stale = 1; continue; }      /* an overlong line */
     line[len] = 0;
-    if (!(k = scan_ulong(line, &hr)) || line[k] != ' ' || hr != hour) continue;
+    if (!(k = scan_ulong(line, &hr)) || line[k] != ' ' || hr != hour) { stale = 1; continue; }
     if (!(m = scan_ulong(line + k + 1, &count)) || line[k + 1 + m] != ' ') continue;
     if (str_len(line + k + m + 2) > ADDR_MAX || !line[k + m + 2]) continue;
-    r = rate_slot(line + k + m + 2);
-    str_copy(r->addr, line + k + m + 2);
-    r->hour = hour;
-    r->count = count;
+    if ((r = rate_find(line + k + m + 2))) r->count += count;
   }
   close(fd);
+  if (stale) rate_rewrite();
 }
 
-/* rate_save - the counts of this hour back to state/bounce-rate, durably
- * (state_file_write); a failure only means a few more notices */
-static void rate_save(unsigned long hour)
+/* rate_count - one more notice to addr this hour, appended to
+ * state/bounce-rate and fsynced (a line per notice: no rewrite of the
+ * whole table each time) */
+static void rate_count(const char *addr)
 {
-  static stralloc text;
   char num[NUM_ULONG];
-  unsigned int i;
-  text.len = 0;
-  for (i = 0; i < RATE_SLOTS; i++)
-    if (rates[i].hour == hour && rates[i].count
-        && !(stralloc_cats(&text, num_str(num, hour)) && stralloc_cats(&text, " ")
-             && stralloc_cats(&text, num_str(num, rates[i].count)) && stralloc_cats(&text, " ")
-             && stralloc_cats(&text, rates[i].addr) && stralloc_cats(&text, "\n"))) return;
-  state_file_write(RATE_FILE, &text, 0600);
+  stralloc line = { 0 };
+  int fd = open(RATE_FILE, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd == -1) { rate_rewrite(); return; }       /* none yet: the table as it is */
+  if (stralloc_cats(&line, num_str(num, rates_hour)) && stralloc_cats(&line, " 1 ") && stralloc_cats(&line, addr)
+      && stralloc_cats(&line, "\n") && write(fd, line.s, line.len) == (ssize_t)line.len) fsync(fd);
+  close(fd);
+  stralloc_free(&line);
 }
 
 /* rate_ok - may one more notice go to addr this hour? counts it if so */
@@ -110,15 +180,11 @@ static int rate_ok(const char *addr)
   unsigned long hour = qr_now() / 3600;
   struct rate *r;
   if (!qr_cfg.bounce_rate_limit) return 1;
-  if (!rates_loaded) rate_load(hour);
-  r = rate_slot(addr);
-  if (r->hour != hour || case_diffs(r->addr, addr)) {
-    if (str_len(addr) > ADDR_MAX) return 1;
-    str_copy(r->addr, addr); r->hour = hour; r->count = 0;
-  }
+  if (hour != rates_hour) rate_load(hour);
+  if (str_len(addr) > ADDR_MAX || !(r = rate_find(addr))) return 1;   /* not counted: not limited */
   if (r->count >= qr_cfg.bounce_rate_limit) return 0;
   r->count++;
-  rate_save(hour);
+  rate_count(addr);
   return 1;
 }
 
@@ -172,6 +238,10 @@ struct report {
   char want;                  /* item status that belongs in it */
   const char *to;             /* its recipient */
   int eight;                  /* 8-bit content included */
+  int global;                 /* RFC 6533: UTF-8 addresses or header: the message/global types */
+  int outside;                /* to outside the local domains: no internal routes in it */
+  int full;                   /* the original returned: 1 whole, 0 header, -1 none */
+  stralloc *body;             /* the original (or its header) */
   char boundary[SPOOL_ID_MAX + 32];
 };
 
@@ -198,7 +268,7 @@ static int wanted(const struct work *w, const struct item *it, int type)
 
 int dsn_success_wanted(const struct work *w, const struct item *it)
 {
-  return wanted(w, it, DSN_SUCCESS);
+  return qr_cfg.dsn_success_notices && wanted(w, it, DSN_SUCCESS);
 }
 
 /* in_report - does the item belong in the notice? */
@@ -220,7 +290,8 @@ static int put_head(buffer *b, struct report *r)
       || buffer_puts(b, "\nMessage-ID: <") || buffer_puts(b, r->id) || buffer_puts(b, ".")
       || buffer_puts(b, num_str(num, qr_now())) || buffer_puts(b, ".dsn@") || buffer_puts(b, qr_cfg.hostname)
       || buffer_puts(b, ">\nAuto-Submitted: auto-replied\nMIME-Version: 1.0\n"
-                        "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"")
+                        "Content-Type: multipart/report; report-type=")
+      || buffer_puts(b, r->global ? "global-delivery-status" : "delivery-status") || buffer_puts(b, ";\n\tboundary=\"")
       || buffer_puts(b, r->boundary) || buffer_puts(b, "\"\n\nThis is a MIME-encapsulated message.\n\n--")
       || buffer_puts(b, r->boundary)
       || buffer_puts(b, "\nContent-Description: Notification\nContent-Type: text/plain; charset=utf-8\n\n"
@@ -239,16 +310,51 @@ static int eight_bit(const char *s)
   return 0;
 }
 
+/* is_local_kind - items delivered here (local-deliver) */
+static int is_local_kind(int kind)
+{
+  return kind == KIND_USER || kind == KIND_MAILBOX || kind == KIND_PROGRAM || kind == KIND_FILE;
+}
+
+/* internal_route - the item went by a route the administrator set (routes
+ * map, relayhost, lmtp:) or was delivered here, not by the public MX of
+ * its domain: its destination and the texts of its deliverer name hosts,
+ * sockets and paths inside the site */
+static int internal_route(const struct work *w, const struct item *it)
+{
+  const char *a = work_s(w, it->addr), *d = work_s(w, it->dest);
+  size_t len = str_len(a), at = address_at(a, len);
+  if (is_local_kind(it->kind)) return 1;
+  if (it->kind != KIND_REMOTE) return 0;
+  return !(str_start(d, "smtp:") && at < len && !case_diffs(d + 5, a + at + 1));
+}
+
+/* hidden - the item's result text stays out of the notice: a success
+ * notice says "delivered" and nothing about where (a mailbox path, the
+ * next hop), and a notice to the outside names no internal route; the
+ * Status field keeps the enhanced code */
+static int hidden(const struct report *r, const struct item *it)
+{
+  return r->type == DSN_SUCCESS || (r->outside && internal_route(r->w, it));
+}
+
 /* put_human - one line per recipient in the text part */
 static int put_human(buffer *b, struct report *r)
 {
   unsigned int i;
   for (i = 0; i < r->w->n; i++) {
     const struct item *it = &r->w->item[i];
+    const char *text = work_s(r->w, it->text);
+    char status[16];
     if (!in_report(r, it)) continue;
-    if (eight_bit(work_s(r->w, it->addr)) || eight_bit(work_s(r->w, it->text))) r->eight = 1;
-    if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")
-        || buffer_puts(b, *work_s(r->w, it->text) ? work_s(r->w, it->text) : "delivered") || buffer_puts(b, "\n")) return -1;
+    if (buffer_puts(b, "<") || buffer_puts(b, work_s(r->w, it->addr)) || buffer_puts(b, ">: ")) return -1;
+    if (r->type == DSN_SUCCESS) {
+      if (buffer_puts(b, it->kind == KIND_REMOTE ? "relayed" : "delivered")) return -1;
+    } else if (hidden(r, it) || !*text) {
+      dsn_status(text, r->type == DSN_FAILED, status);
+      if (buffer_puts(b, r->type == DSN_FAILED ? "failed, status " : "delayed, status ") || buffer_puts(b, status)) return -1;
+    } else if (buffer_puts(b, text)) return -1;
+    if (buffer_puts(b, "\n")) return -1;
   }
   return 0;
 }
@@ -259,6 +365,13 @@ static int put_field(buffer *b, const char *name, const char *prefix, const char
   return buffer_puts(b, name) || buffer_puts(b, prefix) || buffer_puts(b, value) || buffer_puts(b, "\n") ? -1 : 0;
 }
 
+/* addr_type - the address type of an address field: utf-8 (RFC 6533)
+ * for an address with UTF-8 in it, else rfc822 */
+static const char *addr_type(const char *a)
+{
+  return eight_bit(a) ? "utf-8; " : "rfc822; ";
+}
+
 /* put_recipient - one per-recipient block of the delivery-status part */
 static int put_recipient(buffer *b, struct report *r, const struct item *it)
 {
@@ -267,7 +380,7 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   char status[16], until[40];
   dsn_status(text, r->type == DSN_FAILED, status);
   if (r->type == DSN_SUCCESS) str_copy(status, "2.0.0");
-  if (buffer_puts(b, "\n") || put_field(b, "Final-Recipient: ", "rfc822; ", work_s(r->w, it->addr))) return -1;
+  if (buffer_puts(b, "\n") || put_field(b, "Final-Recipient: ", addr_type(work_s(r->w, it->addr)), work_s(r->w, it->addr))) return -1;
   if (orcpt && str_chr(orcpt, ';') < str_len(orcpt)) {
     size_t semi = str_chr(orcpt, ';');
     if (buffer_puts(b, "Original-Recipient: ") || buffer_put(b, orcpt, semi) || buffer_puts(b, "; ")
@@ -275,8 +388,8 @@ static int put_recipient(buffer *b, struct report *r, const struct item *it)
   }
   if (put_field(b, "Action: ", "", r->type == DSN_SUCCESS && it->kind == KIND_REMOTE ? "relayed" : action[r->type])
       || put_field(b, "Status: ", "", status)) return -1;
-  if (it->kind == KIND_REMOTE && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
-  if (*text && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
+  if (it->kind == KIND_REMOTE && !r->outside && put_field(b, "X-Postern-Destination: ", "", work_s(r->w, it->dest))) return -1;
+  if (*text && !hidden(r, it) && put_field(b, "Diagnostic-Code: ", text[0] >= '2' && text[0] <= '5' && text[1] >= '0' && text[1] <= '9' ? "smtp; " : "x-postern; ", text)) return -1;
   if (r->type == DSN_DELAYED) {
     date_rfc5322(until, r->w->arrival + qr_cfg.queue_lifetime, 0);
     if (put_field(b, "Will-Retry-Until: ", "", until)) return -1;
@@ -292,11 +405,12 @@ static int put_status(buffer *b, struct report *r)
   unsigned int i;
   date_rfc5322(d, r->w->arrival, 0);
   if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
-      || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+      || buffer_puts(b, "\nContent-Description: Delivery report\nContent-Type: ")
+      || buffer_puts(b, r->global ? "message/global-delivery-status\n\n" : "message/delivery-status\n\n")
       || put_field(b, "Reporting-MTA: ", "dns; ", qr_cfg.hostname) || put_field(b, "X-Postern-Queue-ID: ", "", r->id))
     return -1;
   if (envid && (buffer_puts(b, "Original-Envelope-Id: ") || xtext_put(b, envid) || buffer_puts(b, "\n"))) return -1;
-  if (put_field(b, "X-Postern-Sender: ", "rfc822; ", envelope_sender(&r->w->env)) || put_field(b, "Arrival-Date: ", "", d)) return -1;
+  if (put_field(b, "X-Postern-Sender: ", addr_type(envelope_sender(&r->w->env)), envelope_sender(&r->w->env)) || put_field(b, "Arrival-Date: ", "", d)) return -1;
   for (i = 0; i < r->w->n; i++)
     if (in_report(r, &r->w->item[i]) && put_recipient(b, r, &r->w->item[i])) return -1;
   return 0;
@@ -307,14 +421,13 @@ static int put_status(buffer *b, struct report *r)
  * header, -1 error */
 static int original(const char *id, int full, stralloc *out)
 {
-  static stralloc fn;
   struct stat st;
   char buf[8192];
   int fd;
   ssize_t r = 0;
   size_t scanned = 0;
   out->len = 0;
-  if (!spool_path(&fn, SPOOL_MESS, id) || (fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
+  if ((fd = work_body_open(id)) == -1) return -1;
   if (fstat(fd, &st) == -1) { close(fd); return -1; }
   if ((unsigned long)st.st_size > qr_cfg.bounce_size_limit) full = 0;
   while ((full || out->len <= HEADER_MAX) && (r = read(fd, buf, sizeof buf)) > 0) {
@@ -336,23 +449,46 @@ static int original(const char *id, int full, stralloc *out)
   return full;
 }
 
-/* put_original - the third part */
+/* put_original - the third part: message/rfc822 or text/rfc822-headers,
+ * or for internationalized mail message/global or message/global-headers */
 static int put_original(buffer *b, struct report *r)
+{
+  stralloc *body = r->body;
+  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
+      || buffer_puts(b, r->full == 1 ? "\nContent-Description: Undelivered Message\nContent-Type: "
+                                     : "\nContent-Description: Message Headers\nContent-Type: ")
+      || buffer_puts(b, r->full == 1 ? (r->global ? "message/global\n" : "message/rfc822\n")
+                                     : (r->global ? "message/global-headers\n" : "text/rfc822-headers\n"))
+      || (r->eight && buffer_puts(b, "Content-Transfer-Encoding: 8bit\n"))
+      || buffer_puts(b, "\n") || buffer_put(b, body->s, body->len)
+      || buffer_puts(b, "\n--") || buffer_puts(b, r->boundary) || buffer_puts(b, "--\n")) return -1;
+  return 0;
+}
+
+/* examine - before anything is written: the original read, whether the
+ * notice is 8-bit, internationalized (RFC 6533: SMTPUTF8, or UTF-8 in an
+ * address or the returned header) and for the outside */
+static void examine(struct report *r)
 {
   static stralloc body;
   const char *ret = envelope_tag(&r->w->env, 'R');
-  int full = original(r->id, r->type == DSN_FAILED && !(ret && !str_diff(ret, "HDRS")), &body);
-  size_t i;
-  if (full == -1) body.len = 0;
-  for (i = 0; i < body.len; i++) if ((unsigned char)body.s[i] >= 0x80) r->eight = 1;
-  if (buffer_puts(b, "\n--") || buffer_puts(b, r->boundary)
-      || buffer_puts(b, full == 1 ? "\nContent-Description: Undelivered Message\nContent-Type: message/rfc822\n"
-                                  : "\nContent-Description: Message Headers\nContent-Type: text/rfc822-headers\n")
-      || (r->eight && buffer_puts(b, "Content-Transfer-Encoding: 8bit\n"))
-      || buffer_puts(b, "\n") || buffer_put(b, body.s, body.len)
-      || buffer_puts(b, "\n--") || buffer_puts(b, r->boundary) || buffer_puts(b, "--\n")) return -1;
-  if (body.a > 4 * HEADER_MAX) stralloc_free(&body);
-  return 0;
+  size_t i, head;
+  r->body = &body;
+  r->full = original(r->id, r->type == DSN_FAILED && !(ret && !str_diff(ret, "HDRS")), &body);
+  if (r->full == -1) body.len = 0;
+  for (head = 0; head < body.len; head++)
+    if (body.s[head] == '\n' && (head == 0 || body.s[head - 1] == '\n')) break;
+  for (i = 0; i < body.len; i++)
+    if ((unsigned char)body.s[i] >= 0x80) { r->eight = 1; if (i < head) r->global = 1; }
+  if (envelope_tag(&r->w->env, 'U') || eight_bit(r->to) || eight_bit(envelope_sender(&r->w->env))) r->global = 1;
+  for (i = 0; i < r->w->n; i++) {
+    const struct item *it = &r->w->item[i];
+    if (!in_report(r, it)) continue;
+    if (eight_bit(work_s(r->w, it->addr))) r->global = 1;
+    if (eight_bit(work_s(r->w, it->text))) r->eight = 1;
+  }
+  if (r->global) r->eight = 1;
+  r->outside = !sched_local_address(r->to);
 }
 
 /* boundary - the MIME boundary: the id and random hex, so that no
@@ -379,9 +515,11 @@ static int build(struct report *r)
   buffer b;
   if (fd == -1) return -1;
   boundary(r);
+  examine(r);
   wbuf_init(&b, fd, space, sizeof space);
   if (put_head(&b, r) || put_human(&b, r) || put_status(&b, r) || put_original(&b, r)
       || wbuf_flush(&b) || lseek(fd, 0, SEEK_SET) != 0) { close(fd); return -1; }
+  if (r->body->a > 4 * HEADER_MAX) stralloc_free(r->body);
   return fd;
 }
 
@@ -400,7 +538,7 @@ static int envelope_memfd(const struct report *r, int dbl)
   ok = !envelope_set_sender(&e, "", 0)
     && (!dbl || !envelope_set_tag(&e, 'E', envid, str_len(envid), ENV_INPUT))
     && (!r->eight || !envelope_set_tag(&e, 'B', "8BITMIME", 8, ENV_INPUT))
-    && (!envelope_tag(&r->w->env, 'U') || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
+    && (!(envelope_tag(&r->w->env, 'U') || eight_bit(r->to)) || !envelope_set_tag(&e, 'U', "", 0, ENV_INPUT))
     && !envelope_add_rcpt(&e, r->to, str_len(r->to))
     && envelope_write(&b, &e) == 0 && wbuf_flush(&b) == 0 && lseek(fd, 0, SEEK_SET) == 0;
   envelope_free(&e);
@@ -431,7 +569,8 @@ static int inject(const struct report *r, int msgfd, int envfd)
   return -1;
 }
 
-/* send_notice - build and inject one notice; 0 queued, -1 not now */
+/* send_notice - build and inject one notice: SENT, LATER (-1: not now)
+ * or GIVEN_UP (held back by the rate limit past queue_lifetime) */
 static int send_notice(struct work *w, const char *id, int type, char want, const char *to, int dbl)
 {
   struct report r;
@@ -440,9 +579,16 @@ static int send_notice(struct work *w, const char *id, int type, char want, cons
   r.w = w; r.id = id; r.type = type; r.want = want; r.to = to;
   if (!rate_ok(to)) {
     unsigned long next_hour = (qr_now() / 3600 + 1) * 3600;
+    /* held back, but not for ever: a message is kept queue_lifetime at
+     * most, and so is the notice it owes (the limit is for storms; a queue
+     * must not grow without end behind it) */
+    if (qr_now() >= w->arrival + qr_cfg.queue_lifetime) {
+      log_event(id, "status", "discarded", "to", to, "reason", "notice held back by bounce_rate_limit past queue_lifetime", (char *)0);
+      return GIVEN_UP;
+    }
     if (next_hour > retry_at) retry_at = next_hour;
     log_event(id, "status", "deferred", "to", to, "reason", "notice held back by bounce_rate_limit", (char *)0);
-    return -1;
+    return LATER;
   }
   if ((msgfd = build(&r)) == -1) return -1;
   if ((envfd = envelope_memfd(&r, dbl)) != -1) { res = inject(&r, msgfd, envfd); close(envfd); }
@@ -476,7 +622,7 @@ static int failures(struct work *w, const char *id)
     mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
     return 0;
   }
-  if (send_notice(w, id, DSN_FAILED, ST_FAILED, *sender ? sender : "postmaster", !*sender) == -1) return -1;
+  if (send_notice(w, id, DSN_FAILED, ST_FAILED, *sender ? sender : "postmaster", !*sender) == LATER) return -1;
   mark(w, DSN_FAILED, ST_FAILED, ST_REPORTED);
   return 0;
 }
@@ -490,7 +636,7 @@ static int successes(struct work *w, const char *id)
   for (i = 0; i < w->n; i++)
     if (w->item[i].status == ST_DONE_NOTIFY) { if (*sender) any = 1; else w->item[i].status = ST_DONE; }
   if (!any) return 0;
-  if (send_notice(w, id, DSN_SUCCESS, ST_DONE_NOTIFY, sender, 0) == -1) return -1;
+  if (send_notice(w, id, DSN_SUCCESS, ST_DONE_NOTIFY, sender, 0) == LATER) return -1;
   mark(w, DSN_SUCCESS, ST_DONE_NOTIFY, ST_DONE);
   return 0;
 }
@@ -513,5 +659,5 @@ int dsn_warn(struct work *w, const char *id)
   for (i = 0; i < w->n; i++)
     if (w->item[i].status == ST_PENDING && wanted(w, &w->item[i], DSN_DELAYED)) break;
   if (i == w->n) return 0;
-  return send_notice(w, id, DSN_DELAYED, ST_PENDING, sender, 0);
+  return send_notice(w, id, DSN_DELAYED, ST_PENDING, sender, 0) == LATER ? -1 : 0;
 }

@@ -296,6 +296,22 @@ unsigned int jobs_for(struct msg *m, unsigned long now, int flush)
   return count;
 }
 
+/* notify_put - a NOTIFY list as the next hop gets it: without SUCCESS
+ * when dsn_success_notices is no (no receipt from behind us either;
+ * what is left of SUCCESS alone is NEVER); -1 out of memory */
+static int notify_put(stralloc *sa, const char *n)
+{
+  size_t start = sa->len;
+  if (qr_cfg.dsn_success_notices) return stralloc_cats(sa, n) ? 0 : -1;
+  while (*n) {
+    size_t k = str_chr(n, ',');
+    if (!(k == 7 && !case_diffb(n, 7, "SUCCESS"))
+        && ((sa->len > start && !stralloc_cats(sa, ",")) || !stralloc_catb(sa, n, k))) return -1;
+    n += k + (n[k] == ',');
+  }
+  return sa->len > start || stralloc_cats(sa, "NEVER") ? 0 : -1;
+}
+
 /* remote_words - the words of a remote job that carry envelope tags,
  * NUL-separated in sa: an option per message tag (-Eenvid -Rret -Bbody
  * -U), then each recipient with its DSN tags after TABs (Nnotify,
@@ -319,7 +335,7 @@ static int remote_words(const struct job *j, stralloc *sa)
     const char *notify = envelope_rcpt_notify(&w->env, it->orig);
     const char *orcpt = envelope_rcpt_orcpt(&w->env, it->orig);
     if (!stralloc_cats(sa, work_s(w, it->addr))) return -1;
-    if (notify && (!stralloc_cats(sa, "\tN") || !stralloc_cats(sa, notify))) return -1;
+    if (notify && (!stralloc_cats(sa, "\tN") || notify_put(sa, notify) == -1)) return -1;
     if (orcpt && (!stralloc_cats(sa, "\tO") || !stralloc_cats(sa, orcpt))) return -1;
     if (!stralloc_0(sa)) return -1;
   }
@@ -350,13 +366,11 @@ static unsigned int job_args(struct job *j, char **argv)
 /* job_send - hand j to its helper with the message and a result pipe */
 static int job_send(struct job *j)
 {
-  static stralloc fn;
   char *argv[QR_RCPTS_PER_JOB + 12];
   unsigned int argc = job_args(j, argv);
   int p[2], msgfd, r, e;
   if (!argc) { errno = ENOMEM; return -1; }
-  if (!spool_path(&fn, SPOOL_MESS, j->m->id)) return -1;
-  if ((msgfd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) return -1;
+  if ((msgfd = work_body_open(j->m->id)) == -1) return -1;
   if (pipe2(p, O_CLOEXEC) == -1) { e = errno; close(msgfd); errno = e; return -1; }
   r = spawn_send(j->remote ? sock_remote : sock_local, j->no, argv, argc, msgfd, p[1]);
   e = errno;
@@ -496,8 +510,10 @@ void job_result(struct work *w, const char *id, struct item *it, int res, const 
   unsigned long now = qr_now();
   char buf[QR_TEXT_MAX];
   it->tries++;
-  if (res == 'o') {
-    it->status = dsn_success_wanted(w, it) ? ST_DONE_NOTIFY : ST_DONE;
+  if (res == 'o' || res == 'p') {
+    /* passed: the next hop took the DSN request and reports the delivery
+     * itself; a "relayed" notice from us would be a second receipt */
+    it->status = res == 'o' && dsn_success_wanted(w, it) ? ST_DONE_NOTIFY : ST_DONE;
     work_set_text(w, it, text, len);
     log_result(w, id, it, "sent");
     return;
@@ -515,10 +531,11 @@ void job_result(struct work *w, const char *id, struct item *it, int res, const 
   log_result(w, id, it, "deferred");
 }
 
-/* line_result - "ok", "defer", "fail" as 'o', 'd', 'f'; 0 unknown */
+/* line_result - "ok", "passed", "defer", "fail" as 'o', 'p', 'd', 'f'; 0 unknown */
 static int line_result(const char *s, size_t len)
 {
   if (len == 2 && !byte_diff(s, 2, "ok")) return 'o';
+  if (len == 6 && !byte_diff(s, 6, "passed")) return 'p';
   if (len == 5 && !byte_diff(s, 5, "defer")) return 'd';
   if (len == 4 && !byte_diff(s, 4, "fail")) return 'f';
   return 0;
@@ -534,6 +551,7 @@ static void apply_line(struct job *j, char *got, const char *l, size_t len, int 
   t2 = t1 + 1 + byte_chr(l + t1 + 1, len - t1 - 1, '\t');
   if (!(res = line_result(l + t1 + 1, t2 - t1 - 1))) return;
   if (cls != EXIT_DONE) res = cls == EXIT_TEMP ? 'd' : 'f';
+  if (res == 'p' && !j->remote) res = 'o';      /* only a next hop takes a DSN request */
   for (k = 0; k < j->n; k++) {
     struct item *it = &w->item[j->idx[k]];
     const char *a = work_s(w, it->addr);

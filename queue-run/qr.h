@@ -119,6 +119,11 @@ extern int qr_once;             /* main.c: --once mode */
 /* time.c */
 unsigned long qr_now(void);
 
+/* state.c: mess/<id> opened for reading without following a symlink or
+ * blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a regular file) */
+#define EFTYPE_BODY EMEDIUMTYPE
+int work_body_open(const char *id);
+
 /* state.c */
 void work_init(struct work *w);
 void work_free(struct work *w);
@@ -144,7 +149,12 @@ int envelope_load_from(struct envelope *e, const char *dir, const char *id, cons
 /* route.c */
 void router_open(struct router *r, const struct config *cfg);
 void router_refresh(struct router *r);
+/* route_rcpt - route addr (not inside w->pool: routing adds to it) for
+ * envelope recipient orig; 0, or -1 out of memory */
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
+/* route_local_address - is addr in a local domain (bare names are)? 1,
+ * or 0 (not, or the local-domains map cannot be read) */
+int route_local_address(struct router *r, const char *addr);
 /* route_kind_name - a delivery item kind (KIND_USER, ...) in words, for logs */
 const char *route_kind_name(int kind);
 
@@ -200,6 +210,7 @@ int sched_delete(const char *id);
 int sched_bounce(const char *id);
 void sched_held_reload(void);
 int sched_held(const char *dest, const char *addr);
+int sched_local_address(const char *addr);   /* route_local_address with the scheduler's maps */
 
 /* scan.c */
 int scan_new(void);                  /* take over new/; messages added */

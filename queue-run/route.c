@@ -14,7 +14,8 @@
  * is made).  Routes and virtual mailbox values become destinations only
  * within QR_MAP_VALUE_MAX (a state file line must hold them), and an item
  * always carries a valid address (an invalid member fails the recipient
- * under its own address).
+ * under its own address).  The items of a recipient are logged when its
+ * expansion is complete (one line for a list that is too large).
  * |cmd and /file items run as virtual_user, or, inside an :include: file
  * not owned by root, as the owner of that file (sendmail's rule: whoever
  * can write the list decides, with his own rights, what it runs).
@@ -31,6 +32,7 @@
 #include "address.h"
 #include "aliases.h"
 #include "log.h"
+#include "localnames.h"
 #include "routes.h"
 #include "qr.h"
 
@@ -89,21 +91,32 @@ static int lookup(struct router *r, int which, const char *key, size_t len, stra
   return map_lookup(&r->map[which], key, len, value);
 }
 
-/* same - a equals b[0..len), ASCII case ignored */
-static int same(const char *a, const char *b, size_t len)
+/* own_names - are hostname and localhost local (local_delivery)?  1, 0,
+ * -1 (local-domains unreadable, or a bad setting: the recipient waits) */
+static int own_names(struct router *r)
 {
-  return str_len(a) == len && case_diffb(a, len, b) == 0;
+  if (r->bad[MAP_LOCAL_DOMAINS]) return -1;
+  return localnames_local(r->cfg, &r->map[MAP_LOCAL_DOMAINS]);
 }
 
-/* is_local_domain - hostname, localhost or a key of local-domains.
- * Not domain by itself: it qualifies bare names, and on a null client
+/* is_local_domain - a key of local-domains, and hostname or localhost
+ * unless local_delivery says this host delivers nothing itself.  Not
+ * domain by itself: it qualifies bare names, and on a null client
  * (relayhost, no local-domains) root@domain must go to the smarthost, as
  * postern.conf(5)'s example promises; a hub lists its domains.  1, 0, -1 */
 static int is_local_domain(struct router *r, const char *d, size_t len)
 {
   static stralloc v;
-  if (same(r->cfg->hostname, d, len) || same("localhost", d, len)) return 1;
+  int own = localnames_is(r->cfg, d, len) ? own_names(r) : 0;
+  if (own != 0) return own;
   return lookup(r, MAP_LOCAL_DOMAINS, d, len, &v);
+}
+
+int route_local_address(struct router *r, const char *addr)
+{
+  size_t len = str_len(addr), at = address_at(addr, len);
+  if (at == len) return 1;                  /* a bare name is qualified with domain */
+  return is_local_domain(r, addr + at + 1, len - at - 1) == 1;
 }
 
 const char *route_kind_name(int kind)
@@ -135,7 +148,6 @@ static int add(struct walk *k, int kind, const char *user, const char *dest, con
   static stralloc to, orig;
   struct item *it;
   int status = kind == KIND_ERROR ? ST_FAILED : ST_PENDING;
-  const char *t, *o;
   if (k->overflow) return 0;
   if (kind != KIND_ROUTE && work_find(k->w, kind, user, dest, addr)) {
     if (++k->dups <= QR_DUPLICATES_LOGGED)
@@ -144,13 +156,25 @@ static int add(struct walk *k, int kind, const char *user, const char *dest, con
   }
   if (k->w->n - k->n0 >= QR_EXPAND_ITEMS_MAX || k->w->n >= QR_ITEMS_MAX) { k->overflow = 1; return 0; }
   if (!(it = work_add(k->w, k->orig, status, kind, user, dest, addr))) return errno == E2BIG ? (k->overflow = 1, 0) : -1;
-  if (text && work_set_text(k->w, it, text, str_len(text)) == -1) return -1;
-  t = angle(&to, addr);
-  o = angle(&orig, k->orig_addr);
-  if (text) log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "reason", text, (char *)0);
-  else if (user) log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "dest", dest, "user", user, (char *)0);
-  else log_event(k->r->id, "to", t, "orig_to", o, "route", route_kind_name(kind), "dest", dest, (char *)0);
-  return 0;
+  return text && work_set_text(k->w, it, text, str_len(text)) == -1 ? -1 : 0;
+}
+
+/* log_items - one line per item the recipient was routed to, once its
+ * expansion is complete: a list that turns out too large is logged as its
+ * one failure, not as the thousands of items it was cut at */
+static void log_items(struct walk *k)
+{
+  static stralloc to, orig;
+  struct work *w = k->w;
+  unsigned int i;
+  const char *o = angle(&orig, k->orig_addr);
+  for (i = k->n0; i < w->n; i++) {
+    const struct item *it = &w->item[i];
+    const char *t = angle(&to, work_s(w, it->addr)), *kind = route_kind_name(it->kind);
+    if (it->text) log_event(k->r->id, "to", t, "orig_to", o, "route", kind, "reason", work_s(w, it->text), (char *)0);
+    else if (it->user) log_event(k->r->id, "to", t, "orig_to", o, "route", kind, "dest", work_s(w, it->dest), "user", work_s(w, it->user), (char *)0);
+    else log_event(k->r->id, "to", t, "orig_to", o, "route", kind, "dest", work_s(w, it->dest), (char *)0);
+  }
 }
 
 /* add_about - a failure or retry item for addr whose text,
@@ -195,7 +219,11 @@ static int canonical(struct walk *k, const char *a, size_t len, stralloc *out)
   } else {
     size_t end = len;
     if (end > at + 2 && a[end - 1] == '.') end--;
-    if (!stralloc_catb(out, a + at, end - at)) return -1;
+    /* a null client sends root@localhost on as root@domain */
+    if (localnames_is(k->r->cfg, a + at + 1, end - at - 1) && !localnames_is(k->r->cfg, k->r->cfg->domain, str_len(k->r->cfg->domain))
+        && own_names(k->r) == 0) {
+      if (!stralloc_cats(out, "@") || !stralloc_cats(out, k->r->cfg->domain)) return -1;
+    } else if (!stralloc_catb(out, a + at, end - at)) return -1;
   }
   for (i = at + 1; i < out->len; i++)
     if (out->s[i] >= 'A' && out->s[i] <= 'Z') out->s[i] = (char)(out->s[i] + 32);
@@ -215,7 +243,7 @@ static int dir_safe(const char *path)
   return ok;
 }
 
-/* include_read - an :include: file: absolute, regular, not writable by
+/* include_read - an :include: file: absolute, regular (not a symlink), not writable by
  * group or others nor in a directory that lets others replace it,
  * bounded; its lines joined into one right-hand side, its owner in *uid */
 static const char *include_read(const char *path, stralloc *rhs, uid_t *uid)
@@ -227,7 +255,10 @@ static const char *include_read(const char *path, stralloc *rhs, uid_t *uid)
   ssize_t r;
   int fd;
   if (path[0] != '/') return "include path is not absolute";
-  if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) return "unable to open include file";
+  /* O_NOFOLLOW: the owner of a symlink's target is not who wrote the
+   * link, and the items would run as the target's owner */
+  if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW)) == -1)
+    return errno == ELOOP ? "include file is a symbolic link" : "unable to open include file";
   if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (st.st_mode & 022) || !dir_safe(path)) {
     close(fd);
     return "unsafe include file (writable by group or others, or in such a directory)";
@@ -488,5 +519,6 @@ int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *
     k.steps = 0;
     res = add_text(&k, KIND_ERROR, addr, "5.4.6", "alias expansion too large");
   }
+  if (res == 0) log_items(&k);
   return res;
 }

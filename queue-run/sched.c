@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "scan.h"
+#include "byte.h"
+#include "case.h"
 #include "str.h"
 #include "log.h"
 #include "qr.h"
@@ -30,6 +32,11 @@ static struct router router;       /* maps, opened once (sched_open) */
 void sched_open(void)
 {
   router_open(&router, &qr_cfg);
+}
+
+int sched_local_address(const char *addr)
+{
+  return route_local_address(&router, addr);
 }
 
 /* id_hash - of a queue id */
@@ -167,25 +174,58 @@ void sched_flush(const char *id)
   for (i = 0; i < nmsgs; i++) flush_one(msgs[i]);
 }
 
-/* body_present - does mess/<id> exist? 1, 0, -1 error */
+/* body_present - is mess/<id> there, a regular file? 1, 0 absent, 2 not
+ * a regular file (a FIFO, a device: planted), -1 error */
 static int body_present(const char *id)
 {
-  static stralloc fn;
-  if (!spool_path(&fn, SPOOL_MESS, id)) return -1;
-  if (access(fn.s, F_OK) == 0) return 1;
-  return errno == ENOENT ? 0 : -1;
+  int fd = work_body_open(id);
+  if (fd != -1) { close(fd); return 1; }
+  return errno == ENOENT ? 0 : errno == EFTYPE_BODY || errno == ELOOP ? 2 : -1;
 }
 
-/* first_route - route every envelope recipient of a message seen the first time */
+/* rcpt_hash - of an envelope recipient, the domain's case ignored */
+static unsigned long rcpt_hash(const char *a)
+{
+  unsigned long h = 5381;
+  size_t at = str_rchr(a, '@'), i;
+  for (i = 0; a[i]; i++) h = h * 33 + (unsigned char)(i > at && a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
+  return h;
+}
+
+/* rcpt_same - the same recipient: local parts equal, domains equal but for case */
+static int rcpt_same(const char *a, const char *b)
+{
+  size_t at = str_rchr(a, '@');
+  return at == str_rchr(b, '@') && !byte_diff(a, at, b) && !case_diffs(a + at, b + at);
+}
+
+/* first_route - route every distinct envelope recipient of a message seen
+ * the first time.  A recipient given again (RCPT TO repeated) is routed
+ * once: its expansion, a whole alias list maybe, would only make the same
+ * deliveries again; it is logged as a duplicate. */
 static int first_route(struct msg *m, struct work *w)
 {
+  static stralloc to;
   const char *d = envelope_tag(&w->env, 'D');
   unsigned long now = qr_now(), t;
-  unsigned int i;
+  unsigned int i, cap = 16, *seen, s;
   w->arrival = d && scan_ulong(d, &t) == str_len(d) ? t : now;
   router.id = m->id;
-  for (i = 0; i < w->env.nrcpt; i++)
-    if (route_rcpt(&router, w, i, envelope_rcpt(&w->env, i)) == -1) return -1;
+  while (cap < 2 * w->env.nrcpt) cap *= 2;
+  if (!(seen = calloc(cap, sizeof *seen))) return -1;     /* index + 1; 0 empty */
+  for (i = 0; i < w->env.nrcpt; i++) {
+    const char *a = envelope_rcpt(&w->env, i);
+    for (s = (unsigned int)rcpt_hash(a) & (cap - 1); seen[s]; s = (s + 1) & (cap - 1))
+      if (rcpt_same(envelope_rcpt(&w->env, seen[s] - 1), a)) break;
+    if (seen[s]) {
+      if (stralloc_copys(&to, "<") && stralloc_cats(&to, a) && stralloc_cats(&to, ">") && stralloc_0(&to))
+        log_event(m->id, "to", to.s, "route", "duplicate", "reason", "envelope recipient given again", (char *)0);
+      continue;
+    }
+    seen[s] = i + 1;
+    if (route_rcpt(&router, w, i, a) == -1) { free(seen); return -1; }
+  }
+  free(seen);
   return 0;
 }
 
@@ -205,14 +245,18 @@ static void route_defer(struct msg *m, struct work *w, unsigned int from)
  * half of it is dropped and the item stays, so the recipient is kept. */
 static int reroute(struct msg *m, struct work *w, unsigned long now, int flush)
 {
+  static stralloc addr;
   unsigned int i, n = w->n;
   router.id = m->id;
   for (i = 0; i < n; i++) {
     struct item *it = &w->item[i];
     unsigned int n0 = w->n;
     if (it->kind != KIND_ROUTE || it->status != ST_PENDING || (it->next > now && !flush)) continue;
+    /* a copy: routing adds to w->pool, which may move (the address must
+     * not point into it while route_rcpt reads and stores it) */
+    if (!stralloc_copys(&addr, work_s(w, it->addr)) || !stralloc_0(&addr)) { route_defer(m, w, n); return -1; }
     it->status = ST_GONE;
-    if (route_rcpt(&router, w, it->orig, work_s(w, it->addr)) == -1) {
+    if (route_rcpt(&router, w, it->orig, addr.s) == -1) {
       work_truncate(w, n0);
       w->item[i].status = ST_PENDING;     /* work_add may have moved the array */
       route_defer(m, w, n);
@@ -234,7 +278,7 @@ static int load(struct msg *m, struct work *w)
   if (r == -1) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
   if ((b = body_present(m->id)) != 1) {
     if (b == -1) return -1;
-    scan_corrupt(m->id, "message body missing");
+    scan_corrupt(m->id, b == 2 ? "message body is not a regular file" : "message body missing");
     forget(m);
     return 0;
   }

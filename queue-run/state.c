@@ -30,6 +30,21 @@ unsigned long qr_now(void)
   return (unsigned long)time(0);
 }
 
+int work_body_open(const char *id)
+{
+  static stralloc fn;
+  struct stat st;
+  int fd, e;
+  if (!spool_path(&fn, SPOOL_MESS, id)) { errno = ENOMEM; return -1; }
+  /* O_NONBLOCK: a FIFO planted by a member of the injector group must
+   * not block the scheduler in open(2); it is then refused by fstat */
+  if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) == -1) return -1;
+  if (fstat(fd, &st) == -1) { e = errno; close(fd); errno = e; return -1; }
+  if (!S_ISREG(st.st_mode)) { close(fd); errno = EFTYPE_BODY; return -1; }
+  if (fcntl(fd, F_SETFL, 0) == -1) { e = errno; close(fd); errno = e; return -1; }   /* the deliverer reads it plainly */
+  return fd;
+}
+
 void work_init(struct work *w)
 {
   byte_zero(w, sizeof *w);
@@ -299,7 +314,13 @@ int state_file_write(const char *fn, const stralloc *text, int mode)
   buffer b;
   int fd, e;
   if (!stralloc_copys(&tmp, fn) || !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) { errno = ENOMEM; return -1; }
-  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode)) == -1) return -1;
+  /* state/ belongs to the queue owner, and root writes here too: a stale
+   * tmp (or a symlink or hard link planted under its name) is removed,
+   * never opened; the file is always a new one of ours (O_EXCL), so
+   * neither the write nor owned_like_state's fchown reaches another
+   * file.  Someone who recreates the name in between makes this fail. */
+  if (unlink(tmp.s) == -1 && errno != ENOENT) return -1;
+  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)) == -1) return -1;
   owned_like_state(fd);
   wbuf_init(&b, fd, space, sizeof space);
   if ((text->len && buffer_put(&b, text->s, text->len) == -1) || wbuf_flush(&b) == -1 || fsync(fd) == -1) goto fail;

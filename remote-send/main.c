@@ -244,6 +244,7 @@ static int next_job(int ctl)
 
 int main(int argc, char **argv)
 {
+  const char *bad;
   int ctl;
   errmsg_iam("remote-send");
   signal(SIGPIPE, SIG_IGN);
@@ -252,6 +253,9 @@ int main(int argc, char **argv)
   config_load(&cfg, 0);
   log_init("remote-send", cfg.log);
   resolve_timeout(cfg.dns_timeout);
+  if ((bad = net_source(cfg.smtp_address_family, cfg.smtp_bind_address, cfg.smtp_bind_address6))
+      || (bad = resolve_servers(cfg.dns_servers, cfg.dns_domain_servers)))
+    die(EX_CONFIG, bad);        /* temporary: every recipient waits for the fix */
   job.id = getenv("QUEUE_ID");
   seed();
   ctl = cfg.smtp_connection_reuse_time ? reuse_fd() : -1;

@@ -174,6 +174,39 @@ static void copyn(char *d, const char *s, size_t max)
   d[i] = 0;
 }
 
+/* The source of outgoing connections (net_source): which families may be
+ * used, and the address to bind for each, if one was set */
+static struct {
+  int v4, v6;                       /* the family may be used */
+  int bind4, bind6;                 /* an address to bind was given */
+  struct sockaddr_in a4;
+  struct sockaddr_in6 a6;
+} source = { 1, 1, 0, 0, { 0 }, { 0 } };
+
+const char *net_source(const char *family, const char *addr4, const char *addr6)
+{
+  if (!str_diff(family, "both")) source.v4 = source.v6 = 1;
+  else if (!str_diff(family, "ipv4")) { source.v4 = 1; source.v6 = 0; }
+  else if (!str_diff(family, "ipv6")) { source.v4 = 0; source.v6 = 1; }
+  else return "smtp_address_family is not both, ipv4 or ipv6";
+  source.bind4 = *addr4 != 0;
+  source.bind6 = *addr6 != 0;
+  source.a4.sin_family = AF_INET;
+  source.a6.sin6_family = AF_INET6;
+  if (source.bind4 && inet_pton(AF_INET, addr4, &source.a4.sin_addr) != 1) return "smtp_bind_address is not an IPv4 address";
+  if (source.bind6 && inet_pton(AF_INET6, addr6, &source.a6.sin6_addr) != 1) return "smtp_bind_address6 is not an IPv6 address";
+  return 0;
+}
+
+/* source_bind - bind fd of family to the configured source address, if
+ * any; 0, or -1 with errno */
+static int source_bind(int fd, int family)
+{
+  if (family == AF_INET && source.bind4) return bind(fd, (struct sockaddr *)&source.a4, sizeof source.a4);
+  if (family == AF_INET6 && source.bind6) return bind(fd, (struct sockaddr *)&source.a6, sizeof source.a6);
+  return 0;
+}
+
 /* struct attempt - one connection being made */
 struct attempt { int fd; unsigned int idx; long long until; };
 
@@ -236,9 +269,20 @@ static int start(const struct targets *ts, unsigned int idx, unsigned long port,
   struct sockaddr_storage ss;
   const struct target *t = &ts->t[idx];
   socklen_t sl = sockaddr_of(t, port, &ss);
-  int fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd;
   *done = 0;
+  if ((t->family == AF_INET && !source.v4) || (t->family == AF_INET6 && !source.v6)) {
+    /* not an attempt: no log line, only the reason if none is left */
+    if (!stralloc_copys(why, "4.4.4 no address of the family smtp_address_family allows")) return -1;
+    return -1;
+  }
+  fd = socket(t->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd == -1) { why_set(why, t, port, strerror(errno)); return -1; }
+  if (source_bind(fd, t->family) == -1) {
+    why_set(why, t, port, errno == EADDRNOTAVAIL ? "the source address (smtp_bind_address) is not on this host" : strerror(errno));
+    close(fd);
+    return -1;
+  }
   if (connect(fd, (struct sockaddr *)&ss, sl) == 0) { *done = 1; return fd; }
   if (errno == EINPROGRESS) return fd;
   why_set(why, t, port, strerror(errno));

@@ -1,5 +1,5 @@
 /* result.c - recipients in, results out (DESIGN.md delivery protocol):
- * one line per recipient on fd 1, "rcpt TAB ok|defer|fail TAB text", the
+ * one line per recipient on fd 1, "rcpt TAB ok|passed|defer|fail TAB text", the
  * text a server reply with its enhanced status code, or our own reason
  * starting with one.  A recipient still without a result when the lines
  * are written is deferred. */
@@ -65,7 +65,10 @@ void result_reply(struct rcpt *r, const struct reply *rep, const char *where)
   result_set(r, rep->code < 300 ? RES_OK : rep->code < 500 ? RES_DEFER : RES_FAIL, t);
 }
 
-/* result_write - the lines on fd; 0, or -1 when they cannot be written */
+/* result_write - the lines on fd; 0, or -1 when they cannot be written.
+ * A recipient accepted by a server that offered DSN is "passed", not
+ * "ok": the server has the DSN request (RFC 3461: no "relayed" notice
+ * from us then; it reports the delivery itself). */
 int result_write(const struct job *j, int fd)
 {
   static const char *const word[] = { "defer", "ok", "defer", "fail" };
@@ -77,7 +80,7 @@ int result_write(const struct job *j, int fd)
     const struct rcpt *r = &j->r[i];
     const char *text = r->state == RES_NONE ? "4.4.0 no result for this recipient" : r->text;
     if (buffer_puts(&b, r->addr) == -1 || buffer_put(&b, "\t", 1) == -1 ||
-        buffer_puts(&b, word[r->state]) == -1 || buffer_put(&b, "\t", 1) == -1 ||
+        buffer_puts(&b, r->state == RES_OK && r->dsn ? "passed" : word[r->state]) == -1 || buffer_put(&b, "\t", 1) == -1 ||
         buffer_puts(&b, text) == -1 || buffer_put(&b, "\n", 1) == -1) return -1;
   }
   return buffer_flush(&b);

@@ -97,6 +97,10 @@ void net_wipe(void);
 void net_describe(const struct target *t, unsigned long port, char *out, size_t max);
 /* net_log_id - the queue id for the log line of each failed connection attempt */
 void net_log_id(const char *id);
+/* net_source - the families connections may use (both, ipv4, ipv6) and the
+ * source address to bind for each ("": the kernel's choice); 0, or what
+ * is wrong with a setting */
+const char *net_source(const char *family, const char *addr4, const char *addr6);
 extern buffer net_out;
 
 /* reply.c */
@@ -148,6 +152,7 @@ struct rcpt {
   const char *orcpt;          /* DSN ORCPT (type;xtext) or 0 */
   int state;                  /* R_* */
   int accepted;               /* RCPT got 2xx in this session */
+  int dsn;                    /* the server that accepted it offered DSN: it has our DSN request */
   char text[RS_TEXT_MAX + 1];
 };
 struct job {

@@ -325,7 +325,7 @@ static int envelope_replies(struct session *s, int pipelined, stralloc *c, stral
     if (!pipelined && (rcpt_line(s, rc, c) == -1 || net_put(c->s, c->len) == -1)) return io_error(s, why, GETLN_ERROR, "RCPT TO");
     if (get_reply(s, &r, 0, "RCPT TO", why) == -1) return -1;
     if (mail.code / 100 != 2) result_reply(rc, &mail, where(s, "MAIL FROM"));
-    else if (r.code / 100 == 2) { rc->accepted = 1; accepted++; }
+    else if (r.code / 100 == 2) { rc->accepted = 1; rc->dsn = s->e.dsn; accepted++; }
     else result_reply(rc, &r, where(s, "RCPT TO"));
   }
   return (int)accepted;

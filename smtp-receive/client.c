@@ -62,10 +62,11 @@ int client_name_ok(const char *n, size_t len)
   return label > 0 && n[len - 1] != '-' && alpha;
 }
 
-/* loopback - 127.0.0.0/8 or ::1 */
-static int loopback(const char *ip)
+/* client_loopback - 127.0.0.0/8, ::1 or no socket: a client on this host */
+int client_loopback(const char *ip)
 {
-  return !byte_diff(ip, 4, "127.") || !str_diff(ip, "::1");
+  /* 0.0.0.0: fd 0 is no socket (a pipe from inetd or a program here) */
+  return !byte_diff(ip, 4, "127.") || !str_diff(ip, "::1") || !str_diff(ip, "0.0.0.0");
 }
 
 /* confirmed - does name have an address record equal to a (alen bytes)?
@@ -108,6 +109,6 @@ void client_name(struct session *s)
     str_copy(s->name, env);
     return;
   }
-  if (loopback(s->ip)) { str_copy(s->name, "localhost"); return; }
+  if (client_loopback(s->ip)) { str_copy(s->name, "localhost"); return; }
   if (s->set.name_lookup) lookup(s);
 }

@@ -88,6 +88,9 @@ static void settings(struct settings *set)
   if ((bad = proxy_list_bad(cfg.smtpd_proxy_trusted))) die_config2("smtpd_proxy_trusted: not an address or prefix: ", bad);
   if (cfg.smtpd_auth_program[0] && !auth_program_ok(cfg.smtpd_auth_program))
     die_config("smtpd_auth_program: no program, or too many words");
+  if ((bad = resolve_servers(cfg.dns_servers, cfg.dns_domain_servers))) die_config(bad);
+  if (!policy_dnsbl_zones_ok(cfg.smtpd_dnsbl_zones))
+    die_config("smtpd_dnsbl_zones: want zone or zone=127.0.0.2,127.0.0.4 (at most 8 codes)");
   if (cfg.smtpd_error_limit == 0) cfg.smtpd_error_limit = 1;
   if (cfg.smtpd_command_limit == 0) cfg.smtpd_command_limit = 1;
 }

@@ -14,9 +14,11 @@
  * key of the access map grants RELAY only with smtpd_relay_by_name = yes:
  * names come from the client's own DNS. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include "access.h"
+#include "localnames.h"
 #include "address.h"
 #include "byte.h"
 #include "case.h"
@@ -121,29 +123,100 @@ static int client_access(struct session *s, char *reply)
   return a;
 }
 
-/* dnsbl - the first zone of smtpd_dnsbl_zones that lists the client */
+/* struct zone - one entry of smtpd_dnsbl_zones: the zone and the codes
+ * that count as a listing (none given: any 127.0.0.0/8 answer) */
+struct zone { char name[256]; unsigned char code[8][4]; unsigned int ncode; };
+
+/* zone_next - the next entry of smtpd_dnsbl_zones from *z: "zone" or
+ * "zone=127.0.0.2,127.0.0.4" (blank or comma separated; an address after
+ * a zone= is one of its codes); 1, 0 at the end, -1 malformed */
+static int zone_next(const char **z, struct zone *out)
+{
+  char word[256];
+  size_t n;
+  out->ncode = 0;
+  for (;;) {
+    while (**z == ' ' || **z == ',') (*z)++;
+    for (n = 0; (*z)[n] && (*z)[n] != ' ' && (*z)[n] != ','; n++)
+      ;
+    if (n == 0) return out->name[0] ? 1 : 0;
+    if (n >= sizeof word) return -1;
+    byte_copy(word, n, *z);
+    word[n] = 0;
+    if (out->name[0] && out->ncode && byte_chr(word, n, '=') == n && byte_chr(word, n, '.') < n
+        && inet_pton(AF_INET, word, out->code[out->ncode < 8 ? out->ncode : 7]) == 1) {
+      if (out->ncode == 8) return -1;     /* at most 8 codes per zone */
+      out->ncode++;
+      *z += n;
+      continue;
+    }
+    if (out->name[0]) return 1;            /* a new zone starts: this one is done */
+    size_t eq = byte_chr(word, n, '=');
+    if (eq == 0) return -1;
+    byte_copy(out->name, eq, word);
+    out->name[eq] = 0;
+    *z += n;
+    if (eq < n && inet_pton(AF_INET, word + eq + 1, out->code[out->ncode++]) != 1) return -1;
+  }
+}
+
+/* zone_listed - does one of codes (4 bytes each) count for zone z? */
+static int zone_listed(const struct zone *z, const stralloc *codes)
+{
+  size_t i;
+  unsigned int k;
+  if (z->ncode == 0) return codes->len > 0;
+  for (i = 0; i + 4 <= codes->len; i += 4)
+    for (k = 0; k < z->ncode; k++)
+      if (byte_equal(codes->s + i, 4, z->code[k])) return 1;
+  return 0;
+}
+
+/* dnsbl_reply - "554 5.7.1 Service unavailable; client [ip] blocked using
+ * zone", then the zone's TXT record for the listing (printable ASCII
+ * only, cut to fit the reply) */
+static void dnsbl_reply(struct session *s, const char *zone)
+{
+  static stralloc text;
+  stralloc r = {0};
+  size_t i;
+  if (!stralloc_copys(&r, "554 5.7.1 Service unavailable; client [") || !stralloc_cats(&r, s->ip) ||
+      !stralloc_cats(&r, "] blocked using ") || !stralloc_cats(&r, zone)) r.len = 0;
+  if (r.len && resolve_dnsbl_text(s->ip, zone, &text) == 1 && stralloc_cats(&r, "; "))
+    for (i = 0; i < text.len && r.len < SMTP_REPLY_MAX - 1; i++)
+      if (!stralloc_append(&r, text.s[i] >= 32 && text.s[i] < 127 ? &text.s[i] : "?")) break;
+  if (r.len == 0 || r.len >= SMTP_REPLY_MAX) {
+    if (r.len >= SMTP_REPLY_MAX) r.len = SMTP_REPLY_MAX - 1;
+    else { str_copy(s->client_reject, "554 5.7.1 Service unavailable; client blocked by a DNSBL"); stralloc_free(&r); return; }
+  }
+  byte_copy(s->client_reject, r.len, r.s);
+  s->client_reject[r.len] = 0;
+  stralloc_free(&r);
+}
+
+/* dnsbl - the first zone of smtpd_dnsbl_zones that lists the client with
+ * a code it counts; an unreachable list blocks nothing */
 static void dnsbl(struct session *s)
 {
+  static stralloc codes;
   const char *z = s->cfg->smtpd_dnsbl_zones;
-  char zone[256], answer[16];
-  while (*z) {
-    size_t n = 0;
-    while (*z == ' ' || *z == ',') z++;
-    while (z[n] && z[n] != ' ' && z[n] != ',') n++;
-    if (n == 0 || n >= sizeof zone) { z += n; continue; }
-    byte_copy(zone, n, z);
-    zone[n] = 0;
-    z += n;
-    if (resolve_dnsbl(s->ip, zone, answer) != 1) continue;   /* unreachable lists do not block mail */
-    stralloc r = {0};
-    if (stralloc_copys(&r, "554 5.7.1 Service unavailable; client [") && stralloc_cats(&r, s->ip) &&
-        stralloc_cats(&r, "] blocked using ") && stralloc_cats(&r, zone) && r.len < SMTP_REPLY_MAX) {
-      byte_copy(s->client_reject, r.len, r.s);
-      s->client_reject[r.len] = 0;
-    } else str_copy(s->client_reject, "554 5.7.1 Service unavailable; client blocked by a DNSBL");
-    stralloc_free(&r);
+  struct zone zone;
+  int r;
+  for (;;) {
+    zone.name[0] = 0;
+    if ((r = zone_next(&z, &zone)) != 1) break;    /* a malformed entry is caught at start-up */
+    if (resolve_dnsbl_codes(s->ip, zone.name, &codes) != 1 || !zone_listed(&zone, &codes)) continue;
+    dnsbl_reply(s, zone.name);
     return;
   }
+}
+
+int policy_dnsbl_zones_ok(const char *zones)
+{
+  struct zone zone;
+  int r;
+  do { zone.name[0] = 0; r = zone_next(&zones, &zone); } while (r == 1);
+  return r == 0;
 }
 
 /* policy_connect - what we think of the client, before the greeting */
@@ -214,7 +287,7 @@ int policy_sender(struct session *s, const char *addr, size_t len, char *reply)
   a = access(s, ACCESS_KIND_FROM, addr, "Sender address rejected: ", reply);
   if (a == -1) str_copy(reply, tempfail);
   if (a == ACCESS_DISCARD) s->discard = 1;
-  if (a == ACCESS_NONE && len && s->set.sender_dns_check && !s->client_ok && !s->user[0])
+  if (a == ACCESS_NONE && len && s->set.sender_dns_check && !s->client_ok && !s->user[0] && !client_loopback(s->ip))
     a = sender_domain(addr, len, reply) ? ACCESS_REJECT : ACCESS_NONE;
   if (a != -1 && a != ACCESS_REJECT && a != ACCESS_ERROR) return 0;
   if (!s->set.delay_checks) return 1;
@@ -230,12 +303,13 @@ static void lower(char *out, const char *s, size_t len)
   case_lowerb(out, len);
 }
 
-/* is_local_domain - hostname, localhost, or a key of local-domains: the
- * same list queue-run delivers locally (domain only qualifies bare names) */
+/* is_local_domain - a key of local-domains, and hostname or localhost
+ * unless local_delivery says otherwise: the same list queue-run delivers
+ * locally (domain only qualifies bare names); 1, 0, -1 */
 static int is_local_domain(struct session *s, const char *d, size_t len)
 {
-  if (str_len(s->cfg->hostname) == len && !case_diffb(d, len, s->cfg->hostname)) return 1;
-  if (len == 9 && !case_diffb(d, len, "localhost")) return 1;
+  int own = localnames_is(s->cfg, d, len) ? localnames_local(s->cfg, &s->local_domains) : 0;
+  if (own != 0) return own;
   return lookup(&s->local_domains, d, len);
 }
 

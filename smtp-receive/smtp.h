@@ -152,6 +152,9 @@ int inject_received(buffer *b, const struct session *s, const char *id);
 
 /* policy.c */
 void policy_connect(struct session *s);
+/* policy_dnsbl_zones_ok - is smtpd_dnsbl_zones well formed? (checked
+ * once at start-up) */
+int policy_dnsbl_zones_ok(const char *zones);
 int policy_sender(struct session *s, const char *addr, size_t len, char *reply);
 int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply);
 int policy_overloaded(double max_load);
@@ -181,6 +184,7 @@ const char *proxy_list_bad(const char *list);
 void client_address(struct session *s);
 void client_name(struct session *s);
 int client_name_ok(const char *name, size_t len);
+int client_loopback(const char *ip);   /* 127.0.0.0/8 or ::1 */
 
 /* smtp.c */
 void smtp_session(struct session *s);

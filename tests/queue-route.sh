@@ -168,7 +168,37 @@ printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@example.test   # as s
 qr_run --once
 is "null client: root@domain (sendmail qualifies root so) is relayed to the smarthost" "smtp:[smart.example.net]:587 s@x.test root@example.test" \
   "$(cat "$T/remote/"*.args 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+# local_delivery: on a null client (auto: a relayhost, no local-domains)
+# nothing is local; root@localhost and daemon@<hostname> are qualified with
+# domain and relayed; local_delivery = yes keeps the host's names local
+# (the test hostname is mx.example.test)
+qr_conf "relayhost=[smart.example.net]:587"
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@localhost daemon@MX.example.test
+qr_run --once
+is "null client (auto): root@localhost and daemon@hostname go to the smarthost, qualified" \
+  "daemon@example.test root@example.test s@x.test smtp:[smart.example.net]:587" \
+  "$(cat "$T/remote/"*.args 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
+qr_conf "relayhost=[smart.example.net]:587" "local_delivery=yes"
+rm -f "$T/remote/"*
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test nosuchuser3@localhost
+qr_run --once
+grep -q 'to=<nosuchuser3@localhost>.*5.1.1.*user unknown' "$T/log" && ok "local_delivery=yes: localhost is local (an unknown user fails here)" \
+  || fail "local_delivery=yes" "$(grep nosuchuser3 "$T/log")"
+is "local_delivery=yes: the recipient was not relayed (only its bounce to s@x.test)" "" "$(grep -h nosuchuser3 "$T/remote/"*.args 2>/dev/null)"
+qr_conf "relayhost=[smart.example.net]:587" "local_delivery=maybe"
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test root@localhost
+qr_run --once
+grep -q 'to=<root@localhost>.*status=deferred' "$T/log" && ok "local_delivery: a bad word defers, never guesses" || fail "local_delivery bad word" "$(grep 'root@localhost' "$T/log" | tail -2)"
+qr_run --delete "$(ls "$T/spool/queue" | tail -1)" >/dev/null 2>&1
 mv "$T/maps/local-domains.off" "$T/maps/local-domains.cdb"
+qr_conf "relayhost=[smart.example.net]:587"
+rm -f "$T/remote/"*
+printf 'Subject: cron\n\nbody\n' | qr_inject s@x.test nosuchuser4@localhost
+qr_run --once
+grep -q 'to=<nosuchuser4@localhost>.*5.1.1' "$T/log" && ok "auto with local-domains keys (a hub with a relayhost): localhost stays local" \
+  || fail "auto on a hub" "$(grep nosuchuser4 "$T/log")"
 qr_conf
 
 # --- local users (system users: only as root, with a test user and home)

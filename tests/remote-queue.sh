@@ -56,7 +56,9 @@ grep -q 'to=<temp@far.test>.*status=deferred.*450 4.2.1' "$T/log" && ok "queue: 
 grep -q 'to=<fail@far.test>.*status=bounced.*550 5.1.1' "$T/log" && ok "queue: 550 recipient bounced with the reply" || fail "queue: bounced" "$(cat "$T/log")"
 is "queue: the message stays queued for the deferred recipient" 1 "$(qr_queue_count)"
 b=$(grep -l '^MAIL FROM:<>' "$T/srv/"* 2>/dev/null | head -1)
-[ -n "$b" ] && grep -q 'fail@far.test' "$b" && grep -q '550 5.1.1' "$b" && ok "queue: the bounce went back to the sender through the same route" ||
+# (to an outside sender, a recipient of a routes entry is reported by its
+# Status alone: the reply text names the internal next hop)
+[ -n "$b" ] && grep -q 'fail@far.test' "$b" && grep -q 'Status: 5.1.1' "$b" && ! grep -q '127.0.0.1' "$b" && ok "queue: the bounce went back to the sender through the same route, naming no internal host" ||
   fail "queue: bounce" "$(ls "$T/srv")" "$(tail -20 "$T/log")"
 
 # the envelope's DSN, BODY and SMTPUTF8 tags reach the server

@@ -105,7 +105,7 @@ if cmp -s "$TOP/units/postern.conf" "$R/etc/postern/postern.conf" && [ ! -e "$R/
    && grep -q 'postern.conf: unedited, updated to the new default' "$T/out3"; then
   ok "an unedited postern.conf of an older install is updated to the new default, and install says so"
 else fail "an unedited postern.conf of an older install is updated" "$(cat "$T/out3")"; fi
-if ! grep -q old.example "$R/etc/postern/routes" && ! "$B/postern-maps" query "$R/etc/postern/routes" old.example >/dev/null 2>&1; then
+if ! grep -q "^old.example " "$R/etc/postern/routes" && ! "$B/postern-maps" query "$R/etc/postern/routes" old.example >/dev/null 2>&1; then
   ok "an unedited map is updated and compiled again"
 else fail "an unedited map is updated and compiled again" "$(cat "$R/etc/postern/routes")"; fi
 if grep -q '^alice: bob' "$R/etc/postern/aliases"; then

@@ -584,7 +584,7 @@ static void table(void)
   T_OK("BOOL no", parse(&c, "smtpd_delay_checks = no\n", 24, &err) == 0 && c.smtpd_delay_checks == 0);
   config_free(&c);
   T_OK("BOOL defaults", parse(&c, "", 0, &err) == 0 && c.smtpd_delay_checks == 1 && c.smtpd_verify_recipients == 1
-       && c.smtpd_sender_dns_check == 0 && c.smtpd_client_name_lookup == 1);
+       && c.smtpd_sender_dns_check == 1 && c.smtpd_client_name_lookup == 1);
   config_free(&c);
   T_OK("BOOL refuses on", parse(&c, "smtpd_delay_checks = on\n", 24, &err) == -1 && strstr(err.s, "bad value for 'smtpd_delay_checks'"));
   config_free(&c);

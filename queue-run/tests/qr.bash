@@ -47,7 +47,8 @@ qr_setup() {
   cat >"$T/fake-remote" <<'SH'
 #!/bin/sh
 # a stand-in for remote-send: records its arguments and the message, then
-# answers per recipient: *defer* -> defer, *fail* -> fail, else ok
+# answers per recipient: *passed* -> passed (a next hop with DSN),
+# *defer* -> defer, *fail* -> fail, else ok
 dir=$(dirname "$0")/remote
 n=$(date +%s%N)
 { for a in "$@"; do printf '%s\n' "$a"; done; } >"$dir/$n.args"
@@ -58,6 +59,7 @@ tab=$(printf '\t')
 for r in "$@"; do
   r=${r%%"$tab"*}                            # a recipient's DSN tags follow a TAB
   case $r in
+    *passed*) printf '%s\tpassed\t250 2.0.0 accepted by %s, DSN offered\n' "$r" "$dest" ;;
     *defer*) printf '%s\tdefer\t451 4.2.0 try later (%s)\n' "$r" "$dest" ;;
     *fail*) printf '%s\tfail\t550 5.1.1 no such user here\n' "$r" ;;
     *) printf '%s\tok\t250 2.0.0 accepted by %s\n' "$r" "$dest" ;;

@@ -35,6 +35,7 @@ head -1 "$T/s1/2" | grep -q '^MAIL FROM:<> ' && ok "null sender is <>" || fail "
 # DSN and message parameters pass through when the server offers DSN
 send "$T/msg" -E "env+2Bid" -R HDRS "smtp:[127.0.0.1]:$P" a@b.test "$(printf 'ok@y.test\tNSUCCESS,FAILURE\tOrfc822;ok@y.test')"
 expect "DSN: sent" ok@y.test ok
+is "DSN offered: the result is passed (the server has the DSN request)" passed "$(result ok@y.test)"
 grep -q '^MAIL FROM:<a@b.test> SIZE=[0-9]* RET=HDRS ENVID=env+2Bid$' "$T/s1/3" && ok "DSN: RET and ENVID on MAIL" || fail "DSN MAIL" "$(cat "$T/s1/3")"
 grep -q '^RCPT TO:<ok@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;ok@y.test$' "$T/s1/3" && ok "DSN: NOTIFY and ORCPT on RCPT" || fail "DSN RCPT" "$(cat "$T/s1/3")"
 
@@ -43,6 +44,7 @@ P2=$(free_port); server s2 "$P2" --caps PIPELINING || exit 0
 send "$T/msg" -E envid -R FULL "smtp:[127.0.0.1]:$P2" a@b.test "$(printf 'ok@y.test\tNNEVER')"
 grep -q '^MAIL FROM:<a@b.test>$' "$T/s2/1" && grep -q '^RCPT TO:<ok@y.test>$' "$T/s2/1" &&
   ok "no DSN offered: no DSN parameters" || fail "no DSN parameters" "$(cat "$T/s2/1")"
+is "no DSN offered: the result is ok (we owe the success notice)" ok "$(result ok@y.test)"
 
 # 8-bit: BODY=8BITMIME when offered; SMTPUTF8 for a UTF-8 address
 send "$T/msg8" "smtp:[127.0.0.1]:$P" a@b.test ok@y.test 2>/dev/null || true

@@ -157,3 +157,36 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 expect "IPv6 $what, IPv4 works: delivered" x@v6.test ok "250 *dual.v6.test?127.0.0.2?*"
 [ "$ms" -lt 3000 ] && ok "IPv6 $what: IPv4 tried promptly (${ms} ms)" || fail "IPv6 fallback took ${ms} ms"
 conf
+
+# split DNS (dns_servers, dns_domain_servers): no $DNSCACHEIP; a second
+# server on 127.0.0.54 is the inside's view, where pref.test's mail goes
+# straight to mx2 and inside.test exists at all
+bg "$T/dns2.out" dnsmasq -k --conf-file=/dev/null --user=root --pid-file= --no-hosts --no-resolv \
+  --listen-address=127.0.0.54 --bind-interfaces --local=/test/ --log-facility=- \
+  --mx-host=pref.test,mx2.pref.test,10 --host-record=mx2.pref.test,127.0.0.3 \
+  --mx-host=inside.test,mx2.pref.test,10
+for i in $(seq 50); do python3 -c "
+import socket, struct
+q = struct.pack('>HHHHHH', 7, 0x100, 1, 0, 0, 0) + b'\6inside\4test\0' + struct.pack('>HH', 15, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.2)
+s.sendto(q, ('127.0.0.54', 53)); s.recv(512)" 2>/dev/null && break; sleep 0.1; done
+unset DNSCACHEIP
+before1=$(got mx1); before2=$(got mx2)
+conf dns_servers=127.0.0.53 dns_timeout=5
+send "$T/msg" "smtp:pref.test:$P" a@b.test x@pref.test
+expect "dns_servers: every question goes there" x@pref.test ok "250 *mx1.pref.test?127.0.0.2?:$P*"
+conf dns_servers=127.0.0.53 "dns_domain_servers=pref.test=127.0.0.54 inside.test=127.0.0.54" dns_timeout=5
+send "$T/msg" "smtp:pref.test:$P" a@b.test x@pref.test
+expect "dns_domain_servers: the inside's view of pref.test" x@pref.test ok "250 *mx2.pref.test?127.0.0.3?:$P*"
+send "$T/msg" "smtp:inside.test:$P" a@b.test x@inside.test
+expect "dns_domain_servers: a name only the inside knows" x@inside.test ok "250 *mx2.pref.test*"
+send "$T/msg" "smtp:aonly.test:$P" a@b.test x@aonly.test
+expect "dns_domain_servers: other names still ask dns_servers" x@aonly.test ok "250 *aonly.test?127.0.0.2?*"
+is "split DNS: mx1 got 2 more, mx2 got 2 more" "$((before1 + 2)) $((before2 + 2))" "$(($(got mx1))) $(($(got mx2)))"
+conf dns_servers=not-an-address
+send "$T/msg" "smtp:pref.test:$P" a@b.test x@pref.test
+is "dns_servers: not an address is a configuration error (78)" 78 "$RC"
+conf "dns_domain_servers=pref.test"
+send "$T/msg" "smtp:pref.test:$P" a@b.test x@pref.test
+is "dns_domain_servers: no = is a configuration error (78)" 78 "$RC"
+conf

@@ -5,6 +5,7 @@ Usage: dnsserver.py ADDRESS PORT
 Prints "ready", then "query id=ID port=PORT name=NAME" for each question.
 Names (case-insensitive):
   1.0.0.127.bl.test      A 127.0.0.2          (127.0.0.1 is listed)
+                         TXT "Listed: see https://bl.test/q?127.0.0.1"
   10.2.0.192.bl.test     A 127.0.0.4          (192.0.2.10 is listed)
   1.0...8.b.d.0.1.0.0.2.bl.test  A 127.0.0.2  (2001:db8::1 is listed)
   mx.good.test           A 192.0.2.1
@@ -33,6 +34,7 @@ MX = {'good.test': (10, 'mx.good.test'), 'nullmx.test': (0, '')}
 PTR = {ipaddress.ip_address(a).reverse_pointer: n for a, n in
        [('192.0.2.10', 'mail.good.test'), ('192.0.2.11', 'forged.good.test'), ('192.0.2.12', '192.0.2.12'),
         ('192.0.2.13', 'fail.test'), ('2001:db8::1', 'v6.good.test')]}
+TXT = {'1.0.0.127.bl.test': b'Listed: see https://bl.test/q?127.0.0.1'}
 EXISTS = set(A) | set(AAAA) | set(MX) | set(PTR)
 
 
@@ -72,6 +74,8 @@ def answer(pkt):
     elif qtype == 15 and n in MX:
         pref, host = MX[n]
         rrs.append(rr(15, struct.pack('>H', pref) + name(host)))
+    elif qtype == 16 and n in TXT:
+        rrs.append(rr(16, bytes([len(TXT[n])]) + TXT[n]))
     elif qtype == 12 and n in PTR:
         rrs.append(rr(12, name(PTR[n])))
     flags = 0x8400 | tc | rcode          # response, authoritative
