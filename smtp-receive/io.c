@@ -8,16 +8,19 @@
  * line being read (io_command_deadline: the whole line, however the
  * client drips it), one for the message data (io_data_deadline, moved on
  * by io_data_credit as bytes arrive); with none set, each wait has the
- * current timeout (io_timeout), which also bounds every write.  A timeout
- * is a read error with errno ETIMEDOUT.  Once TLS is up both directions go through
+ * current timeout (io_timeout), which also bounds every write.  Inside a
+ * TLS record, where poll cannot see, a timer holds the deadline.  A
+ * timeout is a read error with errno ETIMEDOUT.  Once TLS is up both directions go through
  * lib/tls.c (loaded then, tlsload.c); io_tls_start throws away whatever
  * arrived before the handshake (STARTTLS command injection, CVE-2011-0411
  * and its kin). */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include "byte.h"
 #include <time.h>
 #include "str.h"
 #include "smtp.h"
@@ -28,6 +31,7 @@ static int in_fd = 0, out_fd = 1;
 static int timeout_ms = 300000;     /* the current timeout */
 static long long cmd_end, data_end; /* deadlines, ms of CLOCK_MONOTONIC; 0: none */
 static size_t credit;               /* data bytes not yet turned into time */
+static volatile sig_atomic_t late;  /* the timer of a TLS read went off */
 static struct tls *tls;             /* 0 until STARTTLS */
 static const struct tls_api *api;   /* lib/tls.c, once loaded */
 
@@ -67,16 +71,52 @@ static int wait_fd(int fd, short events, int ms)
   }
 }
 
+/* on_late - the deadline passed inside a TLS read: end the read side, so
+ * the blocked read returns (async-signal-safe) */
+static void on_late(int sig)
+{
+  (void)sig;
+  late = 1;
+  shutdown(in_fd, SHUT_RD);
+}
+
+/* tls_read_bounded - one TLS read within ms: poll saw the first bytes of
+ * a record, but the read waits inside it for the rest, so a timer
+ * enforces the deadline there (a client dripping the bytes of a record) */
+static ssize_t tls_read_bounded(char *buf, size_t len, int ms)
+{
+  struct sigaction sa, old;
+  struct itimerval on, off;
+  ssize_t r;
+  if (ms < 0) return api->read(tls, buf, len);
+  byte_zero(&sa, sizeof sa);
+  byte_zero(&on, sizeof on);
+  byte_zero(&off, sizeof off);
+  sa.sa_handler = on_late;           /* no SA_RESTART */
+  on.it_value.tv_sec = ms / 1000;
+  on.it_value.tv_usec = (ms % 1000) * 1000 + 1;
+  sigaction(SIGALRM, &sa, &old);
+  setitimer(ITIMER_REAL, &on, 0);
+  r = api->read(tls, buf, len);
+  setitimer(ITIMER_REAL, &off, 0);
+  sigaction(SIGALRM, &old, 0);
+  if (late) { errno = ETIMEDOUT; return -1; }
+  return r;
+}
+
 /* io_read - buffer op: flush the replies, then wait for the client */
 static ssize_t io_read(int fd, char *buf, size_t len)
 {
   ssize_t r;
+  int ms;
   if (buffer_flush(&io_out) == -1) return -1;
   if (tls && api->pending(tls)) return api->read(tls, buf, len);
-  r = wait_fd(fd, POLLIN, read_ms());
+  ms = read_ms();
+  r = wait_fd(fd, POLLIN, ms);
   if (r == 0) errno = ETIMEDOUT;
   if (r <= 0) return -1;
-  do r = tls ? api->read(tls, buf, len) : read(fd, buf, len);
+  if (tls) return tls_read_bounded(buf, len, read_ms());
+  do r = read(fd, buf, len);
   while (r == -1 && errno == EINTR);
   return r;
 }
