@@ -65,6 +65,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
   X(BOOL,   smtpd_relay_by_name,            "no",                   0, CONFIG_MAX) /* an access host-name key may grant RELAY */ \
   X(STR,    smtpd_sender_login_map,         "",                     0, CONFIG_MAX) /* map of sender -> AUTH logins, "": off */ \
+  X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \

@@ -32,7 +32,24 @@ static void lower(char *out, const char *in, size_t len)
   }
 }
 
-/* map_attach - open path into the zeroed m: 1, 0 missing, -1 error */
+int map_unsafe(const char *path, const struct stat *st)
+{
+  struct stat d;
+  char dir[4096];
+  size_t n = 0, slash = 0;
+  if (st->st_mode & (S_IWGRP | S_IWOTH)) return 1;
+  for (n = 0; path[n]; n++)
+    if (path[n] == '/') slash = n;
+  if (n >= sizeof dir) return 1;
+  if (slash == 0) { dir[0] = path[0] == '/' ? '/' : '.'; dir[1] = 0; }
+  else { byte_copy(dir, slash, path); dir[slash] = 0; }
+  if (stat(dir, &d) == -1) return 1;
+  /* a sticky directory (/tmp) lets nobody replace another's file */
+  return (d.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !(d.st_mode & S_ISVTX);
+}
+
+/* map_attach - open path into the zeroed m: 1, 0 missing, -1 error
+ * (EPERM: the file or its directory is writable by group or others) */
 static int map_attach(struct map *m, const char *path)
 {
   struct stat st;
@@ -41,6 +58,7 @@ static int map_attach(struct map *m, const char *path)
   if (fd == -1) return errno == ENOENT ? 0 : -1;
   if (fstat(fd, &st) == -1) goto fail;
   if (!S_ISREG(st.st_mode)) { errno = EINVAL; goto fail; }
+  if (map_unsafe(path, &st)) { errno = EPERM; goto fail; }
   if (st.st_size < CDB_HEADER_BYTES || (unsigned long)st.st_size > CDB_FILE_MAX) {
     errno = EPROTO;
     goto fail;

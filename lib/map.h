@@ -8,6 +8,7 @@
 #ifndef MAP_H
 #define MAP_H
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "stralloc.h"
 #include "cdb.h"
@@ -24,8 +25,15 @@ struct map {
   stralloc path;  /* the file opened, NUL-terminated */
 };
 
+/* map_unsafe - may others than the administrator change the map at path
+ * (st its stat)?  1 if the file, or the directory holding it (unless
+ * sticky), is writable by group or others (sendmail's safe-file rule),
+ * else 0. */
+int map_unsafe(const char *path, const struct stat *st);
+
 /* map_open - open the cdb file path.  1 opened; 0 the file does not exist
- * (m is closed); -1 error with errno set (EPROTO: not a cdb file).  m must
+ * (m is closed); -1 error with errno set (EPROTO: not a cdb file; EPERM:
+ * map_unsafe, refused).  m must
  * start zeroed (struct map m = {0}); an open m is closed first; map_close
  * returns m to the zeroed state. */
 int map_open(struct map *m, const char *path);

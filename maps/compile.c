@@ -211,7 +211,9 @@ void compile_map(const char *path, int type)
   if (in == -1) diesys(EX_NOINPUT, "unable to open ", path);
   if (fstat(in, &st) == -1) diesys(EX_IOERR, "unable to stat ", path);
   if (!S_ISREG(st.st_mode)) die(EX_NOINPUT, path, " is not a regular file");
-  if (st.st_mode & S_IWOTH) carp("warning: ", path, " is writable by anyone");
+  /* sendmail's safe-file rule: whoever may write a map decides where mail
+   * goes; the database would take over these bits and be refused */
+  if (map_unsafe(path, &st)) die(EX_NOPERM, path, " is writable by group or others, or its directory is: refused (chmod go-w)");
   names(&c);
   fd = tmp_create();
   parse_into(&c, in, fd);

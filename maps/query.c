@@ -43,6 +43,7 @@ static void die_map(const char *cdb)
   if (errno == EMSGSIZE) die(EX_DATAERR, cdb, ": a record is over the size limit");
   if (errno == ENAMETOOLONG) die(EX_DATAERR, "key too long (over 1024 bytes)");
   if (errno == EINVAL) die(EX_NOINPUT, cdb, ": not a regular file");
+  if (errno == EPERM) die(EX_NOPERM, cdb, ": refused: it or its directory is writable by group or others");
   if (errno == ENOMEM) die_nomem();
   diesys(EX_IOERR, "unable to read ", cdb);
 }

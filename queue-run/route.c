@@ -78,7 +78,9 @@ void router_refresh(struct router *r)
   unsigned int i;
   for (i = 0; i < MAPS; i++) {
     int ok = r->map[i].open ? map_refresh(&r->map[i]) : r->path[i].len ? map_open(&r->map[i], r->path[i].s) : 0;
-    if (ok == -1 && !r->bad[i]) log_event(0, "map", r->path[i].s, "status", "unreadable", (char *)0);
+    if (ok == -1 && !r->bad[i])
+      log_event(0, "map", r->path[i].s, "status", errno == EPERM ? "unsafe" : "unreadable",
+                errno == EPERM ? "reason" : (char *)0, "writable by group or others (or its directory is)", (char *)0);
     r->bad[i] = ok == -1;
   }
 }

@@ -160,6 +160,12 @@ int inject_received(buffer *b, const struct session *s, const char *id)
 {
   char when[DATE_MAX];
   date_rfc5322(when, (unsigned long)time(0), 0);
+  if (s->cfg->received_hide_submitter && (s->user[0] || s->mode == MODE_LOCAL))
+    /* an authenticated or local submitter: no name, address, HELO or TLS
+     * details of the client leave (Postfix's smtpd_hide_client_session) */
+    return buffer_puts(b, "Received: by ") || buffer_puts(b, s->cfg->hostname) || buffer_puts(b, " (postern) with ") ||
+           buffer_puts(b, protocol(s)) || buffer_puts(b, " id ") || buffer_puts(b, id) || buffer_puts(b, ";\n\t") ||
+           buffer_puts(b, when) || buffer_puts(b, "\n") ? -1 : 0;
   if (buffer_puts(b, "Received: from ") || buffer_puts(b, s->helo[0] ? s->helo : "unknown")) return -1;
   if (s->mode == MODE_LOCAL) {
     if (buffer_puts(b, " (local)")) return -1;

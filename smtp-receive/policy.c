@@ -17,7 +17,9 @@
 #include <arpa/inet.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <string.h>
 #include "access.h"
+#include "log.h"
 #include "localnames.h"
 #include "address.h"
 #include "byte.h"
@@ -39,7 +41,11 @@ static void open_one(const struct session *s, struct map *m, const char *name)
     map_trouble = 1;
     return;
   }
-  if (map_open(m, fn.s) == -1) map_trouble = 1;
+  if (map_open(m, fn.s) == -1) {
+    map_trouble = 1;
+    log_event(0, "map", fn.s, "status", errno == EPERM ? "unsafe" : "unreadable",
+              "reason", errno == EPERM ? "writable by group or others (or its directory is)" : strerror(errno), (char *)0);
+  }
   stralloc_free(&fn);
 }
 

@@ -2,6 +2,7 @@
 # Output protocol (read by tests/run):
 #   ok - NAME | not ok - NAME, then "# " context lines | skip - NAME # reason
 set -u
+umask 022    # files the tests make are the administrator's: maps others may write are refused
 : "${POSTERN_TOP:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${POSTERN_BUILD:=$POSTERN_TOP/build}"
 B=$POSTERN_BUILD

@@ -201,6 +201,17 @@ grep -q 'to=<nosuchuser4@localhost>.*5.1.1' "$T/log" && ok "auto with local-doma
   || fail "auto on a hub" "$(grep nosuchuser4 "$T/log")"
 qr_conf
 
+# --- a map others may write is refused, never read (sendmail's safe-file
+# rule): the recipient that needs it waits, and the log names the map
+chmod 664 "$T/maps/virtual.cdb"
+printf 'Subject: unsafe\n\nbody\n' | qr_inject s@x.test box@example.test
+qr_run --once
+grep -q "map=$T/maps/virtual.cdb status=unsafe" "$T/log" && ok "unsafe map: logged, naming the file" || fail "unsafe map logged" "$(grep virtual.cdb "$T/log" | tail -2)"
+grep -q 'to=<box@example.test>.*status=deferred' "$T/log" && ok "unsafe map: the recipient waits" || fail "unsafe map: deferred" "$(grep 'box@' "$T/log" | tail -2)"
+chmod 644 "$T/maps/virtual.cdb"
+qr_run --once --all
+is "unsafe map: delivered once the map is safe again" 0 "$(qr_queue_count)"
+
 # --- local users (system users: only as root, with a test user and home)
 if is_root; then
   qr_map aliases <<M

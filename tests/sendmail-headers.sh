@@ -47,6 +47,16 @@ is "Cc: empty group kept" 'undisclosed-recipients:;' "$(sm_header "$f" Cc)"
 case "$(sed -n 3p "$f")" in "Received: by mx.example.test (postern sendmail, from userid $(id -u));") ok "Received: on top, with the uid" ;;
   *) fail "Received: on top" "$(head -5 "$f")" ;; esac
 
+# --- received_hide_submitter: no uid in the Received: line
+qr_conf "received_hide_submitter=yes"
+printf 'Subject: hidden\n\nx\n' | sm alice
+msg=$(sm_newest_msg)
+case "$msg" in "Received: by mx.example.test (postern sendmail);"*) ok "received_hide_submitter: Received: without the uid" ;;
+  *) fail "received_hide_submitter: Received: without the uid" "$(printf '%s\n' "$msg" | head -3)" ;; esac
+case "$msg" in *userid*) fail "received_hide_submitter: no userid anywhere" "$msg" ;; *) ok "received_hide_submitter: no userid anywhere" ;; esac
+qr_conf
+sm_deliver
+
 # --- -t plus arguments: added; a recipient twice is queued once
 printf 'To: alice\nCc: alice@EXAMPLE.test\n\nx\n' | sm -t bob alice@example.test
 env=$(sm_newest_env)

@@ -124,8 +124,17 @@ wait_for 5 grep -q 'to=<c@where.test> .*status=sent' "$T/log" && ok "-qI: the me
 kill $qpid; wait $qpid 2>/dev/null
 
 # --- -q15m, -bd, -bh
+# -q15m and -Ac -q30m (old crontabs and boot scripts): one run now, said so
+touch "$T/remote-defer"
+printf 'Subject: iv\n\nx\n' | sm d@interval.test
+"$B/queue-run" --once 2>>"$T/log"
+grep -q 'to=<d@interval.test> .*status=deferred' "$T/log" || fail "deferral before -q15m" "$(tail -3 "$T/log")"
+rm -f "$T/remote-defer"
 out=$(sm -q15m; echo "rc=$?"; cat "$T/sm.err")
-case "$out" in "rc=0"*"postern-flush.timer"*) ok "-q15m: explains the timer, exit 0" ;; *) fail "-q15m" "$out" ;; esac
+case "$out" in "rc=0"*"running the queue once now"*"postern-flush.timer"*) ok "-q15m: runs the queue once, says timers repeat it, exit 0" ;; *) fail "-q15m" "$out" ;; esac
+case "$out" in *'to=<d@interval.test> '*'status=sent'*) ok "-q15m: the deferred message went" ;; *) fail "-q15m delivered" "$out" ;; esac
+out=$(sm -Ac -q30m; echo "rc=$?"; cat "$T/sm.err")
+case "$out" in "rc=0"*"running the queue once now"*"status=pass-done"*) ok "-Ac -q30m: the same" ;; *) fail "-Ac -q30m" "$out" ;; esac
 out=$(sm -bd -q30m; echo "rc=$?"; cat "$T/sm.err")
 case "$out" in "rc=69"*"socket units"*) ok "-bd: explains the socket units, exit 69" ;; *) fail "-bd" "$out" ;; esac
 sm -bh; is "-bh: ignored, exit 0" 0 "$?"

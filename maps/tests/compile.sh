@@ -257,9 +257,27 @@ if is_root; then
 else
   skip "as root: owner and group carried" "not root"
 fi
+# sendmail's safe-file rule: maps others may write are refused
 chmod 666 relay-auth
 run "$PM" compile relay-auth
-has "world-writable text map: warning" "warning: relay-auth is writable by anyone" "$err"
+is "world-writable text map: refused (exit 77)" 77 "$rc"
+has "world-writable text map: the message names it" "relay-auth is writable by group or others, or its directory is: refused" "$err"
+chmod 620 relay-auth
+run "$PM" compile relay-auth
+is "group-writable text map: refused" 77 "$rc"
+chmod 600 relay-auth
+mkdir -p opendir && chmod 777 opendir && printf 'k v\n' >opendir/m && chmod 644 opendir/m
+run "$PM" compile opendir/m
+is "a map in a world-writable directory: refused" 77 "$rc"
+chmod 1777 opendir
+run "$PM" compile opendir/m
+is "a sticky directory (like /tmp) is safe" 0 "$rc"
+chmod 755 opendir
+chmod 664 opendir/m.cdb
+run "$PM" query opendir/m k
+is "a group-writable database: refused when read" 77 "$rc"
+has "a group-writable database: the message names it" "opendir/m.cdb: refused: it or its directory is writable by group or others" "$err"
+chmod 644 opendir/m.cdb
 
 # --- usage -----------------------------------------------------------------
 run "$PM"

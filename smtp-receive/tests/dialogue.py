@@ -28,7 +28,7 @@ Table format (see dialogue.txt):
   W: seconds               sleep
   P: seconds               the next S: reply must take at least this long
                            after the last thing sent
-  U: seconds               the next S: reply must come within this long
+  A: seconds               the next S: reply must come within (at most) this long
                            after the last thing sent
   T:                       start TLS on the client side (after a 220)
   X:                       the client closes; smtp-receive must exit
@@ -36,6 +36,7 @@ Table format (see dialogue.txt):
   Q: N                     expect N committed messages in spool/new
   E: text                  expect text in the (last) committed envelope
   M: text                  expect text in the (last) committed message
+  U: text                  expect text NOT to be in that message
   L: text                  expect text in smtp-receive's log (its stderr)
   N: text                  expect text NOT to be in that log
 Commands are sent as they come; each S: reads one (multi-line) reply, so
@@ -240,7 +241,7 @@ def step(kind, arg, c, spool, logf):
         time.sleep(float(arg))
     elif kind == 'P':
         c.min_wait = float(arg)
-    elif kind == 'U':
+    elif kind == 'A':
         c.max_wait = float(arg)
     elif kind == 'T':
         try:
@@ -281,6 +282,10 @@ def step(kind, arg, c, spool, logf):
         text = committed(spool, 'new' if kind == 'E' else 'mess')
         if text is None or unescape(arg).decode('utf-8') not in text:
             return 'expected %r in %s, got %r' % (arg, 'envelope' if kind == 'E' else 'message', text)
+    elif kind == 'U':
+        text = committed(spool, 'mess')
+        if text is None or unescape(arg).decode('utf-8') in text:
+            return 'did not expect %r in the message, got %r' % (arg, text)
     elif kind in ('L', 'N'):
         time.sleep(0.05)
         with open(logf, encoding='utf-8', errors='replace') as f:

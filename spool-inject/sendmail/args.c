@@ -126,15 +126,31 @@ static int yes(const char *v)
   return !v || !*v || !case_diffs(v, "true") || !case_diffs(v, "yes") || !case_diffs(v, "on") || !str_diff(v, "1");
 }
 
-/* opt_O - -O Name=value: IgnoreDots, ErrorMode and AliasFile are
- * honoured, every other option ignored */
+/* delivery_mode - sendmail's DeliveryMode values (i, b, q, d and their
+ * long names): postern always queues and its daemon delivers, which is
+ * what each of them promises the caller */
+static int delivery_mode(const char *v)
+{
+  static const char *const w[] = { "i", "b", "q", "d", "interactive", "background", "queueonly", "deferred" };
+  size_t i;
+  if (!v) return 0;
+  for (i = 0; i < sizeof w / sizeof w[0]; i++)
+    if (!case_diffs(v, w[i])) return 1;
+  return 0;
+}
+
+/* opt_O - -O Name=value: IgnoreDots, ErrorMode, AliasFile and
+ * DeliveryMode mean what they mean to sendmail; any other option is
+ * refused, so a script never believes a setting took effect */
 static int opt_O(struct args *a, const char *v)
 {
   size_t eq = str_chr(v, '=');
   const char *val = v[eq] ? v + eq + 1 : 0;
   if (eq == 10 && !case_diffb(v, 10, "IgnoreDots")) a->dot_ends = !yes(val);
-  else if (eq == 9 && !case_diffb(v, 9, "ErrorMode") && val) error_mode(a, val);
+  else if (eq == 9 && !case_diffb(v, 9, "ErrorMode") && val && in_set(val[0], "pmwqe") && !val[1]) error_mode(a, val);
   else if (eq == 9 && !case_diffb(v, 9, "AliasFile") && val && *val) a->alias_file = val;
+  else if (eq == 12 && !case_diffb(v, 12, "DeliveryMode") && delivery_mode(val)) return 0;
+  else return bad(a, "option not supported by postern (sendmail(8) lists those it honours): -O", v);
   return 0;
 }
 

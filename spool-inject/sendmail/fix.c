@@ -100,7 +100,9 @@ static int put_top(stralloc *out, const struct fix *f)
 {
   char date[DATE_MAX], uid[NUM_ULONG], flag[2] = { f->warn_flag, 0 };
   date_rfc5322(date, f->now, 1);
-  if (cat3(out, "Received: by ", f->hostname, " (postern sendmail, from userid ") == -1
+  if (f->hide) {   /* received_hide_submitter: who submitted stays here */
+    if (cat3(out, "Received: by ", f->hostname, " (postern sendmail);\n\t") == -1 || cat3(out, date, "\n", "") == -1) return -1;
+  } else if (cat3(out, "Received: by ", f->hostname, " (postern sendmail, from userid ") == -1
       || cat3(out, num_str(uid, f->uid), ");\n\t", date) == -1 || !stralloc_cats(out, "\n")) return -1;
   if (!f->warn_flag) return 0;
   if (cat3(out, "X-Authentication-Warning: ", f->hostname, ": ") == -1

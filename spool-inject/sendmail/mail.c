@@ -317,6 +317,7 @@ static void fix_setup(struct mail *x, struct fix *f)
   f->locals = x->locals.s;
   f->login = x->who.login.s;
   f->uid = x->who.uid;
+  f->hide = x->cfg->received_hide_submitter;
   f->fullname = fullname(x);
   f->sender = x->sender.s;
   f->own = x->own.s;

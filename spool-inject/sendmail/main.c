@@ -62,7 +62,7 @@ int main(int argc, char **argv)
   case SM_VERIFY: code = modes_verify(&a, &cfg); break;
   case SM_DAEMON: code = modes_daemon(&a); break;
   case SM_FLUSH: code = modes_flush(&a, &cfg); break;
-  case SM_INTERVAL: code = modes_interval(&a); break;
+  case SM_INTERVAL: code = modes_interval(&a, &cfg); break;
   case SM_IGNORED: code = 0; break;
   default: code = mail_send(&a, &cfg); break;
   }

@@ -8,7 +8,8 @@
  *   -bi, newaliases   postern-maps newaliases (or compile the -oA file)
  *   -bs               smtp-receive -bs on our stdin and stdout
  *   -bv               queue-run --route: the routing of each address
- *   -bd, -q15m        explained: socket units and timers do that job
+ *   -q15m             one queue run now, and a word that timers repeat it
+ *   -bd               refused, explained: socket units do that job
  * Listing and running the queue are for root and the queue owner only,
  * as queue-run enforces; others get the refusal here, in sendmail's
  * words, before anything runs. */
@@ -226,9 +227,12 @@ int modes_daemon(const struct args *a)
   return EX_UNAVAILABLE;
 }
 
-int modes_interval(const struct args *a)
+int modes_interval(const struct args *a, const struct config *cfg)
 {
-  run_say("-q", a->flush_arg, ": queue runs at intervals are the job of postern-flush.timer (null client) or "
-         "postern-queue.service (hub); nothing to do; sendmail -q runs the queue once now");
-  return 0;
+  struct args once = *a;
+  once.flush_kind = 0;
+  /* said first: the flush may become queue-run in our place */
+  run_say("-q", a->flush_arg, ": running the queue once now; postern does not repeat it: periodic runs are the "
+         "job of postern-flush.timer (null client) or postern-queue.service (hub), see sendmail(8)");
+  return modes_flush(&once, cfg);
 }

@@ -37,7 +37,7 @@ enum {
   SM_VERIFY,        /* -bv */
   SM_DAEMON,        /* -bd, -bD, -bl: explained, nothing started */
   SM_FLUSH,         /* -q, -qI, -qR, -qS */
-  SM_INTERVAL,      /* -q15m: explained, nothing started */
+  SM_INTERVAL,      /* -q15m: one queue run now, the interval explained */
   SM_IGNORED        /* -bh, -bH: nothing to do */
 };
 
@@ -175,6 +175,7 @@ struct fix {
   const char *locals;         /* hostname, domain, localhost: blank-separated */
   const char *login;          /* the caller */
   unsigned long uid;
+  int hide;                   /* received_hide_submitter: no uid in Received: */
   const char *fullname;       /* for a missing From:; may be "" */
   const char *sender;         /* the envelope sender; "" is the null sender */
   const char *own;            /* the caller's own address (login@domain, rewritten) */
@@ -241,7 +242,7 @@ int modes_aliases(const struct args *a, const struct config *cfg);
 int modes_smtp(const struct args *a, const struct config *cfg);
 int modes_verify(const struct args *a, const struct config *cfg);
 int modes_daemon(const struct args *a);
-int modes_interval(const struct args *a);
+int modes_interval(const struct args *a, const struct config *cfg);
 
 /* shared by the modes (mail.c) */
 /* rcpts_qualify - an address from a -f, an argument or a header: "@domain"

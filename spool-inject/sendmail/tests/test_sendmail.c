@@ -119,6 +119,16 @@ static void test_args(void)
   T_OK("args: -bd -q30m is the daemon mode", parse(&a, v13) == 0 && a.mode == SM_DAEMON);
   const char *v14[] = { "sendmail", "-O", "IgnoreDots", "-O", "ErrorMode=q", "x", 0 };
   T_OK("args: -O options honoured", parse(&a, v14) == 0 && !a.dot_ends && a.errmode == 'q');
+  {
+    const char *v15[] = { "sendmail", "-O", "DeliveryMode=background", "-O", "AliasFile=/etc/aliases", "x", 0 };
+    const char *v16[] = { "sendmail", "-O", "LogLevel=9", "x", 0 };
+    const char *v17[] = { "sendmail", "-O", "DeliveryMode=sometimes", "x", 0 };
+    const char *v18[] = { "sendmail", "-O", "ErrorMode=z", "x", 0 };
+    T_OK("args: -O DeliveryMode and AliasFile taken", parse(&a, v15) == 0 && !str_diff(a.alias_file, "/etc/aliases"));
+    T_OK("args: -O an option postern has not is refused", parse(&a, v16) == -1 && a.error && strstr(a.error, "not supported"));
+    T_OK("args: -O DeliveryMode with an unknown value is refused", parse(&a, v17) == -1);
+    T_OK("args: -O ErrorMode with an unknown value is refused", parse(&a, v18) == -1);
+  }
   const char *v15[] = { "sendmail", "-bp", "x", 0 };
   T_OK("args: recipient in list mode refused", parse(&a, v15) == -1);
   const char *v16[] = { "sendmail", "--machine", 0 };
