@@ -39,6 +39,9 @@ PROGS = spool-inject:spool-inject:main.c \
 # (smtp-receive/tlsload.c).
 LIBS_remote-send  = $(LIBS_SSL)
 LIBS_queue-run    = $(LIBS_SD)
+# Another directory's code, per program: local-spawn runs local-deliver's
+# in its forked child instead of executing it (doc/architecture.md).
+DIRS_local-spawn  = $(BUILD)/obj/local-deliver/dir.a
 # Linked statically (static-pie): the program run once per message, which
 # needs nothing of libc that loads modules (no NSS, no dlopen); saves the
 # dynamic loader's work on every exec.  Not in the sanitizer build.
@@ -86,7 +89,7 @@ endef
 $(foreach d,$(DIRS),$(eval $(call dirlib,$(d))))
 
 define program
-$(BUILD)/$(call field,$(1),1): $(BUILD)/obj/$(call field,$(1),2)/$(basename $(call field,$(1),3)).o $(BUILD)/obj/$(call field,$(1),2)/dir.a $(LIBA)
+$(BUILD)/$(call field,$(1),1): $(BUILD)/obj/$(call field,$(1),2)/$(basename $(call field,$(1),3)).o $(BUILD)/obj/$(call field,$(1),2)/dir.a $(DIRS_$(call field,$(1),1)) $(LIBA)
 	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$(LDFLAGS_$(call field,$(1),1)) -o $$@ $$^ $(LIBS_OWFAT) $$(LIBS_$(call field,$(1),1))
 endef
 $(foreach p,$(PROGS_PRESENT),$(eval $(call program,$(p))))

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include "byte.h"
@@ -285,11 +286,16 @@ static int fail_sys(stralloc *err, const char *a, const char *b)
   return -1;
 }
 
+int config_setid(void)
+{
+  return getauxval(AT_SECURE) || getuid() != geteuid() || getgid() != getegid();
+}
+
 /* file_trusted - refuse a config others could have written */
 static int file_trusted(int fd, const char *fn, stralloc *err)
 {
   struct stat st;
-  int setid = getuid() != geteuid() || getgid() != getegid();
+  int setid = config_setid();
   if (fstat(fd, &st) == -1) return fail_sys(err, "unable to stat ", fn);
   if (!S_ISREG(st.st_mode)) return fail(err, "refusing ", fn, ": not a regular file");
   if (st.st_mode & 022) return fail(err, "refusing ", fn, ": writable by group or others");
@@ -344,6 +350,9 @@ int config_try(struct config *c, const char *arg, stralloc *err)
   char *buf;
   if (!explicit) fn = CONFIG_DEFAULT_FILE;
   config_defaults(c);
+  /* set-id: the caller chooses nothing, not even among root's files */
+  if (explicit && str_diff(fn, CONFIG_DEFAULT_FILE) && config_setid())
+    return fail(err, "refusing ", fn, ": a set-id program reads only " CONFIG_DEFAULT_FILE);
   int fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd == -1) {
     if (errno == ENOENT && !explicit) return config_parse(c, fn, "", 0, err);

@@ -69,8 +69,16 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \
+  /* milters (lib/milter.c; postern.conf.5 Milters) */ \
+  X(STR,    smtpd_milters,                  "",                     0, CONFIG_MAX) /* milters for mail received over SMTP, "": none */ \
+  X(STR,    non_smtpd_milters,              "",                     0, CONFIG_MAX) /* milters for mail submitted with sendmail, "": none */ \
+  X(TIME,   milter_connect_timeout,         "30",                   1, CONFIG_MAX) /* seconds to connect to a milter */ \
+  X(TIME,   milter_command_timeout,         "30",                   1, CONFIG_MAX) /* seconds per answer to a command */ \
+  X(TIME,   milter_content_timeout,         "300",                  1, CONFIG_MAX) /* seconds per answer to message content */ \
+  X(STR,    milter_default_action,          "tempfail",             0, CONFIG_MAX) /* tempfail or accept: a milter that fails */ \
   /* queue-run and local-deliver (queue-run.8, local-deliver.8) */ \
   X(STR,    home_mailbox,                   "Maildir/",             0, CONFIG_MAX) /* relative to home: Maildir if it ends in / */ \
+  X(BOOL,   allow_forward,                  "yes",                  0, CONFIG_MAX) /* no: users' ~/.forward files are not read */ \
   X(STR,    mail_spool_directory,           "",                     0, CONFIG_MAX) /* "": none; else mbox DIR/USER */ \
   X(STR,    mailbox_command,                "",                     0, CONFIG_MAX) /* "": none; else run by /bin/sh -c */ \
   X(STR,    virtual_user,                   "postern-virtual",      0, CONFIG_MAX) /* runs virtual-map and alias deliveries */ \
@@ -104,7 +112,11 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(TIME,   smtp_connection_reuse_time,     "2",                    0, CONFIG_MAX) /* idle seconds a connection waits for the next message; 0: no reuse */ \
   X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
   X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \
-  X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */
+  X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */ \
+  /* local-spawn (queue-run.8): who receives his own mail */ \
+  X(NUM,    local_min_uid,                  "1000",                 0, CONFIG_MAX) /* accounts below are not mail recipients... */ \
+  X(STR,    local_allowed_users,            "",                     0, CONFIG_MAX) /* ...unless named here (blank or comma separated) */ \
+  X(STR,    local_refuse_shells,            "",                     0, CONFIG_MAX) /* accounts with these shells are not mail recipients */
 
 #define CONFIG_FIELD_STR const char *
 #define CONFIG_FIELD_PATH const char *
@@ -146,13 +158,21 @@ const struct config_key *config_key(unsigned int i);
 /* config_load - fill c from -C FILE (arg), else $POSTERN_CONF, else the
  * default file (missing: defaults).  Refuses a file writable by group or
  * others, or owned by someone other than root or the effective user, and
- * when running set-id one not owned by root.  Ends the process with
- * EX_CONFIG (temporary) on any error, naming file:line. */
+ * when running set-id one not owned by root.  A set-id run (the set-gid
+ * spool-inject) reads the system configuration only: -C or
+ * $POSTERN_CONF naming another file than CONFIG_DEFAULT_FILE is refused
+ * (a caller must not swap the site's limits for another root-owned
+ * file's).  Ends the process with EX_CONFIG (temporary) on any error,
+ * naming file:line. */
 void config_load(struct config *c, const char *arg);
 
 /* config_try - the same, but returns -1 with the reason in err instead of
  * ending the process (for programs that must answer in their own way) */
 int config_try(struct config *c, const char *arg, stralloc *err);
+
+/* config_setid - this process runs set-id: the kernel's AT_SECURE, or
+ * real and effective user or group ids differ */
+int config_setid(void);
 
 /* config_defaults - every key at its default (hostname from uname; domain
  * and injector follow other keys after config_parse) */

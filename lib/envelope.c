@@ -121,6 +121,7 @@ static const char *tag_check(char t, const char *v, size_t len, int mode)
                    word_is(v, len, "BINARYMIME") ? 0 : "invalid BODY value";
   case 'U': return len ? "U takes no value" : 0;
   case 'A': case 'I': case 'H': return text_ok(v, len);
+  case 'Q': return len ? text_ok(v, len) : "empty quarantine reason";   /* a milter quarantined it */
   case 'P': case 'D':          /* recorded by spool-inject itself */
     return mode == ENV_STORED ? number_ok(v, len) : "tag is reserved for spool-inject";
   default: return "unknown tag";
@@ -266,9 +267,18 @@ static int put_line(buffer *b, char tag, const char *v)
   return buffer_put(b, &tag, 1) == 0 && buffer_puts(b, v) == 0 && buffer_put(b, "\n", 1) == 0 ? 0 : -1;
 }
 
+const char *envelope_quarantine(struct envelope *e, const char *v, size_t len)
+{
+  const char *why = tag_check('Q', v, len, ENV_INPUT);
+  if (why) return why;
+  if (e->tag['Q' - 'A']) return "repeated tag";
+  if (!(e->tag['Q' - 'A'] = pool_add(e, v, len))) return nomem;
+  return 0;
+}
+
 int envelope_write(buffer *b, const struct envelope *e)
 {
-  static const char order[] = "EPDRBUAIH";   /* message tags, a fixed order */
+  static const char order[] = "EPDRBUAIHQ";   /* message tags, a fixed order */
   unsigned int i;
   if (envelope_finish(e)) return -1;
   if (buffer_puts(b, "V1\n") || put_line(b, 'F', envelope_sender(e))) return -1;

@@ -47,7 +47,10 @@ const char *envelope_set_rcpt_tag(struct envelope *e, char tag, const char *v, s
 /* envelope_stamp - what spool-inject knows for itself: the real uid of
  * the injector (P) and the arrival time (D), replacing any earlier values */
 const char *envelope_stamp(struct envelope *e, unsigned long uid, unsigned long when);
-const char *envelope_finish(const struct envelope *e);   /* whole-envelope checks */
+const char *envelope_finish(const struct envelope *e);
+/* envelope_quarantine - the Q tag (a milter quarantined the message) on
+ * an envelope that may already have recipients; written before them */
+const char *envelope_quarantine(struct envelope *e, const char *v, size_t len);   /* whole-envelope checks */
 
 /* reading and writing */
 int envelope_read(struct envelope *e, buffer *b, int mode, const char **why);

@@ -30,7 +30,9 @@ static int stderr_is_journal(void)
 void log_init(const char *name, int target)
 {
   program = name;
-  to_syslog = target == LOGTO_SYSLOG || (target == LOGTO_AUTO && !stderr_is_journal());
+  /* a set-id run's stderr and environment are its caller's: JOURNAL_STREAM
+   * cannot divert its lines from syslog */
+  to_syslog = target == LOGTO_SYSLOG || (target == LOGTO_AUTO && (config_setid() || !stderr_is_journal()));
   if (to_syslog) openlog("postern", LOG_PID, LOG_MAIL);
 }
 

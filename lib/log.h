@@ -7,7 +7,8 @@
 #define LOG_LINE_MAX 2048   /* bytes per log line; longer values are cut with "..." */
 
 /* log_init - program name and target (LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG from
- * config.h); LOGTO_AUTO means stderr when it is the journal, else syslog */
+ * config.h); LOGTO_AUTO means stderr when it is the journal (never in a
+ * set-id run: JOURNAL_STREAM is the caller's), else syslog */
 void log_init(const char *program, int target);
 
 /* log_event - id (or 0) then key, value pairs ending with a 0 key:

@@ -127,7 +127,9 @@ static volatile sig_atomic_t timed_out;   /* the lock wait's alarm fired */
 static void on_alarm(int sig) { (void)sig; timed_out = 1; }
 
 /* dotlock - create lock; 1 held, 0 not possible here (no write
- * permission on the directory), -1 error or timeout */
+ * permission on the directory), -1 error or timeout, -2 a stale lock we
+ * may not remove (errno from unlink).  Every pass, the stale-lock one
+ * too, is bounded by the deadline. */
 static int dotlock(const char *lock, time_t deadline)
 {
   for (;;) {
@@ -137,11 +139,11 @@ static int dotlock(const char *lock, time_t deadline)
     if (errno == EACCES || errno == EPERM || errno == EROFS) return 0;
     if (errno != EEXIST) return -1;
     if (lstat(lock, &st) == 0 && st.st_mtime + MBOX_DOTLOCK_STALE_SECONDS < time(0)) {
-      unlink(lock);           /* stale: its holder died long ago */
-      continue;
-    }
+      /* stale: its holder died long ago.  One we cannot remove stays:
+       * waiting would not change that, so say so at once */
+      if (unlink(lock) == -1 && errno != ENOENT) return -2;
+    } else if (time(0) < deadline) sleep(1);
     if (time(0) >= deadline) { errno = ETIMEDOUT; return -1; }
-    sleep(1);
   }
 }
 
@@ -172,7 +174,9 @@ static int fcntl_lock(int fd, unsigned int seconds)
 /* ----------------------------------------------------------- appending */
 
 /* open_box - open for append (and reading, to look at its end, when we
- * may), refusing symlinks and odd files; fd, MBOX_TEMP or MBOX_PERM */
+ * may), refusing symlinks, links, odd files and a file someone else owns
+ * (another user's file, however writable, must not receive our mail);
+ * fd, MBOX_TEMP, MBOX_DEFER or MBOX_PERM */
 static int open_box(const char *path, const char **what)
 {
   struct stat st;
@@ -184,6 +188,11 @@ static int open_box(const char *path, const char **what)
     *what = "refusing to deliver to a link or special file: ";
     close(fd);
     return MBOX_PERM;
+  }
+  if (st.st_uid != geteuid()) {
+    *what = "refusing to deliver to a file owned by another user: ";
+    close(fd);
+    return MBOX_DEFER;
   }
   return fd;
 }
@@ -258,6 +267,7 @@ int mbox_append(const char *path, int fd, const char *sender, const char *prefix
   }
   dot = dotlock(lock.s, time(0) + MBOX_LOCK_SECONDS);
   if (dot == -1) { *what = "unable to lock "; *arg = lock.s; return MBOX_TEMP; }
+  if (dot == -2) { *what = "unable to remove the stale dot-lock "; *arg = lock.s; return MBOX_TEMP; }
   r = box = open_box(path, what);
   if (box >= 0) {
     if (fcntl_lock(box, MBOX_LOCK_SECONDS) == -1) { *what = "unable to lock "; r = MBOX_TEMP; }

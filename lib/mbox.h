@@ -9,7 +9,7 @@
 #define MBOX_DOTLOCK_STALE_SECONDS 300  /* an older dot-lock is removed */
 #define MBOX_COPY_BUFFER 65536
 
-enum { MBOX_OK = 0, MBOX_TEMP = -1, MBOX_PERM = -2 };
+enum { MBOX_OK = 0, MBOX_TEMP = -1, MBOX_PERM = -2, MBOX_DEFER = -3 };
 
 /* mbox_append - append the message in fd (read from its start) to the
  * mbox at path, created 0600 if missing: an empty line first if the file
@@ -20,9 +20,13 @@ enum { MBOX_OK = 0, MBOX_TEMP = -1, MBOX_PERM = -2 };
  * an fcntl lock, each waited for at most MBOX_LOCK_SECONDS.  All or
  * nothing: on an error the file is cut back to its old size.  The file,
  * and the directory of a file that was empty (we may have just made it),
- * are fsync'ed before MBOX_OK.  MBOX_TEMP with errno set, or MBOX_PERM
- * (a symlink, hard link or special file), with *what ("unable to lock ",
- * ...) and *arg (the file it is about) for the message. */
+ * are fsync'ed before MBOX_OK.  A stale dot-lock (older than
+ * MBOX_DOTLOCK_STALE_SECONDS) is removed; one that cannot be is MBOX_TEMP
+ * at once.  MBOX_TEMP with errno set; MBOX_DEFER, temporary, the reason
+ * complete without errno (the file belongs to another user than our
+ * effective one); or MBOX_PERM (a symlink, hard link or special file);
+ * with *what ("unable to lock ", ...) and *arg (the file it is about)
+ * for the message. */
 int mbox_append(const char *path, int fd, const char *sender, const char *prefix, size_t plen,
                 const char **what, const char **arg);
 

@@ -215,6 +215,7 @@ void ld_user(struct ld *d, struct ld_result *r)
 {
   static stralloc path, text;
   int pass;
+  if (!d->cfg.allow_forward) { mailbox(d, r); return; }   /* the site turned .forward off */
   for (pass = d->ext.len > 1 ? 0 : 1; pass < 2; pass++) {
     if (!stralloc_copys(&path, d->home) || !stralloc_cats(&path, "/.forward")
         || (pass == 0 && (!stralloc_cats(&path, "+") || !stralloc_cats(&path, d->ext.s)))

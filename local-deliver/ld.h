@@ -36,6 +36,11 @@ struct ld {
   stralloc local, ext, domain;   /* parts of recipient: LOCAL, EXTENSION, DOMAIN */
 };
 
+/* run.c: the whole run of local-deliver (main.c; local-spawn's child):
+ * argv as local-deliver's, the environment's POSTERN_CONF and QUEUE_ID;
+ * ends the process with the protocol line and the exit code */
+_Noreturn void ld_run(int argc, char **argv);
+
 /* result.c */
 void ld_ok(struct ld_result *r, const char *what, const char *arg);
 void ld_temp(struct ld_result *r, const char *status, const char *what, const char *arg);

@@ -115,6 +115,7 @@ static void list_one(const char *dir, const char *id, int machine)
     buffer_puts(&out, id); buffer_puts(&out, "  "); put_num(message_size(id)); buffer_puts(&out, " bytes  ");
     put_time(arrival); buffer_puts(&out, "  <"); buffer_puts(&out, envelope_sender(&w.env)); buffer_puts(&out, ">");
     buffer_puts(&out, str_diff(dir, SPOOL_NEW) ? "\n" : "  (new)\n");
+    if (envelope_tag(&w.env, 'Q')) { buffer_puts(&out, "    quarantined: "); buffer_puts(&out, envelope_tag(&w.env, 'Q')); buffer_puts(&out, "\n"); }
   }
   list_items(id, &w, machine);
 }
@@ -172,7 +173,7 @@ int control_command(const char *verb, const char *arg)
   char num[NUM_ULONG];
   stralloc name = { 0 }, line = { 0 };
   int r;
-  if (!str_diff(verb, "hold") || !str_diff(verb, "release")) {
+  if (!str_diff(verb, "hold") || (!str_diff(verb, "release") && !spool_id_valid(arg))) {
     r = hold_edit(arg, !str_diff(verb, "hold"));
     log_event(0, "status", verb, "dest", arg, (char *)0);
     return r;
@@ -195,6 +196,7 @@ static void apply_line(const char *verb, const char *arg)
   if (!str_diff(verb, "flush")) { sched_flush(*arg ? arg : 0); return; }
   if (!str_diff(verb, "delete") && id_ok) { sched_delete(arg); return; }
   if (!str_diff(verb, "bounce") && id_ok) { sched_bounce(arg); return; }
+  if (!str_diff(verb, "release") && id_ok) { sched_release(arg); return; }   /* a quarantined message */
   if (!str_diff(verb, "purge") && *arg) { log_event(0, "status", "purge", "dest", arg, "items", num_str(num, sched_apply_dest(arg, 0)), (char *)0); return; }
   if (!str_diff(verb, "bounce-destination") && *arg) { log_event(0, "status", "bounce-destination", "dest", arg, "items", num_str(num, sched_apply_dest(arg, 1)), (char *)0); return; }
   log_event(0, "status", "refused", "reason", "unknown control command", "command", verb, (char *)0);

@@ -106,7 +106,7 @@ static void poke(char c)
 static int request(const struct args *a, int lockfd, int locked)
 {
   int once = !str_diff(a->mode, "once");
-  int hold = !str_diff(a->mode, "hold") || !str_diff(a->mode, "release");
+  int hold = !str_diff(a->mode, "hold") || (!str_diff(a->mode, "release") && !spool_id_valid(a->arg));
   int flush_all = (once && a->all) || (!str_diff(a->mode, "flush") && !a->arg);
   if (!once || (flush_all && !locked)) {
     if (control_command(flush_all ? "flush" : a->mode, flush_all ? 0 : a->arg) == -1)
@@ -123,7 +123,8 @@ static int request(const struct args *a, int lockfd, int locked)
 static void check_id(const struct args *a)
 {
   static stralloc fn;
-  if (!a->arg || (str_diff(a->mode, "delete") && str_diff(a->mode, "bounce") && str_diff(a->mode, "flush"))) return;
+  if (!a->arg || (str_diff(a->mode, "delete") && str_diff(a->mode, "bounce") && str_diff(a->mode, "flush")
+                  && (str_diff(a->mode, "release") || !spool_id_valid(a->arg)))) return;
   if (!spool_id_valid(a->arg)) die(EX_USAGE, "not a queue id: ", a->arg);
   if (!spool_path(&fn, SPOOL_QUEUE, a->arg)) die(EX_OSERR, "out of memory");
   if (access(fn.s, F_OK) == 0) return;

@@ -208,6 +208,9 @@ void sched_resync(void);             /* --once: the lock was let go; reread due 
 unsigned int sched_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
 int sched_delete(const char *id);
 int sched_bounce(const char *id);
+/* sched_release - a quarantined message (envelope tag Q) goes out: the
+ * envelope is rewritten without the tag, then flushed; 1 done, 0 not held */
+int sched_release(const char *id);
 void sched_held_reload(void);
 int sched_held(const char *dest, const char *addr);
 int sched_local_address(const char *addr);   /* route_local_address with the scheduler's maps */

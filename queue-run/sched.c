@@ -9,6 +9,7 @@
  * deliveries are repeated, never lost. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>      /* rename */
 #include <stdlib.h>
 #include <unistd.h>
 #include "scan.h"
@@ -16,6 +17,7 @@
 #include "case.h"
 #include "str.h"
 #include "log.h"
+#include "wbuf.h"
 #include "qr.h"
 #include "job.h"
 
@@ -325,6 +327,11 @@ static void activate(struct msg *m, unsigned long now)
     if (r == -1) { m->due = now + qr_cfg.retry_min; if (m->due < min_due) min_due = m->due; }
     return;
   }
+  if (envelope_tag(&w->env, 'Q') && !m->delete_req && !m->bounce_req) {
+    m->due = (unsigned long)-1;         /* quarantined: until --release or --delete */
+    work_free(w); free(w);
+    return;
+  }
   m->w = w;
   m->active = 1;
   m->saved = now;
@@ -533,6 +540,41 @@ int sched_delete(const char *id)
   remove_files(id);
   log_event(id, "status", "deleted", "by", "postmaster", (char *)0);
   return 1;
+}
+
+/* envelope_replace - queue/<id> becomes e: id.tmp, fsync, rename, fsync queue/ */
+static int envelope_replace(const char *id, const struct envelope *e)
+{
+  static stralloc fn, tmp;
+  char space[4096];
+  buffer b;
+  int fd;
+  if (!spool_path(&fn, SPOOL_QUEUE, id) || !stralloc_copyb(&tmp, fn.s, fn.len - 1) ||
+      !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) return -1;
+  unlink(tmp.s);
+  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1) return -1;
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, e) == -1 || wbuf_flush(&b) == -1 || fsync(fd) == -1) { close(fd); unlink(tmp.s); return -1; }
+  close(fd);
+  if (rename(tmp.s, fn.s) == -1) { unlink(tmp.s); return -1; }
+  return spool_fsync_dir(SPOOL_QUEUE);
+}
+
+int sched_release(const char *id)
+{
+  struct envelope e;
+  const char *why;
+  int r = 0;
+  envelope_init(&e);
+  if (!sched_find(id) || envelope_load(&e, id, &why) != 1 || !envelope_tag(&e, 'Q')) { envelope_free(&e); return 0; }
+  e.tag['Q' - 'A'] = 0;                 /* the tag is gone; nothing else changes */
+  if (envelope_replace(id, &e) == 0) {
+    log_event(id, "status", "released", "by", "postmaster", (char *)0);
+    sched_flush(id);
+    r = 1;
+  } else log_event(id, "status", "error", "reason", "unable to rewrite the envelope to release it", (char *)0);
+  envelope_free(&e);
+  return r;
 }
 
 int sched_bounce(const char *id)

@@ -310,6 +310,7 @@ static void verdict(struct session *s, const char *mech, const char *user, const
   int r = auth_check(s, user, pass);
   if (r == 1) {
     str_copy(s->user, user);
+    str_copy(s->auth_mech, mech);     /* {auth_type} for milters */
     s->relay_client = 1;
     log_event(0, "status", "auth", "client", s->ip, "mech", mech, "user", user, (char *)0);
     smtp_reply(s, "235 2.7.0 Authentication successful");

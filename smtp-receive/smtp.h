@@ -54,6 +54,7 @@ struct session {
   int tls;                        /* 1 once STARTTLS or implicit TLS is up */
   char tls_info[128];             /* "TLSv1.3 TLS_AES_256_GCM_SHA384" */
   char user[256];                 /* authenticated user, "" if none */
+  char auth_mech[16];             /* its AUTH mechanism */
   unsigned long auth_failures;
   int relay_client;               /* access RELAY, AUTH, or local mode */
   int client_ok;                  /* access OK: DNSBL and sender DNS skipped */
@@ -185,6 +186,15 @@ void client_address(struct session *s);
 void client_name(struct session *s);
 int client_name_ok(const char *name, size_t len);
 int client_loopback(const char *ip);   /* 127.0.0.0/8 or ::1 */
+
+/* filter.c: smtpd_milters (lib/milter.c); with none configured each hook
+ * is one test of a string */
+int filter_on(const struct session *s);
+int filter_mail(struct session *s, const char *arg, size_t len, char *reply);
+int filter_rcpt(struct session *s, const char *addr, size_t alen, const char *arg, size_t len, char *reply);
+int filter_begin(struct session *s, struct data *d, const char *rid, char *reply);
+const char *filter_end(struct session *s, int data_error, const char *rid, char *qid, const char **status);
+void filter_reset(struct session *s);
 
 /* smtp.c */
 void smtp_session(struct session *s);

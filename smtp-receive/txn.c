@@ -28,6 +28,7 @@ void txn_reset(struct session *s)
 {
   if (inj_running) { inject_abort(&inj); inj_running = 0; }
   io_data_deadline(0);
+  filter_reset(s);
   envelope_free(&s->env);
   s->in_mail = s->in_data = s->bdat = s->bdat_failed = 0;
   s->nrcpt = 0;
@@ -158,6 +159,7 @@ void txn_mail(struct session *s, const char *arg, size_t len)
     return;
   }
   s->in_mail = 1;
+  if (filter_mail(s, arg, len, reply)) { smtp_log_reject(s, 0, reply); txn_reset(s); smtp_reply(s, reply); return; }
   s->smtputf8 = p.smtputf8;
   smtp_reply(s, "250 2.1.0 Ok");
 }
@@ -212,6 +214,11 @@ void txn_rcpt(struct session *s, const char *arg, size_t len)
     smtp_reply(s, reply);
     return;
   }
+  if (filter_rcpt(s, addr, alen, arg, len, reply)) {
+    smtp_log_reject(s, addr, reply);
+    smtp_reply(s, reply);
+    return;
+  }
   if ((why = rcpt_tags(&s->env, addr, alen, &p))) {
     stralloc r = {0};
     if (!stralloc_copys(&r, "501 5.5.4 Invalid parameter: ") || !stralloc_cats(&r, why) || !stralloc_0(&r))
@@ -233,6 +240,7 @@ static int begin_message(struct session *s, char *reply)
     data_start(&dat, 0, s->cfg->smtpd_line_limit, s->cfg->message_size_limit);
     return 1;
   }
+  if (filter_on(s)) return filter_begin(s, &dat, rid, reply);
   if (inject_start(&inj, s->cfg, rid) == -1) {
     smtp_log(s, "tempfail", "unable to start the injector");
     str_copy(reply, "451 4.3.0 Unable to queue the message, try again later");
@@ -272,7 +280,7 @@ static int looping(const struct session *s)
 static void end_message(struct session *s)
 {
   char reply[SMTP_REPLY_MAX], qid[SPOOL_ID_MAX] = "";
-  const char *status = "refused";
+  const char *status = "refused", *r = reply;
   if (dat.error != DATA_OK && dat.error != DATA_SINK) {
     if (inj_running) { inject_abort(&inj); inj_running = 0; }
     str_copy(reply, data_reply(dat.error));
@@ -282,13 +290,15 @@ static void end_message(struct session *s)
   } else if (s->discard) {
     str_copy(reply, "250 2.0.0 Ok: discarded");
     status = "discarded";
+  } else if (filter_on(s)) {
+    r = filter_end(s, dat.error, rid, qid, &status);
   } else {
     int cls = inject_finish(&inj, &s->env, dat.error == DATA_OK, reply, qid);
     inj_running = 0;
     if (cls == EXIT_DONE) status = "queued";
   }
-  log_message(s, qid, status, reply);
-  smtp_reply(s, reply);
+  log_message(s, qid, status, r);
+  smtp_reply(s, r);
   txn_reset(s);
 }
 

@@ -64,12 +64,12 @@ case "$out" in "r@example.test	defer	4.3.0 unable to append to $D/mbox: File too
 # another writer left the mailbox without its final empty line: ours
 # starts after one, so the From line begins a message
 printf 'From x@y Thu Jan  1 00:00:00 2026\nSubject: other\n\nno final newline' >"$D/other.mbox"
-chmod 666 "$D/other.mbox"
+chmod 666 "$D/other.mbox"; is_root && chown "$U" "$D/other.mbox"
 ld s@x.test r@example.test "$D/other.mbox" <"$T/m1" >/dev/null
 is "mbox: an empty line is added before our From line when missing" "no final newline||From s@x.test" \
   "$(sed -n '4,6p' "$D/other.mbox" | cut -d' ' -f1-3 | sed 's/^From s@x.test.*/From s@x.test/' | tr '\n' '|' | sed 's/|$//')"
 printf 'From x@y Thu Jan  1 00:00:00 2026\nSubject: other\n\nbody\n' >"$D/other2.mbox"
-chmod 666 "$D/other2.mbox"
+chmod 666 "$D/other2.mbox"; is_root && chown "$U" "$D/other2.mbox"
 ld s@x.test r@example.test "$D/other2.mbox" <"$T/m1" >/dev/null
 is "mbox: one newline added after a message ending without the blank line" "body||From s@x.test" \
   "$(sed -n '4,6p' "$D/other2.mbox" | sed 's/^From s@x.test.*/From s@x.test/' | tr '\n' '|' | sed 's/|$//')"
@@ -97,6 +97,38 @@ wait
 touch "$D/mbox.lock"; touch -d '10 minutes ago' "$D/mbox.lock"
 ld s@x.test r@example.test "$D/mbox" <"$T/m1" >/dev/null
 is "mbox: a stale dot-lock is removed" "0 absent" "$? $([ -e "$D/mbox.lock" ] && echo present || echo absent)"
+
+# a stale dot-lock we may not remove (another user's, in a sticky
+# directory): deferred at once with the reason, no endless 100 % CPU loop
+if is_root; then
+  mkdir "$T/sticky"; chmod 1777 "$T/sticky"
+  qr_as_user touch "$T/sticky/box"
+  touch "$T/sticky/box.lock"; touch -d '10 minutes ago' "$T/sticky/box.lock"   # root's
+  s0=$(date +%s%N)
+  out=$(timeout -s KILL 15 setpriv --reuid="$U" --regid="$U" --clear-groups "$B/local-deliver" s@x.test r@example.test "$T/sticky/box" <"$T/m1"); rc=$?
+  ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+  is "mbox: an unremovable stale dot-lock defers (75) at once, well within the lock deadline" "75 fast" "$rc $([ "$ms" -lt 5000 ] && echo fast || echo "slow: $ms ms")"
+  is "mbox: an unremovable stale dot-lock: the reason names it" \
+    "r@example.test	defer	4.3.0 unable to remove the stale dot-lock $T/sticky/box.lock: Operation not permitted" "$out"
+  is "mbox: the mailbox untouched" 0 "$(stat -c %s "$T/sticky/box")"
+  rm -f "$T/sticky/box.lock"
+
+  # a mailbox another user made, however writable, never gets our mail:
+  # deferred with the reason, the file untouched
+  : >"$T/sticky/trap"; chmod 666 "$T/sticky/trap"                        # root's, world-writable
+  out=$(ld s@x.test r@example.test "$T/sticky/trap" <"$T/m1"); rc=$?
+  is "mbox: a file owned by another user is deferred (75), not bounced" \
+    "75 r@example.test	defer	4.2.0 refusing to deliver to a file owned by another user: $T/sticky/trap" "$rc $out"
+  is "mbox: the other user's file got nothing" 0 "$(stat -c %s "$T/sticky/trap")"
+  mkdir -p "$T/shared"; chmod 777 "$T/shared"; : >"$T/shared/log"; chmod 666 "$T/shared/log"
+  out=$(ld s@x.test r@example.test "$T/shared/log" <"$T/m1"); rc=$?
+  is "mbox: the same in a plain world-writable directory" "75 0" "$rc $(stat -c %s "$T/shared/log")"
+  chown "$U" "$T/shared/log"
+  out=$(ld s@x.test r@example.test "$T/shared/log" <"$T/m1"); rc=$?
+  is "mbox: once the user owns it, delivered" 0 "$rc"
+else
+  skip "mbox: unremovable stale dot-lock, mailbox owned by another user" "needs root (a second user)"
+fi
 
 # programs
 printf '#!/bin/sh\nenv | sort >%s/env.out; cat >%s/stdin.out; exit ${RC:-0}\n' "$D" "$D" >"$T/progs/rec"

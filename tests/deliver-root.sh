@@ -2,7 +2,7 @@
 # deliveries land with the user's ownership; ~/.forward (addresses
 # re-injected with our Delivered-To:, |program run as the user, a
 # .forward writable by others ignored with a log line, .forward+ext, at
-# most 100 items);
+# most 100 items, a /file owned by another user deferred);
 # mailbox_command; mail_spool_directory; local-spawn refusing root; a full
 # mailbox file system (small tmpfs) gives a deferral, not a loss.
 . "$POSTERN_TOP/tests/lib.bash"
@@ -73,6 +73,22 @@ printf '"|who"\n' >"$H/.forward"; chmod 644 "$H/.forward"
 printf 'Subject: prog\n\nbody\n' | qr_inject s@x.test "$U@example.test"
 qr_run --once
 is ".forward |program: runs as the user" "$U" "$(cat "$T/mail/prog-user" 2>/dev/null)"
+
+# /file in .forward: a file someone else made (root here) in a shared
+# sticky directory, mode 0666, waiting for the user's mail, gets none: the
+# delivery is deferred with the reason and the message stays queued
+mkdir -p "$T/shared"; chmod 1777 "$T/shared"
+: >"$T/shared/u.log"; chmod 666 "$T/shared/u.log"
+printf '%s/shared/u.log\n' "$T" >"$H/.forward"; chmod 644 "$H/.forward"
+printf 'Subject: trap\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+is ".forward /file owned by another user: nothing written" 0 "$(stat -c %s "$T/shared/u.log")"
+grep -q "to=<$U@example.test> .*status=deferred reply=\"4.2.0 refusing to deliver to a file owned by another user: $T/shared/u.log\"" "$T/log" \
+  && ok ".forward /file owned by another user: deferred (4.2.0), not bounced" || fail ".forward /file owned by another user: deferred" "$(grep trap -A0 "$T/log"; tail -3 "$T/log")"
+is ".forward /file owned by another user: the message stays queued" 1 "$(qr_queue_count)"
+chown "$U" "$T/shared/u.log"
+qr_run --once --all
+is ".forward /file: delivered once the user owns the file" "1 0" "$(grep -c '^Subject: trap' "$T/shared/u.log") $(qr_queue_count)"
 rm -f "$H/.forward" "$H/.forward+loop"
 
 # at most 100 items: all 100 are used; a .forward with 101 is not used at
@@ -134,3 +150,15 @@ M
 else
   skip "disk full" "cannot mount a tmpfs here"
 fi
+
+# allow_forward = no: the .forward is not read, the mail goes to the mailbox
+qr_conf allow_forward=no
+rm -f "$T/remote/"*
+printf '%s\n' fwd-target@far.test >"$H/.forward"; chown "$U:$U" "$H/.forward"; chmod 644 "$H/.forward"
+before=$(qr_maildir_count "$H/Maildir")
+printf 'Subject: nofw\n\nbody\n' | qr_inject s@x.test "$U@example.test"
+qr_run --once
+is "allow_forward=no: the mail lands in the Maildir" $((before + 1)) "$(qr_maildir_count "$H/Maildir")"
+is "allow_forward=no: nothing forwarded" "" "$(grep -l '^fwd-target@far.test$' "$T/remote/"*.args 2>/dev/null)"
+qr_conf
+

@@ -55,12 +55,17 @@ out=$("$MAILQ" --bogus 2>&1); is "mailq: an unknown option is 64" 64 "$?"
 
 # --- ordinary users are refused
 if is_root; then
-  for cmd in "$MAILQ" "$SM -bp" "$SM -q" "$SM -qRremote"; do
+  for cmd in "$MAILQ" "$SM -bp" "$SM -qRremote"; do
     out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups $cmd 2>&1)
     rc=$?
     case "$rc:$out" in "77:"*"permission denied: only root and the owner of the queue"*) ok "refused for nobody (77, clear message): ${cmd#$T/bin/}" ;;
       *) fail "refused for nobody: ${cmd#$T/bin/}" "exit $rc" "$out" ;; esac
   done
+  # sendmail -q by an ordinary user asks the injector to wake the daemon
+  # (spool-inject -q; its set-gid side is tested in spool-inject/tests/privilege.sh)
+  out=$(strace -f -s 512 -e trace=execve -o "$T/q.strace" setpriv --reuid=nobody --regid=nogroup --clear-groups "$SM" -q 2>&1)
+  grep -q "execve(\"$B/spool-inject\", \[\"$B/spool-inject\", \"-q\"\]" "$T/q.strace" && ok "sendmail -q as nobody: runs spool-inject -q" \
+    || fail "sendmail -q as nobody: runs spool-inject -q" "$out" "$(cat "$T/q.strace")"
   out=$(printf 'Subject: x\n\nx\n' | setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/ "$SM" -bv alice 2>&1)
   is "-bv is open to everyone" 0 "$?"
   out=$(qr_as_user "$MAILQ" 2>&1)

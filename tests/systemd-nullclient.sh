@@ -19,7 +19,10 @@ SINK_PORT=2525
 
 if sd_install "$R" install nullclient; then ok "install and install-nullclient into the root"
 else fail "install and install-nullclient into the root" "$(cat "$T/install.log")"; exit 1; fi
-sd_conf "$R" hostname=$HOST "relayhost=[127.0.0.1]:$SINK_PORT" relayhost_tls_policy=none retry_min=1s
+# local_delivery = yes: this null client keeps its own users' mail (as an
+# administrator may choose), to show the path unit's local deliveries; the
+# default (auto: nothing local on a null client) is shown with the sink
+sd_conf "$R" hostname=$HOST "relayhost=[127.0.0.1]:$SINK_PORT" relayhost_tls_policy=none retry_min=1s local_delivery=yes
 for u in alice carol; do chroot "$R" useradd -m -s /bin/sh "$u"; done
 # Its own `ip netns` namespace, which outlives a reboot of the root, so
 # the smarthost can be listening before the root boots again.
@@ -71,6 +74,13 @@ else
   sink_off() { kill "$sink" 2>/dev/null; wait "$sink" 2>/dev/null; }
   sink_has() { grep -lq "Subject: $1" "$T"/sink/* 2>/dev/null; }
   sink_on
+  # the default, local_delivery = auto: a null client delivers nothing
+  # itself; its host's own name goes to the smarthost like anything else
+  sd_conf "$R" hostname=$HOST "relayhost=[127.0.0.1]:$SINK_PORT" relayhost_tls_policy=none retry_min=1s
+  submit alice "carol@$HOST" "own name to the smarthost"
+  if wait_until 15 sink_has "own name to the smarthost"; then ok "local_delivery auto: mail to the host's own name goes to the smarthost"
+  else fail "local_delivery auto: mail to the host's own name goes to the smarthost" "$(sd_journal "$R" | tail -n 10)"; fi
+  wait_until 10 no_daemon
   start=$SECONDS
   submit alice bob@example.org "remote via path"
   if wait_until 15 sink_has "remote via path"; then ok "the path unit relays to the smarthost in $((SECONDS - start)) s"

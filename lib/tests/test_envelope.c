@@ -551,6 +551,27 @@ static void build(void)
   stralloc_free(&out);
 }
 
+/* quarantine - the Q tag set after the recipients is written with the
+ * message tags, reads back, and needs a printable reason */
+static void quarantine(void)
+{
+  struct envelope e;
+  stralloc out = {0};
+  envelope_init(&e);
+  T_OK("Q: sender", !envelope_set_sender(&e, "a@b.test", 8));
+  T_OK("Q: recipient", !envelope_add_rcpt(&e, "c@d.test", 8));
+  T_OK("Q: after the recipients", !envelope_quarantine(&e, "spam score 20", 13));
+  T_OK("Q: only once", envelope_quarantine(&e, "again", 5) != 0);
+  T_OK("Q: written", writeenv(&e, &out) == 0);
+  T_STR("Q: before the recipients", "V1\nFa@b.test\nQspam score 20\nTc@d.test\n\n", out.s, out.len);
+  envelope_free(&e);
+  envelope_init(&e);
+  T_OK("Q: empty reason refused", envelope_quarantine(&e, "", 0) != 0);
+  T_OK("Q: control character refused", envelope_quarantine(&e, "a\tb", 3) != 0);
+  envelope_free(&e);
+  stralloc_free(&out);
+}
+
 int main(void)
 {
   unsigned int i;
@@ -559,5 +580,6 @@ int main(void)
   limits();
   reader_errors();
   build();
+  quarantine();
   T_DONE();
 }

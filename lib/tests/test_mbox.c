@@ -1,7 +1,9 @@
 /* test_mbox.c - mbox_append: the From line, prefix and mboxrd quoting, the
  * empty line before an entry when the file lacks one, the null sender,
  * mode 0600, no lock file left, links and special files refused, and the
- * rollback when a write fails half way (a file size limit). */
+ * rollback when a write fails half way (a file size limit); a stale
+ * dot-lock that cannot be removed ends the wait at once (no spinning); a
+ * file owned by another user is deferred (MBOX_DEFER), never written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +12,8 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <sys/stat.h>
 #include "t.h"
 #include "../mbox.h"
@@ -131,6 +135,46 @@ int main(void)
   }
   r = append(box, "a@b.test", "after a stale lock\n", &what);
   T_OK("a stale dot-lock is broken", r == MBOX_OK && access(lock, F_OK) == -1);
+
+  /* a stale dot-lock that cannot be removed (a directory: unlink fails
+   * with EISDIR, even for root): MBOX_TEMP at once, naming it; the append
+   * runs in a child that the test bounds, so a spinning loop fails here */
+  if (mkdir(lock, 0700) == -1) abort();
+  {
+    struct timespec t[2] = { { 1000000000, 0 }, { 1000000000, 0 } }, t0, t1;
+    struct rusage ru;
+    int status = 0, waited = 0;
+    pid_t pid, w = 0;
+    utimensat(AT_FDCWD, lock, t, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((pid = fork()) == 0) {
+      alarm(MBOX_LOCK_SECONDS + 5);
+      r = append(box, "a@b.test", "x\n", &what);
+      _exit(r == MBOX_TEMP && !strcmp(what, "unable to remove the stale dot-lock ") ? 0 : 1);
+    }
+    while (waited < 50 && (w = wait4(pid, &status, WNOHANG, &ru)) == 0) { usleep(100000); waited++; }
+    if (w == 0) { kill(pid, SIGKILL); wait4(pid, &status, 0, &ru); }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    T_OK("an unremovable stale dot-lock: MBOX_TEMP, \"unable to remove the stale dot-lock\"",
+         w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    T_OK("an unremovable stale dot-lock: over within 5 s, far less than a second of CPU",
+         w == pid && t1.tv_sec - t0.tv_sec < 5 && ru.ru_utime.tv_sec + ru.ru_stime.tv_sec == 0);
+  }
+  rmdir(lock);
+
+  /* a file owned by another user: deferred, untouched */
+  if (geteuid() == 0) {
+    stat(box, &st);
+    if (chown(box, 54321, 54321) == -1) abort();
+    r = append(box, "a@b.test", "x\n", &what);
+    {
+      struct stat after;
+      T_OK("a mailbox owned by another user: MBOX_DEFER with the reason",
+           r == MBOX_DEFER && !strcmp(what, "refusing to deliver to a file owned by another user: "));
+      T_OK("a mailbox owned by another user: not written", stat(box, &after) == 0 && after.st_size == st.st_size);
+    }
+    if (chown(box, 0, 0) == -1) abort();
+  } else printf("skip - a mailbox owned by another user # needs root\n");
 
   unlink(box);
   rmdir(dir);

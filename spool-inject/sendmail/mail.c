@@ -55,6 +55,7 @@ struct mail {
   int msgfd;                /* the finished message, or -1 */
   int complete;             /* msgfd holds all of it */
   int utf8;                 /* SMTPUTF8 needed */
+  char quarantine[MILTER_QUARANTINE_MAX];   /* a milter quarantined it: the Q tag */
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -400,6 +401,7 @@ static int envelope_memfd(struct mail *x)
   if (!why && x->a->ret) why = envelope_set_tag(&e, 'R', x->a->ret, str_len(x->a->ret), ENV_INPUT);
   if (!why && x->a->body) why = envelope_set_tag(&e, 'B', x->a->body, str_len(x->a->body), ENV_INPUT);
   if (!why && (x->utf8 || x->a->smtputf8)) why = envelope_set_tag(&e, 'U', "", 0, ENV_INPUT);
+  if (!why && x->quarantine[0]) why = envelope_set_tag(&e, 'Q', x->quarantine, str_len(x->quarantine), ENV_INPUT);
   for (off = 0; !why && off < x->rcpts.s.len; off += str_len(x->rcpts.s.s + off) + 1) {
     why = envelope_add_rcpt(&e, x->rcpts.s.s + off, str_len(x->rcpts.s.s + off));
     if (!why && x->a->notify) why = envelope_set_rcpt_tag(&e, 'N', x->a->notify, str_len(x->a->notify));
@@ -444,6 +446,16 @@ static int inject(struct mail *x)
                 : "451 4.3.0 The injector failed, exit code ", num_str(n, (unsigned long)res.code));
 }
 
+/* milters - non_smtpd_milters (filter.c): -1 go on, else the exit code */
+static int milters(struct mail *x)
+{
+  char reply[MILTER_REPLY_MAX];
+  int v = filter_milters(x->cfg, &x->msgfd, x->sender.s, &x->rcpts, x->who.login.s, x->quarantine, reply);
+  if (v == MILTER_CONTINUE) return -1;
+  if (v == MILTER_DISCARD) return 0;
+  return failed(x, v == MILTER_REJECT ? EX_NOPERM : EX_TEMPFAIL, reply, 0);
+}
+
 /* rcpts_check - the -t recipients are addresses; UTF-8 needs SMTPUTF8 */
 static int rcpts_check(struct mail *x)
 {
@@ -477,6 +489,7 @@ int mail_send(const struct args *a, const struct config *cfg)
   if ((r = read_message(&x))) return r;
   if (!x.rcpts.n) return failed(&x, EX_DATAERR, "554 5.5.1 No recipient addresses found in the message header", 0);
   if ((r = rcpts_check(&x))) return r;
+  if ((r = milters(&x)) != -1) return r;
   return inject(&x);
 }
 

@@ -2,7 +2,8 @@
  * work to the program that owns it.
  *   -bp, mailq        queue-run --list [--machine]; --json converted here
  *   -q                queue-run --flush (which pokes a running daemon
- *                     through the trigger, DESIGN.md invariant 5)
+ *                     through the trigger, DESIGN.md invariant 5); for
+ *                     an ordinary user spool-inject -q, which only pokes
  *   -qI, -qR, -qS     the matching ids from the machine listing, then
  *                     queue-run --flush ID for each
  *   -bi, newaliases   postern-maps newaliases (or compile the -oA file)
@@ -83,6 +84,12 @@ int modes_flush(const struct args *a, const struct config *cfg)
   unsigned long off;
   long n;
   int worst = 0;
+  if (!run_queue_allowed(cfg) && !a->flush_kind) {
+    /* an ordinary user: the set-gid injector wakes the queue daemon */
+    if (!(argv[0] = program(cfg, "spool-inject", &path))) return EX_OSERR;
+    argv[1] = "-q"; argv[2] = 0;
+    return exec_or_fail(argv);
+  }
   if (!run_queue_allowed(cfg)) return refuse("run it");
   if (!(qr = program(cfg, "queue-run", &path))) return EX_OSERR;
   if (!a->flush_kind) {

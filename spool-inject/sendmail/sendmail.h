@@ -8,6 +8,7 @@
  *   modes.c    -bp/mailq, -q, -bi/newaliases, -bs, -bv, -bd
  *   run.c      running other programs (lib/child.c, lib/inject_child.c)
  *   listing.c  queue-run's machine listing: mailq --json, -qI/-qR/-qS
+ *   filter.c   non_smtpd_milters (lib/milter.c)
  * sendmail has its own dir.a (spool-inject/sendmail/, doc/architecture.md
  * "spool-inject/ and sendmail"): each exported name carries the prefix of
  * its file. */
@@ -19,6 +20,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "inject.h"
+#include "milter.h"
 
 #define SM_ARG_MAX 4096          /* bytes in one argument */
 #define SM_FULLNAME_MAX 200      /* bytes in -F, $NAME or the gecos name used */
@@ -256,4 +258,10 @@ int rcpts_args(const struct args *a, const struct config *cfg, struct rcpts *r, 
 int run_queue_allowed(const struct config *cfg);
 /* run_say - "NAME: a b c" on stderr (controls shown as '?') */
 void run_say(const char *a, const char *b, const char *c);
+
+/* filter_milters - non_smtpd_milters on the message in *fd (replaced when
+ * a milter changed it); a MILTER_* verdict, reply[MILTER_REPLY_MAX] set
+ * for a refusal, quarantine[MILTER_QUARANTINE_MAX] set when quarantined */
+int filter_milters(const struct config *cfg, int *fd, const char *sender, const struct rcpts *r,
+                   const char *login, char *quarantine, char *reply);
 #endif

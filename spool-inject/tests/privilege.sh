@@ -6,6 +6,12 @@
 # over.  Then, on a tiny tmpfs, a full disk refuses the message with 452
 # and leaves nothing behind (DESIGN.md invariant 6).  Root only: it adds
 # users and a group, and mounts tmpfs file systems.
+# A set-gid run reads only the system configuration, /etc/postern/postern.conf:
+# as root the test runs in a mount namespace of its own, with a directory
+# of ours bound over /etc/postern (an installed postern is not touched).
+if [ "$(id -u)" = 0 ] && [ -z "${POSTERN_T_MNTNS:-}" ] && command -v unshare >/dev/null; then
+  exec unshare -m --propagation private env POSTERN_T_MNTNS=1 bash "$0" "$@"
+fi
 . "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 if ! is_root; then
@@ -67,13 +73,25 @@ chmod 755 "$T/bin-plain/spool-inject"
 SG=$T/bin/spool-inject
 mkconf "$T/conf" spool_reserve=0
 chown root:root "$T/conf"
+# the system configuration the set-gid runs read: the same, logging to
+# syslog (log = auto), with a size limit
+mkdir -m 755 "$T/etc"
+mkconf "$T/etc/postern.conf" spool_reserve=0 message_size_limit=4000
+sed -i 's/^log = stderr$/log = auto/' "$T/etc/postern.conf"
+chown root:root "$T/etc" "$T/etc/postern.conf"
+if [ "${POSTERN_T_MNTNS:-}" != 1 ]; then fail "a mount namespace for /etc/postern" "unshare is missing"; exit 1; fi
+made_etc=""
+[ -d /etc/postern ] || { mkdir -m 755 /etc/postern && made_etc=1; }
+at_exit "umount /etc/postern 2>/dev/null; [ -n \"$made_etc\" ] && rmdir /etc/postern 2>/dev/null; true"
+if mount --bind "$T/etc" /etc/postern; then ok "our /etc/postern bound in a mount namespace"
+else fail "our /etc/postern bound in a mount namespace"; exit 1; fi
 is "spool-inject is installed set-gid postern-t-inject" "-rwxr-sr-x root $G" "$(stat -c '%A %U %G' "$SG")"
 if [ -u "$SG" ]; then fail "spool-inject is not set-uid"; else ok "spool-inject is not set-uid"; fi
 is "spool directories are 1770 queue:inject" "drwxrwx--T $Q $G drwxrwx--T $Q $G drwxrwx--T $Q $G" \
   "$(for d in tmp mess new; do stat -c '%A %U %G' "$S/$d"; done | tr '\n' ' ' | sed 's/ $//')"
 
 # --- an ordinary user injects ------------------------------------------------------
-as "$U" "$SG" -C "$T/conf" <"$BODY" 1<"$ENV" 2>"$T/err"; rc=$?
+as "$U" "$SG" <"$BODY" 1<"$ENV" 2>"$T/err"; rc=$?
 reply=$(tail -n 1 "$T/err"); id=${reply#250 2.0.0 Ok: queued as }
 if [ "$rc" = 0 ] && [ -n "$id" ] && [ -f "$S/new/$id" ]; then
   ok "user injects through the set-gid binary"
@@ -108,6 +126,20 @@ done
 same_file "body unchanged after the user's attempts" "$BODY" "$S/mess/$id"
 if as "$U" mv "$S/new/$id" "$S/tmp/x" 2>/dev/null; then fail "user cannot rename new/ID"; else ok "user cannot rename new/ID"; fi
 
+# --- spool-inject -q: an ordinary user wakes the queue daemon (sendmail -q)
+out=$(as "$U" "$SG" -q 2>&1); rc=$?
+case "$rc:$out" in "69:"*"no queue daemon is running"*) ok "-q with no daemon: exit 69, says so" ;; *) fail "-q with no daemon" "exit $rc" "$out" ;; esac
+# the daemon's way: the fifo opened read-write (never blocks), one byte read
+timeout 10 python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_RDWR); open(sys.argv[2], "w").write("ready"); sys.stdout.write(os.read(fd, 1).decode())' \
+  "$S/trigger" "$T/reader-ready" >"$T/poked" &
+reader=$!
+wait_until 5 test -s "$T/reader-ready"
+out=$(as "$U" "$SG" -q 2>&1); rc=$?
+wait "$reader"
+is "-q with a daemon reading the trigger: exit 0" 0 "$rc"
+is "-q: the daemon got one flush byte" "F" "$(cat "$T/poked")"
+if as "$U" sh -c 'echo F >"$1"' sh "$S/trigger" 2>/dev/null; then fail "the user alone cannot write the trigger"; else ok "the user alone cannot write the trigger"; fi
+
 # --- the queue owner takes over -------------------------------------------------------
 as "$Q" cat "$S/mess/$id" >"$T/read-back" 2>"$T/qerr"
 same_file "queue owner reads mess/ID" "$BODY" "$T/read-back"
@@ -120,16 +152,49 @@ rm -f "$S/queue/$id"
 
 # --- what the user hands over is refused without a trace --------------------------------
 printf 'V1\nFs@example.org\nXbad\nTr@example.org\n\n' >"$T/env-bad"
-as "$U" "$SG" -C "$T/conf" <"$BODY" 1<"$T/env-bad" 2>"$T/err"; rc=$?
+as "$U" "$SG" <"$BODY" 1<"$T/env-bad" 2>"$T/err"; rc=$?
 is "user, invalid envelope: exit 65" 65 "$rc"
 is "user, invalid envelope: nothing left" "" "$(spool_left "$S")"
 printf 'V1\nFs@example.org\nP0\nTr@example.org\n\n' >"$T/env-p0"
-as "$U" "$SG" -C "$T/conf" <"$BODY" 1<"$T/env-p0" 2>"$T/err"; rc=$?
+as "$U" "$SG" <"$BODY" 1<"$T/env-p0" 2>"$T/err"; rc=$?
 is "user cannot claim to be uid 0 (P0 refused)" 65 "$rc"
 is "user, P0: nothing left" "" "$(spool_left "$S")"
 spool_clean "$S"
 
-# --- config: a set-gid run reads only root's files ----------------------------------------
+# --- config: a set-gid run reads only the system configuration -----------------------------
+# another root-owned file (the shipped all-comment example, say) would
+# swap the site's message_size_limit and spool_reserve for the defaults
+printf '# an example: every line a comment\n# message_size_limit = 10M\n' >"$T/conf-example"
+chmod 644 "$T/conf-example"; chown root:root "$T/conf-example"
+head -c 6000 /dev/zero | tr '\0' 'x' >"$T/body-big"; chmod 644 "$T/body-big"
+as "$U" "$SG" <"$T/body-big" 1<"$ENV" 2>"$T/err"; rc=$?
+is "set-gid, the system config: its message_size_limit holds (552, 65)" "65 552" "$rc $(tail -n 1 "$T/err" | cut -c1-3)"
+as "$U" env POSTERN_CONF="$T/conf-example" "$SG" <"$T/body-big" 1<"$ENV" 2>"$T/err"; rc=$?
+is "set-gid, another root-owned config via POSTERN_CONF: refused (78)" 78 "$rc"
+case "$(tail -n 1 "$T/err")" in "451 4.3.5 Configuration error: refusing $T/conf-example: a set-id program reads only /etc/postern/postern.conf") ok "set-gid, another root-owned config: the reply says why" ;;
+  *) fail "set-gid, another root-owned config: the reply says why" "$(cat "$T/err")" ;; esac
+as "$U" "$SG" -C "$T/conf-example" <"$T/body-big" 1<"$ENV" 2>"$T/err"; rc=$?
+is "set-gid, another root-owned config via -C: refused (78)" 78 "$rc"
+is "set-gid, another root-owned config: nothing queued, nothing left" "" "$(spool_left "$S")"
+as "$U" env POSTERN_CONF=/etc/postern/postern.conf "$SG" <"$BODY" 1<"$ENV" 2>"$T/err"; rc=$?
+is "set-gid, POSTERN_CONF naming the system config itself: queued" 0 "$rc"
+spool_clean "$S"
+# the caller's JOURNAL_STREAM naming his own stderr does not take the
+# audit line away from syslog: the set-gid run connects to /dev/log
+if command -v strace >/dev/null; then
+  : >"$T/err"
+  js=$(stat -c '%d:%i' "$T/err")
+  strace -f -qq -e trace=connect,execve -e signal=none -o "$T/js.st" \
+    runuser -u "$U" -- env -i PATH=/usr/bin:/bin ASAN_OPTIONS=detect_leaks=0 JOURNAL_STREAM="$js" "$SG" <"$BODY" 1<"$ENV" 2>>"$T/err"; rc=$?
+  is "set-gid with the caller's JOURNAL_STREAM: queued" 0 "$rc"
+  # the connects of the spool-inject process only (runuser's PAM logs too)
+  sg_pid=$(awk -v sg="execve(\"$SG\"" 'index($0, sg) { print $1; exit }' "$T/js.st")
+  if [ -n "$sg_pid" ] && awk -v p="$sg_pid" '$1 == p' "$T/js.st" | grep -q 'connect(.*/dev/log'; then ok "set-gid with the caller's JOURNAL_STREAM: logs to syslog (/dev/log), not to the caller"
+  else fail "set-gid with the caller's JOURNAL_STREAM: logs to syslog (/dev/log), not to the caller" "$(cat "$T/js.st")" "$(cat "$T/err")"; fi
+  spool_clean "$S"
+else
+  skip "set-gid with the caller's JOURNAL_STREAM" "strace is not installed"
+fi
 mkconf "$T/conf-user" spool_reserve=0
 chown "$U" "$T/conf-user"
 as "$U" env POSTERN_CONF="$T/conf-user" "$SG" <"$BODY" 1<"$ENV" 2>"$T/err"; rc=$?
@@ -163,7 +228,7 @@ is "without set-gid: nothing committed" "" "$(spool_left "$S")"
 
 # --- a running set-gid injector cannot be reached through /proc ----------------------------
 mkfifo -m 600 "$T/fifo"
-( exec timeout -k 5 30 runuser -u "$U" -- env -i "$SG" -C "$T/conf" <"$T/fifo" 1<"$ENV" 2>"$T/err" ) &
+( exec timeout -k 5 30 runuser -u "$U" -- env -i "$SG" <"$T/fifo" 1<"$ENV" 2>"$T/err" ) &
 bg=$!
 exec 5>"$T/fifo"
 printf 'Subject: proc\n\n' >&5
@@ -190,7 +255,7 @@ if [ -n "$id" ]; then same_file "injector under /proc probing: body exact" "$T/w
 else fail "injector under /proc probing: body exact" "nothing in new/"; fi
 spool_clean "$S"
 # the user may interrupt his own injection: nothing stays
-( exec timeout -k 5 30 runuser -u "$U" -- env -i "$SG" -C "$T/conf" <"$T/fifo" 1<"$ENV" 2>"$T/err" ) &
+( exec timeout -k 5 30 runuser -u "$U" -- env -i "$SG" <"$T/fifo" 1<"$ENV" 2>"$T/err" ) &
 bg=$!
 exec 5>"$T/fifo"
 printf 'Subject: term\n\n' >&5
