@@ -132,10 +132,11 @@ check: deps-test
 	$(MAKE) fuzz
 	tests/run
 
-# Benchmarks: postern next to Postfix, figures and ratios (bench/run).
+# Benchmarks: postern next to Postfix, figures and ratios (bench/run);
+# BENCH=NAME... runs only those (deployed strace-count smtp-receive ...).
 bench: deps-test
 	$(MAKE) all
-	bench/run
+	bench/run $(BENCH)
 
 demo: deps-demo
 	$(MAKE) all

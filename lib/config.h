@@ -65,6 +65,12 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
   X(BOOL,   smtpd_relay_by_name,            "no",                   0, CONFIG_MAX) /* an access host-name key may grant RELAY */ \
   X(STR,    smtpd_sender_login_map,         "",                     0, CONFIG_MAX) /* map of sender -> AUTH logins, "": off */ \
+  X(BOOL,   smtpd_relay_verify,             "no",                   0, CONFIG_MAX) /* ask the next hop about relay-domains recipients at RCPT */ \
+  X(TIME,   smtpd_relay_verify_timeout,     "30",                   1, 3600)       /* seconds one RCPT's probe may take in all; then 450 */ \
+  X(TIME,   smtpd_relay_verify_positive_expire, "7d",               0, CONFIG_MAX) /* how long a recipient the hop accepted stays cached */ \
+  X(TIME,   smtpd_relay_verify_negative_expire, "3h",               0, CONFIG_MAX) /* how long one it refused (5xx) stays cached */ \
+  X(OPTPATH, smtpd_relay_verify_cache,       "/var/lib/postern/verify", 0, CONFIG_MAX) /* the answers' cache directory; "": no cache */ \
+  X(NUM,    smtpd_relay_verify_cache_size,  "10000",                1, 1000000)    /* cache files at most (one slot per hashed address) */ \
   X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \

@@ -1,7 +1,8 @@
 /* smtp.h - smtp-receive's parts: the session (smtp.c), command syntax
  * (parse.c), the data reader (data.c), the connection (io.c), the hand-off
  * to the injector (inject.c), policy (policy.c), AUTH (auth.c), the
- * PROXY protocol (proxy.c) and the client's address and name (client.c).
+ * PROXY protocol (proxy.c), the client's address and name (client.c) and
+ * the relay recipients' check (verify.c).
  * smtp-receive(8) describes the whole. */
 #ifndef SMTP_H
 #define SMTP_H
@@ -160,6 +161,11 @@ int policy_sender(struct session *s, const char *addr, size_t len, char *reply);
 int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply);
 int policy_overloaded(double max_load);
 void policy_close(struct session *s);
+
+/* verify.c: a recipient of a relay-domains domain (lower case): the
+ * relay-recipients map, then a probe of the next hop (smtpd_relay_verify);
+ * 0 accepted, 1 refused with reply */
+int verify_relay(struct session *s, const char *addr, size_t len, char *reply);
 
 /* auth.c */
 int auth_command(struct session *s, const char *arg, size_t len);

@@ -59,6 +59,8 @@ want="755 0 0 .
 is "spool owners and modes as DESIGN.md (systemd-tmpfiles --root)" "$want" \
   "$(cd "$R/var/spool/postern" && for d in . tmp mess new queue state corrupt trigger; do stat -c "%a %u %g $d" "$d"; done)"
 is "trigger is a fifo" "fifo" "$(stat -c %F "$R/var/spool/postern/trigger" | cut -c1-4)"
+us=$(awk -F: '$1 == "postern-smtpd" { print $3 }' "$R/etc/passwd")
+is "the relay verify cache: 0700 postern-smtpd (systemd-tmpfiles --root)" "700 $us" "$(stat -c '%a %u' "$R/var/lib/postern/verify")"
 is "postern.conf 0644 root" "644 0" "$(stat -c '%a %u' "$R/etc/postern/postern.conf")"
 if [ -f "$R/etc/postern/aliases.cdb" ] && [ -f "$R/etc/postern/access.cdb" ]; then ok "maps compiled"; else fail "maps compiled"; fi
 if grep -v '^#' "$R/etc/postern/access" | grep -q RELAY || grep -v '^#' "$R/etc/postern/relay-domains" | grep -q .; then
@@ -180,6 +182,8 @@ is "without systemd: spool made by mkspool with the same owners" "1770 $uq2 $gin
 gq2=$(awk -F: '$1 == "postern-queue" { print $3 }' "$R2/etc/group")
 is "without systemd: queue/, state/, corrupt/ in group postern-queue, as tmpfiles.d gives them" "$gq2 $gq2 $gq2" \
   "$(cd "$R2/var/spool/postern" && stat -c %g queue state corrupt | tr '\n' ' ' | sed 's/ $//')"
+us2=$(awk -F: '$1 == "postern-smtpd" { print $3 }' "$R2/etc/passwd")
+is "without systemd: the relay verify cache 0700 postern-smtpd" "700 $us2" "$(stat -c '%a %u' "$R2/var/lib/postern/verify")"
 DESTDIR=$R2 BUILD=$B "$TOP/tools/install" hub >"$T/nosd-hub" 2>&1
 if grep -q 'no systemd: see' "$T/nosd-hub"; then ok "without systemd, install-hub points at the inetd/tcpserver/cron examples"
 else fail "without systemd, install-hub points at the examples" "$(cat "$T/nosd-hub")"; fi
