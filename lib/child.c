@@ -239,6 +239,20 @@ static int reap(pid_t pid, int *status, const struct timespec *deadline)
   return r;
 }
 
+int child_reap(pid_t pid, unsigned int seconds, int *status)
+{
+  struct timespec deadline;
+  int w;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += seconds;
+  w = reap(pid, status, &deadline);
+  if (w == 0) return 0;
+  if (w == -2) return -1;
+  kill(pid, SIGKILL);
+  while ((w = waitpid(pid, status, 0)) == -1 && errno == EINTR) ;
+  return w == -1 ? -1 : 1;
+}
+
 int child_status_read(int *fdp, int *v, const struct timespec *deadline)
 {
   struct pollfd p = { *fdp, POLLIN, 0 };

@@ -28,7 +28,7 @@ int verify_route(char **addrs, unsigned int n)
       if ((unsigned char)*s < 32 || *s == 127) die(EX_USAGE, "control character in an address");
   }
   wbuf_init(&out, 1, space, sizeof space);
-  router_open(&r, &qr_cfg);
+  route_open(&r, &qr_cfg);
   work_init(&w);
   for (i = 0; i < n; i++)
     if (route_rcpt(&r, &w, i, addrs[i]) == -1) die(EX_TEMPFAIL, "out of memory");

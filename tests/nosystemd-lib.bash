@@ -10,7 +10,13 @@
 #   $T/spool    the spool, production owners and modes (tools/mkspool)
 #   $T/libexec  the build's programs, spool-inject set-gid $NS_INJECT
 #   $T/postern.conf  the config (root's, 0644): libexec_dir, spool, maps,
-#               the users above, TLS with a self-signed certificate, log = stderr
+#               the users above, TLS with a self-signed certificate, log = stderr;
+#               a link to $T/etc/postern.conf, which is bound over
+#               /etc/postern in the test's own mount namespace (a set-gid
+#               spool-inject reads only /etc/postern/postern.conf), and
+#               POSTERN_CONF names /etc/postern/postern.conf
+# A test using it re-runs itself first in a private mount namespace, as
+# root (POSTERN_T_MNTNS=1 says it did), like spool-inject/tests/privilege.sh.
 #   $T/maps     local-domains (mx.example.test), passwd (alice)
 
 ns_cleanup() {
@@ -46,10 +52,17 @@ ns_setup() {
   "$B/postern-maps" compile "$T/maps/local-domains" >/dev/null &&
     "$B/postern-maps" compile "$T/maps/passwd" >/dev/null || return 1
   chmod 644 "$T/maps/"*
-  mkconf "$T/postern.conf" tls_cert_file="$T/cert.pem" tls_key_file="$T/key.pem" \
+  mkdir -m 755 "$T/etc"
+  mkconf "$T/etc/postern.conf" tls_cert_file="$T/cert.pem" tls_key_file="$T/key.pem" \
     queue_user="$NS_QUEUE" send_user="$NS_QUEUE" virtual_user="$NS_QUEUE"
-  sed -i "s|^libexec_dir = .*|libexec_dir = $T/libexec|" "$T/postern.conf"
-  export POSTERN_CONF=$T/postern.conf
+  sed -i "s|^libexec_dir = .*|libexec_dir = $T/libexec|" "$T/etc/postern.conf"
+  ln -s "$T/etc/postern.conf" "$T/postern.conf"
+  [ "${POSTERN_T_MNTNS:-}" = 1 ] || return 1   # ns_mntns first: never bind over the host's /etc/postern
+  local made=""
+  [ -d /etc/postern ] || { mkdir -m 755 /etc/postern && made=1; }
+  at_exit "umount /etc/postern 2>/dev/null; [ -n \"$made\" ] && rmdir /etc/postern 2>/dev/null; true"
+  mount --bind "$T/etc" /etc/postern || return 1
+  export POSTERN_CONF=/etc/postern/postern.conf
 }
 
 # free_port: an unused loopback port

@@ -12,6 +12,11 @@
 # spool; 100 idle connections from 127.0.0.2 do not keep 127.0.0.1 from
 # being served; sv hup rereads the configuration; sv term and sv down stop
 # each service cleanly.  Everything it starts is stopped at the end.
+# the set-gid spool-inject reads only /etc/postern/postern.conf: ours is
+# bound there in a mount namespace of this test's own
+if [ "$(id -u)" = 0 ] && [ -z "${POSTERN_T_MNTNS:-}" ] && command -v unshare >/dev/null; then
+  exec unshare -m --propagation private env POSTERN_T_MNTNS=1 bash "$0" "$@"
+fi
 . "$(dirname "$0")/lib.bash"
 . "$TOP/tests/nosystemd-lib.bash"
 is_root || { skip "runit hub" "needs root (users, runsv as root, a privileged bind)"; exit 0; }

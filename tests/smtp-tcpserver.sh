@@ -7,6 +7,11 @@
 # queues through the set-gid spool-inject; a message is queued with the
 # client's address and the session's uid; relaying is refused; submission
 # offers AUTH after STARTTLS; smtps talks TLS at once.
+# the set-gid spool-inject reads only /etc/postern/postern.conf: ours is
+# bound there in a mount namespace of this test's own
+if [ "$(id -u)" = 0 ] && [ -z "${POSTERN_T_MNTNS:-}" ] && command -v unshare >/dev/null; then
+  exec unshare -m --propagation private env POSTERN_T_MNTNS=1 bash "$0" "$@"
+fi
 . "$(dirname "$0")/lib.bash"
 . "$TOP/tests/nosystemd-lib.bash"
 command -v tcpserver >/dev/null || { skip "tcpserver" "ucspi-tcp is not installed"; exit 0; }
