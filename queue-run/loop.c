@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
@@ -35,7 +36,16 @@ struct loop {
   unsigned long load_check;   /* next load average check */
   int load_paused;
   unsigned long long watchdog_usec;
+  unsigned long long watchdog_sent, status_sent, status_due;   /* mono_ms() */
 };
+
+/* mono_ms - CLOCK_MONOTONIC in milliseconds */
+static unsigned long long mono_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (unsigned long long)t.tv_sec * 1000 + (unsigned long long)t.tv_nsec / 1000000;
+}
 
 /* notify - sd_notify only under systemd (main.c holds the libsystemd calls) */
 static void notify(const char *s)
@@ -141,6 +151,17 @@ static int timeout(struct loop *l, unsigned long now)
   return next - now > 86400 ? 86400000 : (int)((next - now) * 1000);
 }
 
+/* wait_ms - timeout(), or less when a STATUS= waits for its second */
+static int wait_ms(struct loop *l, unsigned long now)
+{
+  int ms = timeout(l, now), due;
+  unsigned long long t;
+  if (!l->status_due) return ms;
+  t = mono_ms();
+  due = l->status_due > t ? (int)(l->status_due - t) : 0;
+  return ms == -1 || ms > due ? due : ms;
+}
+
 /* fds - the poll set: signals, wakeups, helpers, job pipes */
 static unsigned int fds(struct loop *l, struct pollfd *p)
 {
@@ -185,14 +206,33 @@ static int events(struct loop *l, struct pollfd *p, unsigned int n)
   return 0;
 }
 
+/* watchdog - WATCHDOG=1 at most every quarter of WatchdogSec, not on
+ * every turn of the loop (each sd_notify is a socket, a message and ten
+ * more system calls); timeout() wakes us at least every half of it */
+static void watchdog(struct loop *l)
+{
+  unsigned long long now;
+  if (!l->watchdog_usec) return;
+  now = mono_ms();
+  if (l->watchdog_sent && now - l->watchdog_sent < l->watchdog_usec / 4000) return;
+  l->watchdog_sent = now;
+  notify("WATCHDOG=1");
+}
+
 /* status - STATUS= for systemd: running deliveries and queued messages,
- * sent when either changes */
-static void status(void)
+ * sent when either changes, at most once a second (a change within the
+ * second is sent when it ends: wait_ms() wakes us for it) */
+static void status(struct loop *l)
 {
   static unsigned int last_run = (unsigned int)-1, last_queued = (unsigned int)-1;   /* what systemd was told */
   char num[NUM_ULONG];
   stralloc s = { 0 };
+  unsigned long long now;
+  l->status_due = 0;
   if (!getenv("NOTIFY_SOCKET") || (job_running() == last_run && table_count() == last_queued)) return;
+  now = mono_ms();
+  if (l->status_sent && now - l->status_sent < 1000) { l->status_due = l->status_sent + 1000; return; }
+  l->status_sent = now;
   last_run = job_running();
   last_queued = table_count();
   if (stralloc_copys(&s, "STATUS=") && stralloc_cats(&s, num_str(num, last_run))
@@ -265,16 +305,16 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
       continue;
     }
     if (daemon && now >= l.housekeeping) { pickup_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
-    if (l.watchdog_usec) notify("WATCHDOG=1");
+    watchdog(&l);
     job_kill_overdue();
     n = fds(&l, p);
-    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) { table_checkpoint(); return 71; }
+    if (poll(p, n, wait_ms(&l, now)) == -1 && errno != EINTR) { table_checkpoint(); return 71; }
     if (events(&l, p, n) == -1) {
       log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
       table_checkpoint();
       return 71;
     }
-    status();
+    status(&l);
   }
   if (job_running()) log_event(0, "status", "abandoned", "running", num_str(num, job_running()),
                                  "reason", "still running at the end of queue_shutdown_timeout: they stay pending", (char *)0);

@@ -41,12 +41,12 @@ _Noreturn static void refuse(const char *rcpt, int code, const char *why)
 /* become - the request's user, when we are root and the request is one
  * root's maps or the user's own account allow (lspawn.c); a refusal is
  * logged: a request queue-run should never have made */
-static void become(char **w)
+static const struct passwd *become(char **w)
 {
   char why[LSPAWN_WHY_MAX];
   struct passwd *pw;
   int r;
-  if (getuid() != 0) return;
+  if (getuid() != 0) return 0;
   if ((r = lspawn_check(&qr_cfg, w[0], w[3], w[4], &pw, why)) != LSPAWN_OK) {
     log_event(w[1], "to", w[3], "user", w[0], "dest", w[4], "status", "refused", "reason", why, (char *)0);
     refuse(w[3], r == LSPAWN_PERM ? EX_NOUSER : EX_TEMPFAIL, why);
@@ -54,6 +54,7 @@ static void become(char **w)
   if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1
       || getuid() != pw->pw_uid || geteuid() != pw->pw_uid)
     refuse(w[3], EX_TEMPFAIL, "4.3.0 unable to switch to the delivery user");
+  return pw;
 }
 
 /* run_local - fork; the child becomes the user and runs local-deliver's
@@ -63,15 +64,16 @@ static pid_t run_local(struct spawn_req *r, int ctl)
   static stralloc envblock;
   static char *envp[4];
   char *argv[5];
+  const struct passwd *pw;
   pid_t pid;
   (void)ctl;
   if (r->argc != 5) return -1;
   helper_env(envp, &envblock, qr_cfg.file, r->argv[1]);
   if ((pid = child_fork(r->msgfd, r->outfd, -1)) != 0) return pid;
-  become(r->argv);
+  pw = become(r->argv);
   argv[0] = "local-deliver"; argv[1] = r->argv[2]; argv[2] = r->argv[3]; argv[3] = r->argv[4]; argv[4] = 0;
   environ = envp;                     /* PATH, POSTERN_CONF, QUEUE_ID */
-  ld_run(4, argv);
+  ld_run_as(4, argv, pw);            /* pw: no second password lookup */
 }
 
 int main(void)
