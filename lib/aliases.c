@@ -3,11 +3,10 @@
  * file into (name, normalized right-hand side) entries with "line N:"
  * errors.  Both run on untrusted bytes: every copy is bounded. */
 #include <errno.h>
-#include <stdarg.h>
 #include "byte.h"
 #include "case.h"
 #include "num.h"
-#include "getln.h"
+#include "lines.h"
 #include "address.h"
 #include "map.h"
 #include "aliases.h"
@@ -207,15 +206,13 @@ int aliases_normalize(const char *rhs, size_t len, stralloc *out, const char **w
 /* struct parse - aliases_parse's state */
 struct parse {
   const struct aliases_cb *cb;
-  stralloc line;               /* the physical line just read */
+  struct lines lines;          /* the reader: physical line numbers, error reports */
   stralloc entry;              /* the entry being collected */
-  stralloc name, rhs, msg;
+  stralloc name, rhs;
   struct map_keyset seen;      /* names of good entries, for duplicates */
-  unsigned long lineno;        /* of the physical line */
   unsigned long entry_line;    /* where the entry started */
   int have_entry;              /* entry holds a line */
   int broken;                  /* the entry already had an error */
-  long errors;
 };
 
 /* nomem - out of memory: the parse ends */
@@ -225,27 +222,7 @@ static int nomem(void)
   return -1;
 }
 
-/* report - hand "line N: " and the strings after line (up to a null
- * pointer) to the error callback; 0, or -1 out of memory */
-static int report(struct parse *p, unsigned long line, ...)
-{
-  char num[NUM_ULONG];
-  const char *part;
-  va_list ap;
-  int ok;
-  num[num_fmt(num, line)] = 0;
-  p->errors++;
-  ok = stralloc_copys(&p->msg, "line ") && stralloc_cats(&p->msg, num)
-       && stralloc_cats(&p->msg, ": ");
-  va_start(ap, line);
-  while (ok && (part = va_arg(ap, const char *)))
-    ok = stralloc_cats(&p->msg, part);
-  va_end(ap);
-  if (!ok || !stralloc_0(&p->msg)) return nomem();
-  if (p->cb->error) p->cb->error(p->cb->arg, p->msg.s);
-  return 0;
-}
-#define REPORT(p, line, ...) report((p), (line), __VA_ARGS__, (const char *)0)
+#define REPORT(p, line, ...) lines_report(&(p)->lines, (line), __VA_ARGS__, (const char *)0)
 
 /* name_check - 0 if s[0..len) is a good alias name, else why not */
 static const char *name_check(const char *s, size_t len)
@@ -265,16 +242,15 @@ static const char *name_check(const char *s, size_t len)
  * good one to the callback */
 static int entry_add(struct parse *p, const char *s, size_t len, unsigned long line)
 {
-  size_t colon = byte_chr(s, len, ':'), n = colon;
+  const char *name, *rhs, *why;
+  size_t n, rlen;
   unsigned long first;
-  const char *why;
   char num[NUM_ULONG];
-  if (colon == len) return REPORT(p, line, "missing ':' after the alias name");
-  while (n > 0 && blank(s[n - 1])) n--;
-  if ((why = name_check(s, n))) return REPORT(p, line, why);
-  if (!stralloc_copyb(&p->name, s, n) || !stralloc_0(&p->name)) return nomem();
+  if (lines_split(s, len, ':', &name, &n, &rhs, &rlen) == -1) return REPORT(p, line, "missing ':' after the alias name");
+  if ((why = name_check(name, n))) return REPORT(p, line, why);
+  if (!stralloc_copyb(&p->name, name, n) || !stralloc_0(&p->name)) return nomem();
   case_lowerb(p->name.s, n);
-  if (aliases_normalize(s + colon + 1, len - colon - 1, &p->rhs, &why) == -1)
+  if (aliases_normalize(rhs, rlen, &p->rhs, &why) == -1)
     return errno == ENOMEM ? -1 : REPORT(p, line, "alias '", p->name.s, "': ", why);
   if (p->rhs.len > MAP_VALUE_MAX)
     return REPORT(p, line, "alias '", p->name.s, "' is too long");
@@ -288,8 +264,9 @@ static int entry_add(struct parse *p, const char *s, size_t len, unsigned long l
 }
 
 /* flush - finish the entry being collected */
-static int flush(struct parse *p)
+static int flush(void *ctx)
 {
+  struct parse *p = ctx;
   if (!p->have_entry) return 0;
   p->have_entry = 0;
   if (p->broken) return 0;
@@ -302,7 +279,7 @@ static int begin(struct parse *p, const char *s, size_t len, int broken)
   if (flush(p) == -1) return -1;
   p->have_entry = 1;
   p->broken = broken;
-  p->entry_line = p->lineno;
+  p->entry_line = p->lines.no;
   return stralloc_copyb(&p->entry, s, len) ? 0 : nomem();
 }
 
@@ -310,22 +287,9 @@ static int begin(struct parse *p, const char *s, size_t len, int broken)
  * errors (a bad first line starts an entry that swallows its continuations) */
 static int bad_line(struct parse *p, int continues, const char *why)
 {
-  if (REPORT(p, p->lineno, why) == -1) return -1;
+  if (REPORT(p, p->lines.no, why) == -1) return -1;
   if (continues && p->have_entry) { p->broken = 1; return 0; }
   return begin(p, "", 0, 1);
-}
-
-/* line_check - 0, or why the bytes of a line are unacceptable */
-static const char *line_check(const char *s, size_t len)
-{
-  size_t i;
-  for (i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == 0) return "NUL byte";
-    if (c == '\r') return "carriage return (DOS line end?)";
-    if (control(c) && c != '\t') return "control character";
-  }
-  return 0;
 }
 
 /* continuation - append a continuation line to the entry */
@@ -339,39 +303,13 @@ static int continuation(struct parse *p, const char *s, size_t len)
 }
 
 /* one_line - the physical line s[0..len) */
-static int one_line(struct parse *p, const char *s, size_t len)
+static int one_line(void *ctx, const char *s, size_t len, int bad)
 {
-  const char *why = line_check(s, len);
-  size_t i;
-  if (why) return bad_line(p, len > 0 && blank(s[0]), why);
-  i = skip_blanks(s, len, 0);
-  if (i == len || s[i] == '#') return 0;   /* blank lines and comments, anywhere */
+  struct parse *p = ctx;
+  if (bad) return bad_line(p, len > 0 && blank(s[0]), lines_why(bad));
+  if (lines_skip(s, len)) return 0;   /* blank lines and comments, anywhere */
   if (blank(s[0])) return continuation(p, s, len);
   return begin(p, s, len, 0);
-}
-
-/* parse_lines - the read loop of aliases_parse */
-static long parse_lines(struct parse *p, buffer *in)
-{
-  size_t len;
-  int r;
-  if (!stralloc_ready(&p->line, ALIAS_LINE_MAX)) return nomem();
-  while (p->errors < ALIAS_ERRORS_MAX) {
-    r = getln(in, p->line.s, ALIAS_LINE_MAX, &len);
-    if (r == GETLN_ERROR) return -1;
-    if (r == GETLN_EOF) break;
-    p->lineno++;
-    if (r == GETLN_LONG) {
-      getln_skip(in);   /* a read error shows up at the next getln */
-      if (bad_line(p, blank(p->line.s[0]), "line too long") == -1) return -1;
-      continue;
-    }
-    if (one_line(p, p->line.s, len) == -1) return -1;
-  }
-  if (p->errors >= ALIAS_ERRORS_MAX)
-    return REPORT(p, p->lineno, "too many errors, giving up") == -1 ? -1 : p->errors;
-  if (flush(p) == -1) return -1;
-  return p->errors;
 }
 
 long aliases_parse(buffer *in, const struct aliases_cb *cb)
@@ -380,12 +318,12 @@ long aliases_parse(buffer *in, const struct aliases_cb *cb)
   long r;
   byte_zero(&p, sizeof p);
   p.cb = cb;
-  r = parse_lines(&p, in);
-  stralloc_free(&p.line);
+  lines_init(&p.lines, in, ALIAS_LINE_MAX, ALIAS_ERRORS_MAX, cb->error, cb->arg);
+  r = lines_read(&p.lines, one_line, flush, &p);   /* flush: the last entry */
+  lines_free(&p.lines);
   stralloc_free(&p.entry);
   stralloc_free(&p.name);
   stralloc_free(&p.rhs);
-  stralloc_free(&p.msg);
   map_keyset_free(&p.seen);
   return r;
 }

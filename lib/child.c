@@ -234,6 +234,20 @@ static int reap(pid_t pid, int *status, const struct timespec *deadline)
   return r;
 }
 
+int child_reap(pid_t pid, unsigned int seconds, int *status)
+{
+  struct timespec deadline;
+  int w;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += seconds;
+  w = reap(pid, status, &deadline);
+  if (w == 0) return 0;
+  if (w == -2) return -1;
+  kill(pid, SIGKILL);
+  while ((w = waitpid(pid, status, 0)) == -1 && errno == EINTR) ;
+  return w == -1 ? -1 : 1;
+}
+
 void child_wait(struct child *c, unsigned int seconds, int flags, struct child_result *r)
 {
   struct lines l;

@@ -60,6 +60,12 @@ int child_start(struct child *c, char *const argv[], char *const envp[], int in,
  * errno. */
 pid_t child_start_fork(struct child *c, int in, int out);
 
+/* child_reap - wait for pid at most seconds (0: it is late already);
+ * a child still running then is killed (SIGKILL) and reaped.  0 it
+ * ended in time, 1 it was killed, -1 lost (reaped elsewhere, errno);
+ * *status is its wait status when not -1. */
+int child_reap(pid_t pid, unsigned int seconds, int *status);
+
 /* child_wait - read the child's stderr (and stdout) until they end, then
  * reap it; if that takes more than seconds it is killed (SIGKILL) and the
  * result is a temporary failure with r->late set.  flags: CHILD_PASS_LOG,

@@ -19,6 +19,7 @@
 #include "scan.h"
 #include "str.h"
 #include "config.h"
+#include "lines.h"
 #include "exitcode.h"
 
 #define CONFIG_NAME_ROOM 8192   /* arena bytes for the absolute file name: a directory and a name of up to 4095 */
@@ -40,53 +41,36 @@ static int scale(unsigned long v, unsigned long by, unsigned long *out)
   return 0;
 }
 
-/* number_unit - a decimal number and an optional one-letter unit */
-static int number_unit(const char *s, unsigned long *v, char *unit)
+/* with_unit - a decimal number and, optionally, one of the letters,
+ * which multiplies it by the by[] of its position */
+static int with_unit(const char *s, const char *letters, const unsigned long *by, unsigned long *out)
 {
-  size_t n = scan_ulong(s, v);
+  unsigned long v;
+  size_t n = scan_ulong(s, &v), u;
   if (n == 0 || n > 20) return -1;     /* no digits, or more than fit */
-  *unit = s[n];
-  if (*unit && s[n + 1]) return -1;
-  return 0;
+  if (!s[n]) { *out = v; return 0; }
+  u = str_chr(letters, s[n]);
+  if (!letters[u] || s[n + 1]) return -1;
+  return scale(v, by[u], out);
 }
 
 int config_size(const char *s, unsigned long *out)
 {
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1) return -1;
-  switch (u) {
-  case 0: *out = v; return 0;
-  case 'k': case 'K': return scale(v, 1024UL, out);
-  case 'm': case 'M': return scale(v, 1024UL * 1024, out);
-  case 'g': case 'G': return scale(v, 1024UL * 1024 * 1024, out);
-  default: return -1;
-  }
+  static const unsigned long by[] = { 1024UL, 1024UL, 1024UL * 1024, 1024UL * 1024,
+                                      1024UL * 1024 * 1024, 1024UL * 1024 * 1024 };
+  return with_unit(s, "kKmMgG", by, out);
+}
+
+int config_duration(const char *s, unsigned long *out)
+{
+  static const unsigned long by[] = { 1, 60UL, 3600UL, 86400UL, 7 * 86400UL };
+  return with_unit(s, "smhdw", by, out);
 }
 
 /* number - a plain decimal count */
 static int number(const char *s, unsigned long *out)
 {
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1 || u) return -1;
-  *out = v;
-  return 0;
-}
-
-int config_duration(const char *s, unsigned long *out)
-{
-  unsigned long v;
-  char u;
-  if (number_unit(s, &v, &u) == -1) return -1;
-  switch (u) {
-  case 0: case 's': *out = v; return 0;
-  case 'm': return scale(v, 60UL, out);
-  case 'h': return scale(v, 3600UL, out);
-  case 'd': return scale(v, 86400UL, out);
-  case 'w': return scale(v, 7 * 86400UL, out);
-  default: return -1;
-  }
+  return with_unit(s, "", 0, out);
 }
 
 /* err_line - "name:line: what 'value'" into err */
@@ -103,15 +87,11 @@ static int err_line(stralloc *err, const char *name, unsigned long line,
   return -1;
 }
 
-/* printable - no controls, no DEL; TAB only where tab_ok (between the
- * parts of a line, never inside a value) */
-static int printable(const char *s, size_t len, int tab_ok)
+/* printable - no controls, no DEL, no TAB (a value's bytes) */
+static int printable(const char *s, size_t len)
 {
   size_t i;
-  for (i = 0; i < len; i++) {
-    if (s[i] == '\t' && tab_ok) continue;
-    if ((unsigned char)s[i] < 32 || s[i] == 127) return 0;
-  }
+  for (i = 0; i < len; i++) if ((unsigned char)s[i] < 32 || s[i] == 127) return 0;
   return 1;
 }
 
@@ -167,13 +147,6 @@ void config_defaults(struct config *c)
   c->hostname = uname(&u) == 0 && u.nodename[0] ? u.nodename : "localhost";
 }
 
-/* trim - strip blanks at both ends of [*s, *s+*len) */
-static void trim(const char **s, size_t *len)
-{
-  while (*len && ((*s)[0] == ' ' || (*s)[0] == '\t')) { (*s)++; (*len)--; }
-  while (*len && ((*s)[*len - 1] == ' ' || (*s)[*len - 1] == '\t')) (*len)--;
-}
-
 /* dupz - a NUL-terminated copy in the config's arena, which config_parse
  * sizes so that every value of the file fits */
 static char *dupz(struct config *c, const char *s, size_t len)
@@ -186,39 +159,45 @@ static char *dupz(struct config *c, const char *s, size_t len)
   return p;
 }
 
-/* parse_line - one "key = value" line (already without its LF) */
-static int parse_line(struct config *c, const char *line, size_t len,
-                      const char *name, unsigned long no, unsigned char *seen,
-                      stralloc *err)
+/* struct parsing - config_parse's state for parse_line */
+struct parsing {
+  struct config *c;
+  const char *name;             /* of the file, for messages */
+  struct lines lines;
+  unsigned char seen[NKEYS];    /* keys given so far */
+  stralloc *err;
+};
+
+/* parse_line - one "key = value" line (without its LF) */
+static int parse_line(void *ctx, const char *line, size_t len, int bad)
 {
-  size_t eq, klen, i;
-  const char *key = line, *value;
-  size_t vlen;
+  struct parsing *p = ctx;
+  const char *key, *value;
+  size_t klen, vlen, i;
+  unsigned long no = p->lines.no;
   char kbuf[64];
 
-  trim(&key, &len);
-  if (len == 0 || key[0] == '#') return 0;
-  if (!printable(key, len, 1)) return err_line(err, name, no, "control character in line", 0);
-  eq = byte_chr(key, len, '=');
-  if (eq == len) return err_line(err, name, no, "expected 'key = value'", 0);
-  klen = eq; value = key + eq + 1; vlen = len - eq - 1;
-  trim(&key, &klen);
-  trim(&value, &vlen);
-  if (!printable(value, vlen, 0)) return err_line(err, name, no, "control character in value", 0);
-  if (klen == 0 || klen >= sizeof kbuf) return err_line(err, name, no, "bad key", 0);
+  if (bad == LINES_LONG) return err_line(p->err, p->name, no, "line too long", 0);
+  if (bad == LINES_NUL) return err_line(p->err, p->name, no, "NUL byte in line", 0);
+  if (lines_skip(line, len)) return 0;
+  if (bad) return err_line(p->err, p->name, no, "control character in line", 0);
+  if (lines_split(line, len, '=', &key, &klen, &value, &vlen) == -1)
+    return err_line(p->err, p->name, no, "expected 'key = value'", 0);
+  if (!printable(value, vlen)) return err_line(p->err, p->name, no, "control character in value", 0);
+  if (klen == 0 || klen >= sizeof kbuf) return err_line(p->err, p->name, no, "bad key", 0);
   byte_copy(kbuf, klen, key);
   kbuf[klen] = 0;
   for (i = 0; i < NKEYS; i++)
     if (!str_diff(kbuf, keys[i].name)) break;
-  if (i == NKEYS) return err_line(err, name, no, "unknown key", kbuf);
-  if (seen[i]) return err_line(err, name, no, "duplicate key", kbuf);
-  seen[i] = 1;
-  char *v = dupz(c, value, vlen);
-  if (!v) return err_line(err, name, no, "out of memory", 0);
-  if (set_value(c, &keys[i], v) == -1) {
-    err_line(err, name, no, keys[i].type == CONFIG_PATH || keys[i].type == CONFIG_OPTPATH
+  if (i == NKEYS) return err_line(p->err, p->name, no, "unknown key", kbuf);
+  if (p->seen[i]) return err_line(p->err, p->name, no, "duplicate key", kbuf);
+  p->seen[i] = 1;
+  char *v = dupz(p->c, value, vlen);
+  if (!v) return err_line(p->err, p->name, no, "out of memory", 0);
+  if (set_value(p->c, &keys[i], v) == -1) {
+    err_line(p->err, p->name, no, keys[i].type == CONFIG_PATH || keys[i].type == CONFIG_OPTPATH
              ? "not an absolute path for" : "bad value for", kbuf);
-    if (stralloc_cats(err, ": '")) { stralloc_cats(err, v); stralloc_cats(err, "'"); }
+    if (stralloc_cats(p->err, ": '")) { stralloc_cats(p->err, v); stralloc_cats(p->err, "'"); }
     return -1;
   }
   return 0;
@@ -253,21 +232,25 @@ void config_free(struct config *c)
 int config_parse(struct config *c, const char *name, const char *buf,
                  unsigned long len, stralloc *err)
 {
-  unsigned long pos = 0, no = 0;
-  unsigned char seen[NKEYS] = { 0 };   /* keys given so far */
+  static struct parsing p;      /* static: NKEYS bytes */
+  buffer in;
+  long r;
   if (len > CONFIG_FILE_MAX) return err_line(err, name, 0, "file too large", 0);
   if (c->arena) return err_line(err, name, 0, "config already parsed (config_free and config_defaults first)", 0);
   c->arena_size = len + 1 + 4096 + CONFIG_NAME_ROOM;   /* values, derived defaults, config_try's file name */
   c->arena_used = 0;
   if (!(c->arena = malloc(c->arena_size))) return err_line(err, name, 0, "out of memory", 0);
-  while (pos < len) {
-    size_t n = byte_chr(buf + pos, len - pos, '\n');
-    no++;
-    if (n > CONFIG_LINE_MAX) return err_line(err, name, no, "line too long", 0);
-    if (byte_chr(buf + pos, n, 0) != n) return err_line(err, name, no, "NUL byte in line", 0);
-    if (parse_line(c, buf + pos, n, name, no, seen, err) == -1) return -1;
-    pos += n + (pos + n < len);
-  }
+  buffer_frombuf(&in, buf, len);
+  byte_zero(p.seen, sizeof p.seen);
+  p.c = c;
+  p.name = name;
+  p.err = err;
+  lines_free(&p.lines);
+  lines_init(&p.lines, &in, CONFIG_LINE_MAX, 1, 0, 0);   /* parse_line stops at the first error */
+  err->len = 0;
+  r = lines_read(&p.lines, parse_line, 0, &p);
+  if (r == -1 && !err->len) return err_line(err, name, p.lines.no, "out of memory", 0);
+  if (r == -1) return -1;
   return config_derive(c, name, err);
 }
 

@@ -48,11 +48,16 @@ int spool_fsync_dir(const char *dir)
   return close(fd);
 }
 
-void spool_trigger(void)
+void spool_poke(char c)
 {
   /* O_NONBLOCK: ENXIO at once when nobody has the fifo open for reading */
   int fd = open(SPOOL_TRIGGER, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd == -1) return;
-  if (write(fd, "!", 1) < 0) { /* full or gone: the scheduler is awake anyway */ }
+  if (write(fd, &c, 1) < 0) { /* full or gone: the scheduler is awake, or the request is on disk */ }
   close(fd);
+}
+
+void spool_trigger(void)
+{
+  spool_poke(SPOOL_POKE_NEW);
 }

@@ -11,6 +11,11 @@
 #define SPOOL_STATE "state"
 #define SPOOL_CORRUPT "corrupt"
 #define SPOOL_TRIGGER "trigger"
+/* the bytes written to the trigger fifo: what the scheduler should look at */
+#define SPOOL_POKE_NEW '!'       /* new mail in new/ */
+#define SPOOL_POKE_FLUSH 'F'     /* every message due now */
+#define SPOOL_POKE_CONTROL 'C'   /* command files in state/ */
+#define SPOOL_POKE_HOLD 'H'      /* the hold list changed */
 
 #define SPOOL_ID_MAX 40   /* bytes in an id, NUL included */
 
@@ -31,4 +36,7 @@ int spool_fsync_dir(const char *dir);
 /* spool_trigger - wake the scheduler if it listens on the trigger fifo;
  * never blocks, ignores every failure (the scheduler rescans anyway) */
 void spool_trigger(void);
+/* spool_poke - write the byte c (SPOOL_POKE_*) to the trigger fifo, if a
+ * scheduler listens */
+void spool_poke(char c);
 #endif

@@ -162,29 +162,16 @@ static int pump(struct ld *d, struct run *x, time_t deadline)
   return 0;
 }
 
-static volatile sig_atomic_t expired;   /* the deadline alarm fired */
-static void on_alarm(int sig) { (void)sig; expired = 1; }
-
-/* finish - wait for the program, killing it at the deadline; exit code */
+/* finish - wait for the program, killing it at the deadline (at once
+ * when pump was late); its exit code, -1 when pump was late */
 static int finish(struct run *x, time_t deadline, int late)
 {
-  struct sigaction sa;
-  int status;
   time_t now = time(0);
-  byte_zero(&sa, sizeof sa);
-  sa.sa_handler = on_alarm;
-  sigaction(SIGALRM, &sa, 0);
-  expired = late;
-  if (!late) alarm(deadline > now ? (unsigned int)(deadline - now) : 1);
-  while (waitpid(x->pid, &status, expired ? WNOHANG : 0) != x->pid) {
-    if (errno != EINTR && !expired) return EX_OSERR;
-    kill(x->pid, SIGKILL);
-    expired = 0;
-  }
-  alarm(0);
+  int status, r = child_reap(x->pid, late ? 0 : deadline > now ? (unsigned int)(deadline - now) : 1, &status);
   if (x->in != -1) close(x->in);
   if (x->out != -1) close(x->out);
-  return late ? -1 : exitcode_wait(status);
+  if (late) return -1;
+  return r == -1 ? EX_OSERR : exitcode_wait(status);
 }
 
 /* outcome - the result from the exit code and the program's output */

@@ -12,6 +12,7 @@
 #include "errmsg.h"
 #include "str.h"
 #include "address.h"
+#include "delivery.h"
 #include "exitcode.h"
 #include "log.h"
 #include "ld.h"
@@ -24,10 +25,9 @@ _Noreturn static void report(const struct ld_result *r)
   char space[1024];
   buffer b = BUFFER_INIT(write, 1, space, sizeof space);
   int cls = exitcode_class(r->code);
-  buffer_puts(&b, d.recipient ? d.recipient : "?");
-  buffer_puts(&b, cls == EXIT_DONE ? "\tok\t" : cls == EXIT_TEMP ? "\tdefer\t" : "\tfail\t");
-  buffer_puts(&b, r->text);
-  buffer_putsflush(&b, "\n");
+  delivery_put(&b, d.recipient ? d.recipient : "?",
+               cls == EXIT_DONE ? DELIVERY_OK : cls == EXIT_TEMP ? DELIVERY_DEFER : DELIVERY_FAIL, r->text);
+  buffer_flush(&b);
   _exit(r->code);
 }
 

@@ -4,12 +4,11 @@
  * come from elsewhere: lines, keys and values are bounded, NUL, CR and
  * other control characters are refused, every error names its line. */
 #include <errno.h>
-#include <stdarg.h>
 #include "byte.h"
 #include "case.h"
 #include "num.h"
 #include "str.h"
-#include "getln.h"
+#include "lines.h"
 #include "access.h"
 #include "routes.h"
 #include "maps.h"
@@ -18,15 +17,14 @@
 struct mapfile {
   const struct aliases_cb *cb;
   int type;
-  stralloc line, key, msg;
+  struct lines lines;            /* the reader: line numbers, error reports */
+  stralloc key;
   struct map_keyset seen;
   struct access_result access;   /* scratch for checking access values */
   struct access_key akey;        /* scratch for access keys */
   stralloc value;                /* a routes value in its one spelling */
   stralloc cidr;                 /* access prefixes to expand at the end */
   struct map_keyset cidr_seen;   /* the prefixes among them, for duplicates */
-  unsigned long lineno;
-  long errors;
 };
 
 static const struct { const char *name; int type; } by_basename[] = {
@@ -56,42 +54,7 @@ int maptype_by_name(const char *name)
   return -1;
 }
 
-static int blank(char c) { return c == ' ' || c == '\t'; }
-
-/* report - "line N: " and the strings up to a null pointer, to the error
- * callback; 0, or -1 out of memory */
-static int report(struct mapfile *f, ...)
-{
-  char num[NUM_ULONG];
-  const char *part;
-  va_list ap;
-  int ok;
-  num[num_fmt(num, f->lineno)] = 0;
-  f->errors++;
-  ok = stralloc_copys(&f->msg, "line ") && stralloc_cats(&f->msg, num)
-       && stralloc_cats(&f->msg, ": ");
-  va_start(ap, f);
-  while (ok && (part = va_arg(ap, const char *)))
-    ok = stralloc_cats(&f->msg, part);
-  va_end(ap);
-  if (!ok || !stralloc_0(&f->msg)) { errno = ENOMEM; return -1; }
-  if (f->cb->error) f->cb->error(f->cb->arg, f->msg.s);
-  return 0;
-}
-#define REPORT(f, ...) report((f), __VA_ARGS__, (const char *)0)
-
-/* line_check - 0, or why the bytes of a line are unacceptable */
-static const char *line_check(const char *s, size_t len)
-{
-  size_t i;
-  for (i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == 0) return "NUL byte";
-    if (c == '\r') return "carriage return (DOS line end?)";
-    if ((c < 32 && c != '\t') || c == 127) return "control character";
-  }
-  return 0;
-}
+#define REPORT(f, ...) lines_report(&(f)->lines, (f)->lines.no, __VA_ARGS__, (const char *)0)
 
 /* set_key - the key as stored: lower case.  1, -1 no memory */
 static int set_key(struct mapfile *f, const char *k, size_t len)
@@ -121,13 +84,13 @@ static int add_entry(struct mapfile *f, const char *v, size_t vlen)
 {
   unsigned long first;
   char num[NUM_ULONG];
-  switch (map_keyset_add(&f->seen, f->key.s, f->key.len, f->lineno, &first)) {
+  switch (map_keyset_add(&f->seen, f->key.s, f->key.len, f->lines.no, &first)) {
   case -1: errno = ENOMEM; return -1;
   case 0:
     num[num_fmt(num, first)] = 0;
     return REPORT(f, "duplicate key '", f->key.s, "' (first at line ", num, ")");
   }
-  return f->cb->entry(f->cb->arg, f->key.s, f->key.len, v, vlen, f->lineno);
+  return f->cb->entry(f->cb->arg, f->key.s, f->key.len, v, vlen, f->lines.no);
 }
 
 /* struct cidr_rec - a prefix kept for cidr_flush, followed in f->cidr by
@@ -139,7 +102,7 @@ static int cidr_keep(struct mapfile *f, const char *v, size_t vlen)
 {
   struct cidr_rec rec;
   rec.prefix = f->akey.prefix;
-  rec.lineno = f->lineno;
+  rec.lineno = f->lines.no;
   rec.vlen = vlen;
   rec.klen = f->akey.keys.len;
   if (!stralloc_catb(&f->cidr, (char *)&rec, sizeof rec) || !stralloc_catb(&f->cidr, v, vlen)
@@ -156,7 +119,7 @@ static int cidr_one(struct mapfile *f, const struct cidr_rec *rec, const char *v
   char num[NUM_ULONG];
   size_t pos, n, t;
   int r;
-  f->lineno = rec->lineno;
+  f->lines.no = rec->lineno;
   /* the same prefix twice: its first key and length name it */
   n = str_len(keys);
   if (!stralloc_copyb(&f->key, keys, n) || !stralloc_catb(&f->key, "/", 1)
@@ -182,8 +145,9 @@ static int cidr_one(struct mapfile *f, const struct cidr_rec *rec, const char *v
 }
 
 /* cidr_flush - the kept prefixes, longest first */
-static int cidr_flush(struct mapfile *f)
+static int cidr_flush(void *ctx)
 {
+  struct mapfile *f = ctx;
   struct cidr_rec rec;
   size_t pos;
   int prefix;
@@ -246,45 +210,15 @@ static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *
 }
 
 /* one_line - split a line into key and value */
-static int one_line(struct mapfile *f, const char *s, size_t len)
+static int one_line(void *ctx, const char *s, size_t len, int bad)
 {
-  const char *why = line_check(s, len);
-  size_t i, k;
-  if (why) return REPORT(f, why);
-  i = 0;
-  while (i < len && blank(s[i])) i++;
-  if (i == len || s[i] == '#') return 0;   /* blank lines and comments */
-  for (k = i; k < len && !blank(s[k]); k++)
-    ;
-  while (len > k && blank(s[len - 1])) len--;
-  s += i; k -= i; len -= i;
-  for (i = k; i < len && blank(s[i]); i++)
-    ;
-  return one_entry(f, s, k, s + i, len - i);
-}
-
-/* parse_lines - the read loop of mapfile_parse */
-static long parse_lines(struct mapfile *f, buffer *in)
-{
-  size_t len;
-  int r;
-  if (!stralloc_ready(&f->line, MAPFILE_LINE_MAX)) { errno = ENOMEM; return -1; }
-  while (f->errors < MAPFILE_ERRORS_MAX) {
-    r = getln(in, f->line.s, MAPFILE_LINE_MAX, &len);
-    if (r == GETLN_ERROR) return -1;
-    if (r == GETLN_EOF) break;
-    f->lineno++;
-    if (r == GETLN_LONG) {
-      getln_skip(in);   /* a read error shows up at the next getln */
-      if (REPORT(f, "line too long") == -1) return -1;
-      continue;
-    }
-    if (one_line(f, f->line.s, len) == -1) return -1;
-  }
-  if (f->errors >= MAPFILE_ERRORS_MAX && REPORT(f, "too many errors, giving up") == -1)
-    return -1;
-  if (f->errors < MAPFILE_ERRORS_MAX && cidr_flush(f) == -1) return -1;
-  return f->errors;
+  struct mapfile *f = ctx;
+  const char *k, *v;
+  size_t klen, vlen;
+  if (bad) return REPORT(f, lines_why(bad));
+  if (lines_skip(s, len)) return 0;   /* blank lines and comments */
+  lines_split(s, len, 0, &k, &klen, &v, &vlen);
+  return one_entry(f, k, klen, v, vlen);
 }
 
 long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
@@ -295,10 +229,10 @@ long mapfile_parse(buffer *in, int type, const struct aliases_cb *cb)
   byte_zero(&f, sizeof f);
   f.cb = cb;
   f.type = type;
-  r = parse_lines(&f, in);
-  stralloc_free(&f.line);
+  lines_init(&f.lines, in, MAPFILE_LINE_MAX, MAPFILE_ERRORS_MAX, cb->error, cb->arg);
+  r = lines_read(&f.lines, one_line, cidr_flush, &f);   /* cidr_flush: the access prefixes */
+  lines_free(&f.lines);
   stralloc_free(&f.key);
-  stralloc_free(&f.msg);
   map_keyset_free(&f.seen);
   map_keyset_free(&f.cidr_seen);
   access_result_free(&f.access);

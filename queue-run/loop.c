@@ -1,8 +1,8 @@
 /* loop.c - the event loop of both modes.
  *
  * --daemon: woken at once by inotify on new/ (spool-inject's commit
- * rename) and by the trigger fifo ('!' new mail, 'F' flush everything,
- * 'C' control commands waiting, 'H' hold list changed); timers only for
+ * rename) and by the trigger fifo (lib/spool.h's SPOOL_POKE_*: new mail,
+ * flush everything, control commands waiting, hold list changed); timers only for
  * what has a time: the next retry, housekeeping, load rechecks, the
  * systemd watchdog.  Nothing polls on an interval.  SIGTERM: no new
  * deliveries, running ones get queue_shutdown_timeout, then we exit with
@@ -23,7 +23,6 @@
 #include "log.h"
 #include "num.h"
 #include "qr.h"
-#include "job.h"
 
 #define POLL_MAX 256          /* fds in one poll: ours plus running jobs */
 
@@ -81,15 +80,15 @@ static void trigger(struct loop *l)
   int scan = 0, flush = 0, ctl = 0, hold = 0;
   while ((n = read(l->trig, buf, sizeof buf)) > 0)
     for (i = 0; i < n; i++) {
-      if (buf[i] == 'F') flush = 1;
-      else if (buf[i] == 'C') ctl = 1;
-      else if (buf[i] == 'H') hold = 1;
+      if (buf[i] == SPOOL_POKE_FLUSH) flush = 1;
+      else if (buf[i] == SPOOL_POKE_CONTROL) ctl = 1;
+      else if (buf[i] == SPOOL_POKE_HOLD) hold = 1;
       else scan = 1;
     }
   if (ctl) control_apply();
-  if (hold) { sched_held_reload(); sched_wake(); }   /* released mail goes now, back-off kept */
-  if (scan || flush) scan_new();
-  if (flush) sched_flush(0);
+  if (hold) { hold_reload(); table_wake(); }   /* released mail goes now, back-off kept */
+  if (scan || flush) pickup_new();
+  if (flush) table_flush(0);
 }
 
 /* load_whole - the whole part of the one-minute load average from
@@ -128,11 +127,11 @@ static void load_shedding(struct loop *l, unsigned long now)
 static int timeout(struct loop *l, unsigned long now)
 {
   unsigned long next = (unsigned long)-1, t;
-  if (!jobs_paused() && (t = sched_next_due()) < next) next = t;
+  if (!job_paused() && (t = table_next_due()) < next) next = t;
   if (l->ino != -1 || l->trig != -1) { if (l->housekeeping < next) next = l->housekeeping; }
   if (l->load_paused && l->load_check < next) next = l->load_check;
   if (l->stopping && l->stop_at < next) next = l->stop_at;
-  if (sched_running() && now + 60 < next) next = now + 60;        /* overdue deliverers */
+  if (job_running() && now + 60 < next) next = now + 60;        /* overdue deliverers */
   if (l->watchdog_usec) {
     unsigned long ms = l->watchdog_usec / 2000;
     return ms < 1 ? 1 : (next == (unsigned long)-1 || (next - now) * 1000 > ms) ? (int)ms : (int)((next > now ? next - now : 0) * 1000);
@@ -149,7 +148,7 @@ static unsigned int fds(struct loop *l, struct pollfd *p)
   int mine[5] = { l->sig, l->ino, l->trig, l->lsock, l->rsock };
   unsigned int i;
   for (i = 0; i < 5; i++) { p[n].fd = mine[i]; p[n].events = POLLIN; p[n].revents = 0; n++; }
-  sched_poll_fds(p, &n, POLL_MAX);
+  job_poll_fds(p, &n, POLL_MAX);
   return n;
 }
 
@@ -159,11 +158,11 @@ static void on_signal(struct loop *l)
   struct signalfd_siginfo si;
   char num[NUM_ULONG];
   while (read(l->sig, &si, sizeof si) == sizeof si) {
-    if (si.ssi_signo == SIGHUP) { sched_flush(0); continue; }
+    if (si.ssi_signo == SIGHUP) { table_flush(0); continue; }
     if (!l->stopping) {
       l->stopping = 1;
-      l->stop_at = qr_now() + qr_cfg.queue_shutdown_timeout;
-      log_event(0, "status", "stopping", "running", num_str(num, sched_running()), (char *)0);
+      l->stop_at = clock_now() + qr_cfg.queue_shutdown_timeout;
+      log_event(0, "status", "stopping", "running", num_str(num, job_running()), (char *)0);
       notify("STOPPING=1");
     }
   }
@@ -174,15 +173,15 @@ static int events(struct loop *l, struct pollfd *p, unsigned int n)
 {
   char buf[4096];
   if (p[0].revents) on_signal(l);
-  if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} scan_new(); }
+  if (p[1].revents) { while (read(l->ino, buf, sizeof buf) > 0) {} pickup_new(); }
   if (p[2].revents) trigger(l);
   /* an answer first (a helper's last answers come before its end), then
    * the end itself: EOF, or a hang-up without data, means it died */
-  if (p[3].revents & POLLIN) { if (sched_answers(l->lsock) == -1) return -1; }
+  if (p[3].revents & POLLIN) { if (job_answers(l->lsock) == -1) return -1; }
   else if (p[3].revents) return -1;
-  if (p[4].revents & POLLIN) { if (sched_answers(l->rsock) == -1) return -1; }
+  if (p[4].revents & POLLIN) { if (job_answers(l->rsock) == -1) return -1; }
   else if (p[4].revents) return -1;
-  sched_events(p + 5, n - 5);
+  job_events(p + 5, n - 5);
   return 0;
 }
 
@@ -193,9 +192,9 @@ static void status(void)
   static unsigned int last_run = (unsigned int)-1, last_queued = (unsigned int)-1;   /* what systemd was told */
   char num[NUM_ULONG];
   stralloc s = { 0 };
-  if (!getenv("NOTIFY_SOCKET") || (sched_running() == last_run && sched_count() == last_queued)) return;
-  last_run = sched_running();
-  last_queued = sched_count();
+  if (!getenv("NOTIFY_SOCKET") || (job_running() == last_run && table_count() == last_queued)) return;
+  last_run = job_running();
+  last_queued = table_count();
   if (stralloc_copys(&s, "STATUS=") && stralloc_cats(&s, num_str(num, last_run))
       && stralloc_cats(&s, " deliveries running, ") && stralloc_cats(&s, num_str(num, last_queued))
       && stralloc_cats(&s, " messages queued") && stralloc_0(&s)) qr_notify(s.s);
@@ -210,14 +209,13 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   l->lsock = lsock; l->rsock = rsock;
   if (daemon) wakeups(l);
   l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
-  sched_set_helpers(lsock, rsock);
-  sched_open();
-  scan_housekeeping();
-  sched_held_reload();
-  if (scan_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
-  scan_new();
+  table_open(lsock, rsock);
+  pickup_housekeeping();
+  hold_reload();
+  if (pickup_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
+  pickup_new();
   control_apply();
-  l->housekeeping = qr_now() + QR_HOUSEKEEPING_SECONDS;
+  l->housekeeping = clock_now() + QR_HOUSEKEEPING_SECONDS;
   log_event(0, "status", "started", "mode", daemon ? "daemon" : "once", (char *)0);
   notify("READY=1");
 }
@@ -230,12 +228,14 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
 static int another_pass(int lockfd)
 {
   if (flock(lockfd, LOCK_UN) == -1) return 0;
-  if (!control_waiting() && !scan_new_waiting()) return 0;
+  if (!control_waiting() && !pickup_waiting()) return 0;
   if (flock(lockfd, LOCK_EX | LOCK_NB) == -1) return 0;
-  sched_resync();
-  sched_held_reload();
+  table_resync();
+  /* the due times another scheduler left: pickup_queue reads each state file */
+  if (pickup_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
+  hold_reload();
   control_apply();
-  scan_new();
+  pickup_new();
   log_event(0, "status", "another-pass", "reason", "requests came during the pass", (char *)0);
   return 1;
 }
@@ -246,39 +246,39 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
   static struct loop l;
   char num[NUM_ULONG];
   start(&l, daemon, lsock, rsock);
-  if (flush_all && !daemon) sched_flush(0);   /* --once --all: back-off ignored in its pass */
+  if (flush_all && !daemon) table_flush(0);   /* --once --all: back-off ignored in its pass */
   for (;;) {
-    unsigned long now = qr_now();
+    unsigned long now = clock_now();
     unsigned int n;
     load_shedding(&l, now);
-    sched_pause(l.stopping || l.load_paused);
-    if (l.stopping) jobs_abandon();
-    sched_tick();
-    if (sched_helper_gone()) {
+    job_pause(l.stopping || l.load_paused);
+    if (l.stopping) job_abandon();
+    table_tick();
+    if (job_helper_gone()) {
       log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
-      sched_checkpoint();
+      table_checkpoint();
       return 71;
     }
-    if (l.stopping && (sched_running() == 0 || now >= l.stop_at)) break;
-    if (!daemon && sched_running() == 0 && (l.load_paused || (sched_idle() && scan_new() == 0))) {
+    if (l.stopping && (job_running() == 0 || now >= l.stop_at)) break;
+    if (!daemon && job_running() == 0 && (l.load_paused || (table_idle() && pickup_new() == 0))) {
       if (l.load_paused || l.stopping || !another_pass(lockfd)) break;
       continue;
     }
-    if (daemon && now >= l.housekeeping) { scan_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
+    if (daemon && now >= l.housekeeping) { pickup_housekeeping(); l.housekeeping = now + QR_HOUSEKEEPING_SECONDS; }
     if (l.watchdog_usec) notify("WATCHDOG=1");
-    sched_kill_overdue();
+    job_kill_overdue();
     n = fds(&l, p);
-    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) { sched_checkpoint(); return 71; }
+    if (poll(p, n, timeout(&l, now)) == -1 && errno != EINTR) { table_checkpoint(); return 71; }
     if (events(&l, p, n) == -1) {
       log_event(0, "status", "error", "reason", "a spawn helper died", (char *)0);
-      sched_checkpoint();
+      table_checkpoint();
       return 71;
     }
     status();
   }
-  if (sched_running()) log_event(0, "status", "abandoned", "running", num_str(num, sched_running()),
+  if (job_running()) log_event(0, "status", "abandoned", "running", num_str(num, job_running()),
                                  "reason", "still running at the end of queue_shutdown_timeout: they stay pending", (char *)0);
-  sched_checkpoint();
+  table_checkpoint();
   log_event(0, "status", daemon ? "stopped" : "pass-done", (char *)0);
   return 0;
 }

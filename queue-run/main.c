@@ -39,7 +39,8 @@ unsigned long long qr_watchdog_usec(void)
 
 /* struct args - the command line */
 struct args {
-  const char *conf, *mode, *arg;
+  const char *conf, *arg;
+  enum qr_mode mode;
   int all, machine;
   char **route;             /* --route: the addresses (the rest of argv) */
   unsigned int nroute;
@@ -52,13 +53,6 @@ _Noreturn static void usage(void)
       " | --route ADDRESS...");
 }
 
-/* takes_arg - modes with a required argument */
-static int takes_arg(const char *m)
-{
-  return !str_diff(m, "delete") || !str_diff(m, "bounce") || !str_diff(m, "hold") || !str_diff(m, "release")
-      || !str_diff(m, "purge") || !str_diff(m, "bounce-destination");
-}
-
 /* parse - fill a from argv */
 static void parse(int argc, char **argv, struct args *a)
 {
@@ -69,73 +63,23 @@ static void parse(int argc, char **argv, struct args *a)
     else if (!str_diff(s, "--all")) a->all = 1;
     else if (!str_diff(s, "--machine")) a->machine = 1;
     else if (!str_diff(s, "--route") && !a->mode && i + 1 < argc) {
-      a->mode = "route"; a->route = argv + i + 1; a->nroute = (unsigned int)(argc - i - 1);
+      a->mode = MODE_ROUTE; a->route = argv + i + 1; a->nroute = (unsigned int)(argc - i - 1);
       break;
     } else if (str_start(s, "--") && !a->mode) {
-      a->mode = s + 2;
-      if (takes_arg(a->mode) || (!str_diff(a->mode, "flush") && i + 1 < argc && argv[i + 1][0] != '-')) {
+      if ((a->mode = admin_mode(s + 2)) == MODE_NONE || a->mode == MODE_ROUTE) usage();
+      if (admin_takes_arg(a->mode) || (a->mode == MODE_FLUSH && i + 1 < argc && argv[i + 1][0] != '-')) {
         if (i + 1 >= argc) usage();
         a->arg = argv[++i];
       }
     } else usage();
   }
   if (!a->mode) usage();
-  if (str_diff(a->mode, "daemon") && str_diff(a->mode, "once") && str_diff(a->mode, "list")
-      && str_diff(a->mode, "flush") && str_diff(a->mode, "route") && !takes_arg(a->mode)) usage();
-  if ((a->all && str_diff(a->mode, "once")) || (a->machine && str_diff(a->mode, "list"))) usage();
-}
-
-/* poke - wake the scheduler that holds the lock */
-static void poke(char c)
-{
-  int fd = open(SPOOL_TRIGGER, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd == -1) return;
-  if (write(fd, &c, 1) < 0) { /* the request is on disk: it is seen anyway */ }
-  close(fd);
-}
-
-/* request - what a mode other than --daemon asks of the scheduler.  The
- * request is made durable first: a control command (and a flush of
- * everything asked for while another scheduler runs) as a file in state/,
- * a hold list edit in state/hold; plain --once needs nothing, the mail
- * waiting in new/ is its request.  Then, when another process holds the
- * lock, it is poked through the trigger and the lock tried once more: a
- * --once holder gives the lock up before it looks for requests, so
- * either we get the lock now or it sees ours (DESIGN.md invariant 5).
- * 1: we hold the lock and run the pass ourselves. */
-static int request(const struct args *a, int lockfd, int locked)
-{
-  int once = !str_diff(a->mode, "once");
-  int hold = !str_diff(a->mode, "hold") || (!str_diff(a->mode, "release") && !spool_id_valid(a->arg));
-  int flush_all = (once && a->all) || (!str_diff(a->mode, "flush") && !a->arg);
-  if (!once || (flush_all && !locked)) {
-    if (control_command(flush_all ? "flush" : a->mode, flush_all ? 0 : a->arg) == -1)
-      diesys(EX_IOERR, "unable to record the command in state/");
-  }
-  if (locked) return 1;
-  poke(hold ? 'H' : once && !flush_all ? '!' : 'C');
-  if (flock(lockfd, LOCK_EX | LOCK_NB) == 0) return 1;
-  if (!once) log_event(a->arg, "status", "requested", "command", a->mode, "by", "the running queue-run", (char *)0);
-  return 0;
-}
-
-/* check_id - a message a command names must be in the queue */
-static void check_id(const struct args *a)
-{
-  static stralloc fn;
-  if (!a->arg || (str_diff(a->mode, "delete") && str_diff(a->mode, "bounce") && str_diff(a->mode, "flush")
-                  && (str_diff(a->mode, "release") || !spool_id_valid(a->arg)))) return;
-  if (!spool_id_valid(a->arg)) die(EX_USAGE, "not a queue id: ", a->arg);
-  if (!spool_path(&fn, SPOOL_QUEUE, a->arg)) die(EX_OSERR, "out of memory");
-  if (access(fn.s, F_OK) == 0) return;
-  if (!spool_path(&fn, SPOOL_NEW, a->arg)) die(EX_OSERR, "out of memory");
-  if (access(fn.s, F_OK) == 0) return;
-  die(EX_NOINPUT, "no such message in the queue: ", a->arg);
+  if ((a->all && a->mode != MODE_ONCE) || (a->machine && a->mode != MODE_LIST)) usage();
 }
 
 int main(int argc, char **argv)
 {
-  struct args a = { 0, 0, 0, 0, 0, 0, 0 };
+  struct args a = { 0, 0, MODE_NONE, 0, 0, 0, 0 };
   int lockfd, locked, lsock, rsock, daemon;
   errmsg_iam("queue-run");
   parse(argc, argv, &a);
@@ -144,15 +88,15 @@ int main(int argc, char **argv)
   if (a.nroute) return verify_route(a.route, a.nroute);   /* sendmail -bv: any user, no spool */
   if (chdir(qr_cfg.spool) == -1) diesys(EX_TEMPFAIL, "unable to enter the spool ", qr_cfg.spool);
   if (!privs_allowed()) die(EX_NOPERM, "permission denied: only root and the owner of the queue may list or run it");
-  if (!str_diff(a.mode, "list")) return control_list(a.machine);
-  check_id(&a);
+  if (a.mode == MODE_LIST) return admin_list(a.machine);
+  admin_check_id(a.mode, a.arg);
   if ((lockfd = open(SPOOL_QUEUE, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) diesys(EX_TEMPFAIL, "unable to open queue/");
   locked = flock(lockfd, LOCK_EX | LOCK_NB) == 0;
-  daemon = !str_diff(a.mode, "daemon");
+  daemon = a.mode == MODE_DAEMON;
   if (daemon && !locked) die(EX_TEMPFAIL, "another queue-run holds the lock on queue/");
-  if (!daemon && !request(&a, lockfd, locked)) return 0;
+  if (!daemon && !admin_request(a.mode, a.arg, a.all, lockfd, locked)) return 0;
   qr_once = !daemon;
   privs_start_helpers(&lsock, &rsock);
   privs_drop();
-  return loop_run(daemon, a.all || (!str_diff(a.mode, "flush") && !a.arg), lsock, rsock, lockfd);
+  return loop_run(daemon, a.all || (a.mode == MODE_FLUSH && !a.arg), lsock, rsock, lockfd);
 }

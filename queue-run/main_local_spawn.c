@@ -15,6 +15,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include "buffer.h"
+#include "delivery.h"
 #include "child.h"
 #include "errmsg.h"
 #include "str.h"
@@ -32,8 +33,8 @@ _Noreturn static void refuse(const char *rcpt, int code, const char *why)
 {
   char space[512];
   buffer b = BUFFER_INIT(write, 1, space, sizeof space);
-  buffer_puts(&b, rcpt); buffer_puts(&b, code == EX_TEMPFAIL ? "\tdefer\t" : "\tfail\t"); buffer_puts(&b, why);
-  buffer_putsflush(&b, "\n");
+  delivery_put(&b, rcpt, code == EX_TEMPFAIL ? DELIVERY_DEFER : DELIVERY_FAIL, why);
+  buffer_flush(&b);
   _exit(code);
 }
 

@@ -1,19 +1,6 @@
-/* qr.h - the parts of queue-run(8) and its spawn helpers.
- *
- *   spawn.c    the request/answer protocol between queue-run and the two
- *              spawn helpers (a SOCK_SEQPACKET socketpair, fds by SCM_RIGHTS)
- *   pool.c     the helpers' loop: run a deliverer per request, report its
- *              exit code (remote-spawn: hand jobs to deliverers that wait)
- *   state.c    a message's delivery items and the state file (postern-queue.5)
- *   route.c    routing one recipient into delivery items (DESIGN.md order)
- *   dsn.c      RFC 3464 bounces, delay warnings and success notices
- *   sched.c    the message table, activating and finishing a message
- *   job.c      deliverer runs: queues per destination, limits, results
- *   loop.c     daemon and once modes: the event loop
- *   scan.c     takeover of new/, reading queue/, housekeeping, corrupt/
- *   control.c  listing and the administrator's commands
- *   verify.c   --route: routing without delivery (sendmail -bv)
- *   privs.c    the queue owner check, dropping privileges, starting helpers */
+/* qr.h - the parts of queue-run(8) and its spawn helpers (local-spawn,
+ * remote-spawn: pool.c, helper.c, spawn.c).  The scheduler's files, by
+ * layer, are listed below above their functions. */
 #ifndef QR_H
 #define QR_H
 #include <stddef.h>
@@ -81,7 +68,7 @@ struct work {
   unsigned long arrival;    /* seconds */
   int warned;               /* delay warning sent */
   int have_state;           /* a state file exists */
-  unsigned long long digest;    /* work_digest() of what the state file holds */
+  unsigned long long digest;    /* state_digest() of what the state file holds */
   unsigned int *index;      /* work_find's hash of items (index + 1; 0 empty) */
   unsigned int icap, indexed;   /* slots; items [0, indexed) are in it */
 };
@@ -98,7 +85,7 @@ struct msg {
   unsigned long saved;      /* activated or state last saved, seconds */
   int delete_req, bounce_req;  /* control requests while active */
   struct work *w;
-  unsigned int slot;        /* its index in sched.c's table */
+  unsigned int slot;        /* its index in table.c's table */
   unsigned int rpos;        /* its index in the ready list while ready */
   struct msg *hnext;        /* the next message in its id hash chain */
 };
@@ -116,39 +103,130 @@ struct router {
 extern struct config qr_cfg;    /* main.c: the configuration */
 extern int qr_once;             /* main.c: --once mode */
 
-/* time.c */
-unsigned long qr_now(void);
+/* The layers, from the event loop down; each calls only the ones below
+ * it, and results come back up only through job_done_fn (doc/architecture.md
+ * "queue-run's layers"):
+ *   main.c, admin.c        the command line: the daemon, or a verb
+ *   loop.c, control.c      the event loop, the administrator's commands
+ *   pickup.c               new/ and queue/ into the table, housekeeping
+ *   table.c                the message table, due times, the ready list
+ *   message.c, dsn.c       one message's life: load, route, results, notices
+ *   rate.c                 bounce_rate_limit
+ *   route.c                routing one recipient into items
+ *   job.c                  deliverer runs and their results
+ *   dest.c, hold.c         destinations, limits, the hold list
+ *   spawn.c                the protocol to the spawn helpers
+ *   work.c, state.c, corrupt.c   items in memory, the message's files
+ *   clock.c                the time */
 
-/* state.c: mess/<id> opened for reading without following a symlink or
- * blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a regular file) */
-#define EFTYPE_BODY EMEDIUMTYPE
-int work_body_open(const char *id);
+/* main.c: systemd */
+void qr_notify(const char *s);
+unsigned long long qr_watchdog_usec(void);
 
-/* state.c */
-void work_init(struct work *w);
-void work_free(struct work *w);
-unsigned long work_str(struct work *w, const char *s, size_t len);   /* 0: no memory */
-struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
-                      const char *user, const char *dest, const char *addr);
-int work_set_text(struct work *w, struct item *it, const char *text, size_t len);
-struct item *work_find(struct work *w, int kind, const char *user, const char *dest, const char *addr);
-void work_truncate(struct work *w, unsigned int n);   /* forget items [n, w->n) */
-unsigned long long work_digest(const struct work *w);   /* of what state_write would write */
-const char *work_s(const struct work *w, unsigned long off);
-int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
-int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
-/* state_file_write - text as the file fn in state/: fn.tmp, fsync, rename,
- * fsync state/ (invariant 2); root's file goes to the owner of state/.
- * 0, or -1 with errno (a write error included; fn is then unchanged) */
-int state_file_write(const char *fn, const stralloc *text, int mode);
-int state_due(const char *id, unsigned long *due);                  /* 1, 0 none, -1 */
-unsigned long work_due(const struct work *w);                       /* min next of pending items */
-int envelope_load(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
-int envelope_load_from(struct envelope *e, const char *dir, const char *id, const char **why);
+/* admin.c: the verbs besides --daemon (queue-run.8) */
+enum qr_mode {
+  MODE_NONE, MODE_DAEMON, MODE_ONCE, MODE_LIST, MODE_FLUSH, MODE_DELETE, MODE_BOUNCE, MODE_HOLD,
+  MODE_RELEASE, MODE_PURGE, MODE_BOUNCE_DEST, MODE_ROUTE
+};
+enum qr_mode admin_mode(const char *name);   /* "--name" without its dashes; MODE_NONE: unknown */
+const char *admin_verb(enum qr_mode mode);   /* the name back, as control files spell it */
+int admin_takes_arg(enum qr_mode mode);      /* a required argument */
+/* admin_request - what a mode other than --daemon asks of the scheduler,
+ * made durable, then the lock holder poked; 1: we hold the lock and run
+ * the pass ourselves */
+int admin_request(enum qr_mode mode, const char *arg, int all, int lockfd, int locked);
+void admin_check_id(enum qr_mode mode, const char *arg);   /* the message must be queued */
+int admin_list(int machine);         /* 0, or an exit code */
+
+/* loop.c */
+int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd);
+
+/* control.c: commands as files in state/ */
+int control_command(const char *verb, const char *arg);   /* queue a command; 0 */
+void control_apply(void);            /* commands left in state/ by others */
+int control_waiting(void);           /* are there any? */
+
+/* privs.c */
+int privs_allowed(void);             /* root or the queue owner */
+void privs_start_helpers(int *local_sock, int *remote_sock);
+void privs_drop(void);
+
+/* verify.c: --route, the routing of each address for sendmail -bv */
+int verify_route(char **addrs, unsigned int n);
+
+/* pickup.c */
+int pickup_new(void);                /* take over new/; messages added */
+int pickup_queue(void);              /* read queue/ at start */
+int pickup_waiting(void);            /* is anything in new/? */
+void pickup_housekeeping(void);      /* invariant 4, stale state files */
+
+/* table.c */
+void table_open(int local_sock, int remote_sock);   /* the maps and the helpers, once */
+struct msg *table_add(const char *id, unsigned long due);   /* id must not be in the table */
+void table_ready(struct msg *m);
+void table_tick(void);               /* activate due messages, start jobs */
+void table_flush(const char *id);    /* make one (or, with 0, every) message due now */
+int table_idle(void);                /* no active message */
+unsigned long table_next_due(void);  /* earliest due time of inactive messages */
+unsigned int table_count(void);      /* messages queued */
+struct msg *table_find(const char *id);   /* hashed */
+void table_checkpoint(void);         /* save the state of active messages (exit) */
+void table_wake(void);               /* every message due now, back-off kept */
+void table_resync(void);             /* --once: the lock was let go; every message looked at again */
+unsigned int table_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
+int table_delete(const char *id);
+int table_bounce(const char *id);
+/* table_release - a quarantined message (envelope tag Q) goes out: the
+ * envelope is rewritten without the tag, then flushed; 1 done, 0 not held */
+int table_release(const char *id);
+
+/* struct job_outcome - what one deliverer run learned: a result per item
+ * (lib/delivery.h's DELIVERY_*) with its text; n 0: dropped unstarted */
+struct job_outcome {
+  struct msg *m;
+  unsigned int n;
+  const unsigned int *idx;           /* the items, indices into m->w */
+  const int *res;
+  const char *const *text;
+  const size_t *len;
+};
+/* job_done_fn - the one call up from the jobs: a job of o->m ended */
+typedef void job_done_fn(const struct job_outcome *o);
+
+/* message.c */
+void message_open(void);             /* the router's maps, once */
+void message_refresh(void);          /* maps replaced since? */
+/* message_load - envelope, body check, state or first routing into w:
+ * 1 loaded, 0 the message is gone (or moved to corrupt/), -1 try later */
+int message_load(struct msg *m, struct work *w);
+/* message_begin - m is loaded (m->w): the administrator's bounce, the
+ * reroutes due, jobs for its due items (all with flush); the jobs made */
+unsigned int message_begin(struct msg *m, unsigned long now, int flush);
+/* message_finish - the end of m's pass: notices, then its files removed
+ * (1) or its state written, m->due set and m->w freed (0) */
+int message_finish(struct msg *m, unsigned long now);
+void message_save(struct msg *m, unsigned long now);   /* the results so far */
+void message_results(const struct job_outcome *o);     /* a job's results into m->w */
+/* message_result - one try's result (DELIVERY_*) for item it: its status,
+ * back-off, queue_lifetime, the log line */
+void message_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len);
+unsigned long message_backoff(unsigned long tries);    /* seconds before try tries+1 */
+unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int bounce);   /* purge or bounce dest's items */
+void message_remove(const char *id);  /* the files of a finished or deleted message */
+
+/* dsn.c - notices: bounces, delay warnings, success notices */
+void dsn_open(struct router *r);     /* the router that says which addresses are ours */
+int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notices owed; 0, -1 retry at *when */
+int dsn_warn(struct work *w, const char *id);      /* a delay warning */
+void dsn_status(const char *text, int failed, char out[16]);   /* enhanced status of a result */
+int dsn_success_wanted(const struct work *w, const struct item *it);   /* NOTIFY=SUCCESS */
+
+/* rate.c */
+int rate_ok(const char *addr);       /* may one more notice go to addr this hour? counts it if so */
 
 /* route.c */
-void router_open(struct router *r, const struct config *cfg);
-void router_refresh(struct router *r);
+void route_open(struct router *r, const struct config *cfg);
+void route_refresh(struct router *r);
 /* route_rcpt - route addr (not inside w->pool: routing adds to it) for
  * envelope recipient orig; 0, or -1 out of memory */
 int route_rcpt(struct router *r, struct work *w, unsigned int orig, const char *addr);
@@ -158,11 +236,84 @@ int route_local_address(struct router *r, const char *addr);
 /* route_kind_name - a delivery item kind (KIND_USER, ...) in words, for logs */
 const char *route_kind_name(int kind);
 
-/* dsn.c */
-int dsn_finish(struct work *w, const char *id, unsigned long *when);   /* notices owed; 0, -1 retry at *when */
-int dsn_warn(struct work *w, const char *id);      /* a delay warning */
-void dsn_status(const char *text, int failed, char out[16]);   /* enhanced status of a result */
-int dsn_success_wanted(const struct work *w, const struct item *it);   /* NOTIFY=SUCCESS */
+/* work.c */
+void work_init(struct work *w);
+void work_free(struct work *w);
+unsigned long work_str(struct work *w, const char *s, size_t len);   /* 0: no memory */
+struct item *work_add(struct work *w, unsigned int orig, int status, int kind,
+                      const char *user, const char *dest, const char *addr);
+int work_set_text(struct work *w, struct item *it, const char *text, size_t len);
+struct item *work_find(struct work *w, int kind, const char *user, const char *dest, const char *addr);
+void work_truncate(struct work *w, unsigned int n);   /* forget items [n, w->n) */
+const char *work_s(const struct work *w, unsigned long off);
+unsigned long work_due(const struct work *w);                       /* min next of pending items */
+int work_local_kind(int kind);                                      /* items local-deliver handles */
+
+/* state.c: the files of a queued message */
+/* state_body_open - mess/<id> opened for reading without following a
+ * symlink or blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a
+ * regular file) */
+#define EFTYPE_BODY EMEDIUMTYPE
+int state_body_open(const char *id);
+int state_envelope(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
+int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why);
+int state_envelope_replace(const char *id, const struct envelope *e);   /* queue/<id>: tmp, fsync, rename, fsync; 0 or -1 */
+int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
+int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
+unsigned long long state_digest(const struct work *w);   /* of what state_write would write */
+/* state_file_write - text as the file fn in state/: fn.tmp, fsync, rename,
+ * fsync state/ (invariant 2); root's file goes to the owner of state/.
+ * 0, or -1 with errno (a write error included; fn is then unchanged) */
+int state_file_write(const char *fn, const stralloc *text, int mode);
+int state_due(const char *id, unsigned long *due);                  /* 1, 0 none, -1 */
+
+/* corrupt.c */
+void corrupt_message(const char *id, const char *why);
+void corrupt_state(const char *id, const char *why);
+void corrupt_file(const char *dir, const char *name, const char *suffix);   /* dir/name to corrupt/name+suffix */
+
+/* job.c */
+void job_init(job_done_fn *done, int local_sock, int remote_sock);
+unsigned int job_for(struct msg *m, unsigned long now, int flush);   /* queue jobs for due items (all with flush); how many */
+void job_start(void);                /* start queued jobs within the limits */
+unsigned int job_pending(void);      /* queued, not started */
+unsigned int job_running(void);
+void job_abandon(void);              /* drop queued jobs (shutdown) */
+void job_pause(int paused);          /* load shedding and shutdown */
+int job_paused(void);
+void job_kill_overdue(void);
+int job_helper_gone(void);           /* a request could not reach a spawn helper */
+int job_answers(int sock);           /* read an exit code from a spawn helper; -1 it is gone */
+void job_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max);
+void job_events(struct pollfd *p, unsigned int n);
+
+/* dest.c */
+struct job;
+/* struct dest - a destination: its running jobs and its queue */
+struct dest {
+  char *key;
+  unsigned int running;      /* jobs started, not ended */
+  struct job *head, *tail;   /* waiting jobs, oldest first */
+  struct dest *next;         /* in the turn list */
+  int listed;                /* in the turn list */
+};
+struct dest *dest_get(const char *key);   /* made if new; 0 no memory */
+void dest_turn(struct dest *d);      /* d joins the turn list if it has a waiting job and room */
+struct dest *dest_next(void);        /* the destination whose turn it is, taken off the list; 0 none */
+int dest_waiting(void);              /* is any destination's turn? */
+void dest_each(void (*fn)(struct dest *d));   /* every destination; the turn list emptied */
+unsigned long dest_hash(const char *key);
+/* dest_matches - does name (a held or administered destination) cover an
+ * item for dest and addr: the destination itself, or the recipient's
+ * domain (ASCII case ignored) */
+int dest_matches(const char *name, const char *dest, const char *addr);
+
+/* hold.c */
+void hold_reload(void);              /* state/hold, again */
+int hold_covers(const char *dest, const char *addr);   /* is mail for dest and addr held? */
+int hold_item(const struct work *w, const struct item *it);   /* a pending remote item, held */
+unsigned long hold_due(unsigned long due, unsigned long now);  /* a message with held items: due, at most retry_max away */
+int hold_edit(const char *dest, int add);   /* add or remove dest in state/hold; 0 or -1 */
 
 /* spawn.c */
 struct spawn_req {
@@ -184,63 +335,6 @@ void helper_env(char **envp, stralloc *block, const char *conf, const char *id);
  * fd (non-blocking), or -1 */
 int helper_child_signals(void);
 
-/* sched.c */
-void sched_open(void);               /* the maps, once, before anything is routed */
-struct msg *sched_add(const char *id, unsigned long due);   /* id must not be in the table */
-void sched_ready(struct msg *m);
-void sched_tick(void);               /* activate due messages, start jobs */
-void sched_flush(const char *id);    /* make one (or, with 0, every) message due now */
-int sched_idle(void);                /* no active message */
-unsigned long sched_next_due(void);  /* earliest due time of inactive messages */
-unsigned int sched_running(void);
-unsigned int sched_count(void);      /* messages queued */
-void sched_poll_fds(struct pollfd *p, unsigned int *n, unsigned int max);
-void sched_events(struct pollfd *p, unsigned int n);
-int sched_answers(int sock);         /* read an exit code from a spawn helper; -1 it is gone */
-int sched_helper_gone(void);         /* a request could not reach a spawn helper */
-void sched_set_helpers(int local_sock, int remote_sock);
-void sched_pause(int paused);        /* load shedding and shutdown */
-void sched_kill_overdue(void);
-struct msg *sched_find(const char *id);   /* hashed */
-void sched_checkpoint(void);         /* save the state of active messages (exit) */
-void sched_wake(void);               /* every message due now, back-off kept */
-void sched_resync(void);             /* --once: the lock was let go; reread due times */
-unsigned int sched_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
-int sched_delete(const char *id);
-int sched_bounce(const char *id);
-/* sched_release - a quarantined message (envelope tag Q) goes out: the
- * envelope is rewritten without the tag, then flushed; 1 done, 0 not held */
-int sched_release(const char *id);
-void sched_held_reload(void);
-int sched_held(const char *dest, const char *addr);
-int sched_local_address(const char *addr);   /* route_local_address with the scheduler's maps */
-
-/* scan.c */
-int scan_new(void);                  /* take over new/; messages added */
-int scan_queue(void);                /* read queue/ at start */
-int scan_new_waiting(void);          /* is anything in new/? */
-void scan_housekeeping(void);        /* invariant 4, stale state files */
-void scan_corrupt(const char *id, const char *why);
-void scan_corrupt_state(const char *id, const char *why);
-
-/* verify.c: --route, the routing of each address for sendmail -bv */
-int verify_route(char **addrs, unsigned int n);
-
-/* control.c */
-int control_list(int machine);       /* 0, or an exit code */
-int control_command(const char *verb, const char *arg);   /* queue a command; 0 */
-void control_apply(void);            /* commands left in state/ by others */
-int control_waiting(void);           /* are there any? */
-
-/* privs.c */
-int privs_allowed(void);             /* root or the queue owner */
-void privs_start_helpers(int *local_sock, int *remote_sock);
-void privs_drop(void);
-
-/* main.c: systemd */
-void qr_notify(const char *s);
-unsigned long long qr_watchdog_usec(void);
-
-/* loop.c */
-int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd);
+/* clock.c */
+unsigned long clock_now(void);       /* seconds */
 #endif

@@ -57,7 +57,7 @@ struct walk {
 
 static int expand(struct walk *k, const char *addr, size_t len);
 
-void router_open(struct router *r, const struct config *cfg)
+void route_open(struct router *r, const struct config *cfg)
 {
   static const char *const names[MAPS] = { "aliases", "virtual", "routes", "local-domains" };
   unsigned int i;
@@ -67,13 +67,13 @@ void router_open(struct router *r, const struct config *cfg)
         || !stralloc_cats(&r->path[i], names[i]) || !stralloc_cats(&r->path[i], ".cdb")
         || !stralloc_0(&r->path[i])) r->path[i].len = 0;
   }
-  router_refresh(r);
+  route_refresh(r);
 }
 
-/* router_refresh - open maps that appeared, reopen maps postern-maps
+/* route_refresh - open maps that appeared, reopen maps postern-maps
  * replaced; a map that cannot be read is logged and treated as a lookup
  * error (temporary), never as empty */
-void router_refresh(struct router *r)
+void route_refresh(struct router *r)
 {
   unsigned int i;
   for (i = 0; i < MAPS; i++) {

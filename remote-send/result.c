@@ -7,6 +7,7 @@
 #include "byte.h"
 #include "str.h"
 #include "address.h"
+#include "delivery.h"
 #include "rs.h"
 
 /* rcpt_parse - "address[TAB Nnotify][TAB Otype;xtext]" (the envelope(5)
@@ -71,7 +72,7 @@ void result_reply(struct rcpt *r, const struct reply *rep, const char *where)
  * from us then; it reports the delivery itself). */
 int result_write(const struct job *j, int fd)
 {
-  static const char *const word[] = { "defer", "ok", "defer", "fail" };
+  static const int res[] = { DELIVERY_DEFER, DELIVERY_OK, DELIVERY_DEFER, DELIVERY_FAIL };   /* by RES_* */
   char space[8192];
   buffer b;
   unsigned int i;
@@ -79,9 +80,7 @@ int result_write(const struct job *j, int fd)
   for (i = 0; i < j->n; i++) {
     const struct rcpt *r = &j->r[i];
     const char *text = r->state == RES_NONE ? "4.4.0 no result for this recipient" : r->text;
-    if (buffer_puts(&b, r->addr) == -1 || buffer_put(&b, "\t", 1) == -1 ||
-        buffer_puts(&b, r->state == RES_OK && r->dsn ? "passed" : word[r->state]) == -1 || buffer_put(&b, "\t", 1) == -1 ||
-        buffer_puts(&b, text) == -1 || buffer_put(&b, "\n", 1) == -1) return -1;
+    if (delivery_put(&b, r->addr, r->state == RES_OK && r->dsn ? DELIVERY_PASSED : res[r->state], text) == -1) return -1;
   }
   return buffer_flush(&b);
 }

@@ -96,25 +96,12 @@ static pid_t spawn_checker(char **argv, int fd)
   return child_spawn(&pid, argv, 0, fds, 0) == -1 ? -1 : pid;
 }
 
-static void on_alarm(int sig) { (void)sig; }   /* only interrupts waitpid */
-
 /* finish - wait for the checker, at most AUTH_PROGRAM_SECONDS (then it is
  * killed); its wait status, or -1 */
 static int finish(pid_t pid)
 {
-  struct sigaction sa, old;
-  int st, killed = 0;
-  byte_zero(&sa, sizeof sa);
-  sa.sa_handler = on_alarm;          /* no SA_RESTART: waitpid returns EINTR */
-  sigaction(SIGALRM, &sa, &old);
-  alarm(AUTH_PROGRAM_SECONDS);
-  while (waitpid(pid, &st, 0) == -1) {
-    if (errno != EINTR) { st = -1; break; }
-    if (!killed) { kill(pid, SIGKILL); killed = 1; }
-  }
-  alarm(0);
-  sigaction(SIGALRM, &old, 0);
-  return st;
+  int st;
+  return child_reap(pid, AUTH_PROGRAM_SECONDS, &st) == -1 ? -1 : st;
 }
 
 int auth_program_ok(const char *cmd)

@@ -1,8 +1,8 @@
-/* scan.c - the spool directories: taking over new/ (rename into queue/:
+/* pickup.c - the spool directories: taking over new/ (rename into queue/:
  * from then on the message is queue-run's), reading queue/ at start,
  * housekeeping (DESIGN.md invariant 4: tmp/ files and bodies without an
- * envelope older than 36 hours; stale state files) and moving damaged
- * messages aside to corrupt/ with a log line, never dropping them. */
+ * envelope older than 36 hours; stale state files); what is damaged goes
+ * to corrupt/ (corrupt.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>      /* rename */
@@ -25,37 +25,6 @@ static int each(const char *dir, void (*fn)(const char *name, void *arg), void *
   return 0;
 }
 
-/* move - rename dir/name to corrupt/name+suffix */
-static void move(const char *dir, const char *name, const char *suffix)
-{
-  stralloc from = { 0 }, to = { 0 };
-  if (spool_path(&from, dir, name) && spool_path(&to, SPOOL_CORRUPT, name)) {
-    to.len--;
-    if (stralloc_cats(&to, suffix) && stralloc_0(&to) && rename(from.s, to.s) == -1 && errno != ENOENT)
-      log_event(name, "status", "error", "reason", "unable to move a file to corrupt/", "file", from.s, (char *)0);
-  }
-  stralloc_free(&from);
-  stralloc_free(&to);
-}
-
-void scan_corrupt(const char *id, const char *why)
-{
-  move(SPOOL_QUEUE, id, ".envelope");
-  move(SPOOL_MESS, id, ".message");
-  move(SPOOL_STATE, id, ".state");
-  spool_fsync_dir(SPOOL_CORRUPT);
-  log_event(id, "status", "corrupt", "reason", why, "moved_to", SPOOL_CORRUPT "/", (char *)0);
-}
-
-void scan_corrupt_state(const char *id, const char *why)
-{
-  char suffix[NUM_ULONG + 8];
-  str_copy(suffix, ".state.");
-  num_str(suffix + 7, qr_now());
-  move(SPOOL_STATE, id, suffix);
-  log_event(id, "status", "corrupt-state", "reason", why, "action", "routing the message again", (char *)0);
-}
-
 /* take - one entry of new/ */
 static void take(const char *name, void *arg)
 {
@@ -63,21 +32,21 @@ static void take(const char *name, void *arg)
   int *count = arg;
   struct msg *m;
   if (!spool_id_valid(name)) {
-    move(SPOOL_NEW, name, ".junk");
+    corrupt_file(SPOOL_NEW, name, ".junk");
     log_event(0, "status", "corrupt", "reason", "a file in new/ that is not a queue id", "file", name, (char *)0);
     return;
   }
   /* ids are unique (O_EXCL at creation): a new message is never in the table */
   if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
-      && (m = sched_add(name, 0))) {
-    sched_ready(m);
+      && (m = table_add(name, 0))) {
+    table_ready(m);
     (*count)++;
   }
   stralloc_free(&from);
   stralloc_free(&to);
 }
 
-int scan_new(void)
+int pickup_new(void)
 {
   int count = 0;
   if (each(SPOOL_NEW, take, &count) == -1)
@@ -85,7 +54,7 @@ int scan_new(void)
   return count;
 }
 
-int scan_new_waiting(void)
+int pickup_waiting(void)
 {
   DIR *d = opendir(SPOOL_NEW);
   struct dirent *e;
@@ -103,13 +72,13 @@ static void known(const char *name, void *arg)
   unsigned long due = 0;
   int *count = arg;
   struct msg *m;
-  if (!spool_id_valid(name)) { move(SPOOL_QUEUE, name, ".junk"); return; }
+  if (!spool_id_valid(name)) { corrupt_file(SPOOL_QUEUE, name, ".junk"); return; }
   if (state_due(name, &due) != 1) due = 0;
-  if ((m = sched_find(name))) { if (!m->active) m->due = due; }
-  else if (sched_add(name, due)) (*count)++;
+  if ((m = table_find(name))) { if (!m->active) m->due = due; }
+  else if (table_add(name, due)) (*count)++;
 }
 
-int scan_queue(void)
+int pickup_queue(void)
 {
   int count = 0;
   if (each(SPOOL_QUEUE, known, &count) == -1) return -1;
@@ -130,7 +99,7 @@ static int old(const char *dir, const char *name, unsigned long age)
 {
   stralloc fn = { 0 };
   struct stat st;
-  int r = spool_path(&fn, dir, name) && lstat(fn.s, &st) == 0 && (unsigned long)st.st_mtime + age < qr_now();
+  int r = spool_path(&fn, dir, name) && lstat(fn.s, &st) == 0 && (unsigned long)st.st_mtime + age < clock_now();
   stralloc_free(&fn);
   return r;
 }
@@ -166,11 +135,11 @@ static void clean_state(const char *name, void *arg)
     if (old(SPOOL_STATE, name, 3600)) remove_file(SPOOL_STATE, name, "unfinished write");
     return;
   }
-  if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || sched_find(name)) return;
+  if (!spool_id_valid(name) || exists(SPOOL_QUEUE, name) || table_find(name)) return;
   if (old(SPOOL_STATE, name, 60)) remove_file(SPOOL_STATE, name, "state without envelope");
 }
 
-void scan_housekeeping(void)
+void pickup_housekeeping(void)
 {
   each(SPOOL_TMP, clean_tmp, 0);
   each(SPOOL_MESS, clean_mess, 0);
