@@ -147,6 +147,11 @@ static int text(stralloc *sa)
   return 0;
 }
 
+int hoststat_dirty(void)
+{
+  return dirty;
+}
+
 void hoststat_save(void)
 {
   static stralloc sa;
@@ -191,8 +196,8 @@ int hoststat_load(void)
 
 /* ------------------------------------------------------------ --hoststat */
 
-/* queued - the pending remote items of one queued message, counted
- * under their destinations */
+/* queued - the pending remote items of one queued message (its state
+ * file read against its envelope), counted under their destinations */
 static void queued(const char *id)
 {
   static struct work w;
@@ -200,7 +205,7 @@ static void queued(const char *id)
   unsigned int i, j;
   work_free(&w);
   work_init(&w);
-  if (state_read(&w, id, &why) != 1) return;
+  if (state_envelope_from(&w.env, SPOOL_QUEUE, id, &why) != 1 || state_read(&w, id, &why) != 1) return;
   for (i = 0; i < w.n; i++) {
     const struct item *it = &w.item[i];
     struct host *h;

@@ -150,11 +150,18 @@ static int text(stralloc *sa)
   return 0;
 }
 
+unsigned long stats_next_save(void)
+{
+  return dirty || hoststat_dirty() ? saved_at + QR_STATS_SECONDS : 0;
+}
+
 void stats_save(unsigned long now, int force)
 {
   static stralloc sa;
-  if (!dirty || (!force && now < saved_at + QR_STATS_SECONDS && now >= saved_at)) return;
+  if ((!dirty && !hoststat_dirty()) || (!force && now < saved_at + QR_STATS_SECONDS && now >= saved_at)) return;
   saved_at = now;
+  hoststat_save();
+  if (!dirty) return;
   if (text(&sa) == -1 || state_file_write(STATS_FILE, &sa, 0640) == -1) {
     log_event(0, "status", "error", "reason", "unable to write state/stats", (char *)0);
     return;
