@@ -212,7 +212,7 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   if (daemon) wakeups(l);
   l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
   table_open(lsock, rsock);
-  if (stats_load() == -1) log_event(0, "status", "error", "reason", "unable to read state/stats: counting from zero", (char *)0);
+  if (stats_load() == -1) log_event(0, "status", "error", "reason", "unable to read state/stats", (char *)0);
   if (hoststat_load() == -1) log_event(0, "status", "error", "reason", "unable to read state/hoststat", (char *)0);
   pickup_housekeeping();
   hold_reload();

@@ -25,10 +25,11 @@ static const char *fixed(const struct config *old, const struct config *fresh)
 int reload_config(void)
 {
   static stralloc err;
-  struct config fresh = { 0 };
+  struct config fresh = { 0 }, old;
   const char *what;
   if (!stralloc_copys(&err, "")) return -1;
   if (config_try(&fresh, qr_cfg.file, &err) == -1) {
+    config_free(&fresh);
     if (!stralloc_0(&err)) err.len = 0;
     log_event(0, "status", "reload-refused", "reason", err.len ? err.s : "out of memory", "config", "the old one is kept", (char *)0);
     return -1;
@@ -39,11 +40,15 @@ int reload_config(void)
     config_free(&fresh);
     return -1;
   }
-  /* the old strings are not freed: a caller may still hold one (a few
-   * hundred bytes per reload) */
+  /* between two events nothing holds a string of the old configuration:
+   * every user reads qr_cfg when it needs a value (the router keeps a
+   * pointer to qr_cfg itself), so the old one is freed once the maps are
+   * open under the new one */
+  old = qr_cfg;
   qr_cfg = fresh;
   message_reopen();
   hold_reload();
+  config_free(&old);
   log_event(0, "status", "reloaded", "config", qr_cfg.file ? qr_cfg.file : "defaults", (char *)0);
   return 0;
 }
