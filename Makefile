@@ -26,6 +26,7 @@ CFLAGS   += $(shell pkg-config --cflags openssl libsystemd 2>/dev/null)
 # into build/obj/DIR/dir.a, linked into each program of that directory and
 # into its unit tests.  A program is built once its main file exists.
 PROGS = spool-inject:spool-inject:main.c \
+        smtp-listen:smtp-receive:main_listen.c \
         sendmail:spool-inject/sendmail:main.c \
         postern-maps:maps:main.c \
         smtp-receive:smtp-receive:main.c \
@@ -132,10 +133,11 @@ check: deps-test
 	$(MAKE) fuzz
 	tests/run
 
-# Benchmarks: postern next to Postfix, figures and ratios (bench/run).
+# Benchmarks: postern next to Postfix, figures and ratios (bench/run);
+# BENCH=NAME... runs only those (deployed strace-count smtp-receive ...).
 bench: deps-test
 	$(MAKE) all
-	bench/run
+	bench/run $(BENCH)
 
 demo: deps-demo
 	$(MAKE) all

@@ -12,8 +12,16 @@ command -v postfix >/dev/null && command -v smtp-source >/dev/null && command -v
 T=$(mktemp -d /tmp/postern-bench.XXXXXX)
 chmod 755 "$T"
 pids=()
+# exit_hooks: commands run first at exit (a booted root's removal, ...)
+exit_hooks=('[ -z "$cur" ] || kill "$cur" 2>/dev/null')
+# bg_wait CMD...: CMD in the background, waited for, so that a SIGTERM is
+# acted on at once (the first exit hook kills CMD by its PID)
+cur=
+bg_wait() { local rc; "$@" & cur=$!; wait "$cur"; rc=$?; cur=; return $rc; }
 cleanup() {
-  local p; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  local h p
+  for h in "${exit_hooks[@]}"; do eval "$h"; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   postfix -c "$T/pf/etc" stop >/dev/null 2>&1
   rm -rf "$T"
 }
@@ -48,3 +56,34 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOC
 }
+
+# postern_root [HOOK] - postern as deployed: a fresh Debian 12 root from
+# tools/systemd-root's cache in $T/root, `make install` + `make
+# install-hub` into it (tools/install, as the Makefile runs it), the shipped
+# postern.conf plus hostname = bench.test, a user box with a Maildir, HOOK
+# run before the boot, then booted with systemd as PID 1 in its own
+# namespaces.  Sets R, PID1 (its host PID) and ROOT_CG (its cgroup); the
+# root is stopped and removed at exit.  inns CMD runs a host command in
+# the root's network namespace, inroot CMD a command inside the root.
+SR=$top/tools/systemd-root
+postern_root() {
+  "$SR" cache >"$T/cache.out" 2>&1 || { echo "bench: no Debian 12 root: $(tail -n 1 "$T/cache.out")" >&2; return 1; }
+  R=$T/root
+  exit_hooks+=("'$SR' remove '$R' >/dev/null 2>&1")
+  "$SR" unpack "$R" >"$T/unpack.log" 2>&1 || { cat "$T/unpack.log" >&2; return 1; }
+  local c
+  for c in install hub; do
+    DESTDIR=$R BUILD=$B "$top/tools/install" "$c" >>"$T/install.log" 2>&1 ||
+      { echo "bench: tools/install $c failed" >&2; tail "$T/install.log" >&2; return 1; }
+  done
+  echo "hostname = bench.test" >>"$R/etc/postern/postern.conf"
+  chroot "$R" useradd -m -s /bin/sh box
+  mkdir -p "$R/home/box/Maildir/new" "$R/home/box/Maildir/cur" "$R/home/box/Maildir/tmp"
+  chroot "$R" chown -R box: /home/box/Maildir
+  [ -z "${1:-}" ] || "$1" || return 1
+  "$SR" boot "$R" >"$T/boot.log" 2>&1 || { echo "bench: the root did not boot" >&2; tail "$T/boot.log" >&2; return 1; }
+  PID1=$("$SR" pid "$R")
+  ROOT_CG=$(cat "$T/.root.cgroup")
+}
+inns() { nsenter -t "$PID1" -n "$@"; }
+inroot() { "$SR" run "$R" "$@"; }

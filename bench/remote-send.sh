@@ -86,6 +86,7 @@ t1=$(now)
 p1=$(queued)
 r2=$(python3 -c "print('%.0f' % (($p0 - $p1) / ($t1 - $t0)))")
 
+echo "NOT AS DEPLOYED (parts only): queue-run --once from a prefilled queue on the host, no service manager"
 echo "relay to smtp-sink on loopback: $N messages of 4 KiB, concurrency $C, one relayhost"
 echo "postern, one connection per message: $r0 msgs/s ($s0 of $q0 delivered)"
 echo "postern, connections reused (RSET):  $r1 msgs/s ($s1 of $q1 delivered)"

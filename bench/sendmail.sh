@@ -105,6 +105,7 @@ sleep 1
 n1=$(ls "$T/spool/new" | wc -l)
 n2=$(find "$T/pf/queue/maildrop" "$T/pf/queue/incoming" "$T/pf/queue/active" "$T/pf/queue/hold" -type f 2>/dev/null | wc -l)
 want=$((N + WARM))
+echo "NOT AS DEPLOYED (parts only): the build's sendmail on the host, Postfix with pickup and cleanup only"
 echo "sendmail: $N invocations each, one recipient, a $(wc -c <"$T/msg")-byte message (after $((want - N)) warm-up runs)"
 printf '%-36s %9s %9s %9s %9s %11s %11s\n' "" "mean ms" "p50 ms" "p99 ms" "CPU ms" "peak RSS" "median RSS"
 printf '%-36s %9s %9s %9s %9s %8s KiB %8s KiB\n' "postern sendmail -> spool-inject" "$m1" "$p1" "$q1" "$c1" "$r1" "$s1"

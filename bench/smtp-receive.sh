@@ -163,6 +163,7 @@ read -r d2 e2 < <(rate "$P2" "$pfroot" -d); k2=$(find "$T/pf/queue/incoming" "$T
 m1=$(idle_rss "$P1")
 m2=$(idle_rss "$P2")
 read -r s_plain s_tls < <(session_cpu)
+echo "NOT AS DEPLOYED (parts only): smtp-receive under systemd-socket-activate on the host, no queue daemon; Postfix smtpd+cleanup without qmgr"
 echo "smtp-source: 10 sessions, 4 KiB messages, $N messages, one per connection"
 echo "postern smtp-receive+spool-inject: $r1 msgs/s, $c1 ms CPU/msg ($q1 messages queued)"
 echo "postfix smtpd+cleanup:             $r2 msgs/s, $c2 ms CPU/msg ($q2 messages queued)"

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "byte.h"
@@ -19,6 +20,8 @@
 #include "child.h"
 
 extern char **environ;
+
+#define CHILD_KILLED_SECONDS 10   /* a helper's report after we killed its child */
 
 /* place - the file action that gives the child fd n from src */
 static int place(posix_spawn_file_actions_t *fa, int n, int src)
@@ -91,6 +94,7 @@ int child_start(struct child *c, char *const argv[], char *const envp[], int in,
   int fds[CHILD_FDS] = { in, out, -1, CHILD_OURS };
   c->outfd = -1;
   c->out = 0;
+  c->statusfd = 0;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { e = errno; close(errp[0]); close(errp[1]); errno = e; return -1; }
   if (out_sa) fds[1] = outp[1];
@@ -118,6 +122,7 @@ pid_t child_start_fork(struct child *c, int in, int out)
   c->errfd = errp[0];
   c->outfd = -1;
   c->out = 0;
+  c->statusfd = 0;
   return c->pid;
 }
 
@@ -248,6 +253,32 @@ int child_reap(pid_t pid, unsigned int seconds, int *status)
   return w == -1 ? -1 : 1;
 }
 
+int child_status_read(int *fdp, int *v, const struct timespec *deadline)
+{
+  struct pollfd p = { *fdp, POLLIN, 0 };
+  int r = -2;
+  while (*fdp >= 0) {
+    int left = ms_left(deadline), n;
+    if (!left) { r = -1; break; }
+    n = poll(&p, 1, left);
+    if (n == -1 && errno == EINTR) continue;
+    if (n == -1) break;
+    if (n == 0) continue;
+    ssize_t got = recv(*fdp, v, sizeof *v, 0);
+    if (got == -1 && errno == EINTR) continue;
+    if (got == sizeof *v) return 0;
+    break;
+  }
+  if (r == -2) child_status_lost(fdp);
+  return r;
+}
+
+void child_status_lost(int *fdp)
+{
+  if (*fdp >= 0) close(*fdp);
+  *fdp = -1;
+}
+
 void child_wait(struct child *c, unsigned int seconds, int flags, struct child_result *r)
 {
   struct lines l;
@@ -264,12 +295,17 @@ void child_wait(struct child *c, unsigned int seconds, int flags, struct child_r
   deadline.tv_sec += seconds;
   d = drain(c, &l, flags & CHILD_KEEP_LOG, &deadline);
   line_end(&l);                     /* a last line without its LF */
-  if (d == 0) w = reap(c->pid, &status, &deadline);
+  if (d == 0) w = c->statusfd ? child_status_read(c->statusfd, &status, &deadline) : reap(c->pid, &status, &deadline);
   if (w == -1) {                    /* late, or we cannot read it: it must not outlive this call */
     r->late = d != -2;
     kill(c->pid, SIGKILL);
-    while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
+    if (c->statusfd) {              /* its helper reaps it and reports: then it is in step again */
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_sec += CHILD_KILLED_SECONDS;
+      if (child_status_read(c->statusfd, &status, &deadline) != 0) child_status_lost(c->statusfd);
+    } else while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
   } else if (w == 0) r->code = exitcode_wait(status);
+  else if (c->statusfd) kill(c->pid, SIGKILL);   /* its helper is gone: it must not commit what we call failed */
   close(c->errfd);
   if (c->outfd != -1) close(c->outfd);
   c->errfd = c->outfd = -1;

@@ -33,6 +33,9 @@ struct child {
   int errfd;                     /* our end of its fd 2 */
   int outfd;                     /* our end of its fd 1, read into out; -1: none */
   stralloc *out;
+  int *statusfd;                 /* 0: we reap pid; else where the socket of the helper that reaps it lives
+                                    (inject_child.h): its wait status comes from there, and on any trouble
+                                    the socket is closed and *statusfd set to -1 */
 };
 
 /* struct child_result - how the child ended */
@@ -72,4 +75,13 @@ int child_reap(pid_t pid, unsigned int seconds, int *status);
  * CHILD_KEEP_LOG, or 0 (only the reply is kept).  Closes our ends of its
  * pipes. */
 void child_wait(struct child *c, unsigned int seconds, int flags, struct child_result *r);
+
+/* child_status_read - one int (a pid or a wait status) from the helper
+ * socket *fdp by the deadline: 0, -1 late, -2 lost (the socket is then
+ * closed: child_status_lost) */
+struct timespec;
+int child_status_read(int *fdp, int *v, const struct timespec *deadline);
+/* child_status_lost - the helper's answers are out of step or gone:
+ * close its socket and set *fdp to -1 (later messages fail, temporarily) */
+void child_status_lost(int *fdp);
 #endif

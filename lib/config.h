@@ -62,7 +62,19 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
   X(TIME,   smtpd_auth_failure_delay,       "1",                    0, CONFIG_MAX) /* seconds before answering a failed AUTH */ \
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
+  X(BOOL,   smtpd_relay_verify,             "no",                   0, CONFIG_MAX) /* ask the next hop about relay-domains recipients at RCPT */ \
+  X(TIME,   smtpd_relay_verify_timeout,     "30",                   1, 3600)       /* seconds one RCPT's probe may take in all; then 450 */ \
+  X(TIME,   smtpd_relay_verify_positive_expire, "7d",               0, CONFIG_MAX) /* how long a recipient the hop accepted stays cached */ \
+  X(TIME,   smtpd_relay_verify_negative_expire, "3h",               0, CONFIG_MAX) /* how long one it refused (5xx) stays cached */ \
+  X(OPTPATH, smtpd_relay_verify_cache,       "/var/lib/postern/verify", 0, CONFIG_MAX) /* the answers' cache directory; "": no cache */ \
+  X(NUM,    smtpd_relay_verify_cache_size,  "10000",                1, 1000000)    /* cache files at most (one slot per hashed address) */ \
   X(BOOL,   received_hide_submitter,        "no",                   0, CONFIG_MAX) /* no client details or uid in Received: of submissions */ \
+  /* smtp-listen (smtp-listen.8) */ \
+  X(NUM,    smtpd_max_sessions,             "100",                  1, 4096) /* sessions at once per listener (LIMIT_SESSIONS_MAX) */ \
+  X(NUM,    smtpd_max_source_sessions,      "20",                   0, CONFIG_MAX) /* sessions at once per client source; 0: none */ \
+  X(NUM,    smtpd_source_rate_limit,        "600",                  0, CONFIG_MAX) /* connections per source and minute; 0: none */ \
+  X(STR,    smtpd_limit_exempt,             "127.0.0.1 ::1",        0, CONFIG_MAX) /* addresses and prefixes the per-source limits spare */ \
+  X(TIME,   smtpd_shutdown_timeout,         "30s",                  0, CONFIG_MAX) /* seconds a stop waits for sessions */ \
   /* sendmail (sendmail.8) */ \
   X(STR,    sendmail_trusted_users,         "root",                 0, CONFIG_MAX) /* may set the sender without a warning; %group */ \
   X(STR,    sendmail_rewrite_sender,        "",                     0, CONFIG_MAX) /* local senders become this address; "": off */ \

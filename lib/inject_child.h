@@ -22,6 +22,19 @@ enum {
  * errno (nothing started).  Always end it with child_wait. */
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
 
+/* The injector helper (smtp-listen, doc/architecture.md "The session
+ * cannot touch the spool"): a process that may write the spool, forked
+ * before a session's first client byte, serving that session alone over a
+ * SOCK_SEQPACKET socket.  Once inject_helper is that socket's fd,
+ * inject_child_start hands each message's pipes to the helper (one packet:
+ * the wanted id with its NUL and SCM_RIGHTS with exactly the three fds)
+ * instead of starting the injector itself; the helper runs the configured
+ * injector (spool-inject's code forked, or the program) on them and
+ * answers with the child's pid, then its wait status, which child_wait
+ * reads.  It ends when the socket closes or carries anything else. */
+extern int inject_helper;
+_Noreturn void inject_helper_serve(const struct config *cfg, int sock);
+
 /* The names of before the runner had its own file (child.h), kept while
  * callers move over. */
 #define inject_child child

@@ -11,6 +11,7 @@
 #include "lines.h"
 #include "access.h"
 #include "routes.h"
+#include "address.h"
 #include "maps.h"
 
 /* struct mapfile - mapfile_parse's state */
@@ -30,11 +31,12 @@ struct mapfile {
 static const struct { const char *name; int type; } by_basename[] = {
   { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
   { "local-domains", MAPTYPE_SET }, { "relay-domains", MAPTYPE_SET },
-  { "routes", MAPTYPE_ROUTES },
+  { "routes", MAPTYPE_ROUTES }, { "relay-recipients", MAPTYPE_RECIPIENTS },
 };
 static const struct { const char *name; int type; } by_name[] = {
   { "aliases", MAPTYPE_ALIASES }, { "access", MAPTYPE_ACCESS },
   { "set", MAPTYPE_SET }, { "generic", MAPTYPE_GENERIC }, { "routes", MAPTYPE_ROUTES },
+  { "recipients", MAPTYPE_RECIPIENTS },
 };
 
 int maptype_of_path(const char *path)
@@ -195,6 +197,16 @@ static int routes_entry(struct mapfile *f, const char *k, size_t klen, const cha
   return add_entry(f, f->value.s, f->value.len);
 }
 
+/* recipient_key_ok - a relay-recipients key: user@domain or @domain, one
+ * @ outside quotes, a domain after it (smtp-receive looks up nothing else) */
+static int recipient_key_ok(const char *k, size_t len)
+{
+  size_t at = byte_rchr(k, len, '@');
+  if (at == len || at + 1 == len || k[at + 1] == '.' || k[len - 1] == '.') return 0;
+  if (byte_chr(k + at + 1, len - at - 1, '@') < len - at - 1) return 0;
+  return at == 0 || address_check(k, len, ADDR_UTF8) == 0;
+}
+
 /* one_entry - the key k and the value v of one line: checks, then the
  * callback; 0 (an error may have been reported), -1 stop */
 static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *v, size_t vlen)
@@ -203,6 +215,8 @@ static int one_entry(struct mapfile *f, const char *k, size_t klen, const char *
   if (klen > MAP_KEY_MAX) return REPORT(f, "key too long (over 1024 bytes)");
   if (f->type == MAPTYPE_ACCESS) return access_entry(f, k, klen, v, vlen);
   if (f->type == MAPTYPE_ROUTES) return routes_entry(f, k, klen, v, vlen);
+  if (f->type == MAPTYPE_RECIPIENTS && !recipient_key_ok(k, klen))
+    return REPORT(f, "key can never match: want user@domain or @domain");
   if (set_key(f, k, klen) == -1) return errno = ENOMEM, -1;
   if ((r = value_check(f, v, vlen)) != 0) return r == -1 ? (errno = ENOMEM, -1) : 0;
   if (f->type == MAPTYPE_SET) vlen = 0;

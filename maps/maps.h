@@ -12,17 +12,19 @@ enum {
   MAPTYPE_SET,       /* key [ignored]; stored with an empty value */
   MAPTYPE_ACCESS,    /* key value; value checked by access_parse */
   MAPTYPE_ALIASES,   /* aliases(5) syntax */
-  MAPTYPE_ROUTES     /* key value; a mailertable, lib/routes.c checks both */
+  MAPTYPE_ROUTES,    /* key value; a mailertable, lib/routes.c checks both */
+  MAPTYPE_RECIPIENTS /* user@domain or @domain [value]; the value is kept, unused */
 };
 
 #define MAPFILE_LINE_MAX (MAP_KEY_MAX + 1 + MAP_VALUE_MAX)  /* bytes, LF excluded */
 #define MAPFILE_ERRORS_MAX 50   /* mapfile_parse gives up after this many */
 
 /* maptype_of_path - the type of a text map from its basename: aliases,
- * access, local-domains and relay-domains, else generic */
+ * access, local-domains and relay-domains, relay-recipients, else generic */
 int maptype_of_path(const char *path);
 
-/* maptype_by_name - the type named by -t: aliases, access, set, generic;
+/* maptype_by_name - the type named by -t: aliases, access, set, generic,
+ * routes, recipients;
  * -1 unknown */
 int maptype_by_name(const char *name);
 

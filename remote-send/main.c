@@ -1,6 +1,7 @@
 /* remote-send - deliver one message to one destination over SMTP or LMTP.
  *
  *   remote-send [-E envid] [-R ret] [-B body] [-U] destination sender rcpt...
+ *   remote-send -V destination rcpt      (a probe without DATA: probe.c)
  *
  * fd 0: the message (LF line ends, no dot-stuffing; normally the open
  * spool file).  fd 1: one line per recipient, "rcpt TAB ok|defer|fail TAB
@@ -249,6 +250,7 @@ int main(int argc, char **argv)
   errmsg_iam("remote-send");
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_DUMPABLE, 0);    /* no core file or ptrace of a process holding a password */
+  if (argc > 1 && !str_diff(argv[1], "-V")) return probe_main(argc, argv);   /* probe.c */
   arguments(argc, argv);
   config_load(&cfg, 0);
   log_init("remote-send", cfg.log);

@@ -9,7 +9,8 @@
  *   auth.c    relay-auth credentials, AUTH PLAIN and LOGIN
  *   smtp.c    the SMTP/LMTP dialogue for one message
  *   result.c  per-recipient results and their lines on fd 1
- *   reuse.c   fd 3 from remote-spawn: more messages for an open connection */
+ *   reuse.c   fd 3 from remote-spawn: more messages for an open connection
+ *   probe.c   remote-send -V: MAIL FROM:<>, RCPT, RSET for one address */
 #ifndef RS_H
 #define RS_H
 #include <stddef.h>
@@ -200,8 +201,13 @@ int smtp_session(struct session *s, stralloc *why);
  * (nothing was sent: connect afresh) */
 int smtp_again(struct session *s, stralloc *why);
 void smtp_quit(struct session *s);   /* QUIT on an open connection, close it */
+int smtp_open(struct session *s, stralloc *why);   /* greeting to STARTTLS, no AUTH: DONE or NEXT */
+int smtp_command(struct session *s, const char *line, struct reply *r, const char *stage, stralloc *why);
 int smtp_tls(struct session *s, stralloc *why);
 int smtp_utf8_needed(const struct job *j, const struct message *m);
+
+/* probe.c: remote-send -V destination address (remote-send.8 PROBES) */
+int probe_main(int argc, char **argv);
 
 /* reuse.c: the protocol on fd 3 (remote-send.8 REUSE) */
 struct reuse_req {

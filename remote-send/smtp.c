@@ -492,3 +492,26 @@ void smtp_quit(struct session *s)
   quit(s);
   net_close();
 }
+
+/* smtp_open - a new connection up to the transaction, for probe.c:
+ * implicit TLS, the greeting, EHLO, STARTTLS by the route's policy,
+ * never AUTH.  DONE (s->looped: the server is ourselves) with the
+ * connection open for smtp_command and smtp_quit, or NEXT (closed) */
+int smtp_open(struct session *s, stralloc *why)
+{
+  int r;
+  fresh(s);
+  if (s->d->implicit_tls && smtp_tls(s, why) != DONE) { net_close(); return NEXT; }
+  r = greet(s, why);
+  if (r == DONE && !s->looped) r = starttls(s, why);
+  if (r != DONE) { quit(s); net_close(); return NEXT; }
+  s->open = 1;
+  return DONE;
+}
+
+/* smtp_command - one command line (no CRLF) and its whole reply; 0, or
+ * -1 with why set and the connection marked broken */
+int smtp_command(struct session *s, const char *line, struct reply *r, const char *stage, stralloc *why)
+{
+  return command(s, line, r, 0, stage, why);
+}

@@ -379,7 +379,10 @@ static int destination(struct session *s, const char *a, size_t len, int rcpt_ac
     return refuse(reply, r == -1 ? tempfail : "550 5.1.1 Recipient address rejected: User unknown in local recipient table");
   }
   if ((r = in_virtual(s, a, len, at)) != 0) return r == 1 ? 0 : refuse(reply, tempfail);
-  if (d[0] != '[' && (r = is_relay_domain(s, d, dlen)) != 0) return r == 1 ? 0 : refuse(reply, tempfail);
+  if (d[0] != '[' && (r = is_relay_domain(s, d, dlen)) != 0) {
+    if (r == -1) return refuse(reply, tempfail);
+    return rcpt_action == ACCESS_OK ? 0 : verify_relay(s, a, len, reply);   /* verify.c */
+  }
   return may_relay ? 0 : refuse(reply, relay_denied);
 }
 

@@ -4,6 +4,7 @@
  * timeouts.  MAIL, RCPT, DATA and BDAT are in txn.c, AUTH in auth.c.
  * Replies go through smtp_reply, which counts the refusals. */
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 #include "byte.h"
 #include "case.h"
@@ -201,12 +202,48 @@ static void greet(struct session *s)
   io_put("\r\n", 2);
 }
 
+/* Stopping (smtp-listen's sessions, SIGTERM): a session waiting for a
+ * command with every reply sent says 421 and ends at once (without the
+ * reply under TLS, which a signal handler cannot write); any other
+ * finishes what it is doing and says 421 instead of the next reply. */
+#define STOP_REPLY "421 4.3.2 Service shutting down; closing the connection"
+static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t idle;      /* 1: waiting for a command, nothing pending */
+static volatile sig_atomic_t idle_plain; /* and no TLS */
+
+/* smtp_stop - the SIGTERM handler of a listener's session */
+void smtp_stop(int sig)
+{
+  static const char reply[] = STOP_REPLY "\r\n";
+  (void)sig;
+  stopping = 1;
+  if (!idle) return;
+  if (idle_plain && write(1, reply, sizeof reply - 1) < 0) _exit(0);
+  _exit(0);
+}
+
+/* stop - asked to stop: the last words */
+_Noreturn static void stop(struct session *s)
+{
+  smtp_log(s, "stop", "service shutting down");
+  smtp_quit(s, STOP_REPLY);
+}
+
 /* command - read one command line; its length, or -1 if it was refused */
 static long command(struct session *s, char *line)
 {
   size_t len;
   io_timeout(s->cfg->smtpd_timeout);
+  if (stopping) stop(s);
+  if (!io_input_pending()) {
+    io_flush();
+    idle_plain = !s->tls;
+    idle = 1;
+    if (stopping) stop(s);
+  }
   int r = getln(&io_in, line, SMTP_LINE_MAX, &len);
+  idle = 0;
+  if (stopping) stop(s);
   if (r == GETLN_EOF || r == GETLN_PARTIAL || r == GETLN_ERROR) smtp_lost(s);
   if (r == GETLN_LONG) {
     if (getln_skip(&io_in) == -1) smtp_lost(s);

@@ -1,7 +1,8 @@
 /* smtp.h - smtp-receive's parts: the session (smtp.c), command syntax
  * (parse.c), the data reader (data.c), the connection (io.c), the hand-off
  * to the injector (inject.c), policy (policy.c), AUTH (auth.c), the
- * PROXY protocol (proxy.c) and the client's address and name (client.c).
+ * PROXY protocol (proxy.c), the client's address and name (client.c) and
+ * the relay recipients' check (verify.c).
  * smtp-receive(8) describes the whole. */
 #ifndef SMTP_H
 #define SMTP_H
@@ -155,6 +156,11 @@ int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply);
 int policy_overloaded(double max_load);
 void policy_close(struct session *s);
 
+/* verify.c: a recipient of a relay-domains domain (lower case): the
+ * relay-recipients map, then a probe of the next hop (smtpd_relay_verify);
+ * 0 accepted, 1 refused with reply */
+int verify_relay(struct session *s, const char *addr, size_t len, char *reply);
+
 /* auth.c */
 int auth_command(struct session *s, const char *arg, size_t len);
 int auth_check(const struct session *s, const char *user, const char *pass);
@@ -196,6 +202,11 @@ void smtp_log_reject(struct session *s, const char *rcpt, const char *reply);
 void smtp_log(struct session *s, const char *status, const char *detail);
 _Noreturn void smtp_quit(struct session *s, const char *line);
 _Noreturn void smtp_lost(struct session *s);
+void smtp_stop(int sig);          /* SIGTERM handler of smtp-listen's sessions */
+
+/* serve.c: a session process once its configuration is read */
+int serve_settings(struct config *cfg, struct settings *set, const char **why, const char **what);
+_Noreturn void serve_session(struct session *s);
 
 /* txn.c: the mail transaction */
 void txn_reset(struct session *s);

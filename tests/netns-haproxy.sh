@@ -29,8 +29,10 @@ if nn_switch lan && nn_host client lan:$LAN.30 && nn_host spam lan:$LAN.31 && nn
    && nn_host hub-a lan:$LAN.25 && nn_host hub-b lan:$LAN.26; then
   ok "network: a client, a spammer, the balancer and two hubs on one segment"
 else fail "network: a client, a spammer, the balancer and two hubs"; exit 1; fi
-# DNS with forward and reverse records: the hubs look up each client's name
-if nn_dns lan:$LAN.53 -- --local=/test/ --local=/example/ --host-record=client.example.test,$LAN.30 \
+# DNS with forward and reverse records: the hubs look up each client's name,
+# and the senders' domain (example.org) has an MX, as the sender check asks
+if nn_dns lan:$LAN.53 -- --local=/test/ --local=/example/ --local=/example.org/ \
+     --mx-host=example.org,mx.example.org,10 --host-record=mx.example.org,192.0.2.99 --host-record=client.example.test,$LAN.30 \
      --host-record=spam.example,$LAN.31 --host-record=lb.example.test,$LB \
      --host-record=hub-a.example.test,$LAN.25 --host-record=hub-b.example.test,$LAN.26; then
   ok "DNS: dnsmasq on the segment"

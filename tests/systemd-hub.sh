@@ -3,7 +3,9 @@
 # booted as PID 1 in its own namespaces.  Shows: units verify clean inside;
 # sysusers.d and tmpfiles.d make the users and the spool at boot with
 # DESIGN.md's owners and modes; port 25 spawns smtp-receive as
-# postern-smtpd with no capabilities at all; the message reaches a Maildir
+# postern-smtpd: one smtp-listen (CAP_SETGID alone) forks the session with
+# no capability and no spool group, and its injector helper with the
+# group; the message reaches a Maildir
 # through the queue daemon (Type=notify) and local-deliver; the default
 # configuration relays for nobody; ports 587 and 465 (enabled as
 # install-hub says) require TLS and AUTH and deliver, with smtp-receive
@@ -15,7 +17,7 @@
 # security` scores.  Root only; about 20 s.
 . "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 . "$TOP/tests/systemd-lib.bash"
-sd_prereq "hub under systemd: boot" "port 25 spawns smtp-receive as postern-smtpd" "delivery to a Maildir" \
+sd_prereq "hub under systemd: boot" "port 25: smtp-listen and its session run as postern-smtpd" "delivery to a Maildir" \
   "ordinary user submits" "systemctl stop loses nothing"
 [ -x "$B/queue-run" ] && [ -x "$B/local-deliver" ] || {
   skip "hub under systemd" "queue-run or local-deliver is not built"; exit 0; }
@@ -91,7 +93,9 @@ is "local-spawn keeps only CAP_SETUID CAP_SETGID CAP_DAC_READ_SEARCH CAP_KILL" "
   "$(status_of "$R" "$ls" CapEff) $(status_of "$R" "$ls" CapBnd)"
 
 # --- port 25 ----------------------------------------------------------------
-# Hold one session open and look at the process systemd spawned for it.
+# Hold one session open and look at the processes: the listener systemd
+# started once (postern-smtpd.service), the session it forked for this
+# connection, and the session's injector helper.
 "$SR" net "$R" timeout 20 python3 -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", 25), timeout=10)
@@ -99,20 +103,31 @@ sys.stdout.write(s.recv(200).decode()); sys.stdout.flush(); time.sleep(8)' >"$T/
 holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_until 10 grep -q '^220 ' "$T/banner"
-spid=$(sd_run "$R" pgrep -x smtp-receive | head -n 1)
-if [ -n "$spid" ]; then
+lpid=$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)
+spid=$(sd_run "$R" pgrep -P "$lpid" | head -n 1)
+hpid=$(sd_run "$R" pgrep -P "$spid" | head -n 1)
+caps() { for k in CapEff CapPrm CapBnd CapAmb NoNewPrivs; do status_of "$R" "$1" $k; done | tr '\n' ' ' | sed 's/ $//'; }
+if [ -n "$spid" ] && [ -n "$hpid" ] && [ "$lpid" != 0 ]; then
   smtpd_uid=$(sd_run "$R" id -u postern-smtpd); inj=$(sd_run "$R" getent group postern-inject | cut -d: -f3)
-  is "port 25 spawns smtp-receive as postern-smtpd" "$smtpd_uid $smtpd_uid $smtpd_uid $smtpd_uid" "$(status_of "$R" "$spid" Uid)"
-  is "smtp-receive: CapEff, CapPrm, CapBnd, CapAmb empty; NoNewPrivs" \
-    "0000000000000000 0000000000000000 0000000000000000 0000000000000000 1" \
-    "$(for k in CapEff CapPrm CapBnd CapAmb NoNewPrivs; do status_of "$R" "$spid" $k; done | tr '\n' ' ' | sed 's/ $//')"
-  case " $(status_of "$R" "$spid" Groups) " in *" $inj "*) ok "smtp-receive has postern-inject as a supplementary group" ;;
-    *) fail "smtp-receive has postern-inject as a supplementary group" "$(status_of "$R" "$spid" Groups)" ;; esac
-  case "$(sd_run "$R" cat /proc/"$spid"/cgroup)" in *postern-smtpd@*) ok "smtp-receive runs in a postern-smtpd@ instance" ;;
-    *) fail "smtp-receive runs in a postern-smtpd@ instance" "$(sd_run "$R" cat /proc/"$spid"/cgroup)" ;; esac
-  is "smtp-receive is in a seccomp filter" "2" "$(status_of "$R" "$spid" Seccomp)"
+  is "port 25: smtp-listen and its session run as postern-smtpd" "$smtpd_uid $smtpd_uid $smtpd_uid $smtpd_uid|$smtpd_uid $smtpd_uid $smtpd_uid $smtpd_uid" \
+    "$(status_of "$R" "$lpid" Uid)|$(status_of "$R" "$spid" Uid)"
+  is "smtp-listen keeps CAP_SETGID alone (effective, permitted, bounding, ambient); NoNewPrivs" \
+    "0000000000000040 0000000000000040 0000000000000040 0000000000000040 1" "$(caps "$lpid")"
+  is "the session: no capability left (bounding set CAP_SETGID, unusable); NoNewPrivs" \
+    "0000000000000000 0000000000000000 0000000000000040 0000000000000000 1" "$(caps "$spid")"
+  is "the injector helper: no capability either" \
+    "0000000000000000 0000000000000000 0000000000000040 0000000000000000 1" "$(caps "$hpid")"
+  case " $(status_of "$R" "$lpid" Groups) " in *" $inj "*) ok "smtp-listen has postern-inject (to pass on)" ;;
+    *) fail "smtp-listen has postern-inject (to pass on)" "$(status_of "$R" "$lpid" Groups)" ;; esac
+  is "the session has no supplementary group: no spool group" "" "$(status_of "$R" "$spid" Groups)"
+  case " $(status_of "$R" "$hpid" Groups) " in *" $inj "*) ok "its injector helper keeps postern-inject" ;;
+    *) fail "its injector helper keeps postern-inject" "$(status_of "$R" "$hpid" Groups)" ;; esac
+  case "$(sd_run "$R" cat /proc/"$spid"/cgroup)" in */postern-smtpd.service) ok "the session runs in the one postern-smtpd.service" ;;
+    *) fail "the session runs in the one postern-smtpd.service" "$(sd_run "$R" cat /proc/"$spid"/cgroup)" ;; esac
+  is "the session is in a seccomp filter" "2" "$(status_of "$R" "$spid" Seccomp)"
 else
-  fail "port 25 spawns smtp-receive as postern-smtpd" "banner: $(cat "$T/banner")" "$(sd_run "$R" journalctl --no-pager -n 20)"
+  fail "port 25 spawns smtp-receive as postern-smtpd" "banner: $(cat "$T/banner")" "listener $lpid session $spid helper $hpid" \
+    "$(sd_run "$R" journalctl --no-pager -n 20)"
 fi
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null
 
@@ -243,9 +258,9 @@ if wait_until 10 running; then
 else fail "systemctl stop loses nothing: the second slow delivery started" "$(sd_journal "$R" | tail -n 10)"; fi
 
 # --- security scores (online, inside the root) ---------------------------------
-for u in postern-smtpd@x.service postern-submission@x.service postern-smtps@x.service postern-queue.service postern-flush.service; do
+for u in postern-smtpd.service postern-submission.service postern-smtps.service postern-queue.service postern-flush.service; do
   s=$(sd_run "$R" systemd-analyze security --no-pager "$u" 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
-  case "$u" in postern-queue*|postern-flush*) l=2.8 ;; *) l=1.4 ;; esac
+  case "$u" in postern-queue*|postern-flush*) l=2.8 ;; *) l=1.7 ;; esac
   if [ -n "$s" ] && awk -v s="$s" -v l="$l" 'BEGIN { exit !(s <= l) }'; then ok "systemd-analyze security $u: $s (limit $l)"
   else fail "systemd-analyze security $u at most $l" "score: ${s:-none}"; fi
 done

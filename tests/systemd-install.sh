@@ -59,6 +59,8 @@ want="755 0 0 .
 is "spool owners and modes as DESIGN.md (systemd-tmpfiles --root)" "$want" \
   "$(cd "$R/var/spool/postern" && for d in . tmp mess new queue state corrupt trigger; do stat -c "%a %u %g $d" "$d"; done)"
 is "trigger is a fifo" "fifo" "$(stat -c %F "$R/var/spool/postern/trigger" | cut -c1-4)"
+us=$(awk -F: '$1 == "postern-smtpd" { print $3 }' "$R/etc/passwd")
+is "the relay verify cache: 0700 postern-smtpd (systemd-tmpfiles --root)" "700 $us" "$(stat -c '%a %u' "$R/var/lib/postern/verify")"
 is "postern.conf 0644 root" "644 0" "$(stat -c '%a %u' "$R/etc/postern/postern.conf")"
 if [ -f "$R/etc/postern/aliases.cdb" ] && [ -f "$R/etc/postern/access.cdb" ]; then ok "maps compiled"; else fail "maps compiled"; fi
 if grep -v '^#' "$R/etc/postern/access" | grep -q RELAY || grep -v '^#' "$R/etc/postern/relay-domains" | grep -q .; then
@@ -180,6 +182,8 @@ is "without systemd: spool made by mkspool with the same owners" "1770 $uq2 $gin
 gq2=$(awk -F: '$1 == "postern-queue" { print $3 }' "$R2/etc/group")
 is "without systemd: queue/, state/, corrupt/ in group postern-queue, as tmpfiles.d gives them" "$gq2 $gq2 $gq2" \
   "$(cd "$R2/var/spool/postern" && stat -c %g queue state corrupt | tr '\n' ' ' | sed 's/ $//')"
+us2=$(awk -F: '$1 == "postern-smtpd" { print $3 }' "$R2/etc/passwd")
+is "without systemd: the relay verify cache 0700 postern-smtpd" "700 $us2" "$(stat -c '%a %u' "$R2/var/lib/postern/verify")"
 DESTDIR=$R2 BUILD=$B "$TOP/tools/install" hub >"$T/nosd-hub" 2>&1
 if grep -q 'no systemd: see' "$T/nosd-hub"; then ok "without systemd, install-hub points at the inetd/tcpserver/cron examples"
 else fail "without systemd, install-hub points at the examples" "$(cat "$T/nosd-hub")"; fi
@@ -232,12 +236,23 @@ mkdir -p "$src/build"
 find "$B" -maxdepth 1 -type f -exec cp -p {} "$src/build/" \;
 live() { sd_run "$R3" sh -c "cd /usr/src/postern && BUILD=/usr/src/postern/build tools/install $1" >>"$T/live.out" 2>&1; }
 active() { sd_run "$R3" systemctl is-active "$@" | tr '\n' ' ' | sed 's/ $//'; }
+# An earlier postern's port 25 is running: an Accept=yes socket and its
+# per-connection template (as before smtp-listen).  The install must
+# remove the template and rebind the socket as Accept=no.
+printf '[Socket]\nListenStream=25\nAccept=yes\n[Install]\nWantedBy=sockets.target\n' >"$R3/lib/systemd/system/postern-smtpd.socket"
+printf '[Service]\nExecStart=/bin/echo 220 old\nStandardInput=socket\nStandardOutput=socket\n' >"$R3/lib/systemd/system/postern-smtpd@.service"
+sd_run "$R3" systemctl daemon-reload; sd_run "$R3" systemctl start postern-smtpd.socket
+is "a live system: the old per-connection port 25 runs (Accept=yes)" "active yes" \
+  "$(active postern-smtpd.socket) $(sd_run "$R3" systemctl show -p Accept --value postern-smtpd.socket)"
 if live install && live hub; then ok "a live system: install and install-hub"
 else fail "a live system: install and install-hub" "$(cat "$T/live.out")"; fi
 is "a live system: install-hub starts port 25 and the queue daemon at once" "active active" \
   "$(active postern-smtpd.socket postern-queue.service)"
 out=$(timeout 20 "$SR" net "$R3" swaks --server 127.0.0.1 --quit-after EHLO --timeout 10 2>&1)
-case "$out" in *"<-  220 "*) ok "a live system: port 25 answers" ;; *) fail "a live system: port 25 answers" "$out" ;; esac
+case "$out" in *"<-  220 "*"ESMTP"*) ok "a live system: port 25 answers" ;; *) fail "a live system: port 25 answers" "$out" ;; esac
+is "a live system: the upgrade removed the @ template and rebound the socket (Accept=no, smtp-listen runs)" \
+  "absent no active" "$([ -e "$R3/lib/systemd/system/postern-smtpd@.service" ] && echo present || echo absent) \
+$(sd_run "$R3" systemctl show -p Accept --value postern-smtpd.socket) $(active postern-smtpd.service)"
 mainpid() { sd_run "$R3" systemctl show -p MainPID --value postern-queue.service; }
 pid1=$(mainpid)
 restarted() { p=$(mainpid); [ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$pid1" ]; }

@@ -8,10 +8,10 @@
 # dependencies resolve.
 . "${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}/tests/lib.bash"
 U=$TOP/units
-UNITS="postern-smtpd.socket postern-smtpd@.service postern-submission.socket postern-submission@.service
-       postern-smtps.socket postern-smtps@.service postern-queue.service
+UNITS="postern-smtpd.socket postern-smtpd.service postern-submission.socket postern-submission.service
+       postern-smtps.socket postern-smtps.service postern-queue.service
        postern-flush.service postern-flush.timer postern-flush.path"
-SERVICES="postern-smtpd@.service postern-submission@.service postern-smtps@.service postern-queue.service postern-flush.service"
+SERVICES="postern-smtpd.service postern-submission.service postern-smtps.service postern-queue.service postern-flush.service"
 
 # key FILE KEY: the values of KEY= in FILE, one line each
 key() { sed -n "s/^$2=//p" "$1"; }
@@ -25,9 +25,9 @@ if ! command -v systemd-analyze >/dev/null; then
   exit 0
 fi
 S=$T/stage
-mkdir -p "$S/lib/systemd/system"
+mkdir -p "$S/lib/systemd/system" "$S/bin"
 cp -a /lib/systemd/system/. "$S/lib/systemd/system/" 2>/dev/null
-mkdir -p "$S/bin" && cp /bin/kill "$S/bin/kill"   # ExecReload= of the queue service
+cp "$(type -P kill)" "$S/bin/kill"   # the listeners' and the queue service's ExecReload=
 if DESTDIR=$S BUILD=$B "$TOP/tools/install" install >"$T/install.out" 2>&1; then
   ok "install into a staging DESTDIR"
 else
@@ -41,11 +41,14 @@ done
 
 # --- security exposure ----------------------------------------------------
 # `systemd-analyze security` scores 0 (locked down) to 10 (exposed).  The
-# smtp-receive services have no capabilities and NoNewPrivileges=; the
-# queue services must start as root to become recipients (local-spawn),
-# which costs about 1.5 points.  Measured with systemd 252: 1.3 and 2.7;
-# the limits catch any setting lost on the way.
-limit() { case "$1" in postern-queue.service|postern-flush.service) echo 2.8 ;; *) echo 1.4 ;; esac; }
+# listener services have NoNewPrivileges= and only CAP_SETGID, which each
+# session uses once to drop the spool group (setgroups and capset back in
+# the system call filter, ambient CAP_SETGID, the supplementary group:
+# 0.6 points over the old per-connection units' 1.1); the queue services
+# must start as root to become recipients (local-spawn), which costs
+# about 1.5 points.  Measured with systemd 252: 1.7 and 2.7; the limits
+# catch any setting lost on the way.
+limit() { case "$1" in postern-queue.service|postern-flush.service) echo 2.8 ;; *) echo 1.7 ;; esac; }
 for u in $SERVICES; do
   score=$(systemd-analyze security --offline=yes --root="$S" --no-pager "$S/lib/systemd/system/$u" 2>/dev/null \
           | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
@@ -59,24 +62,27 @@ done
 # --- what the issue asks of each unit --------------------------------------
 for p in "smtpd 25 mx" "submission 587 submission" "smtps 465 smtps"; do
   set -- $p
-  s=$U/postern-$1.socket v=$U/postern-$1@.service
+  s=$U/postern-$1.socket v=$U/postern-$1.service
   has "$1 socket listens on $2" "$s" ListenStream "$2"
-  has "$1 socket: one process per connection" "$s" Accept yes
-  if [ -n "$(key "$s" MaxConnections)" ] && [ -n "$(key "$s" MaxConnectionsPerSource)" ]; then
-    ok "$1 socket bounds MaxConnections= and MaxConnectionsPerSource="
-  else fail "$1 socket bounds MaxConnections= and MaxConnectionsPerSource="; fi
-  has "$1 service runs smtp-receive -m $3" "$v" ExecStart "/usr/libexec/postern/smtp-receive -m $3"
+  has "$1 socket: one long-lived listener (Accept=no)" "$s" Accept no
+  if [ -z "$(key "$s" MaxConnections)" ] && [ -z "$(key "$s" MaxConnectionsPerSource)" ]; then
+    ok "$1 socket: the limits are smtp-listen's, not systemd's"
+  else fail "$1 socket: the limits are smtp-listen's, not systemd's"; fi
+  has "$1 service runs smtp-listen -m $3" "$v" ExecStart "/usr/libexec/postern/smtp-listen -m $3"
   has "$1 service runs as postern-smtpd" "$v" User postern-smtpd
-  has "$1 service: fd 0 is the connection" "$v" StandardInput socket
-  has "$1 service: empty capability bounding set" "$v" CapabilityBoundingSet ""
+  has "$1 service: SIGHUP on reload" "$v" ExecReload '/bin/kill -HUP $MAINPID'
+  has "$1 service: SIGTERM to the listener alone (KillMode=mixed)" "$v" KillMode mixed
+  has "$1 service: CAP_SETGID alone in the bounding set" "$v" CapabilityBoundingSet "CAP_SETGID"
+  has "$1 service: CAP_SETGID ambient (each session drops the spool group)" "$v" AmbientCapabilities "CAP_SETGID"
   has "$1 service: NoNewPrivileges" "$v" NoNewPrivileges yes
   has "$1 service: ProtectSystem=strict" "$v" ProtectSystem strict
-  has "$1 service: writes only the spool" "$v" ReadWritePaths /var/spool/postern
+  has "$1 service: writes only the spool and the relay probe cache" "$v" ReadWritePaths "/var/spool/postern -/var/lib/postern/verify"
   has "$1 service: ProtectHome" "$v" ProtectHome yes
   has "$1 service: PrivateTmp" "$v" PrivateTmp yes
   has "$1 service: PrivateDevices" "$v" PrivateDevices yes
   has "$1 service: address families" "$v" RestrictAddressFamilies "AF_UNIX AF_INET AF_INET6"
   has "$1 service: system call filter" "$v" SystemCallFilter "@system-service"
+  has "$1 service: of the privileged calls only setgroups and capset" "$v" SystemCallFilter "setgroups capset"
   has "$1 service: MemoryDenyWriteExecute" "$v" MemoryDenyWriteExecute yes
   has "$1 service: LockPersonality" "$v" LockPersonality yes
 done
@@ -108,7 +114,7 @@ reasons=$(for x in $SERVICES; do
   awk -v f="$x" '
     /^$/ { commented = 0; next }
     /^#/ { commented = 1; next }
-    /^(User|Group|SupplementaryGroups|CapabilityBoundingSet|AmbientCapabilities|NoNewPrivileges|RestrictSUIDSGID|UMask|ProtectSystem|ReadWritePaths|Private[A-Za-z]*|Protect[A-Za-z]*|RemoveIPC|KeyringMode|Restrict[A-Za-z]*|MemoryDenyWriteExecute|LockPersonality|SystemCall[A-Za-z]*|KillMode|WatchdogSec|TasksMax|RuntimeMaxSec)=/ {
+    /^(User|Group|SupplementaryGroups|CapabilityBoundingSet|AmbientCapabilities|NoNewPrivileges|RestrictSUIDSGID|UMask|ProtectSystem|ReadWritePaths|Private[A-Za-z]*|Protect[A-Za-z]*|RemoveIPC|KeyringMode|Restrict[A-Za-z]*|MemoryDenyWriteExecute|LockPersonality|SystemCall[A-Za-z]*|KillMode|WatchdogSec|TasksMax|RuntimeMaxSec|ExecReload)=/ {
       if (!commented) print f ": " $0 }' "$U/$x"
 done)
 if [ -z "$reasons" ]; then ok "every hardening setting has its reason beside it"
@@ -129,7 +135,10 @@ d /var/spool/postern/state 0700 postern-queue postern-queue
 d /var/spool/postern/corrupt 0700 postern-queue postern-queue
 p /var/spool/postern/trigger 0620 postern-queue postern-inject"
 is "tmpfiles.d: the spool tree with DESIGN.md's owners and modes" "$want" \
-  "$(grep -v '^#' "$tf" | awk 'NF { print $1, $2, $3, $4, $5 }')"
+  "$(grep -v '^#' "$tf" | awk 'NF && $2 ~ /^\/var\/spool\/postern/ { print $1, $2, $3, $4, $5 }')"
+is "tmpfiles.d: the relay probe cache, the sessions' own (the listener units may write it)" \
+  "d /var/lib/postern/verify 0700 postern-smtpd postern-smtpd" \
+  "$(grep -v '^#' "$tf" | awk '$2 == "/var/lib/postern/verify" { print $1, $2, $3, $4, $5 }')"
 if grep -v '^#' "$tf" | awk 'NF && $6 != "-" { bad = 1 } END { exit bad }'; then
   ok "tmpfiles.d: no age on spool directories (tmpfiles --clean never removes mail)"
 else fail "tmpfiles.d: no age on spool directories"; fi

@@ -5,7 +5,11 @@
  * closed its stderr), SIGPIPE/SIGXFSZ default and no blocked signal in a
  * spawned child, the clean environment, and the forked spool-inject:
  * queued under the id asked for, and still when close_range(2) is refused
- * (the fallback must close the caller's end of the child's stdin pipe). */
+ * (the fallback must close the caller's end of the child's stdin pipe);
+ * and the injector helper of smtp-listen's sessions (inject_helper):
+ * messages queued and filters run through it, its injector not our
+ * child, a deadline that kills its injector leaving it in step, and a
+ * malformed request ending it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -183,6 +188,78 @@ static int refuse_close_range(void)
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
+/* start_helper - the injector helper for cfg on a socketpair, as
+ * listen_split makes it (it keeps the cfg it was forked with); its pid */
+static pid_t start_helper(const struct config *cfg)
+{
+  int sv[2];
+  pid_t h;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) return -1;
+  h = fork();
+  if (h == 0) { close(sv[0]); inject_helper_serve(cfg, sv[1]); }
+  close(sv[1]);
+  inject_helper = sv[0];
+  return h;
+}
+
+/* through_helper - one small message through the helper: started? */
+static int through_helper(const struct config *cfg, unsigned int seconds, pid_t *pid)
+{
+  struct inject_child c;
+  int msg = memfile("x\n", 2), env = envfile();
+  int started = inject_child_start(&c, cfg, 0, msg, env, 0) == 0;
+  close(msg); close(env);
+  if (started && pid) *pid = c.pid;
+  if (started) inject_child_wait(&c, seconds, 0, &r);
+  return started;
+}
+
+/* helper - the injector helper of smtp-listen's sessions */
+static void helper(struct config *cfg)
+{
+  char id[SPOOL_ID_MAX], flag[160], text[400];
+  int status, sock;
+  pid_t h, pid = 0;
+  /* the default injector */
+  cfg->injector_default = 1;
+  h = start_helper(cfg);
+  spool_id(id);
+  T_OK("helper: a message queued through it, under the id asked for", h > 0 && forked(cfg, id) == 0);
+  T_OK("helper: its status comes back", through_helper(cfg, 10, &pid) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
+  T_OK("helper: its injector was its child, not ours", pid > 0 && waitpid(pid, &status, WNOHANG) == -1 && errno == ECHILD);
+  close(inject_helper);
+  inject_helper = -1;
+  T_OK("helper: ends when its session closes the socket", waitpid(h, &status, 0) == h && WIFEXITED(status));
+  /* a configured program that hangs while a flag file exists */
+  snprintf(flag, sizeof flag, "%s/slow", dir);
+  snprintf(text, sizeof text, "#!/bin/sh\n[ -e %s ] && exec sleep 30\ncat >/dev/null; echo '250 2.0.0 filtered' >&2\n", flag);
+  cfg->injector = script("filter", text);
+  cfg->injector_default = 0;
+  h = start_helper(cfg);
+  sock = inject_helper;
+  close(open(flag, O_WRONLY | O_CREAT, 0644));
+  T_OK("helper: a program past its deadline is killed (late, temporary)", through_helper(cfg, 1, 0) && r.late && r.code == EX_TEMPFAIL);
+  T_OK("helper: and the helper is kept", inject_helper == sock);
+  unlink(flag);
+  T_OK("helper: in step after the kill: the next message answers", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
+  {   /* a request with two fds instead of three ends the helper */
+    char space[CMSG_SPACE(2 * sizeof(int))];
+    int fds[2] = { 0, 1 };
+    struct iovec iov = { "", 1 };
+    struct msghdr m;
+    struct cmsghdr *cm;
+    memset(&m, 0, sizeof m); memset(space, 0, sizeof space);
+    m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = space; m.msg_controllen = sizeof space;
+    cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    T_OK("helper: a malformed request ends it",
+         sendmsg(sock, &m, 0) == 1 && waitpid(h, &status, 0) == h && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  T_OK("helper: gone, so the next message fails at once and the socket is dropped", !through_helper(cfg, 10, 0) && inject_helper == -1);
+  cfg->injector_default = 1;
+}
+
 static void injector(void)
 {
   struct config cfg;
@@ -239,6 +316,7 @@ static void injector(void)
   if (pid == 0) _exit(refuse_close_range() == 0 && forked(&cfg, id) == 0 ? 0 : 1);
   T_OK("forked spool-inject: queued when close_range is refused (fds closed one by one)",
        waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  helper(&cfg);
   {
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,0 +1,120 @@
+#!/bin/bash
+# listen.sh - smtp-listen without a service manager: it refuses to start
+# without a socket (and, as root, without -u), binds -l itself, drops to
+# -u/-g before the first connection (as root), splits each session from
+# its injector helper (the session keeps no group), queues mail, keeps
+# the per-source limit (100 idle connections from 127.0.0.1 do not keep
+# 127.0.0.2 out), rereads its configuration on SIGHUP (a broken one is
+# kept out) and stops on SIGTERM with 421 to an idle session.  Also under
+# systemd-socket-activate (LISTEN_FDS).
+. "$(dirname "$0")/../../tests/lib.bash"
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+PY="python3 $TOP/tests/systemd-listen.py"
+mkspool "$T/spool"
+mkdir "$T/maps"
+CONF="smtpd_verify_recipients=no smtpd_client_name_lookup=no smtpd_limit_exempt= smtpd_shutdown_timeout=5s"
+mkconf "$T/postern.conf" $CONF
+creds=()
+if is_root; then   # the sessions run as nobody; the spool's group is mail, as postern-inject would be
+  chmod 755 "$T"
+  chgrp mail "$T/spool/tmp" "$T/spool/mess" "$T/spool/new" && chmod 1770 "$T/spool/tmp" "$T/spool/mess" "$T/spool/new"
+  creds=(-u nobody -g mail)
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# --- start-up errors --------------------------------------------------------------
+out=$("$B/smtp-listen" -C "$T/postern.conf" 2>&1); rc=$?
+case "$rc $out" in "78 "*"no socket to listen on: give -l"*) ok "no -l and no LISTEN_FDS: refused, exit 78, says why" ;;
+  *) fail "no -l and no LISTEN_FDS: refused, exit 78, says why" "exit $rc" "$out" ;; esac
+out=$("$B/smtp-listen" -C "$T/postern.conf" -l 127.0.0.1:nope 2>&1); rc=$?
+case "$rc $out" in "78 "*"-l wants"*) ok "a bad -l: refused" ;; *) fail "a bad -l: refused" "exit $rc" "$out" ;; esac
+if is_root; then
+  out=$("$B/smtp-listen" -C "$T/postern.conf" -l "127.0.0.1:$(free_port)" 2>&1); rc=$?
+  case "$rc $out" in "78 "*"-u USER is needed"*) ok "as root without -u: refused" ;; *) fail "as root without -u: refused" "exit $rc" "$out" ;; esac
+  out=$("$B/smtp-listen" -C "$T/postern.conf" -l "127.0.0.1:$(free_port)" -u root 2>&1); rc=$?
+  case "$rc $out" in "78 "*"never run as root"*) ok "-u root: refused" ;; *) fail "-u root: refused" "exit $rc" "$out" ;; esac
+else
+  skip "as root without -u: refused" "not root"
+fi
+
+# --- a listener on -l ----------------------------------------------------------------
+PORT=$(free_port); export LISTEN_PORT=$PORT LISTEN_RCPT=x@mx.example.test
+"$B/smtp-listen" -C "$T/postern.conf" -l "127.0.0.1:$PORT" "${creds[@]}" 2>"$T/log" &
+L=$!; at_exit "kill $L 2>/dev/null"
+wait_port() { local n=50; while [ $n -gt 0 ]; do python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1).close()" 2>/dev/null && return 0; sleep 0.1; n=$((n - 1)); done; return 1; }
+wait_port "$PORT" || fail "smtp-listen -l listens" "$(cat "$T/log")"
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "-l: a message is queued" ;; *) fail "-l: a message is queued" "$(echo "$out" | tail -n 5)" "$(cat "$T/log")" ;; esac
+is "-l: it is in new/" 1 "$(ls "$T/spool/new" | wc -l)"
+
+# the processes of a held session
+timeout 20 $PY idle 127.0.0.1 >"$T/held" 2>&1 &
+held=$!
+n=50; while [ $n -gt 0 ] && ! grep -q '^250' "$T/held"; do sleep 0.1; n=$((n - 1)); done
+s=$(pgrep -P "$L" | head -n 1); h=$(pgrep -P "$s" | head -n 1)
+field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' ' ' | sed 's/ $//'; }
+if is_root; then
+  mail=$(getent group mail | cut -d: -f3); nob=$(id -u nobody)
+  is "as root: the listener became nobody with CAP_SETGID alone, no_new_privs" "$nob 0000000000000040 0000000000000040 1" \
+    "$(field "$L" Uid | cut -d' ' -f1) $(field "$L" CapEff) $(field "$L" CapBnd) $(field "$L" NoNewPrivs)"
+  is "the session: no supplementary group, no capability" "|0000000000000000 0000000000000000" \
+    "$(field "$s" Groups)|$(field "$s" CapEff) $(field "$s" CapPrm)"
+  is "its injector helper: the spool group, no capability" "$mail|0000000000000000" "$(field "$h" Groups)|$(field "$h" CapEff)"
+  if setpriv --reuid="$nob" --regid="$(field "$s" Gid | cut -d' ' -f1)" --clear-groups -- ls "$T/spool/new" >/dev/null 2>&1; then
+    fail "with the session's credentials new/ cannot be listed"
+  else ok "with the session's credentials new/ cannot be listed"; fi
+else
+  skip "the session: no supplementary group" "not root: nothing to drop"
+fi
+[ -n "$h" ] && ok "a session forks its injector helper before the first command" || fail "a session forks its injector helper" "session $s"
+wait "$held"
+case "$(sed -n 2p "$T/held")" in "(closed)"|"") ok "the held session ends when its client does" ;; *) fail "held session" "$(cat "$T/held")" ;; esac
+
+# --- the per-source limit -------------------------------------------------------------
+timeout 40 $PY flood 100 127.0.0.1 8 >"$T/flood" 2>&1 &
+fl=$!
+n=200; while [ $n -gt 0 ] && [ ! -s "$T/flood" ]; do sleep 0.1; n=$((n - 1)); done
+read -r nok first <"$T/flood"
+is "100 idle connections from 127.0.0.1: 20 sessions" 20 "$nok"
+case "$first" in "421 4.7.0 "*) ok "the others get 421 4.7.0" ;; *) fail "the others get 421 4.7.0" "$(cat "$T/flood")" ;; esac
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.2 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "127.0.0.2 is served meanwhile" ;; *) fail "127.0.0.2 is served meanwhile" "$(echo "$out" | tail -n 5)" ;; esac
+grep -q 'status=reject client=127.0.0.1 .*limit=smtpd_max_source_sessions' "$T/log" && ok "the refusals are logged with the limit" ||
+  fail "the refusals are logged with the limit" "$(tail -n 3 "$T/log")"
+kill "$fl" 2>/dev/null; wait "$fl" 2>/dev/null
+
+# --- SIGHUP ---------------------------------------------------------------------------------
+mkconf "$T/postern.conf" $CONF smtpd_max_sessions=0
+kill -HUP "$L"; sleep 0.5
+grep -q "status=reload-failed reason=.*bad value for 'smtpd_max_sessions'" "$T/log" && ok "SIGHUP: a bad value is refused, logged" ||
+  fail "SIGHUP: a bad value is refused, logged" "$(tail -n 3 "$T/log")"
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.3 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "SIGHUP: the old configuration stays in force" ;; *) fail "SIGHUP: the old configuration stays" "$(echo "$out" | tail -n 5)" ;; esac
+mkconf "$T/postern.conf" $CONF smtpd_banner=reloaded
+kill -HUP "$L"; sleep 0.5
+grep -q 'status=reloaded' "$T/log" && timeout 5 python3 -c "
+import socket; s = socket.create_connection(('127.0.0.1', $PORT), 5); print(s.recv(200).decode())" | grep -q 'ESMTP reloaded' &&
+  ok "SIGHUP: a good file applies to new connections" || fail "SIGHUP: a good file applies" "$(tail -n 3 "$T/log")"
+
+# --- SIGTERM ----------------------------------------------------------------------------------
+timeout 20 $PY idle 127.0.0.5 >"$T/idle" 2>&1 &
+idle=$!
+n=50; while [ $n -gt 0 ] && ! grep -q '^250' "$T/idle"; do sleep 0.1; n=$((n - 1)); done
+kill -TERM "$L"
+wait "$idle"
+wait "$L"; rc=$?
+is "SIGTERM: the idle session gets 421" "421 4.3.2 Service shutting down; closing the connection" "$(sed -n 2p "$T/idle")"
+is "SIGTERM: the listener exits 0" 0 "$rc"
+grep -q 'status=stopped' "$T/log" && ok "SIGTERM: logged" || fail "SIGTERM: logged" "$(tail -n 3 "$T/log")"
+
+# --- under systemd-socket-activate ---------------------------------------------------------------
+if command -v systemd-socket-activate >/dev/null; then
+  PORT=$(free_port)
+  systemd-socket-activate -l "127.0.0.1:$PORT" "$B/smtp-listen" -C "$T/postern.conf" "${creds[@]}" 2>"$T/log2" &
+  L=$!; at_exit "kill $L 2>/dev/null"
+  sleep 0.3
+  out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+  case "$out" in *"250 2.0.0 Ok: queued as"*) ok "LISTEN_FDS (systemd-socket-activate): a message is queued" ;;
+    *) fail "LISTEN_FDS (systemd-socket-activate): a message is queued" "$(echo "$out" | tail -n 5)" "$(cat "$T/log2")" ;; esac
+  kill "$L"; wait "$L" 2>/dev/null
+else skip "LISTEN_FDS (systemd-socket-activate)" "systemd-socket-activate is not installed"; fi
