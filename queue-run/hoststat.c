@@ -122,11 +122,18 @@ void hoststat_result(const struct work *w, const struct item *it, int res, unsig
       now, text, str_len(text));
 }
 
+/* covers - name (what the administrator typed) names dest: itself, or
+ * the domain of an MX destination (smtp:name) */
+static int covers(const char *name, const char *dest)
+{
+  return same(name, dest) || (str_start(dest, "smtp:") && same(name, dest + 5));
+}
+
 unsigned int hoststat_forget(const char *dest)
 {
   unsigned int i, n = 0;
   for (i = 0; i < nhosts; i++)
-    if (!hosts[i].gone && (!dest || same(hosts[i].dest, dest))) { hosts[i].gone = 1; n++; }
+    if (!hosts[i].gone && (!dest || covers(dest, hosts[i].dest))) { hosts[i].gone = 1; n++; }
   if (n) dirty = 1;
   return n;
 }

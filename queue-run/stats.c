@@ -34,7 +34,7 @@
 #define STATS_FILE "state/stats"
 #define STATS_ROUTES_MAX 4096        /* rows; more routes are counted as "other" */
 #define STATS_HASH 1024              /* hash chains */
-#define STATS_LINE_MAX 1200          /* bytes per line of state/stats */
+#define STATS_LINE_MAX (QR_MAP_VALUE_MAX + 400)   /* bytes per line of state/stats: a route and 8 numbers */
 
 /* struct row - the counts of one route */
 struct row {

@@ -48,6 +48,16 @@ else
 fi
 is "--stats: all 30 counted" 32 "$(field smtp:far.test 6)"
 
+# a damaged state/stats: --stats says so, a run logs it and goes on
+cp "$T/spool/state/stats" "$T/stats.good"
+printf 'R\tremote\tx\tnot-a-number\n' >>"$T/spool/state/stats"
+out=$("$B/queue-run" -C "$T/conf" --stats 2>&1)
+is "--stats: a damaged state/stats is a temporary error (75)" 75 "$?"
+case "$out" in *"unable to read state/stats"*) ok "--stats: says which file" ;; *) fail "--stats damaged" "$out" ;; esac
+qr_run --once
+grep -q 'status=error reason="unable to read state/stats"' "$T/log" && ok "a run with a damaged state/stats logs it" || fail "damaged stats logged" "$(tail -3 "$T/log")"
+cp "$T/stats.good" "$T/spool/state/stats"
+
 # --- per-destination status
 out=$(qr_run --hoststat --machine)
 line=$(printf '%s\n' "$out" | grep "^H	smtp:slow.test	")
@@ -68,6 +78,9 @@ is "back-off kept by a plain run" 1 "$(grep -c 'to=<later-defer@slow.test> .*sta
 qr_run --purgestat smtp:slow.test
 is "--purgestat DEST: its mail is tried at once" 2 "$(grep -c 'to=<later-defer@slow.test> .*status=deferred' "$T/log")"
 grep -q 'status=purgestat dest=smtp:slow.test items=1' "$T/log" && ok "--purgestat: logged with the recipients made due" || fail "purgestat log" "$(tail -5 "$T/log")"
+qr_run --purgestat gone.test
+case "$(qr_run --hoststat --machine)" in *"smtp:gone.test"*) fail "--purgestat DOMAIN forgets its MX destination" "$(qr_run --hoststat --machine)" ;;
+  *) ok "--purgestat DOMAIN forgets its MX destination" ;; esac
 sm -bH
 is "sendmail -bH: exit 0" 0 "$?"
 grep -q 'to=<later-defer@slow.test> .*tries=3 status=deferred' "$T/sm.err" && ok "sendmail -bH: every destination's mail tried" || fail "-bH retries" "$(cat "$T/sm.err")"
