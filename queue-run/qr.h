@@ -109,10 +109,13 @@ extern int qr_once;             /* main.c: --once mode */
  * "queue-run's layers"):
  *   main.c, admin.c        the command line: the daemon, or a verb
  *   loop.c, control.c      the event loop, the administrator's commands
+ *   reload.c               SIGHUP: postern.conf and the maps again
  *   pickup.c               new/ and queue/ into the table, housekeeping
  *   table.c                the message table, due times, the ready list
  *   message.c, dsn.c       one message's life: load, route, results, notices
  *   rate.c                 bounce_rate_limit
+ *   stats.c, hoststat.c    traffic counters, per-destination status (also
+ *                          --stats, --hoststat: read-only, from main.c)
  *   route.c                routing one recipient into items
  *   job.c                  deliverer runs and their results
  *   dest.c, hold.c         destinations, limits, the hold list
