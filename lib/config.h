@@ -122,6 +122,10 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtp_address_family,            "both",                 0, CONFIG_MAX) /* both, ipv4 or ipv6: the families remote-send connects with */ \
   X(STR,    smtp_bind_address,              "",                     0, CONFIG_MAX) /* IPv4 source address of outgoing connections; "": the kernel's */ \
   X(STR,    smtp_bind_address6,             "",                     0, CONFIG_MAX) /* IPv6 source address of outgoing connections; "": the kernel's */ \
+  X(STR,    masquerade_domains,             "",                     0, CONFIG_MAX) /* user@host.example.com leaves as user@example.com; !domain keeps */ \
+  X(STR,    smtp_received_headers,          "keep",                 0, CONFIG_MAX) /* keep, strip-internal or ours-only: Received: on the way out */ \
+  X(STR,    smtp_internal_networks,         "127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7", 0, CONFIG_MAX) /* inside clients, for strip-internal */ \
+  X(STR,    smtp_rewrite_exempt,            "",                     0, CONFIG_MAX) /* routes (without smtp:) that get no rewriting */ \
   /* local-spawn (queue-run.8): who receives his own mail */ \
   X(NUM,    local_min_uid,                  "1000",                 0, CONFIG_MAX) /* accounts below are not mail recipients... */ \
   X(STR,    local_allowed_users,            "",                     0, CONFIG_MAX) /* ...unless named here (blank or comma separated) */ \

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include "buffer.h"
 #include "scan.h"
 #include "str.h"
@@ -27,12 +29,54 @@ static int stderr_is_journal(void)
   return st.st_dev == dev && st.st_ino == ino;
 }
 
+/* syslog_reachable - a syslog daemon takes connections on /dev/log (the
+ * socket syslog(3) writes to, datagram or stream); with none, syslog(3)
+ * would drop every line without a word */
+static int syslog_reachable(void)
+{
+  static const int types[2] = { SOCK_DGRAM, SOCK_STREAM };
+  struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+  int i, fd, ok = 0;
+  for (i = 0; i < 2 && !ok; i++) {
+    if ((fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0)) == -1) continue;
+    ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+  }
+  return ok;
+}
+
+/* stderr_is_client - fd 2 is closed, or is the client's connection
+ * (inetd hands the socket over as fds 0, 1 and 2): no place for log lines */
+static int stderr_is_client(void)
+{
+  struct stat e, s;
+  int fd;
+  if (fstat(2, &e) == -1) return 1;
+  if (!S_ISSOCK(e.st_mode)) return 0;
+  for (fd = 0; fd < 2; fd++)
+    if (fstat(fd, &s) == 0 && s.st_dev == e.st_dev && s.st_ino == e.st_ino) return 1;
+  return 0;
+}
+
+/* auto_to_syslog - log = auto: stderr when it is the journal; else syslog
+ * when a daemon listens on /dev/log; with none, stderr (a supervisor's log
+ * pipe, a terminal), except where stderr is no log: the client's socket,
+ * or spool-inject's fd 2, its caller's reply channel, whose callers log
+ * every outcome themselves (spool-inject.8).  There syslog stays, and its
+ * lines are lost until a syslog daemon listens. */
+static int auto_to_syslog(const char *name)
+{
+  if (stderr_is_journal()) return 0;
+  if (syslog_reachable()) return 1;
+  return str_equal(name, "spool-inject") || stderr_is_client();
+}
+
 void log_init(const char *name, int target)
 {
   program = name;
   /* a set-id run's stderr and environment are its caller's: JOURNAL_STREAM
    * cannot divert its lines from syslog */
-  to_syslog = target == LOGTO_SYSLOG || (target == LOGTO_AUTO && (config_setid() || !stderr_is_journal()));
+  to_syslog = target == LOGTO_SYSLOG || (target == LOGTO_AUTO && (config_setid() || auto_to_syslog(name)));
   if (to_syslog) openlog("postern", LOG_PID, LOG_MAIL);
 }
 

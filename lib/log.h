@@ -8,7 +8,9 @@
 
 /* log_init - program name and target (LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG from
  * config.h); LOGTO_AUTO means stderr when it is the journal (never in a
- * set-id run: JOURNAL_STREAM is the caller's), else syslog */
+ * set-id run: JOURNAL_STREAM is the caller's, so syslog always), else
+ * syslog when /dev/log takes a connection, else stderr unless stderr is no
+ * log (the client's socket; spool-inject's reply channel) */
 void log_init(const char *program, int target);
 
 /* log_event - id (or 0) then key, value pairs ending with a 0 key:

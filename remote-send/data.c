@@ -13,10 +13,11 @@
 
 #define DATA_PIPE_MAX (1UL << 30)   /* bytes read from a non-file fd 0 */
 
-/* head_end - the length of the header section (up to the first empty
+/* data_head - the length of the header section (up to the first empty
  * line, or all of it) */
-static size_t head_end(const unsigned char *s, size_t len)
+size_t data_head(const char *text, size_t len)
 {
+  const unsigned char *s = (const unsigned char *)text;
   size_t i, line = 0;
   for (i = 0; i < len; i++) {
     if (s[i] != '\n') continue;
@@ -32,7 +33,7 @@ static size_t head_end(const unsigned char *s, size_t len)
 void data_scan(struct message *m)
 {
   const unsigned char *s = (const unsigned char *)m->s;
-  size_t i, bare = 0, head = head_end(s, m->len);
+  size_t i, bare = 0, head = data_head(m->s, m->len);
   unsigned char high = 0;
   m->eightbit_head = 0;
   for (i = 0; i < m->len; i++) {

@@ -20,6 +20,7 @@
 #include <sys/random.h>
 #include "dns.h"
 #include "errmsg.h"
+#include "byte.h"
 #include "str.h"
 #include "address.h"
 #include "exitcode.h"
@@ -209,15 +210,48 @@ static void afresh(int keep)
   auth_wipe(&cred);
 }
 
+/* outbound - on the way out (rewrite.c): the envelope sender and the
+ * message rewritten into sender and text when the destination wants it;
+ * 0 go on, -1 every recipient deferred (the generic map is unreadable) */
+static int outbound(stralloc *sender, stralloc *text)
+{
+  struct dest d;
+  const char *err = 0;
+  int r = 0;
+  byte_zero(&d, sizeof d);
+  if (dest_parse(&d, job.dest, cfg.relayhost) || !rewrite_applies(&d)) return 0;
+  if (*job.sender && (r = rewrite_address(job.sender, str_len(job.sender), sender, &err)) == 1) {
+    if (!stralloc_0(sender)) { r = -1; err = "4.3.0 out of memory"; }
+    else {
+      log_event(job.id, "rewrite", "sender", "from", job.sender, "to", sender->s, (char *)0);
+      job.sender = sender->s;
+      if (non_ascii(job.sender)) job.utf8_addr = 1;
+    }
+  }
+  if (r != -1 && (r = rewrite_message(msg.s, msg.len, text, job.id, &err)) == 1) {
+    msg.s = text->s;
+    msg.len = text->len;
+    data_scan(&msg);
+  }
+  if (r == -1) { result_all(&job, RES_DEFER, err); return -1; }
+  return 0;
+}
+
 /* one - deliver the message on fd 0 as job says, results on fd 1: over
  * the kept connection when it goes to the same destination, else afresh */
 static void one(int keep)
 {
-  static stralloc copy;
+  static stralloc copy, sender, text;
+  const char *mapped;
+  size_t len;
   alarm(RS_DEADLINE_SECONDS);
   if (data_load(0, &msg, &copy) == -1) diesys(EX_IOERR, "unable to read the message");
   if (!stralloc_copys(&why, "4.4.0 no address to try")) die(EX_TEMPFAIL, "out of memory");
-  if (!again()) afresh(keep);
+  mapped = msg.s;
+  len = msg.len;
+  if (outbound(&sender, &text) == 0 && !again()) afresh(keep);
+  msg.s = mapped;               /* what data_load mapped */
+  msg.len = len;
   data_unload(&msg);
   report();
   alarm(0);
@@ -258,6 +292,7 @@ int main(int argc, char **argv)
   if ((bad = net_source(cfg.smtp_address_family, cfg.smtp_bind_address, cfg.smtp_bind_address6))
       || (bad = resolve_servers(cfg.dns_servers, cfg.dns_domain_servers)))
     die(EX_CONFIG, bad);        /* temporary: every recipient waits for the fix */
+  if ((bad = rewrite_setup(&cfg))) die(EX_CONFIG, bad);
   job.id = getenv("QUEUE_ID");
   seed();
   ctl = cfg.smtp_connection_reuse_time ? reuse_fd() : -1;

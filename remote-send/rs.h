@@ -10,6 +10,8 @@
  *   smtp.c    the SMTP/LMTP dialogue for one message
  *   result.c  per-recipient results and their lines on fd 1
  *   reuse.c   fd 3 from remote-spawn: more messages for an open connection
+ *   rewrite.c sender masquerading, generic.cdb and Received: stripping on
+ *             the way out
  *   probe.c   remote-send -V: MAIL FROM:<>, RCPT, RSET for one address */
 #ifndef RS_H
 #define RS_H
@@ -32,6 +34,7 @@
 #define RS_RSET_SECONDS 20         /* RSET on a kept connection, at most */
 #define RS_REUSE_MESSAGES_MAX 100  /* messages over one connection */
 #define RS_REUSE_AGE_SECONDS 300   /* no new message on an older connection */
+#define RS_REWRITE_EDITS_MAX 100   /* addresses rewritten in one header field */
 
 enum { PROTO_SMTP, PROTO_LMTP };
 enum { TLSP_NONE, TLSP_MAY, TLSP_ENCRYPT, TLSP_VERIFY };
@@ -134,6 +137,7 @@ struct message {
   size_t mapped;              /* bytes mapped from fd 0 (data_unload), or 0 */
 };
 void data_scan(struct message *m);
+size_t data_head(const char *s, size_t len);   /* bytes of the header section */
 int data_write(buffer *out, const char *s, size_t len);   /* stuffed, CRLF, ".\r\n" */
 int data_load(int fd, struct message *m, stralloc *copy);  /* 0, or -1 with errno */
 void data_unload(struct message *m);
@@ -205,6 +209,19 @@ int smtp_open(struct session *s, stralloc *why);   /* greeting to STARTTLS, no A
 int smtp_command(struct session *s, const char *line, struct reply *r, const char *stage, stralloc *why);
 int smtp_tls(struct session *s, stralloc *why);
 int smtp_utf8_needed(const struct job *j, const struct message *m);
+
+/* rewrite.c (remote-send.8 REWRITING) */
+/* rewrite_setup - check the settings; 0, or what is wrong */
+const char *rewrite_setup(const struct config *c);
+/* rewrite_applies - is anything rewritten for d (SMTP, not exempt, something configured)? */
+int rewrite_applies(const struct dest *d);
+/* rewrite_address - addr[0..len) by generic.cdb, else masquerade_domains:
+ * 1 changed (out holds it), 0 unchanged, -1 temporary failure (*why) */
+int rewrite_address(const char *addr, size_t len, stralloc *out, const char **why);
+/* rewrite_message - the message with its address fields rewritten and
+ * Received: fields stripped as configured: 1 changed (out holds the whole
+ * message), 0 unchanged (out is not the message), -1 temporary failure (*why) */
+int rewrite_message(const char *s, size_t len, stralloc *out, const char *id, const char **why);
 
 /* probe.c: remote-send -V destination address (remote-send.8 PROBES) */
 int probe_main(int argc, char **argv);

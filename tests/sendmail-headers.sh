@@ -89,6 +89,8 @@ sm_newest_msg >"$f"
 is "From: for the null sender" "$ME_NAME <MAILER-DAEMON@mx.example.test>" "$(sm_header "$f" From)"
 case "$(sm_header "$f" Date)" in [A-Z][a-z][a-z],\ [0-9]*\ [A-Z][a-z][a-z]\ 20[0-9][0-9]\ [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\ [+-][0-9][0-9][0-9][0-9]) ok "Date: in RFC 5322 form" ;;
   *) fail "Date: form" "$(sm_header "$f" Date)" ;; esac
+case "$(sm_header "$f" Message-ID)" in "<"*"@example.test>") ok "Message-ID: added, in the mail domain, not the host's" ;;
+  *) fail "Message-ID: in the mail domain" "$(sm_header "$f" Message-ID)" ;; esac
 printf 'Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <mine@x.test>\nFrom: a@b.test\n\nx\n' | sm alice
 sm_newest_msg >"$f"
 is "existing Date: kept" 'Mon, 1 Jan 2024 00:00:00 +0000' "$(sm_header "$f" Date)"

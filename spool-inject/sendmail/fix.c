@@ -214,6 +214,8 @@ int fix_message_id(stralloc *out, const struct fix *f)
   k = num_fmt0(n, f->usec, 6);
   if (!stralloc_catb(out, n, k) || !stralloc_cats(out, ".") || !stralloc_cats(out, num_str(n, f->pid))
       || !stralloc_cats(out, ".") || !stralloc_cats(out, f->random) || !stralloc_cats(out, "@")
-      || !stralloc_cats(out, f->hostname) || !stralloc_cats(out, ">")) return -1;
+      /* the mail domain, not the host: an inside host's name must not
+       * leave in every message it sends (time, pid and random keep it unique) */
+      || !stralloc_cats(out, f->domain && *f->domain ? f->domain : f->hostname) || !stralloc_cats(out, ">")) return -1;
   return 0;
 }

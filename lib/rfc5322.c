@@ -1,5 +1,5 @@
-/* rfc5322.c - RFC 5322 address lists, as sendmail -t and the
- * qualification of header addresses need them.
+/* rfc5322.c - RFC 5322 address lists, as sendmail -t, the
+ * qualification of header addresses and remote-send's rewriting need them.
  *
  * The text (a field body, folded lines included) is first cut into
  * tokens: atoms (atext runs; bytes >= 0x80 count as atext, RFC 6532),
@@ -16,7 +16,7 @@
 #include "byte.h"
 #include "case.h"
 #include "str.h"
-#include "sendmail.h"
+#include "rfc5322.h"
 
 enum { TK_ATOM = 'a', TK_QSTR = 'q', TK_DLIT = 'd' };   /* else the special itself */
 #define COMMENT_DEPTH_MAX 100
