@@ -52,7 +52,7 @@ static void purgestat(const char *dest)
   hoststat_forget(*dest ? dest : 0);
   if (*dest) { log_event(0, "status", "purgestat", "dest", dest, "items", num_str(num, table_apply_dest(dest, DEST_RETRY)), (char *)0); return; }
   table_flush(0);
-  log_event(0, "status", "purgestat", "dest", "all", "items", num_str(num, table_count()), (char *)0);
+  log_event(0, "status", "purgestat", "dest", "all", "messages", num_str(num, table_count()), (char *)0);
 }
 
 /* apply_line - one command */
