@@ -42,6 +42,7 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(SIZE,   message_size_limit,             "50M",                  0, CONFIG_MAX) /* bytes; 0 means no limit */ \
   X(SIZE,   spool_reserve,                  "100M",                 0, CONFIG_MAX) /* bytes that must stay free on the spool */ \
   X(TIME,   queue_lifetime,                 "5d",                   0, CONFIG_MAX) /* seconds */ \
+  X(NUM,    hop_count_limit,                "50",                   0, CONFIG_MAX) /* Received:+Delivered-To: fields a queued message may have; 0: no limit */ \
   X(LOG,    log,                            "auto",                 0, CONFIG_MAX) /* LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG */ \
   /* smtp-receive (smtp-receive.8) */ \
   X(STR,    smtpd_banner,                   "",                     0, CONFIG_MAX) /* greeting text after the hostname */ \
@@ -62,6 +63,8 @@ enum { LOGTO_AUTO, LOGTO_STDERR, LOGTO_SYSLOG };
   X(STR,    smtpd_auth_program,             "",                     0, CONFIG_MAX) /* checkpassword-style AUTH program, "": passwd map */ \
   X(TIME,   smtpd_auth_failure_delay,       "1",                    0, CONFIG_MAX) /* seconds before answering a failed AUTH */ \
   X(BOOL,   smtpd_client_name_lookup,       "yes",                  0, CONFIG_MAX) /* the client's name from DNS (PTR + forward) */ \
+  X(BOOL,   smtpd_relay_by_name,            "no",                   0, CONFIG_MAX) /* an access host-name key may grant RELAY */ \
+  X(STR,    smtpd_sender_login_map,         "",                     0, CONFIG_MAX) /* map of sender -> AUTH logins, "": off */ \
   X(BOOL,   smtpd_relay_verify,             "no",                   0, CONFIG_MAX) /* ask the next hop about relay-domains recipients at RCPT */ \
   X(TIME,   smtpd_relay_verify_timeout,     "30",                   1, 3600)       /* seconds one RCPT's probe may take in all; then 450 */ \
   X(TIME,   smtpd_relay_verify_positive_expire, "7d",               0, CONFIG_MAX) /* how long a recipient the hop accepted stays cached */ \

@@ -168,6 +168,7 @@ static void write_all(int fd, const char *x, size_t len)
 void inject_copy(struct inject *m, int fd)
 {
   static char buf[65536];
+  hops_start(&m->hops);
   for (;;) {
     ssize_t r = read(fd, buf, sizeof buf);
     if (r == -1 && errno == EINTR) continue;
@@ -179,7 +180,10 @@ void inject_copy(struct inject *m, int fd)
     if (m->size > m->room)
       inject_fail(EX_TEMPFAIL, "452 4.3.1 Insufficient system storage", 0);
     write_all(m->fd, buf, (size_t)r);
+    hops_feed(&m->hops, buf, (size_t)r);
   }
+  if (hops_over(&m->hops, m->hop_limit))   /* a mail loop: on no path into the spool */
+    inject_fail(EX_DATAERR, "554 5.4.0 Too many hops (Received: header fields): mail loop? Message not queued", 0);
   if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
   if (close(m->fd) == -1) temp_sys("unable to close the message");
 }
@@ -262,6 +266,7 @@ void inject_run(const struct config *cfg, const char *want)
     inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to enter the spool directory ", cfg->spool);
   alarm(INJECT_DEADLINE_SECONDS);
   m.limit = cfg->message_size_limit;
+  m.hop_limit = cfg->hop_count_limit;
   inject_room(&m, cfg->spool_reserve);  /* refuse early when the disk is nearly full */
   inject_create(&m, want);              /* mess/<id> */
   inject_copy(&m, 0);                   /* fd 0 -> body, fsync */

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "envelope.h"
 #include "spool.h"
+#include "hops.h"
 
 #define INJECT_DEADLINE_SECONDS 86400  /* a stuck writer must not pin files forever */
 
@@ -16,6 +17,8 @@ struct inject {
   unsigned long size;         /* bytes of body */
   unsigned long room;         /* bytes we may still write before the reserve */
   unsigned long limit;        /* message_size_limit, 0: none */
+  unsigned long hop_limit;    /* hop_count_limit, 0: none */
+  struct hops hops;           /* the body's hop count (lib/hops.c) */
   struct envelope env;
 };
 

@@ -1,5 +1,14 @@
-/* resolve.c - DNS questions (see resolve.h), with libowfat's resolver */
+/* resolve.c - DNS questions (see resolve.h), with libowfat's resolver.
+ *
+ * libowfat takes each question's id and source port from dns_random,
+ * which is predictable until dns_random_init is given secret bytes: every
+ * process would then ask with the same ids from the same ports, and a
+ * blind off-path spoofer could answer for us (the PTR and A records of a
+ * client, a DNSBL, a sender's domain, an MX).  So the first question of
+ * a process seeds it from getrandom(2), here, where no program can forget
+ * it; without random bytes no question is asked (a temporary failure). */
 #include <errno.h>
+#include <sys/random.h>
 #include <arpa/inet.h>
 #include "byte.h"
 #include "case.h"
@@ -191,6 +200,19 @@ void resolve_timeout(unsigned long seconds)
   limit_seconds = seconds > 3600 ? 3600 : (unsigned int)seconds;
 }
 
+/* seed - dns_random from the kernel, once per process; 0, or -1 */
+static int seed(void)
+{
+  static int done;
+  char s[128];
+  if (done) return 0;
+  if (getrandom(s, sizeof s, 0) != (ssize_t)sizeof s) return -1;
+  dns_random_init(s);
+  byte_zero(s, sizeof s);
+  done = 1;
+  return 0;
+}
+
 /* transmit - dns_resolve with an overall bound: libowfat's stub waits up
  * to 59 s for a silent server, and 11 s after a SERVFAIL or REFUSED from
  * the only server listed, before it gives up.  0 answered (the packet is
@@ -201,6 +223,7 @@ static int transmit(const char *q, const char type[2])
   char servers[256];
   iopause_fd x[1];
   int r;
+  if (seed() == -1) return -1;
   if (servers_for(q, servers) == -1) return -1;
   if (dns_transmit_start(&dns_resolve_tx, servers, 1, q, type, V6any) == -1) return -1;
   taia_now(&stamp);

@@ -1,7 +1,9 @@
 /* resolve.h - the few DNS questions postern asks, through libowfat's
  * stub resolver (it honours $DNSCACHEIP and /etc/resolv.conf, so tests
  * point it at a DNS server on 127.0.0.x).  Each answer is 1 (found),
- * 0 (no such name or no such record) or -1 (temporary failure). */
+ * 0 (no such name or no such record) or -1 (temporary failure).  The
+ * first question of a process seeds libowfat's query ids and source ports
+ * from getrandom(2) (resolve.c). */
 #ifndef RESOLVE_H
 #define RESOLVE_H
 #include "stralloc.h"

@@ -5,7 +5,17 @@
  * addresses alternate IPv6 and IPv4 (RFC 8305), so an unusable family
  * costs one attempt, not all of them.  An MX that names us, or that
  * resolves to one of our addresses, ends the list there (RFC 5321 5.1:
- * only MX hosts preferred over us are tried): mail would loop. */
+ * only MX hosts preferred over us are tried): mail would loop.
+ *
+ * The same holds for every route, smtp:[host], lmtp:host, a relayhost or
+ * an address literal: one of our own addresses on the port of one of our
+ * own listeners (25, 465, 587: postern-smtpd, -smtps, -submission) is
+ * smtp-receive itself, and the mail would come straight back.  Such a
+ * route is the administrator's mistake: the mail is deferred (4.4.6)
+ * until it is fixed, where a looping MX fails (5.4.6).  A content filter
+ * or LMTP server on loopback listens on another port and is not ours.
+ * remote-send's smtp.c also checks the greeting and the EHLO reply for
+ * our own name (SMTP only: an LMTP server on this host may well use it). */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <sys/socket.h>
@@ -14,6 +24,7 @@
 #include "case.h"
 #include "dns.h"
 #include "str.h"
+#include "num.h"
 #include "resolve.h"
 #include "rs.h"
 
@@ -65,6 +76,12 @@ int mx_local_address(const unsigned char *ip, int family)
   return 0;
 }
 
+/* own_port - is port one of our own listeners' (units/postern-*.socket)? */
+static int own_port(unsigned long port)
+{
+  return port == 25 || port == 465 || port == 587;
+}
+
 /* add_host - the addresses of one host, families interleaved; returns
  * resolve_ip's answer.  *local is set when one of them is ours. */
 static int add_host(struct targets *ts, const char *name, int pref, int check_local, int *local)
@@ -88,17 +105,31 @@ static int add_host(struct targets *ts, const char *name, int pref, int check_lo
   return 1;
 }
 
-/* literal - host is an IP address: one target; 1, or 0 if not */
-static int literal(struct targets *ts, const char *host)
+/* literal - host is an IP address: one target; 1, 0 if it is not an
+ * address, -1 if it is one of our own listeners */
+static int literal(struct targets *ts, const struct dest *d)
 {
   struct target *t = &ts->t[0];
-  if (inet_pton(AF_INET6, host, t->ip) == 1) t->family = AF_INET6;
-  else if (inet_pton(AF_INET, host, t->ip) == 1) t->family = AF_INET;
+  if (inet_pton(AF_INET6, d->host, t->ip) == 1) t->family = AF_INET6;
+  else if (inet_pton(AF_INET, d->host, t->ip) == 1) t->family = AF_INET;
   else return 0;
-  str_copy(t->name, host);
+  if (own_port(d->port) && mx_local_address(t->ip, t->family)) return -1;
+  str_copy(t->name, d->host);
   t->pref = -1;
   ts->n = 1;
   return 1;
+}
+
+/* looped - the route d leads back to one of our listeners */
+static int looped(stralloc *why, const struct dest *d)
+{
+  char port[NUM_ULONG];
+  num_str(port, d->port);
+  if (d->mx) return fail(why, MX_PERM, "5.4.6", "mail loops back to myself: the address of ", d->host);
+  if (!stralloc_copys(why, "4.4.6 mail for [") || !stralloc_cats(why, d->host) || !stralloc_cats(why, "]:") ||
+      !stralloc_cats(why, port) || !stralloc_cats(why, " loops back to myself (one of our own listeners; check the route)"))
+    return MX_TEMP;   /* out of memory: deferred all the same */
+  return MX_TEMP;
 }
 
 /* records - the MX answer as records sorted by preference, ties at random */
@@ -134,7 +165,7 @@ static int via_mx(struct targets *ts, const struct dest *d, const char *me, stru
   for (i = 0; i < n && ts->n < RS_ADDRS_MAX && !local; i++) {
     int r;
     if (!case_diffs(rec[i].name, me)) { local = 1; break; }
-    r = add_host(ts, rec[i].name, (int)rec[i].pref, d->port == 25, &local);
+    r = add_host(ts, rec[i].name, (int)rec[i].pref, own_port(d->port), &local);
     if (r == -1) temp = 1;
   }
   if (ts->n) return MX_OK;
@@ -147,12 +178,12 @@ static int via_mx(struct targets *ts, const struct dest *d, const char *me, stru
 static int plain_host(struct targets *ts, const struct dest *d, stralloc *why)
 {
   int local = 0;
-  int r = add_host(ts, d->host, -1, d->mx && d->port == 25, &local);
+  int r = add_host(ts, d->host, -1, own_port(d->port), &local);
   /* a route or relayhost naming a host that does not exist is the
    * administrator's mistake: keep the mail until it is fixed */
   int perm = d->mx ? MX_PERM : MX_TEMP;
   const char *st = d->mx ? "5.1.2" : "4.3.5";
-  if (r == 1 && local) return fail(why, MX_PERM, "5.4.6", "mail loops back to myself: the address of ", d->host);
+  if (r == 1 && local) return looped(why, d);
   if (r == 1) return MX_OK;
   if (r == -1) return fail(why, MX_TEMP, "4.4.3", "temporary DNS failure for ", d->host);
   if (r == RESOLVE_NXDOMAIN) return fail(why, perm, st, "host or domain not found (NXDOMAIN): ", d->host);
@@ -173,7 +204,8 @@ int mx_targets(struct targets *ts, const struct dest *d, const char *me, strallo
     ts->n = 1;
     return MX_OK;
   }
-  if (literal(ts, d->host)) return MX_OK;
+  if ((r = literal(ts, d)) == -1) return looped(why, d);
+  if (r) return MX_OK;
   if (!d->mx) return plain_host(ts, d, why);
   r = resolve_mx(d->host, &ans);
   if (r == RESOLVE_NXDOMAIN) return fail(why, MX_PERM, "5.1.2", "domain not found (NXDOMAIN): ", d->host);

@@ -8,6 +8,13 @@
  * loaded with dlopen on the first AUTH: the port-25 processes, which never
  * authenticate, do not pay for relocating it at every connection.
  *
+ * An unknown or locked user costs the same crypt(3) as a wrong password
+ * (against a hash from the same map: the same kind and cost), so the time
+ * of the answer does not tell which users exist.
+ *
+ * With smtpd_sender_login_map, an authenticated client may use only the
+ * MAIL FROM addresses the map gives to its login (auth_sender).
+ *
  * Failures are rate-limited: each is answered only after
  * smtpd_auth_failure_delay seconds, and after smtpd_auth_failure_limit of
  * them the connection is closed.  They are logged with the user name,
@@ -141,21 +148,91 @@ static int program_check(const char *cmd, const char *user, const char *pass)
   return WEXITSTATUS(st) == 0 ? 1 : WEXITSTATUS(st) == 1 ? 0 : -1;
 }
 
+#define AUTH_DUMMY_SCAN 100   /* passwd records looked at for a dummy hash */
+
+/* usable - a hash crypt can check (not empty, not locked with ! or *) */
+static int usable(const stralloc *h)
+{
+  return h->len > 0 && h->s[0] != '!' && h->s[0] != '*';
+}
+
+/* dummy_hash - a usable hash of the passwd map (the first of its first
+ * records), kept for the process; 0 if there is none */
+static const char *dummy_hash(const struct session *s)
+{
+  static stralloc fn, key, value;
+  static int looked;
+  struct map m = {0};
+  unsigned long pos = 0;
+  int i;
+  if (looked) return value.len ? value.s : 0;
+  looked = 1;
+  if (!stralloc_copys(&fn, s->cfg->map_dir) || !stralloc_cats(&fn, "/passwd.cdb") || !stralloc_0(&fn)) return 0;
+  if (map_open(&m, fn.s) != 1) return 0;
+  for (i = 0; i < AUTH_DUMMY_SCAN; i++)
+    if (map_next(&m, &pos, &key, &value) != 1 || usable(&value)) break;
+  map_close(&m);
+  if (i == AUTH_DUMMY_SCAN || !usable(&value)) value.len = 0;
+  return value.len ? value.s : 0;
+}
+
 /* auth_check - 1 the password is right, 0 wrong or unknown user, -1 a
  * temporary failure (map, libcrypt or the program unavailable) */
 int auth_check(const struct session *s, const char *user, const char *pass)
 {
   static stralloc hash;
   crypt_fn c;
-  const char *h;
+  const char *h, *d;
   int r;
   if (s->cfg->smtpd_auth_program[0]) return program_check(s->cfg->smtpd_auth_program, user, pass);
   r = map_lookup_in(s->cfg->map_dir, "passwd", user, str_len(user), &hash);
-  if (r != 1) return r;
-  if (hash.len == 0 || hash.s[0] == '!' || hash.s[0] == '*') return 0;   /* locked */
+  if (r == -1) return -1;
+  if (r == 0 || !usable(&hash)) {    /* unknown or locked: the same work */
+    if ((d = dummy_hash(s)) && (c = load_crypt())) c(pass, d);
+    return 0;
+  }
   if (!(c = load_crypt())) return -1;
   if (!(h = c(pass, hash.s)) || h[0] == '*') return 0;
   return same(h, hash.s);
+}
+
+/* owner - is login among the comma or blank separated names of v? */
+static int owner(const stralloc *v, const char *login)
+{
+  size_t i = 0, n, ll = str_len(login);
+  while (i < v->len) {
+    while (i < v->len && (v->s[i] == ',' || v->s[i] == ' ' || v->s[i] == '\t')) i++;
+    for (n = 0; i + n < v->len && v->s[i + n] != ',' && v->s[i + n] != ' ' && v->s[i + n] != '\t'; n++) ;
+    if (n && n == ll && !case_diffb(v->s + i, n, login)) return 1;
+    i += n;
+  }
+  return 0;
+}
+
+/* auth_sender - may the authenticated user send as addr[0..len)?  With
+ * smtpd_sender_login_map, the address, else "@domain", must list the
+ * login (as Postfix's smtpd_sender_login_maps with
+ * reject_sender_login_mismatch); the null sender is always allowed.  0
+ * yes, 1 no with reply. */
+int auth_sender(const struct session *s, const char *addr, size_t len, char *reply)
+{
+  static stralloc owners;
+  const char *map = s->cfg->smtpd_sender_login_map;
+  size_t at = byte_rchr(addr, len, '@');
+  int r;
+  if (!s->user[0] || !map[0] || len == 0) return 0;
+  r = map_lookup_in(s->cfg->map_dir, map, addr, len, &owners);
+  if (r == 0 && at < len) r = map_lookup_in(s->cfg->map_dir, map, addr + at, len - at, &owners);
+  if (r == -1) { str_copy(reply, "451 4.3.0 Temporary lookup failure"); return 1; }
+  if (r == 1 && owner(&owners, s->user)) return 0;
+  stralloc t = {0};
+  if (stralloc_copys(&t, "553 5.7.1 Sender address rejected: not owned by user ") && stralloc_cats(&t, s->user) &&
+      t.len < SMTP_REPLY_MAX) {
+    byte_copy(reply, t.len, t.s);
+    reply[t.len] = 0;
+  } else str_copy(reply, "553 5.7.1 Sender address rejected: not owned by the authenticated user");
+  stralloc_free(&t);
+  return 1;
 }
 
 /* decode - base64 line[0..len) into out[max], NUL-terminated; length or -1 */
@@ -190,6 +267,7 @@ static long ask(struct session *s, const char *challenge, char *out, size_t max)
 {
   static char line[AUTH_LINE_MAX + 1];
   long len;
+  io_command_deadline(s->cfg->smtpd_timeout);   /* each response line, as a command */
   io_puts("334 ");
   io_puts(challenge);
   io_put("\r\n", 2);

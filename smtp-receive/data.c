@@ -13,7 +13,8 @@
  *
  * Sizes are counted as on the wire (CRLF line ends), as SIZE declares them;
  * line lengths exclude the CRLF.  After the first error nothing more is
- * written to the sink. */
+ * written to the sink.  The header's Received: and Delivered-To: fields
+ * are counted on the way (lib/hops.c) for the hop limit. */
 #include "smtp.h"
 
 enum { S_BOL, S_DOT, S_MID, S_CR, S_DOTCR };
@@ -28,6 +29,7 @@ void data_start(struct data *d, buffer *sink, unsigned long line_limit, unsigned
   d->size = 0;
   d->size_limit = size_limit;
   d->sink = sink;
+  hops_start(&d->hops);
 }
 
 /* fail - remember the first error */
@@ -51,6 +53,7 @@ static void out_run(struct data *d, const char *p, size_t n)
   unsigned long line_room = room(d->line_len, d->line_limit), size_room = room(d->size, d->size_limit);
   d->line_len += n;
   d->size += n;
+  hops_feed(&d->hops, p, n);
   if (n > line_room || n > size_room) fail(d, line_room <= size_room ? DATA_LONG : DATA_SIZE);
   if (d->error != DATA_OK || !d->sink) return;
   if (buffer_put(d->sink, p, n) == -1) { d->sink = 0; d->error = DATA_SINK; }
@@ -61,6 +64,7 @@ static void out_nl(struct data *d)
 {
   d->line_len = 0;
   d->size += 2;
+  hops_feed(&d->hops, "\n", 1);
   if (d->size_limit && d->size > d->size_limit) fail(d, DATA_SIZE);
   if (d->error != DATA_OK || !d->sink) return;
   if (buffer_put(d->sink, "\n", 1) == -1) { d->sink = 0; d->error = DATA_SINK; }

@@ -161,6 +161,36 @@ static const char *mail_size(const struct param *p, struct mail_params *m)
   return 0;
 }
 
+/* hexval - a hex digit's value, -1 if it is none */
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+/* xtext_printable - does the xtext v[0..len) decode to printable ASCII
+ * only?  RFC 3461 allows nothing else in ENVID and ORCPT; a "+00" or
+ * "+0D+0A" would carry NUL, CR or LF into notices.  A malformed "+"
+ * escape is left to the envelope's own syntax check. */
+static int xtext_printable(const char *v, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++) {
+    int c = (unsigned char)v[i];
+    if (c == '+' && i + 2 < len && hexval(v[i + 1]) >= 0 && hexval(v[i + 2]) >= 0) {
+      c = hexval(v[i + 1]) * 16 + hexval(v[i + 2]);
+      i += 2;
+    }
+    if (c < 32 || c > 126) return 0;
+  }
+  return 1;
+}
+
+static const char bad_envid[] = "501 5.5.4 Invalid ENVID: it must decode to printable ASCII";
+static const char bad_orcpt[] = "501 5.5.4 Invalid ORCPT: it must decode to printable ASCII";
+
 /* mail_param - one MAIL FROM parameter */
 static const char *mail_param(const struct param *p, struct mail_params *m)
 {
@@ -187,6 +217,7 @@ static const char *mail_param(const struct param *p, struct mail_params *m)
   if (is(p, "ENVID")) {
     if (m->envid) return repeated;
     if (!p->vlen) return bad_param;
+    if (!xtext_printable(p->value, p->vlen)) return bad_envid;
     m->envid = p->value; m->envidlen = p->vlen;
     return 0;
   }
@@ -218,6 +249,7 @@ const char *parse_rcpt_params(const char *s, size_t len, struct mail_params *m)
     } else if (is(&p, "ORCPT")) {
       if (m->orcpt) return repeated;
       if (!p.vlen) return bad_param;
+      if (!xtext_printable(p.value, p.vlen)) return bad_orcpt;
       m->orcpt = p.value; m->orcptlen = p.vlen;
     } else return unsupported;
   }

@@ -10,7 +10,9 @@
  * domain is in relay-domains, or the client may relay (access RELAY,
  * AUTH, -bs).  Local parts that route (%, !, a quoted @) are never
  * accepted from a client that may not relay: no classic open-relay trick
- * gets through, whatever a later router would make of it. */
+ * gets through, whatever a later router would make of it.  A host-name
+ * key of the access map grants RELAY only with smtpd_relay_by_name = yes:
+ * names come from the client's own DNS. */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <pwd.h>
@@ -109,12 +111,21 @@ static int access(struct session *s, int kind, const char *subject, const char *
   return action;
 }
 
-/* client_access - the client's address, then its name */
+/* client_access - the client's address, then its name.  A name comes
+ * from the client's own DNS (PTR, confirmed by its A/AAAA records): it
+ * may refuse, but RELAY by name only with smtpd_relay_by_name = yes;
+ * otherwise that key counts as OK, and the log says so. */
 static int client_access(struct session *s, char *reply)
 {
   int a = access(s, ACCESS_KIND_IP, s->ip, "Client host rejected: ", reply);
-  if (a == ACCESS_NONE && str_diff(s->name, "unknown"))
+  if (a == ACCESS_NONE && str_diff(s->name, "unknown")) {
     a = access(s, ACCESS_KIND_HOST, s->name, "Client host rejected: ", reply);
+    if (a == ACCESS_RELAY && !s->cfg->smtpd_relay_by_name) {
+      smtp_log(s, "warning", "access: RELAY for a host name ignored (smtpd_relay_by_name = no), taken as OK; "
+               "grant RELAY by address");
+      a = ACCESS_OK;
+    }
+  }
   return a;
 }
 

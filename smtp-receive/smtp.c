@@ -1,7 +1,7 @@
 /* smtp.c - one SMTP session: greeting, the command loop, the commands
  * without a transaction (HELO, EHLO, RSET, NOOP, QUIT, HELP, VRFY, EXPN,
  * STARTTLS) and the limits: commands and errors per session, line length,
- * timeouts.  MAIL, RCPT, DATA and BDAT are in txn.c, AUTH in auth.c.
+ * deadlines.  MAIL, RCPT, DATA and BDAT are in txn.c, AUTH in auth.c.
  * Replies go through smtp_reply, which counts the refusals. */
 #include <errno.h>
 #include <signal.h>
@@ -229,7 +229,8 @@ _Noreturn static void stop(struct session *s)
   smtp_quit(s, STOP_REPLY);
 }
 
-/* command - read one command line; its length, or -1 if it was refused */
+/* command - read one command line; its length, or -1 if it was refused.
+ * The whole line must arrive within smtpd_timeout, however it is split. */
 static long command(struct session *s, char *line)
 {
   size_t len;
@@ -241,6 +242,7 @@ static long command(struct session *s, char *line)
     idle = 1;
     if (stopping) stop(s);
   }
+  io_command_deadline(s->cfg->smtpd_timeout);
   int r = getln(&io_in, line, SMTP_LINE_MAX, &len);
   idle = 0;
   if (stopping) stop(s);

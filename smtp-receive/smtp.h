@@ -17,10 +17,12 @@
 #include "inject.h"
 #include "map.h"
 #include "spool.h"
+#include "hops.h"
 
 #define SMTP_LINE_MAX 2048        /* bytes in a command line, CRLF excluded */
 #define SMTP_REPLY_MAX 600        /* bytes in one reply line we build */
 #define SMTP_HELO_MAX 255         /* bytes of HELO/EHLO argument */
+#define SMTP_DATA_RATE 1024       /* message bytes that earn one more second of smtpd_data_timeout */
 
 enum { MODE_MX, MODE_SUBMISSION, MODE_SMTPS, MODE_LOCAL };
 
@@ -101,6 +103,7 @@ struct data {
   unsigned long line_len, line_limit;   /* 0: no line limit */
   unsigned long size, size_limit;       /* CRLF-counted bytes; limit 0: none */
   buffer *sink;                   /* LF-ended, unstuffed output, or 0 */
+  struct hops hops;               /* Received: and Delivered-To: fields seen */
 };
 void data_start(struct data *d, buffer *sink, unsigned long line_limit, unsigned long size_limit);
 size_t data_dot(struct data *d, const char *buf, size_t len, int *done);
@@ -124,6 +127,9 @@ const struct tls_api *tls_load(const char *libexec_dir, const char **why);
 extern buffer io_in, io_out;
 void io_init(int infd, int outfd);
 void io_timeout(unsigned long seconds);
+void io_command_deadline(unsigned long seconds);   /* 0: none */
+void io_data_deadline(unsigned long seconds);      /* 0: none */
+void io_data_credit(size_t bytes);
 int io_tls_start(const struct config *c, char *info, size_t infolen, const char **why);
 void io_discard_input(void);
 int io_fd(void);                  /* the connection's input descriptor */
@@ -164,6 +170,7 @@ int verify_relay(struct session *s, const char *addr, size_t len, char *reply);
 /* auth.c */
 int auth_command(struct session *s, const char *arg, size_t len);
 int auth_check(const struct session *s, const char *user, const char *pass);
+int auth_sender(const struct session *s, const char *addr, size_t len, char *reply);
 /* auth_program_ok - smtpd_auth_program splits into 1..AUTH_ARGS_MAX words */
 int auth_program_ok(const char *cmd);
 

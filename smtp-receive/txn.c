@@ -27,6 +27,7 @@ static char bdat_refusal[SMTP_REPLY_MAX];   /* why the BDAT chunks are thrown aw
 void txn_reset(struct session *s)
 {
   if (inj_running) { inject_abort(&inj); inj_running = 0; }
+  io_data_deadline(0);
   filter_reset(s);
   envelope_free(&s->env);
   s->in_mail = s->in_data = s->bdat = s->bdat_failed = 0;
@@ -141,7 +142,7 @@ void txn_mail(struct session *s, const char *arg, size_t len)
   const char *why = mail_refusal(s, arg, len, addr, &alen, &p);
   if (why) { smtp_reply(s, why); return; }
   byte_copy(s->sender, alen + 1, addr);
-  if (policy_sender(s, addr, alen, reply)) {
+  if (auth_sender(s, addr, alen, reply) || policy_sender(s, addr, alen, reply)) {
     s->in_mail = 1;                /* for the log line's from= */
     smtp_log_reject(s, 0, reply);
     txn_reset(s);
@@ -266,6 +267,15 @@ static void log_message(struct session *s, const char *qid, const char *status, 
   if (from.a) stralloc_free(&from);
 }
 
+/* looping - the message, with our own Received: field, has made more
+ * hops than hop_count_limit: it goes round in a mail loop */
+static int looping(const struct session *s)
+{
+  struct hops h = dat.hops;
+  h.count++;                         /* ours */
+  return hops_over(&h, s->cfg->hop_count_limit);
+}
+
 /* end_message - the reply to the end of the data, then a new transaction */
 static void end_message(struct session *s)
 {
@@ -274,6 +284,9 @@ static void end_message(struct session *s)
   if (dat.error != DATA_OK && dat.error != DATA_SINK) {
     if (inj_running) { inject_abort(&inj); inj_running = 0; }
     str_copy(reply, data_reply(dat.error));
+  } else if (looping(s)) {
+    if (inj_running) { inject_abort(&inj); inj_running = 0; }
+    str_copy(reply, "554 5.4.0 Message refused: too many hops (Received: header fields), a mail loop?");
   } else if (s->discard) {
     str_copy(reply, "250 2.0.0 Ok: discarded");
     status = "discarded";
@@ -289,14 +302,17 @@ static void end_message(struct session *s)
   txn_reset(s);
 }
 
-/* read_dot - the DATA bytes up to and including CRLF.CRLF */
+/* read_dot - the DATA bytes up to and including CRLF.CRLF, within the
+ * data deadline */
 static void read_dot(struct session *s)
 {
   int done = 0;
-  io_timeout(s->cfg->smtpd_data_timeout);
+  io_command_deadline(0);
+  io_data_deadline(s->cfg->smtpd_data_timeout);
   while (!done) {
     ssize_t n = buffer_feed(&io_in);
     if (n <= 0) smtp_lost(s);
+    if (dat.error == DATA_OK) io_data_credit((size_t)n);   /* refused bytes earn no time */
     buffer_seek(&io_in, data_dot(&dat, buffer_peek(&io_in), (size_t)n, &done));
   }
 }
@@ -331,14 +347,16 @@ void txn_data(struct session *s, size_t arglen)
   end_message(s);
 }
 
-/* read_chunk - size bytes of a BDAT chunk, to the data reader or away */
+/* read_chunk - size bytes of a BDAT chunk, to the data reader or away,
+ * within the data deadline (txn_bdat sets it) */
 static void read_chunk(struct session *s, unsigned long size, int keep)
 {
-  io_timeout(s->cfg->smtpd_data_timeout);
+  io_command_deadline(0);
   while (size) {
     ssize_t n = buffer_feed(&io_in);
     if (n <= 0) smtp_lost(s);
     size_t take = (unsigned long)n < size ? (size_t)n : size;
+    if (keep && dat.error == DATA_OK) io_data_credit(take);
     if (keep) data_chunk(&dat, buffer_peek(&io_in), take);
     buffer_seek(&io_in, take);
     size -= take;
@@ -357,6 +375,16 @@ static void chunk_reply(struct session *s, unsigned long size)
   smtp_reply(s, r);
 }
 
+/* chunk_fits - can a chunk of size bytes still fit message_size_limit
+ * after what this message has received? */
+static int chunk_fits(const struct session *s, unsigned long size)
+{
+  unsigned long limit = s->cfg->message_size_limit;
+  unsigned long used = s->bdat && !s->bdat_failed ? dat.size : 0;
+  if (!limit) return 1;
+  return used <= limit && size <= limit - used;
+}
+
 /* txn_bdat - BDAT size [LAST] (RFC 3030) */
 void txn_bdat(struct session *s, const char *arg, size_t len)
 {
@@ -368,10 +396,24 @@ void txn_bdat(struct session *s, const char *arg, size_t len)
     smtp_log(s, "reject", "malformed BDAT command");
     smtp_quit(s, "554 5.5.4 Syntax: BDAT size [LAST]; closing the connection");
   }
+  if (!chunk_fits(s, size)) {
+    /* refused before a byte of it is read; its bytes follow the command
+     * (RFC 3030 pipelines them) and are no commands: the session ends
+     * rather than read them into the void */
+    smtp_log(s, "reject", "BDAT chunk larger than message_size_limit allows");
+    smtp_quit(s, "552 5.3.4 Message size exceeds fixed limit; closing the connection");
+  }
   if (!s->in_mail) refusal = "503 5.5.1 Error: need MAIL command";
   else if (!s->nrcpt) refusal = "554 5.5.1 Error: no valid recipients";
-  if (refusal) { read_chunk(s, size, 0); smtp_reply(s, refusal); return; }
-  if (!s->bdat) {
+  if (refusal) {
+    io_data_deadline(s->cfg->smtpd_data_timeout);
+    read_chunk(s, size, 0);
+    io_data_deadline(0);
+    smtp_reply(s, refusal);
+    return;
+  }
+  if (!s->bdat) {                    /* the first chunk: one deadline for all */
+    io_data_deadline(s->cfg->smtpd_data_timeout);
     s->bdat = 1;
     if (!begin_message(s, bdat_refusal)) s->bdat_failed = 1;
   }

@@ -125,6 +125,17 @@ send "$T/msg" "smtp:loop.test:$P" a@b.test x@loop.test
 expect "loop: the best MX is us" x@loop.test fail "5.4.6 mail loops back to myself*loop.test"
 send "$T/msg" "smtp:pref.test" a@b.test x@pref.test
 expect "loop: MX address is ours on port 25" x@pref.test fail "5.4.6 mail loops back to myself*pref.test"
+# every route is checked: one of our addresses on one of our listeners'
+# ports (25, 465, 587) is smtp-receive itself; the route is the
+# administrator's to fix, so the mail waits
+send "$T/msg" "smtp:[127.0.0.1]" a@b.test x@lit.test
+expect "loop: an address literal route to our own port 25" x@lit.test defer "4.4.6 mail for ?127.0.0.1?:25 loops back to myself*"
+send "$T/msg" "smtp:[aonly.test]:587" a@b.test x@aonly.test
+expect "loop: smtp:[host] route to our own submission port" x@aonly.test defer "4.4.6 mail for ?aonly.test?:587 loops back to myself*"
+send "$T/msg" "lmtp:[127.0.0.2]:465" a@b.test x@lmtp.test
+expect "loop: an lmtp: route to our own port 465" x@lmtp.test defer "4.4.6 mail for ?127.0.0.2?:465 loops back to myself*"
+send "$T/msg" "smtp:[::1]:25" a@b.test x@six.test
+expect "loop: an IPv6 literal route to our own port 25" x@six.test defer "4.4.6 *loops back to myself*"
 
 send "$T/msg" "smtp:six.test:$P" a@b.test x@six.test
 expect "IPv6: AAAA only, delivered over ::1" x@six.test ok "250 *six.test?::1?:$P*"

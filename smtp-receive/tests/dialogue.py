@@ -15,6 +15,7 @@ Table format (see dialogue.txt):
   @skip-if-idle            skip when the load average is 0 (load tests)
   @tls                     a certificate and key (tls_cert_file, tls_key_file)
   @passwd user password    a passwd map entry (SHA-512 crypt)
+  @passwd user password rounds=N   the same with N rounds (a slow hash)
   @file NAME: line         a line of the file NAME in the test directory
                            (made executable if it starts with #!); $DIR in
                            @conf values and @file lines is that directory
@@ -26,6 +27,8 @@ Table format (see dialogue.txt):
   S: close                 expect the server to close the connection
   W: seconds               sleep
   P: seconds               the next S: reply must take at least this long
+                           after the last thing sent
+  A: seconds               the next S: reply must come within (at most) this long
                            after the last thing sent
   T:                       start TLS on the client side (after a 220)
   X:                       the client closes; smtp-receive must exit
@@ -138,6 +141,15 @@ def certificate():
     return CERT['cert'], CERT['key']
 
 
+def slow_hash(pw, rounds):
+    """a SHA-512 crypt hash with that many rounds"""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        import crypt
+    return crypt.crypt(pw, '$6$rounds=%d$dialoguesalt$' % rounds)
+
+
 def setup(t, build, top, d):
     spool = os.path.join(d, 'spool')
     subprocess.run([os.path.join(top, 'tools/mkspool'), spool], check=True, stdout=subprocess.DEVNULL)
@@ -152,8 +164,12 @@ def setup(t, build, top, d):
     if t['passwd']:
         entries = []
         for user, pw in t['passwd']:
-            h = subprocess.run(['openssl', 'passwd', '-6', '-salt', 'dialoguesalt', pw], check=True,
-                               capture_output=True, text=True).stdout.strip()
+            pw, _, rounds = pw.partition(' rounds=')
+            if rounds:
+                h = slow_hash(pw, int(rounds))
+            else:
+                h = subprocess.run(['openssl', 'passwd', '-6', '-salt', 'dialoguesalt', pw], check=True,
+                                   capture_output=True, text=True).stdout.strip()
             entries.append('%s %s' % (user, h))
         t['maps'].setdefault('passwd', []).extend(entries)
     for name, lines in t['maps'].items():
@@ -199,7 +215,7 @@ class Conn:
     """the client side: socket, reader, timing"""
     def __init__(self, sock, proc):
         self.sock, self.rd, self.proc = sock, Reader(sock), proc
-        self.sent, self.min_wait = time.time(), 0.0
+        self.sent, self.min_wait, self.max_wait = time.time(), 0.0, 0.0
 
     def send(self, data):
         self.sock.sendall(data)
@@ -225,6 +241,8 @@ def step(kind, arg, c, spool, logf):
         time.sleep(float(arg))
     elif kind == 'P':
         c.min_wait = float(arg)
+    elif kind == 'A':
+        c.max_wait = float(arg)
     elif kind == 'T':
         try:
             c.starttls()
@@ -242,6 +260,7 @@ def step(kind, arg, c, spool, logf):
         except (ConnectionResetError, socket.timeout, ssl.SSLError) as e:
             r = None if arg == 'close' else 'error: %s' % e
         took, c.min_wait, wanted = time.time() - c.sent, 0.0, c.min_wait
+        within, c.max_wait = c.max_wait, 0.0
         if arg == 'close':
             return None if r is None else 'expected close, got %r' % r
         want = unescape(arg).decode('utf-8')
@@ -249,6 +268,8 @@ def step(kind, arg, c, spool, logf):
             return 'expected %r, got %r' % (arg, r)
         if took < wanted:
             return 'the reply came after %.2f s, expected at least %.2f s' % (took, wanted)
+        if within and took > within:
+            return 'the reply came after %.2f s, expected within %.2f s' % (took, within)
     elif kind == 'Q':
         n = len(os.listdir(os.path.join(spool, 'new')))
         if n != int(arg):

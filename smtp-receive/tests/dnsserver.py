@@ -2,6 +2,7 @@
 """dnsserver.py - a tiny authoritative DNS server for the tests (UDP only).
 
 Usage: dnsserver.py ADDRESS PORT
+Prints "ready", then "query id=ID port=PORT name=NAME" for each question.
 Names (case-insensitive):
   1.0.0.127.bl.test      A 127.0.0.2          (127.0.0.1 is listed)
                          TXT "Listed: see https://bl.test/q?127.0.0.1"
@@ -87,6 +88,11 @@ def main():
     print('ready', flush=True)
     while True:
         pkt, peer = s.recvfrom(512)
+        try:   # each question, for the test of random ids and ports
+            print('query id=%d port=%d name=%s' % (struct.unpack('>H', pkt[:2])[0], peer[1], qname(pkt)[0]),
+                  flush=True)
+        except Exception:
+            pass
         try:
             s.sendto(answer(pkt), peer)
         except Exception:

@@ -47,6 +47,12 @@ int main(void)
   T_OK("params: AUTH=<> accepted", !parse_mail_params(" AUTH=<>", 8, &p));
   T_OK("rcpt params", !parse_rcpt_params(" NOTIFY=NEVER ORCPT=rfc822;a@b", 30, &p) && p.notifylen == 5 && p.orcptlen == 10);
   T_OK("rcpt params: SIZE refused", parse_rcpt_params(" SIZE=1", 7, &p) != 0);
+  T_OK("ENVID decoding to NUL refused", parse_mail_params(" ENVID=abc+00def", 16, &p) != 0);
+  T_OK("ENVID decoding to CR LF refused", parse_mail_params(" ENVID=abc+0D+0Adef", 19, &p) != 0);
+  T_OK("ENVID decoding to DEL refused", parse_mail_params(" ENVID=a+7f", 11, &p) != 0);
+  T_OK("ENVID ending in a short escape left to the envelope", !parse_mail_params(" ENVID=a+0", 10, &p));
+  T_OK("ORCPT decoding to NUL refused", parse_rcpt_params(" ORCPT=rfc822;a+00b@example.test", 32, &p) != 0);
+  T_OK("ORCPT with printable escapes", !parse_rcpt_params(" ORCPT=rfc822;a+2Bb+3D@example.test", 35, &p));
 
   T_OK("bdat: size", !parse_bdat("123", 3, &size, &last) && size == 123 && !last);
   T_OK("bdat: LAST", !parse_bdat("0 last", 6, &size, &last) && size == 0 && last);

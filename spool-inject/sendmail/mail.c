@@ -25,6 +25,7 @@
 #include "str.h"
 #include "address.h"
 #include "exitcode.h"
+#include "hops.h"
 #include "log.h"
 #include "mbox.h"
 #include "date.h"
@@ -333,6 +334,17 @@ static void fix_setup(struct mail *x, struct fix *f)
   f->rcpts = &x->rcpts;
 }
 
+/* too_many_hops - the fixed header (our Received: included) counts more
+ * Received: and Delivered-To: fields than hop_count_limit: a mail loop */
+static int too_many_hops(const struct mail *x)
+{
+  struct hops h;
+  hops_start(&h);
+  hops_feed(&h, x->hdr.s, x->hdr.len);
+  hops_feed(&h, "\n\n", 2);
+  return hops_over(&h, x->cfg->hop_count_limit);
+}
+
 /* read_message - headers, fixed, then the body, into a memory file */
 static int read_message(struct mail *x)
 {
@@ -351,6 +363,7 @@ static int read_message(struct mail *x)
   fix_setup(x, &f);
   if (fix_headers(&x->m, &f, &x->hdr, &why) == -1)
     return str_diff(why, "out of memory") ? failed(x, EX_DATAERR, "554 5.1.3 Message refused: ", why) : temp(x, EX_TEMPFAIL, "Out of memory");
+  if (too_many_hops(x)) return failed(x, EX_DATAERR, "554 5.4.0 Message refused: too many hops (Received: header fields), a mail loop?", 0);
   if ((x->msgfd = memfd_create("sendmail", MFD_CLOEXEC)) == -1) return temp(x, EX_OSERR, "Unable to make a memory file");
   if (limit && x->hdr.len > limit) return failed(x, EX_DATAERR, "552 5.3.4 Message size exceeds fixed limit", 0);
   wbuf_init(&out, x->msgfd, outspace, sizeof outspace);
