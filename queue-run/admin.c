@@ -27,7 +27,8 @@
 
 /* the modes by name, in enum qr_mode's order */
 static const char *const names[] = {
-  "", "daemon", "once", "list", "flush", "delete", "bounce", "hold", "release", "purge", "bounce-destination", "route"
+  "", "daemon", "once", "list", "flush", "delete", "bounce", "hold", "release", "purge", "bounce-destination", "route",
+  "hoststat", "purgestat", "stats"
 };
 
 enum qr_mode admin_mode(const char *name)

@@ -44,6 +44,17 @@ int control_command(const char *verb, const char *arg)
   return r;
 }
 
+/* purgestat - forget dest's status (every destination's with ""), and
+ * try its mail now: its pending items due, or every message flushed */
+static void purgestat(const char *dest)
+{
+  char num[NUM_ULONG];
+  hoststat_forget(*dest ? dest : 0);
+  if (*dest) { log_event(0, "status", "purgestat", "dest", dest, "items", num_str(num, table_apply_dest(dest, DEST_RETRY)), (char *)0); return; }
+  table_flush(0);
+  log_event(0, "status", "purgestat", "dest", "all", "messages", num_str(num, table_count()), (char *)0);
+}
+
 /* apply_line - one command */
 static void apply_line(const char *verb, const char *arg)
 {
@@ -54,6 +65,7 @@ static void apply_line(const char *verb, const char *arg)
   if (!str_diff(verb, "bounce") && id_ok) { table_bounce(arg); return; }
   if (!str_diff(verb, "release") && id_ok) { table_release(arg); return; }   /* a quarantined message */
   if (!str_diff(verb, "purge") && *arg) { log_event(0, "status", "purge", "dest", arg, "items", num_str(num, table_apply_dest(arg, 0)), (char *)0); return; }
+  if (!str_diff(verb, "purgestat")) { purgestat(arg); return; }
   if (!str_diff(verb, "bounce-destination") && *arg) { log_event(0, "status", "bounce-destination", "dest", arg, "items", num_str(num, table_apply_dest(arg, 1)), (char *)0); return; }
   log_event(0, "status", "refused", "reason", "unknown control command", "command", verb, (char *)0);
 }

@@ -142,6 +142,7 @@ static int timeout(struct loop *l, unsigned long now)
   if (l->load_paused && l->load_check < next) next = l->load_check;
   if (l->stopping && l->stop_at < next) next = l->stop_at;
   if (job_running() && now + 60 < next) next = now + 60;        /* overdue deliverers */
+  if ((t = stats_next_save()) && t < next) next = t;            /* counters changed */
   if (l->watchdog_usec) {
     unsigned long ms = l->watchdog_usec / 2000;
     return ms < 1 ? 1 : (next == (unsigned long)-1 || (next - now) * 1000 > ms) ? (int)ms : (int)((next > now ? next - now : 0) * 1000);
@@ -173,13 +174,14 @@ static unsigned int fds(struct loop *l, struct pollfd *p)
   return n;
 }
 
-/* on_signal - TERM/INT stop, HUP flushes */
+/* on_signal - TERM/INT stop; HUP reloads the configuration and the maps
+ * (reload.c), then flushes */
 static void on_signal(struct loop *l)
 {
   struct signalfd_siginfo si;
   char num[NUM_ULONG];
   while (read(l->sig, &si, sizeof si) == sizeof si) {
-    if (si.ssi_signo == SIGHUP) { table_flush(0); continue; }
+    if (si.ssi_signo == SIGHUP) { reload_config(); table_flush(0); continue; }
     if (!l->stopping) {
       l->stopping = 1;
       l->stop_at = clock_now() + qr_cfg.queue_shutdown_timeout;
@@ -250,6 +252,8 @@ static void start(struct loop *l, int daemon, int lsock, int rsock)
   if (daemon) wakeups(l);
   l->watchdog_usec = getenv("NOTIFY_SOCKET") ? qr_watchdog_usec() : 0;
   table_open(lsock, rsock);
+  if (stats_load() == -1) log_event(0, "status", "error", "reason", "unable to read state/stats", (char *)0);
+  if (hoststat_load() == -1) log_event(0, "status", "error", "reason", "unable to read state/hoststat", (char *)0);
   pickup_housekeeping();
   hold_reload();
   if (pickup_queue() == -1) log_event(0, "status", "error", "reason", "unable to read queue/", (char *)0);
@@ -315,10 +319,12 @@ int loop_run(int daemon, int flush_all, int lsock, int rsock, int lockfd)
       return 71;
     }
     status(&l);
+    stats_save(clock_now(), 0);
   }
   if (job_running()) log_event(0, "status", "abandoned", "running", num_str(num, job_running()),
                                  "reason", "still running at the end of queue_shutdown_timeout: they stay pending", (char *)0);
   table_checkpoint();
+  stats_save(clock_now(), 1);
   log_event(0, "status", daemon ? "stopped" : "pass-done", (char *)0);
   return 0;
 }

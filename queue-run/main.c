@@ -50,7 +50,7 @@ _Noreturn static void usage(void)
 {
   die(EX_USAGE, "usage: queue-run [-C config] --daemon | --once [--all] | --list [--machine] | --flush [ID]"
       " | --delete ID | --bounce ID | --hold DEST | --release DEST | --purge DEST | --bounce-destination DEST"
-      " | --route ADDRESS...");
+      " | --route ADDRESS... | --hoststat [--machine] | --purgestat [DEST] | --stats [--machine]");
 }
 
 /* parse - fill a from argv */
@@ -67,14 +67,15 @@ static void parse(int argc, char **argv, struct args *a)
       break;
     } else if (str_start(s, "--") && !a->mode) {
       if ((a->mode = admin_mode(s + 2)) == MODE_NONE || a->mode == MODE_ROUTE) usage();
-      if (admin_takes_arg(a->mode) || (a->mode == MODE_FLUSH && i + 1 < argc && argv[i + 1][0] != '-')) {
+      if (admin_takes_arg(a->mode) || ((a->mode == MODE_FLUSH || a->mode == MODE_PURGESTAT) && i + 1 < argc && argv[i + 1][0] != '-')) {
         if (i + 1 >= argc) usage();
         a->arg = argv[++i];
       }
     } else usage();
   }
   if (!a->mode) usage();
-  if ((a->all && a->mode != MODE_ONCE) || (a->machine && a->mode != MODE_LIST)) usage();
+  if ((a->all && a->mode != MODE_ONCE)
+      || (a->machine && a->mode != MODE_LIST && a->mode != MODE_HOSTSTAT && a->mode != MODE_STATS)) usage();
 }
 
 int main(int argc, char **argv)
@@ -89,6 +90,8 @@ int main(int argc, char **argv)
   if (chdir(qr_cfg.spool) == -1) diesys(EX_TEMPFAIL, "unable to enter the spool ", qr_cfg.spool);
   if (!privs_allowed()) die(EX_NOPERM, "permission denied: only root and the owner of the queue may list or run it");
   if (a.mode == MODE_LIST) return admin_list(a.machine);
+  if (a.mode == MODE_HOSTSTAT) return hoststat_show(a.machine);
+  if (a.mode == MODE_STATS) return stats_show(a.machine);
   admin_check_id(a.mode, a.arg);
   if ((lockfd = open(SPOOL_QUEUE, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) diesys(EX_TEMPFAIL, "unable to open queue/");
   locked = flock(lockfd, LOCK_EX | LOCK_NB) == 0;
@@ -98,5 +101,5 @@ int main(int argc, char **argv)
   qr_once = !daemon;
   privs_start_helpers(&lsock, &rsock);
   privs_drop();
-  return loop_run(daemon, a.all || (a.mode == MODE_FLUSH && !a.arg), lsock, rsock, lockfd);
+  return loop_run(daemon, a.all || ((a.mode == MODE_FLUSH || a.mode == MODE_PURGESTAT) && !a.arg), lsock, rsock, lockfd);
 }

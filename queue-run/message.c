@@ -30,6 +30,13 @@ void message_refresh(void)
   route_refresh(&router);
 }
 
+void message_reopen(void)
+{
+  unsigned int i;
+  for (i = 0; i < MAPS; i++) if (router.map[i].open) map_close(&router.map[i]);
+  route_open(&router, &qr_cfg);
+}
+
 void message_remove(const char *id)
 {
   static stralloc fn;
@@ -256,7 +263,7 @@ void message_save(struct msg *m, unsigned long now)
   m->saved = now;
 }
 
-unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int bounce)
+unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int what)
 {
   static const char text[] = "5.0.0 mail for this destination was returned by the postmaster";
   unsigned int i, n = 0;
@@ -264,7 +271,8 @@ unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int b
     struct item *it = &w->item[i];
     if (it->status != ST_PENDING || !dest_matches(dest, work_s(w, it->dest), work_s(w, it->addr))) continue;
     n++;
-    if (bounce) { message_result(w, m->id, it, DELIVERY_FAIL, text, sizeof text - 1); continue; }
+    if (what == DEST_RETRY) { it->next = clock_now(); continue; }
+    if (what == DEST_BOUNCE) { message_result(w, m->id, it, DELIVERY_FAIL, text, sizeof text - 1); continue; }
     it->status = ST_REPORTED;
     log_event(m->id, "to", work_s(w, it->addr), "status", "purged", "dest", dest, (char *)0);
   }
@@ -296,6 +304,13 @@ static void log_result(struct work *w, const char *id, const struct item *it, co
   if (relay.a) stralloc_free(&relay);
 }
 
+/* counted - a result into the traffic counters and the destination status */
+static void counted(const struct work *w, const char *id, const struct item *it, int res, unsigned long now)
+{
+  stats_result(id, w, it, res);
+  hoststat_result(w, it, res, now);
+}
+
 void message_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len)
 {
   unsigned long now = clock_now();
@@ -307,6 +322,7 @@ void message_result(struct work *w, const char *id, struct item *it, int res, co
     it->status = res == DELIVERY_OK && dsn_success_wanted(w, it) ? ST_DONE_NOTIFY : ST_DONE;
     work_set_text(w, it, text, len);
     log_result(w, id, it, "sent");
+    counted(w, id, it, res, now);
     return;
   }
   if (res == DELIVERY_DEFER && now >= w->arrival + qr_cfg.queue_lifetime) {
@@ -317,9 +333,10 @@ void message_result(struct work *w, const char *id, struct item *it, int res, co
     res = DELIVERY_FAIL;
   }
   work_set_text(w, it, text, len);
-  if (res == DELIVERY_FAIL) { it->status = ST_FAILED; it->next = 0; log_result(w, id, it, "bounced"); return; }
+  if (res == DELIVERY_FAIL) { it->status = ST_FAILED; it->next = 0; log_result(w, id, it, "bounced"); counted(w, id, it, res, now); return; }
   it->next = now + message_backoff(it->tries);
   log_result(w, id, it, "deferred");
+  counted(w, id, it, res, now);
 }
 
 void message_results(const struct job_outcome *o)

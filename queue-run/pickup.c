@@ -39,6 +39,7 @@ static void take(const char *name, void *arg)
   /* ids are unique (O_EXCL at creation): a new message is never in the table */
   if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
       && (m = table_add(name, 0))) {
+    stats_received(name);
     table_ready(m);
     (*count)++;
   }

@@ -28,6 +28,7 @@
 #define QR_JOB_SECONDS (2UL * 3600)   /* a deliverer running longer is killed */
 #define QR_CHECKPOINT_SECONDS 10      /* a long pass saves its state this often */
 #define QR_SPAWN_MSG_MAX (1UL << 17)  /* bytes of one spawn request (100 ORCPTs fit) */
+#define QR_STATS_SECONDS 5           /* state/stats and state/hoststat are saved at most this often */
 #define QR_MAP_VALUE_MAX 1024         /* bytes of a routes or virtual mailbox value (a state line holds it) */
 
 /* item status letters, as in the state file */
@@ -108,10 +109,13 @@ extern int qr_once;             /* main.c: --once mode */
  * "queue-run's layers"):
  *   main.c, admin.c        the command line: the daemon, or a verb
  *   loop.c, control.c      the event loop, the administrator's commands
+ *   reload.c               SIGHUP: postern.conf and the maps again
  *   pickup.c               new/ and queue/ into the table, housekeeping
  *   table.c                the message table, due times, the ready list
  *   message.c, dsn.c       one message's life: load, route, results, notices
  *   rate.c                 bounce_rate_limit
+ *   stats.c, hoststat.c    traffic counters, per-destination status (also
+ *                          --stats, --hoststat: read-only, from main.c)
  *   route.c                routing one recipient into items
  *   job.c                  deliverer runs and their results
  *   dest.c, hold.c         destinations, limits, the hold list
@@ -126,7 +130,7 @@ unsigned long long qr_watchdog_usec(void);
 /* admin.c: the verbs besides --daemon (queue-run.8) */
 enum qr_mode {
   MODE_NONE, MODE_DAEMON, MODE_ONCE, MODE_LIST, MODE_FLUSH, MODE_DELETE, MODE_BOUNCE, MODE_HOLD,
-  MODE_RELEASE, MODE_PURGE, MODE_BOUNCE_DEST, MODE_ROUTE
+  MODE_RELEASE, MODE_PURGE, MODE_BOUNCE_DEST, MODE_ROUTE, MODE_HOSTSTAT, MODE_PURGESTAT, MODE_STATS
 };
 enum qr_mode admin_mode(const char *name);   /* "--name" without its dashes; MODE_NONE: unknown */
 const char *admin_verb(enum qr_mode mode);   /* the name back, as control files spell it */
@@ -154,6 +158,31 @@ void privs_drop(void);
 /* verify.c: --route, the routing of each address for sendmail -bv */
 int verify_route(char **addrs, unsigned int n);
 
+/* reload.c: SIGHUP */
+int reload_config(void);             /* postern.conf again, maps reopened; 0, or -1 the old one kept (logged) */
+
+/* stats.c: traffic counters (--stats, mailstats), in state/stats */
+enum { STATS_RECEIVED, STATS_DELIVERED, STATS_DEFERRED, STATS_BOUNCED, STATS_EVENTS };
+int stats_load(void);                /* state/stats into the counters; 0, or -1 (errno) */
+void stats_count(int event, const char *kind, const char *route, unsigned long bytes);
+void stats_received(const char *id);   /* a message taken over from new/ */
+struct item;
+struct work;
+void stats_result(const char *id, const struct work *w, const struct item *it, int res);   /* one try's result (DELIVERY_*) */
+/* stats_save - state/stats and state/hoststat, when changed and at least
+ * QR_STATS_SECONDS since the last save (force: now) */
+void stats_save(unsigned long now, int force);
+unsigned long stats_next_save(void); /* when stats_save has something to write; 0 nothing */
+int stats_show(int machine);         /* --stats; 0 or an exit code */
+
+/* hoststat.c: per-destination status (--hoststat, --purgestat), in state/hoststat */
+int hoststat_load(void);             /* 0, or -1 (errno) */
+void hoststat_result(const struct work *w, const struct item *it, int res, unsigned long now);
+unsigned int hoststat_forget(const char *dest);   /* dest's entry (0: every one) forgotten; how many */
+int hoststat_dirty(void);            /* changed since the last save */
+void hoststat_save(void);            /* durable (stats_save calls it) */
+int hoststat_show(int machine);      /* --hoststat; 0 or an exit code */
+
 /* pickup.c */
 int pickup_new(void);                /* take over new/; messages added */
 int pickup_queue(void);              /* read queue/ at start */
@@ -173,7 +202,7 @@ struct msg *table_find(const char *id);   /* hashed */
 void table_checkpoint(void);         /* save the state of active messages (exit) */
 void table_wake(void);               /* every message due now, back-off kept */
 void table_resync(void);             /* --once: the lock was let go; every message looked at again */
-unsigned int table_apply_dest(const char *dest, int bounce);   /* purge or bounce a destination */
+unsigned int table_apply_dest(const char *dest, int what);   /* message_dest's DEST_* for a destination */
 int table_delete(const char *id);
 int table_bounce(const char *id);
 /* table_release - a quarantined message (envelope tag Q) goes out: the
@@ -196,6 +225,7 @@ typedef void job_done_fn(const struct job_outcome *o);
 /* message.c */
 void message_open(void);             /* the router's maps, once */
 void message_refresh(void);          /* maps replaced since? */
+void message_reopen(void);           /* the maps closed and opened again (SIGHUP: map_dir may have changed) */
 /* message_load - envelope, body check, state or first routing into w:
  * 1 loaded, 0 the message is gone (or moved to corrupt/), -1 try later */
 int message_load(struct msg *m, struct work *w);
@@ -211,7 +241,10 @@ void message_results(const struct job_outcome *o);     /* a job's results into m
  * back-off, queue_lifetime, the log line */
 void message_result(struct work *w, const char *id, struct item *it, int res, const char *text, size_t len);
 unsigned long message_backoff(unsigned long tries);    /* seconds before try tries+1 */
-unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int bounce);   /* purge or bounce dest's items */
+/* message_dest - dest's pending items: dropped (DEST_PURGE), bounced
+ * (DEST_BOUNCE) or made due now (DEST_RETRY); how many */
+enum { DEST_PURGE, DEST_BOUNCE, DEST_RETRY };
+unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int what);
 void message_remove(const char *id);  /* the files of a finished or deleted message */
 
 /* dsn.c - notices: bounces, delay warnings, success notices */

@@ -91,4 +91,16 @@ qr_conf bounce_rate_limit=1
 for i in 1 2 3; do printf "$msg" | qr_inject s@x.test "fail-rl$i@far.test"; done
 vg_run "bounces held back by bounce_rate_limit" --once
 qr_conf
+
+# 6: the counters and the destination status, written and read back
+vg_run "--stats" --stats
+vg_run "--stats --machine" --stats --machine
+vg_run "--hoststat" --hoststat
+printf "$msg" | qr_inject s@x.test again-defer@slow.test
+vg_run "a deferral recorded" --once
+vg_run "--purgestat DEST" --purgestat smtp:slow.test
+vg_run "--purgestat" --purgestat
+# sendmail -bv: the allow-list and a .forward
+if is_root; then printf 'box@example.test, |notthere, \\%s\n' "$U" >"$T/home/.forward"; chown "$U" "$T/home/.forward"; fi
+vg_run "--route with programs and a .forward" --route list@example.test "$U@example.test" x@far.test
 is "valgrind: the scenarios ran" 1 "$([ "$vg" -ge 10 ] && echo 1 || echo 0)"

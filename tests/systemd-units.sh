@@ -27,7 +27,7 @@ fi
 S=$T/stage
 mkdir -p "$S/lib/systemd/system" "$S/bin"
 cp -a /lib/systemd/system/. "$S/lib/systemd/system/" 2>/dev/null
-cp "$(type -P kill)" "$S/bin/kill"   # the listeners' ExecReload=
+cp "$(type -P kill)" "$S/bin/kill"   # the listeners' and the queue service's ExecReload=
 if DESTDIR=$S BUILD=$B "$TOP/tools/install" install >"$T/install.out" 2>&1; then
   ok "install into a staging DESTDIR"
 else
@@ -89,6 +89,7 @@ done
 q=$U/postern-queue.service f=$U/postern-flush.service
 has "queue service: queue-run --daemon" "$q" ExecStart "/usr/libexec/postern/queue-run --daemon"
 has "queue service: Type=notify" "$q" Type notify
+has "queue service: systemctl reload sends SIGHUP" "$q" ExecReload "/bin/kill -HUP \$MAINPID"
 if [ -n "$(key "$q" WatchdogSec)" ]; then ok "queue service: WatchdogSec= set"; else fail "queue service: WatchdogSec= set"; fi
 has "flush service: queue-run --once" "$f" ExecStart "/usr/libexec/postern/queue-run --once"
 has "flush service: oneshot" "$f" Type oneshot

@@ -97,7 +97,8 @@ static int opt_b(struct args *a, const char *v)
   case 's': a->mode = SM_SMTP; return 0;
   case 'v': a->mode = SM_VERIFY; return 0;
   case 'd': case 'D': case 'l': a->mode = SM_DAEMON; return 0;
-  case 'h': case 'H': a->mode = SM_IGNORED; return 0;
+  case 'h': a->mode = SM_HOSTSTAT; return 0;
+  case 'H': a->mode = SM_PURGESTAT; return 0;
   default: return bad(a, "unknown mode for flag -b:", v);
   }
 }
@@ -224,7 +225,9 @@ int args_parse(struct args *a, int argc, char **argv)
 {
   int i, only_rcpt = 0;
   const char *me = argc > 0 && argv[0] ? args_base(argv[0]) : "sendmail";
-  a->mode = !str_diff(me, "mailq") ? SM_LIST : !str_diff(me, "newaliases") ? SM_ALIASES : SM_MAIL;
+  a->mode = !str_diff(me, "mailq") ? SM_LIST : !str_diff(me, "newaliases") ? SM_ALIASES
+          : !str_diff(me, "hoststat") ? SM_HOSTSTAT : !str_diff(me, "purgestat") ? SM_PURGESTAT
+          : !str_diff(me, "mailstats") ? SM_STATS : SM_MAIL;
   a->dot_ends = 1;
   a->errmode = 'p';
   if (!(a->rcpt = malloc(sizeof *a->rcpt * (size_t)(argc > 0 ? argc : 1)))) return bad(a, "out of memory", "");
@@ -238,8 +241,9 @@ int args_parse(struct args *a, int argc, char **argv)
     else if (s[1] == '-') { if (long_option(a, s) == -1) return -1; }
     else if (cluster(a, argc, argv, &i) == -1) return -1;
   }
-  if (a->list_format && a->mode != SM_LIST)
-    return bad(a, "only with -bp or mailq:", a->list_format == SM_LIST_JSON ? "--json" : "--machine");
+  if (a->list_format && a->mode != SM_LIST && (a->list_format != SM_LIST_MACHINE || (a->mode != SM_HOSTSTAT && a->mode != SM_STATS)))
+    return bad(a, a->list_format == SM_LIST_JSON ? "only with -bp or mailq:" : "only with -bp, -bh, mailq, hoststat or mailstats:",
+               a->list_format == SM_LIST_JSON ? "--json" : "--machine");
   if (a->nrcpt && a->mode != SM_MAIL && a->mode != SM_VERIFY)
     return bad(a, "unexpected argument in this mode:", a->rcpt[0]);
   return 0;

@@ -27,7 +27,7 @@ _Noreturn static void usage_error(const struct args *a)
 {
   run_say(a->error, " ", a->error_arg ? a->error_arg : "");
   run_say("usage: sendmail [-t] [-i] [-f sender] [-F name] [-B type] [-N dsn] [-R ret] [-V envid] [-C config]",
-         " [-o x] [-O opt=val] [-v] [--] [recipient ...] | -bp [--json|--machine] | -bi | -bs | -bv address ...",
+         " [-o x] [-O opt=val] [-v] [--] [recipient ...] | -bp [--json|--machine] | -bi | -bs | -bv address ... | -bh [--machine] | -bH",
          " | -q [Iid|Rrcpt|Ssender] (see sendmail(8))");
   exit(EX_USAGE);
 }
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
   case SM_DAEMON: code = modes_daemon(&a); break;
   case SM_FLUSH: code = modes_flush(&a, &cfg); break;
   case SM_INTERVAL: code = modes_interval(&a, &cfg); break;
-  case SM_IGNORED: code = 0; break;
+  case SM_HOSTSTAT: case SM_PURGESTAT: case SM_STATS: code = modes_ops(&a, &cfg); break;
   default: code = mail_send(&a, &cfg); break;
   }
   args_free(&a);

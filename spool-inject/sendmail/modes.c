@@ -11,6 +11,9 @@
  *   -bv               queue-run --route: the routing of each address
  *   -q15m             one queue run now, and a word that timers repeat it
  *   -bd               refused, explained: socket units do that job
+ *   -bh, hoststat     queue-run --hoststat [--machine]
+ *   -bH, purgestat    queue-run --purgestat
+ *   mailstats         queue-run --stats [--machine]
  * Listing and running the queue are for root and the queue owner only,
  * as queue-run enforces; others get the refusal here, in sendmail's
  * words, before anything runs. */
@@ -167,7 +170,9 @@ static int verify_line(const char *line, size_t len, const stralloc *addrs, stra
   if (!stralloc_cats(out, cls == 2 ? ": undeliverable: " : cls == 1 ? ": deferred: " : ": deliverable: ")) return -1;
   if (cls) return stralloc_catb(out, f[5], l[5]) && stralloc_cats(out, "\n") ? (int)cls : -1;
   if (l[1] == 4 && !byte_diff(f[1], 4, "user"))   /* a system user's own mail: local-deliver ~ */
-    return stralloc_cats(out, "local user ") && stralloc_catb(out, f[3], l[3]) && stralloc_cats(out, "\n") ? 0 : -1;
+    return stralloc_cats(out, "local user ") && stralloc_catb(out, f[3], l[3])
+        && (!l[5] || (stralloc_cats(out, " (") && stralloc_catb(out, f[5], l[5]) && stralloc_cats(out, ")")))
+        && stralloc_cats(out, "\n") ? 0 : -1;
   if (!stralloc_catb(out, f[1], l[1]) || !stralloc_cats(out, " ") || !stralloc_catb(out, f[4], l[4])) return -1;
   if (l[3] && (!stralloc_cats(out, " as user ") || !stralloc_catb(out, f[3], l[3]))) return -1;
   return stralloc_cats(out, "\n") ? 0 : -1;
@@ -223,6 +228,19 @@ int modes_verify(const struct args *a, const struct config *cfg)
   free(argv);
   free(seen);
   return code;
+}
+
+int modes_ops(const struct args *a, const struct config *cfg)
+{
+  static stralloc path;
+  char *argv[4];
+  if (!run_queue_allowed(cfg))
+    return refuse(a->mode == SM_PURGESTAT ? "clear the destination status" : a->mode == SM_STATS ? "read the statistics" : "read the destination status");
+  if (!(argv[0] = program(cfg, "queue-run", &path))) return EX_OSERR;
+  argv[1] = a->mode == SM_HOSTSTAT ? "--hoststat" : a->mode == SM_PURGESTAT ? "--purgestat" : "--stats";
+  argv[2] = a->list_format == SM_LIST_MACHINE ? "--machine" : 0;
+  argv[3] = 0;
+  return exec_or_fail(argv);
 }
 
 int modes_daemon(const struct args *a)

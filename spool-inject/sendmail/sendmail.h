@@ -40,7 +40,9 @@ enum {
   SM_DAEMON,        /* -bd, -bD, -bl: explained, nothing started */
   SM_FLUSH,         /* -q, -qI, -qR, -qS */
   SM_INTERVAL,      /* -q15m: one queue run now, the interval explained */
-  SM_IGNORED        /* -bh, -bH: nothing to do */
+  SM_HOSTSTAT,      /* -bh, hoststat: queue-run --hoststat */
+  SM_PURGESTAT,     /* -bH, purgestat: queue-run --purgestat */
+  SM_STATS          /* mailstats: queue-run --stats */
 };
 
 enum { SM_LIST_HUMAN, SM_LIST_MACHINE, SM_LIST_JSON };
@@ -206,6 +208,9 @@ int modes_flush(const struct args *a, const struct config *cfg);
 int modes_aliases(const struct args *a, const struct config *cfg);
 int modes_smtp(const struct args *a, const struct config *cfg);
 int modes_verify(const struct args *a, const struct config *cfg);
+/* modes_ops - -bh, -bH, mailstats: queue-run --hoststat, --purgestat,
+ * --stats (root and the queue owner) */
+int modes_ops(const struct args *a, const struct config *cfg);
 int modes_daemon(const struct args *a);
 int modes_interval(const struct args *a, const struct config *cfg);
 
