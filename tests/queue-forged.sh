@@ -100,8 +100,10 @@ is "in-process delivery: the child's uids are all the user's" "$vuid $vuid $vuid
 is "in-process delivery: its gids are all the user's" "$vgid $vgid $vgid $vgid" "$(st Gid)"
 is "in-process delivery: its groups are the user's (initgroups)" "$(id -G "$V")" "$(st Groups | sed 's/ *$//')"
 is "in-process delivery: no capabilities" "0000000000000000 0000000000000000" "$(st CapPrm) $(st CapEff)"
+# (signals 1-31: glibc keeps 32 and 33 for itself, no sigaction can reset
+# them, and an exec would keep them ignored too when our caller ignored them)
 is "in-process delivery: no signal blocked, only SIGPIPE and SIGXFSZ ignored (local-deliver's own)" \
-  "0000000000000000 $(printf '%016x' $(( (1 << 12) | (1 << 24) )))" "$(st SigBlk) $(st SigIgn)"
+  "0000000000000000 $(printf '%016x' $(( (1 << 12) | (1 << 24) )))" "$(st SigBlk) $(printf '%016x' $(( 0x$(st SigIgn) & 0x7fffffff )))"
 is "in-process delivery: no socket or signalfd of local-spawn's" "" "$(grep -E 'socket:|signalfd' "$T/drop/ld.fds")"
 case "$(cat "$T/drop/ld.cmd" 2>/dev/null)" in *local-spawn*) ok "in-process delivery: local-spawn's child, no exec of local-deliver" ;;
   *) fail "in-process delivery: local-spawn's child" "$(cat "$T/drop/ld.cmd" 2>/dev/null)" ;; esac
