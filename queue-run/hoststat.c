@@ -187,18 +187,9 @@ static int parse(char *line, size_t len)
 int hoststat_load(void)
 {
   static char line[HOSTSTAT_LINE_MAX + 1];
-  char space[4096];
-  buffer b;
-  size_t len;
-  int fd = open(HOSTSTAT_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r;
-  if (fd == -1) return errno == ENOENT ? 0 : -1;
-  buffer_init(&b, read, fd, space, sizeof space);
-  while ((r = getln(&b, line, HOSTSTAT_LINE_MAX, &len)) == GETLN_LINE)
-    if (parse(line, len) == -1) { close(fd); errno = EPROTO; return -1; }
-  close(fd);
-  dirty = 0;
-  if (r != GETLN_EOF) { errno = r == GETLN_ERROR ? errno : EPROTO; return -1; }
-  return 0;
+  int r = state_file_read(HOSTSTAT_FILE, line, HOSTSTAT_LINE_MAX, parse);
+  if (r == 0) dirty = 0;
+  return r;
 }
 
 /* ------------------------------------------------------------ --hoststat */

@@ -298,6 +298,10 @@ unsigned long long state_digest(const struct work *w);   /* of what state_write 
  * fsync state/ (invariant 2); root's file goes to the owner of state/.
  * 0, or -1 with errno (a write error included; fn is then unchanged) */
 int state_file_write(const char *fn, const stralloc *text, int mode);
+/* state_file_read - each line of the file fn in state/ (at most max bytes,
+ * into line[max + 1]) to each(); 0 (also when fn is missing), or -1 with
+ * errno (EPROTO: a line each() refused, or one over max) */
+int state_file_read(const char *fn, char *line, size_t max, int (*each)(char *line, size_t len));
 int state_due(const char *id, unsigned long *due);                  /* 1, 0 none, -1 */
 
 /* corrupt.c */

@@ -164,6 +164,21 @@ static void owned_like_state(int fd)
   }
 }
 
+int state_file_read(const char *fn, char *line, size_t max, int (*each)(char *line, size_t len))
+{
+  char space[4096];
+  buffer b;
+  size_t len;
+  int fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r;
+  if (fd == -1) return errno == ENOENT ? 0 : -1;
+  buffer_init(&b, read, fd, space, sizeof space);
+  while ((r = getln(&b, line, max, &len)) == GETLN_LINE)
+    if (each(line, len) == -1) { close(fd); errno = EPROTO; return -1; }
+  close(fd);
+  if (r != GETLN_EOF) { errno = r == GETLN_ERROR ? errno : EPROTO; return -1; }
+  return 0;
+}
+
 int state_file_write(const char *fn, const stralloc *text, int mode)
 {
   static stralloc tmp;

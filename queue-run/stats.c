@@ -206,17 +206,7 @@ static int parse(char *line, size_t len)
 int stats_load(void)
 {
   static char line[STATS_LINE_MAX + 1];
-  char space[4096];
-  buffer b;
-  size_t len;
-  int fd = open(STATS_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r;
-  if (fd == -1) return errno == ENOENT ? 0 : -1;
-  buffer_init(&b, read, fd, space, sizeof space);
-  while ((r = getln(&b, line, STATS_LINE_MAX, &len)) == GETLN_LINE)
-    if (parse(line, len) == -1) { close(fd); errno = EPROTO; return -1; }
-  close(fd);
-  if (r != GETLN_EOF) { errno = r == GETLN_ERROR ? errno : EPROTO; return -1; }
-  return 0;
+  return state_file_read(STATS_FILE, line, STATS_LINE_MAX, parse);
 }
 
 /* ------------------------------------------------------------ --stats */
