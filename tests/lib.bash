@@ -35,6 +35,21 @@ same_file() {
   if cmp -s "$2" "$3"; then ok "$1"; else fail "$1" "files differ: $2 $3" "$(cmp "$2" "$3" 2>&1)"; fi
 }
 is_root() { [ "$(id -u)" = 0 ]; }
+# free_port: a loopback port nobody listens on now and that this test has
+# not been given before (the kernel may hand the same free port out twice,
+# and two servers of one test must never share one)
+free_port() {
+  python3 - "$T/.ports" <<'PY'
+import socket, sys
+path = sys.argv[1]
+try: given = set(open(path).read().split())
+except FileNotFoundError: given = set()
+for _ in range(100):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = str(s.getsockname()[1]); s.close()
+    if p not in given: break
+open(path, "a").write(p + "\n"); print(p)
+PY
+}
 
 # mkspool DIR: the spool tree of DESIGN.md, owned by the caller
 mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }

@@ -29,7 +29,6 @@ printf 'alice %s\n' "$(openssl passwd -6 -salt saltsalt 'pw')" >"$T/maps/passwd"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
   -subj /CN=mx.example.test -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {   # wait_port PORT [TRIES]: until something listens on loopback PORT
   local i; for i in $(seq "${2:-100}"); do
     $PY -c "import socket; socket.create_connection(('127.0.0.1',$1)).close()" 2>/dev/null && return 0

@@ -18,7 +18,6 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 qr_setup
 echo "127.0.0.1 RELAY" | qr_map access
 
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
   local i; for i in $(seq 100); do
     $PY -c "import socket; socket.create_connection(('127.0.0.1',$1)).close()" 2>/dev/null && return 0

@@ -65,8 +65,6 @@ ns_setup() {
   export POSTERN_CONF=/etc/postern/postern.conf
 }
 
-# free_port: an unused loopback port
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # listening PORT: something listens on 127.0.0.1:PORT
 listening() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }

@@ -23,7 +23,6 @@ proguser: "|rec"
 fileuser: $T/mail/file
 M
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P=$(free_port)
 systemd-socket-activate --inetd -a -E ASAN_OPTIONS -E POSTERN_CONF -l "127.0.0.1:$P" "$B/smtp-receive" -C "$T/conf" 2>>"$T/smtpd.log" &
 spid=$!

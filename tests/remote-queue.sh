@@ -13,7 +13,6 @@
 qr_setup
 RS_TESTS=$TOP/remote-send/tests
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_ready() { local i; for i in $(seq 50); do grep -q ready "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 # maps and config must be readable by send_user ($U as root)
 chmod 755 "$T"

@@ -11,7 +11,6 @@
 sm_setup
 RS_TESTS=$TOP/remote-send/tests
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 chmod 755 "$T"
 P=$(free_port)
 mkdir -p "$T/sink"; is_root && chown "$U" "$T/sink"

@@ -21,8 +21,6 @@ printf 'alice %s\n' "$(openssl passwd -6 -salt saltsalt 's3cret pass')" >"$T/map
 "$B/postern-maps" compile "$T/maps/passwd" >/dev/null
 mkconf "$T/postern.conf" tls_cert_file="$T/cert.pem" tls_key_file="$T/key.pem"
 
-# free_port - an unused loopback port
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # listen PORT ARGS...: smtp-receive on PORT, one process per connection
 listen() {

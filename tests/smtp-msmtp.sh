@@ -16,7 +16,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 printf 'alice %s\n' "$(openssl passwd -6 'msmtp secret')" >"$T/maps/passwd"
 "$B/postern-maps" compile "$T/maps/passwd" >/dev/null
 mkconf "$T/postern.conf" tls_cert_file="$T/cert.pem" tls_key_file="$T/key.pem"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }
 listen() {   # listen PORT ARGS...: smtp-receive on PORT, one process per connection
   local port=$1; shift

@@ -6,8 +6,6 @@ mkdir -p "$T/maps"
 # spool-inject and smtp-receive (not ours) are run by some tests
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 
-# free_port - an unused loopback port
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # wait_port HOST PORT - until something listens (5 s at most)
 wait_port() {

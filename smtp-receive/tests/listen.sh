@@ -20,7 +20,6 @@ if is_root; then   # the sessions run as nobody; the spool's group is mail, as p
   chgrp mail "$T/spool/tmp" "$T/spool/mess" "$T/spool/new" && chmod 1770 "$T/spool/tmp" "$T/spool/mess" "$T/spool/new"
   creds=(-u nobody -g mail)
 fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # --- start-up errors --------------------------------------------------------------
 out=$("$B/smtp-listen" -C "$T/postern.conf" 2>&1); rc=$?

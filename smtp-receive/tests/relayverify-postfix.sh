@@ -14,7 +14,6 @@ command -v postfix >/dev/null || { skip "relay verify with Postfix" "postfix not
 command -v tcpserver >/dev/null || { skip "relay verify with Postfix" "ucspi-tcp is not installed"; exit 0; }
 command -v swaks >/dev/null || { skip "relay verify with Postfix" "swaks is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }
 
 # a CA and the hub's certificate for hub.corp.example

@@ -15,7 +15,6 @@
 command -v tcpserver >/dev/null || { skip "relay verify" "ucspi-tcp is not installed"; exit 0; }
 command -v swaks >/dev/null || { skip "relay verify" "swaks is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 listening() { grep -qi "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") 00000000:0000 0A" /proc/net/tcp; }
 
 mkspool "$T/spool"
