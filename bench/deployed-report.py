@@ -38,6 +38,9 @@ print('next to a whole Postfix %s (private instance, shipped master.cf, virtual 
       % os.popen('postconf -d -h mail_version 2>/dev/null').read().strip())
 print('same machine, same run, interleaved, medians of %s rounds; %s CPUs; load average at the end: %s'
       % (E['ROUNDS'], os.cpu_count(), open('/proc/loadavg').read().split()[0]))
+print('queues and mailboxes of both on %s' % (
+    'a fresh ext4 image with mkfs.ext4\'s defaults (journal)' if E.get('BENCH_FS') == 'ext4' else
+    'the host\'s file system (%s)' % os.popen("findmnt -n -o FSTYPE,OPTIONS -T " + E['T']).read().strip()))
 print('CPU ms: the MTA\'s cgroup (postern: the whole booted root, systemd and journald included; Postfix: every'
       ' process of the instance), in parentheses the whole machine from /proc/stat (clients included;'
       ' meaningful only on an otherwise idle machine)')

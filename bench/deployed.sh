@@ -27,7 +27,9 @@
 #                                slower side's rate), BENCH_REFUSE_N (500),
 #                                BENCH_SENDMAIL_N (200), BENCH_ONLY (a list
 #                                of: maildir accept relay refuse latency
-#                                sendmail nosm; default all)
+#                                sendmail nosm; default all), BENCH_FS (host:
+#                                the host's own file system; ext4: a fresh
+#                                ext4 image with a journal, bench/lib.bash)
 # A benchmark, not a test: it prints figures.  Needs root, the postfix
 # package and the root cache (tools/systemd-root cache).  The root is
 # stopped and removed, Postfix stopped, every helper process killed at exit.
@@ -350,7 +352,7 @@ fi
 
 # --- the report -------------------------------------------------------------------------
 errs=$(cat "$T"/source.*.err 2>/dev/null | sort | uniq -c | sort -rn | head -n 5)
-export T N ROUNDS S LAT_N REF_N SM_N LAT_RATE=${LAT_RATE:-}
+export T N ROUNDS S LAT_N REF_N SM_N BENCH_FS LAT_RATE=${LAT_RATE:-}
 python3 "$top/bench/deployed-report.py"
 [ -z "$errs" ] || { echo "smtp-source complained (count, line):"; echo "$errs"; }
 for f in "$T"/res.*-short.*; do [ -e "$f" ] && echo "WARNING: incomplete run ${f##*/res.}: $(tr '\n' ' ' <"$f")(of the expected count): figures not comparable"; done

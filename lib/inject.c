@@ -37,6 +37,7 @@
 static char mess_fn[SPOOL_ID_MAX + 8];
 static char tmp_fn[SPOOL_ID_MAX + 8];
 static volatile sig_atomic_t committed;
+int inject_caller_logs;
 
 /* cleanup - remove the uncommitted files (async-signal-safe) */
 static void cleanup(void)
@@ -253,9 +254,10 @@ static void queued(const struct inject *m)
   if (!stralloc_copys(&from, "<") || !stralloc_cats(&from, envelope_sender(&m->env)) ||
       !stralloc_cats(&from, ">") || !stralloc_0(&from))
     from.len = 0;   /* out of memory: the message is queued, log what we can */
-  log_event(m->id, "status", "queued", "from", from.len ? from.s : "?",
-            "nrcpt", num_str(nrcpt, m->env.nrcpt), "size", num_str(size, m->size),
-            "uid", num_str(uid, (unsigned long)getuid()), (char *)0);
+  if (!inject_caller_logs)
+    log_event(m->id, "status", "queued", "from", from.len ? from.s : "?",
+              "nrcpt", num_str(nrcpt, m->env.nrcpt), "size", num_str(size, m->size),
+              "uid", num_str(uid, (unsigned long)getuid()), (char *)0);
   inject_reply("250 2.0.0 Ok: queued as ", m->id);
 }
 

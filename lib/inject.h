@@ -37,5 +37,11 @@ _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cl
  * inject_signals() and log_init() first. */
 void inject_run(const struct config *cfg, const char *want);
 
+/* inject_caller_logs - set in a forked injector whose caller logs every
+ * message it hands over in a line of its own (smtp-receive's status=
+ * line has the id, sender, count and size): the status=queued line is
+ * left to it.  Refusals are still logged here. */
+extern int inject_caller_logs;
+
 #include "inject_child.h"   /* the client, for callers that include only this file */
 #endif

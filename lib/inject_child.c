@@ -149,8 +149,9 @@ _Noreturn static void run_program(const struct config *cfg)
 
 /* run_forked - in a forked child: become spool-inject (never returns:
  * every path of inject_run ends the process) */
-_Noreturn static void run_forked(const struct config *cfg, const char *want)
+_Noreturn static void run_forked(const struct config *cfg, const char *want, int caller_logs)
 {
+  inject_caller_logs = caller_logs;
   errmsg_iam("spool-inject");
   log_init("spool-inject", cfg->log);
   inject_signals();
@@ -166,7 +167,7 @@ void inject_helper_serve(const struct config *cfg, int sock)
   while (helper_request(sock, want, fds) == 0) {
     pid_t pid = child_fork(fds[0], fds[1], fds[2]);
     if (pid == 0) {
-      if (cfg->injector_default) run_forked(cfg, want[0] ? want : 0);
+      if (cfg->injector_default) run_forked(cfg, want[0] ? want : 0, 1);
       run_program(cfg);
     }
     for (i = 0; i < 3; i++) close(fds[i]);
@@ -189,5 +190,5 @@ int inject_child_start(struct child *c, const struct config *cfg, const char *wa
     return child_start(c, argv, flags & INJECT_CLEAN_ENV ? clean_env(cfg) : 0, in, env, 0);
   if ((pid = child_start_fork(c, in, env)) == -1) return -1;
   if (pid) return 0;
-  run_forked(cfg, want);
+  run_forked(cfg, want, flags & INJECT_CALLER_LOGS);
 }

@@ -12,13 +12,16 @@
 #include "config.h"
 
 enum {
-  INJECT_CLEAN_ENV = 1           /* start: a program gets only POSTERN_CONF (cfg->file) and PATH */
+  INJECT_CLEAN_ENV = 1,          /* start: a program gets only POSTERN_CONF (cfg->file) and PATH */
+  INJECT_CALLER_LOGS = 2         /* start: we log each message ourselves (inject_caller_logs) */
 };
 
 /* inject_child_start - start the injector with in as its fd 0 (the
  * message) and env as its fd 1 (the envelope), its fd 2 a pipe we read.
  * want: the id a forked injector takes if free, or 0.  flags:
- * INJECT_CLEAN_ENV, else a program gets our environment.  0, or -1 with
+ * INJECT_CLEAN_ENV, else a program gets our environment; INJECT_CALLER_LOGS
+ * (a forked spool-inject leaves its status=queued line to us; the
+ * injector helper, which serves only smtp-receive, always does).  0, or -1 with
  * errno (nothing started).  Always end it with child_wait. */
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
 

@@ -49,7 +49,7 @@ int inject_start(struct injector *j, const struct config *cfg, const char *id)
   int p[4];
   if (pipe2(p, O_CLOEXEC) == -1) return -1;
   if (pipe2(p + 2, O_CLOEXEC) == -1) { close_pipes(p, 2); return -1; }
-  if (inject_child_start(&j->child, cfg, id, p[0], p[2], 0) == -1) { close_pipes(p, 4); return -1; }
+  if (inject_child_start(&j->child, cfg, id, p[0], p[2], INJECT_CALLER_LOGS) == -1) { close_pipes(p, 4); return -1; }
   close(p[0]);
   close(p[2]);
   j->msgfd = p[1];

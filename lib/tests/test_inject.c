@@ -158,13 +158,13 @@ static int envfile(void)
 /* forked - the forked spool-inject on a pipe for the message (written and
  * closed by us, as smtp-receive does), the envelope from a memory file;
  * 0 queued under want */
-static int forked(const struct config *cfg, const char *want)
+static int forked_as(const struct config *cfg, const char *want, int flags)
 {
   struct inject_child c;
   int p[2], env = envfile();
   size_t n;
   if (pipe2(p, O_CLOEXEC) == -1) return -1;
-  if (inject_child_start(&c, cfg, want, p[0], env, 0) == -1) return -1;
+  if (inject_child_start(&c, cfg, want, p[0], env, flags) == -1) return -1;
   close(p[0]);
   close(env);
   if (write(p[1], "Subject: x\n\nhi\n", 15) != 15) return -1;
@@ -172,6 +172,11 @@ static int forked(const struct config *cfg, const char *want)
   inject_child_wait(&c, 5, INJECT_KEEP_LOG, &r);
   n = strlen(r.reply);
   return r.code == 0 && n > strlen(want) && !strcmp(r.reply + n - strlen(want), want) ? 0 : -1;
+}
+
+static int forked(const struct config *cfg, const char *want)
+{
+  return forked_as(cfg, want, 0);
 }
 
 /* refuse_close_range - a seccomp filter: close_range fails with ENOSYS */
@@ -225,6 +230,8 @@ static void helper(struct config *cfg)
   h = start_helper(cfg);
   spool_id(id);
   T_OK("helper: a message queued through it, under the id asked for", h > 0 && forked(cfg, id) == 0);
+  stralloc_0(&r.log);
+  T_OK("helper: the queued line is left to its session", r.log.s && !strstr(r.log.s, "status=queued"));
   T_OK("helper: its status comes back", through_helper(cfg, 10, &pid) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
   T_OK("helper: its injector was its child, not ours", pid > 0 && waitpid(pid, &status, WNOHANG) == -1 && errno == ECHILD);
   close(inject_helper);
@@ -310,6 +317,11 @@ static void injector(void)
   T_OK("forked spool-inject: queued under the id asked for", forked(&cfg, id) == 0);
   stralloc_0(&r.log);
   T_OK("forked spool-inject: its log line before the reply", strstr(r.log.s, "status=queued") != 0);
+  usleep(2000);
+  spool_id(id);
+  T_OK("INJECT_CALLER_LOGS: queued", forked_as(&cfg, id, INJECT_CALLER_LOGS) == 0);
+  stralloc_0(&r.log);
+  T_OK("INJECT_CALLER_LOGS: no status=queued line of its own", r.log.s && !strstr(r.log.s, "status=queued"));
   usleep(2000);
   spool_id(id);
   pid = fork();
