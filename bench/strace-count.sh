@@ -131,4 +131,11 @@ row('**systemd (PID 1, unit set-up, journald)**', *group(sysd))
 if any(not sysd(o) and o not in ours for o in counts):
     row('other (not attributed)', *group(lambda o: not sysd(o) and o not in ours))
 row('**everything in the root**', *group(lambda o: True))
+print()
+print('the most frequent calls per message of each of postern\'s programs (failed in parentheses):')
+for o in sorted((o for o in counts if o in ours), key=lambda o: -sum(counts[o].values())):
+    if sum(counts[o].values()) >= n * 0.5:
+        top = counts[o].most_common(16)
+        print('  %s: %s' % (o, ', '.join('%s %.1f%s' % (k, v / n, ' (%.1f)' % (fails[o][k] / n) if fails[o][k] else '')
+                                           for k, v in top)))
 EOP
