@@ -3,9 +3,61 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include <sys/time.h>
+#include "byte.h"
 #include "num.h"
 #include "str.h"
 #include "spool.h"
+
+void spool_head_fmt(char line[SPOOL_HEAD_LEN], unsigned long body, unsigned long envlen)
+{
+  size_t n = str_copy(line, SPOOL_HEAD_MAGIC);
+  n += num_fmt0(line + n, body, 10);
+  line[n++] = ' ';
+  n += num_fmt0(line + n, envlen, 10);
+  line[n] = '\n';
+}
+
+unsigned long spool_head_body(unsigned long envlen)
+{
+  unsigned long need = SPOOL_HEAD_LEN + envlen;
+  return (need + SPOOL_HEAD_UNIT - 1) / SPOOL_HEAD_UNIT * SPOOL_HEAD_UNIT;
+}
+
+/* digits - exactly ten decimal digits at s; -1 if not */
+static int digits(const char *s, unsigned long *v)
+{
+  unsigned int i;
+  *v = 0;
+  for (i = 0; i < 10; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    *v = *v * 10 + (unsigned long)(s[i] - '0');
+  }
+  return 0;
+}
+
+int spool_head_read(int fd, unsigned long size, struct spool_head *h)
+{
+  static const char magic[] = SPOOL_HEAD_MAGIC;
+  char line[SPOOL_HEAD_LEN];
+  size_t m = sizeof magic - 1, got = 0;
+  h->body = 0;
+  h->envlen = size;
+  while (got < sizeof line) {
+    ssize_t r = pread(fd, line + got, sizeof line - got, (off_t)got);
+    if (r == -1) { if (errno == EINTR) continue; return -1; }
+    if (r == 0) break;
+    got += (size_t)r;
+  }
+  if (got < m || !byte_equal(line, m, magic)) return 0;
+  if (got < sizeof line || digits(line + m, &h->body) == -1 || line[m + 10] != ' ' ||
+      digits(line + m + 11, &h->envlen) == -1 || line[SPOOL_HEAD_LEN - 1] != '\n' ||
+      h->body % SPOOL_HEAD_UNIT || h->body < SPOOL_HEAD_LEN + h->envlen || h->body > size) {
+    h->body = 0;
+    errno = EPROTO;
+    return -1;
+  }
+  return 1;
+}
 
 void spool_id(char id[SPOOL_ID_MAX])
 {

@@ -267,8 +267,67 @@ static void num(void)
   T_OK("NUM_ULONG holds ULONG_MAX and its NUL", strlen(num_str(s, ULONG_MAX)) + 1 <= NUM_ULONG);
 }
 
+/* headfile - a file with bytes s[0..n) and a hole up to size; its fd */
+static int headfile(const char *s, size_t n, unsigned long size)
+{
+  char fn[] = "/tmp/postern-test-head.XXXXXX";
+  int fd = mkstemp(fn);
+  if (fd == -1) return -1;
+  unlink(fn);
+  if (write(fd, s, n) != (ssize_t)n || ftruncate(fd, (off_t)size) == -1) { close(fd); return -1; }
+  return fd;
+}
+
+static void heads(void)
+{
+  struct spool_head h;
+  char line[SPOOL_HEAD_LEN + 1];
+  int fd;
+  spool_head_fmt(line, 8192, 5000);
+  line[SPOOL_HEAD_LEN] = 0;
+  T_STR("spool_head_fmt: fixed width", "postern-message 1 0000008192 0000005000\n", line, SPOOL_HEAD_LEN);
+  T_OK("spool_head_body: a small envelope fits one unit", spool_head_body(100) == 4096);
+  T_OK("spool_head_body: exactly one unit", spool_head_body(4096 - SPOOL_HEAD_LEN) == 4096);
+  T_OK("spool_head_body: one byte more, two units", spool_head_body(4096 - SPOOL_HEAD_LEN + 1) == 8192);
+  spool_head_fmt(line, 8192, 5000);
+  fd = headfile(line, SPOOL_HEAD_LEN, 8192 + 10);
+  T_OK("spool_head_read: a one-file message", spool_head_read(fd, 8192 + 10, &h) == 1 && h.body == 8192 && h.envlen == 5000);
+  T_OK("spool_head_read: the offset is left alone", lseek(fd, 0, SEEK_CUR) == SPOOL_HEAD_LEN);
+  errno = 0;
+  T_OK("spool_head_read: a body offset past the end is malformed",
+       spool_head_read(fd, 8000, &h) == -1 && errno == EPROTO && h.body == 0);
+  close(fd);
+  fd = headfile("V1\nFa@b\nTc@d\n\n", 15, 15);
+  T_OK("spool_head_read: an envelope of the older layout", spool_head_read(fd, 15, &h) == 0 && h.body == 0 && h.envlen == 15);
+  close(fd);
+  fd = headfile("", 0, 0);
+  T_OK("spool_head_read: an empty file is of the older layout", spool_head_read(fd, 0, &h) == 0);
+  close(fd);
+  {
+    static const char *bad[] = {
+      "postern-message 1 0000004096 0000005000\n",   /* envelope longer than its room */
+      "postern-message 1 0000004095 0000000010\n",   /* body offset not a multiple of the unit */
+      "postern-message 1 000000409x 0000000010\n",   /* not a digit */
+      "postern-message 1 0000004096 0000000010 ",    /* no LF */
+      "postern-message 1 0000004096",                /* cut short */
+      "postern-message 1 0000004096-0000000010\n",   /* no blank */
+    };
+    unsigned int i, ok = 1;
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      fd = headfile(bad[i], strlen(bad[i]), strlen(bad[i]) < SPOOL_HEAD_LEN ? strlen(bad[i]) : 4096 + 1);
+      errno = 0;
+      if (spool_head_read(fd, strlen(bad[i]) < SPOOL_HEAD_LEN ? strlen(bad[i]) : 4096 + 1, &h) != -1 || errno != EPROTO) {
+        ok = 0; printf("# accepted: %s\n", bad[i]);
+      }
+      close(fd);
+    }
+    T_OK("spool_head_read: malformed heads are refused (EPROTO)", ok);
+  }
+}
+
 int main(void)
 {
+  heads();
   ids();
   validity();
   paths();
