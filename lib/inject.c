@@ -3,17 +3,21 @@
  * and of the forked injector of smtp-receive and the others
  * (doc/architecture.md "The injector runs in a forked child").
  *
- * The body goes to mess/<id> (created O_EXCL, which is what finally makes
- * ids unique), the checked envelope to tmp/<id>; both are fsync'ed, then
- * the mess/ directory, then tmp/<id> is renamed into new/<id>: that rename
- * is the one commit point, and new/ is fsync'ed before we say 250.  Until
- * the rename every failure, signal or deadline removes what was written; a
- * kill -9 leaves only uncommitted files, which queue-run removes later.
+ * One file per message (spool.h, doc/architecture.md "One file per
+ * message"): tmp/<id> is created O_EXCL under an id that no message in
+ * new/ or mess/ has; the body is written from offset
+ * SPOOL_HEAD_UNIT on, then the head line and the checked envelope before
+ * it (the body moved up first if the envelope needs more room).  The file
+ * is fsync'ed and renamed into new/<id> without replacing anything: that
+ * rename is the one commit point, and new/ is fsync'ed before we say 250.
+ * Until the rename every failure, signal or deadline removes what was
+ * written; a kill -9 leaves only an uncommitted file in tmp/, which
+ * queue-run removes later.
  *
  * How the other programs run the injector is inject_child.c; the child
  * runner under it, child.c. */
 #include <errno.h>
-#include <stdio.h>     /* rename */
+#include <stdio.h>     /* renameat2 */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include "buffer.h"
 #include "byte.h"
 #include "str.h"
+#include "stralloc.h"
 #include "errmsg.h"
 #include "exitcode.h"
 #include "log.h"
@@ -32,9 +37,8 @@
 #include "wbuf.h"
 
 
-/* names to remove if we fail before the commit; fixed arrays, so that the
- * signal handler touches nothing but async-signal-safe calls */
-static char mess_fn[SPOOL_ID_MAX + 8];
+/* the name to remove if we fail before the commit; a fixed array, so that
+ * the signal handler touches nothing but async-signal-safe calls */
 static char tmp_fn[SPOOL_ID_MAX + 8];
 static volatile sig_atomic_t committed;
 int inject_caller_logs;
@@ -43,7 +47,6 @@ int inject_caller_logs;
 static void cleanup(void)
 {
   if (committed) return;
-  if (mess_fn[0]) unlink(mess_fn);
   if (tmp_fn[0]) unlink(tmp_fn);
 }
 
@@ -128,24 +131,42 @@ static void name(char *fn, const char *dir, const char *id)
   str_copy(fn + n, id);
 }
 
+/* id_taken - is this id in new/, or in mess/ (a queued message of the
+ * older layout)?  queue/ is the queue owner's, closed to the injector
+ * group: a clash there (a clock stepped back onto a reused pid) is
+ * queue-run's to resolve when it picks the message up */
+static int id_taken(const char *id)
+{
+  static const char *const dirs[] = { SPOOL_NEW, SPOOL_MESS };
+  char fn[SPOOL_ID_MAX + 8];
+  struct stat st;
+  unsigned int i;
+  for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    name(fn, dirs[i], id);
+    if (lstat(fn, &st) == 0 || errno != ENOENT) return 1;
+  }
+  return 0;
+}
+
 void inject_create(struct inject *m, const char *want)
 {
-  char fn[sizeof mess_fn];
+  char fn[sizeof tmp_fn];
   sigset_t all, old;
   unsigned int tries;
   sigfillset(&all);
   for (tries = 0; tries < 20; tries++) {
     if (tries == 0 && want && spool_id_valid(want)) str_copy(m->id, want);
     else spool_id(m->id);
-    name(fn, SPOOL_MESS, m->id);
+    name(fn, SPOOL_TMP, m->id);
     /* the name becomes ours to clean up in the same breath as the file
-     * exists: a signal in between must not remove another message's body */
+     * exists: a signal in between must not remove another writer's file */
     sigprocmask(SIG_BLOCK, &all, &old);
-    m->fd = open(fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (m->fd != -1) str_copy(mess_fn, fn);
+    m->fd = open(fn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);   /* read: body_move */
+    if (m->fd != -1) str_copy(tmp_fn, fn);
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, 0);
-    if (m->fd != -1) break;
+    if (m->fd != -1 && !id_taken(m->id)) break;
+    if (m->fd != -1) { cleanup(); tmp_fn[0] = 0; close(m->fd); m->fd = -1; e = EEXIST; }
     errno = e;
     if (errno != EEXIST) temp_sys("unable to create the message file");
     usleep(1000);   /* same id again: wait for the clock to move */
@@ -153,6 +174,7 @@ void inject_create(struct inject *m, const char *want)
   if (m->fd == -1) inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to find a free queue id", 0);
   /* the mode is ours, not the caller's umask: queue-run must read it */
   if (fchmod(m->fd, 0644) == -1) temp_sys("unable to set the mode of the message file");
+  if (lseek(m->fd, (off_t)SPOOL_HEAD_UNIT, SEEK_SET) == -1) temp_sys("unable to write the message file");
 }
 
 /* write_all - the whole buffer, or a temporary failure */
@@ -185,8 +207,6 @@ void inject_copy(struct inject *m, int fd)
   }
   if (hops_over(&m->hops, m->hop_limit))   /* a mail loop: on no path into the spool */
     inject_fail(EX_DATAERR, "554 5.4.0 Too many hops (Received: header fields): mail loop? Message not queued", 0);
-  if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
-  if (close(m->fd) == -1) temp_sys("unable to close the message");
 }
 
 void inject_envelope(struct inject *m, int fd)
@@ -206,27 +226,67 @@ void inject_envelope(struct inject *m, int fd)
     inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
 }
 
-/* envelope_store - write the envelope to tmp/<id> and sync it */
+/* body_move - the body from offset SPOOL_HEAD_UNIT up to offset to, for
+ * an envelope that needs more room: the file system inserts the range
+ * where it can, else the bytes are copied from the end down */
+static void body_move(struct inject *m, unsigned long to)
+{
+  static char buf[65536];
+  unsigned long from = SPOOL_HEAD_UNIT, left = m->size;
+  if (left == 0) return;
+  if (fallocate(m->fd, FALLOC_FL_INSERT_RANGE, (off_t)from, (off_t)(to - from)) == 0) return;
+  while (left) {
+    size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
+    ssize_t r;
+    left -= n;
+    r = pread(m->fd, buf, n, (off_t)(from + left));
+    if (r == -1 && errno == EINTR) { left += n; continue; }
+    if (r != (ssize_t)n) { if (r >= 0) errno = EIO; temp_sys("unable to read the message back"); }
+    if (pwrite(m->fd, buf, n, (off_t)(to + left)) != (ssize_t)n) temp_sys("unable to write the message");
+  }
+}
+
+static stralloc head;   /* the head line and the envelope, made in memory */
+
+/* head_put - a buffer's write op that appends to head */
+static ssize_t head_put(int fd, const char *x, size_t len)
+{
+  (void)fd;
+  if (!stralloc_catb(&head, x, len)) { errno = ENOMEM; return -1; }
+  return (ssize_t)len;
+}
+
+/* envelope_store - the head line and the envelope before the body, the
+ * whole file synced and closed */
 static void envelope_store(struct inject *m)
 {
-  static char space[8192];
-  char fn[sizeof tmp_fn];
-  sigset_t all, old;
-  name(fn, SPOOL_TMP, m->id);
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, &old);   /* as in inject_create */
-  int fd = open(fn, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-  int e = errno;
-  if (fd != -1) str_copy(tmp_fn, fn);
-  sigprocmask(SIG_SETMASK, &old, 0);
-  errno = e;
-  if (fd == -1) temp_sys("unable to create the envelope file");
-  if (fchmod(fd, 0644) == -1) temp_sys("unable to set the mode of the envelope file");
-  buffer b;
-  wbuf_init(&b, fd, space, sizeof space);
-  if (envelope_write(&b, &m->env) == -1 || wbuf_flush(&b) == -1) temp_sys("unable to write the envelope");
-  if (fsync(fd) == -1) temp_sys("unable to sync the envelope");
-  if (close(fd) == -1) temp_sys("unable to close the envelope");
+  char space[4096];
+  buffer b = BUFFER_INIT(head_put, -1, space, sizeof space);
+  unsigned long body;
+  if (!stralloc_ready(&head, SPOOL_HEAD_LEN)) inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
+  head.len = SPOOL_HEAD_LEN;   /* filled in below, when the body's offset is known */
+  if (envelope_write(&b, &m->env) == -1 || buffer_flush(&b) == -1)
+    inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
+  if (head.len - SPOOL_HEAD_LEN > SPOOL_HEAD_OFF_MAX - SPOOL_HEAD_UNIT)
+    inject_fail(EX_DATAERR, "552 5.3.4 Envelope too large", 0);
+  body = spool_head_body(head.len - SPOOL_HEAD_LEN);
+  if (body > SPOOL_HEAD_UNIT) body_move(m, body);
+  if (m->size == 0 && ftruncate(m->fd, (off_t)body) == -1) temp_sys("unable to write the message");
+  spool_head_fmt(head.s, body, head.len - SPOOL_HEAD_LEN);
+  if (pwrite(m->fd, head.s, head.len, 0) != (ssize_t)head.len) temp_sys("unable to write the envelope");
+  if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
+  if (close(m->fd) == -1) temp_sys("unable to close the message");
+}
+
+/* commit_rename - tmp/<id> to new/<id>, never over another file */
+static int commit_rename(const char *from, const char *to)
+{
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  /* a file system without RENAME_NOREPLACE: link refuses to replace too */
+  if (link(from, to) == -1) return -1;
+  unlink(from);
+  return 0;
 }
 
 void inject_commit(struct inject *m)
@@ -234,13 +294,12 @@ void inject_commit(struct inject *m)
   char new_fn[SPOOL_ID_MAX + 8];
   sigset_t all, old;
   envelope_store(m);
-  if (spool_fsync_dir(SPOOL_MESS) == -1) temp_sys("unable to sync mess/");
   name(new_fn, SPOOL_NEW, m->id);
   /* no signal between the rename and noting it: cleanup must never remove
-   * the body of a committed message */
+   * a committed message */
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
-  if (rename(tmp_fn, new_fn) == -1) { sigprocmask(SIG_SETMASK, &old, 0); temp_sys("unable to commit the message"); }
+  if (commit_rename(tmp_fn, new_fn) == -1) { sigprocmask(SIG_SETMASK, &old, 0); temp_sys("unable to commit the message"); }
   committed = 1;
   sigprocmask(SIG_SETMASK, &old, 0);
   if (spool_fsync_dir(SPOOL_NEW) == -1) temp_sys("unable to sync new/");
@@ -270,8 +329,8 @@ void inject_run(const struct config *cfg, const char *want)
   m.limit = cfg->message_size_limit;
   m.hop_limit = cfg->hop_count_limit;
   inject_room(&m, cfg->spool_reserve);  /* refuse early when the disk is nearly full */
-  inject_create(&m, want);              /* mess/<id> */
-  inject_copy(&m, 0);                   /* fd 0 -> body, fsync */
+  inject_create(&m, want);              /* tmp/<id> */
+  inject_copy(&m, 0);                   /* fd 0 -> body */
   inject_envelope(&m, 1);               /* end line missing: queue nothing */
   inject_commit(&m);                    /* the one commit point */
   spool_trigger();                      /* wake queue-run if it listens */

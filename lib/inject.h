@@ -13,7 +13,7 @@
 
 struct inject {
   char id[SPOOL_ID_MAX];
-  int fd;                     /* the body being written */
+  int fd;                     /* the message file being written */
   unsigned long size;         /* bytes of body */
   unsigned long room;         /* bytes we may still write before the reserve */
   unsigned long limit;        /* message_size_limit, 0: none */
@@ -24,10 +24,10 @@ struct inject {
 
 void inject_signals(void);                            /* cleanup on TERM, ALRM, ... */
 void inject_room(struct inject *m, unsigned long reserve);  /* free space check */
-void inject_create(struct inject *m, const char *want);  /* mess/<id>, O_EXCL; want: an id to try first, or 0 */
-void inject_copy(struct inject *m, int fd);           /* fd -> body, fsync */
+void inject_create(struct inject *m, const char *want);  /* tmp/<id>, O_EXCL; want: an id to try first, or 0 */
+void inject_copy(struct inject *m, int fd);           /* fd -> body */
 void inject_envelope(struct inject *m, int fd);       /* fd -> envelope, checked */
-void inject_commit(struct inject *m);                 /* tmp/<id> -> new/<id> */
+void inject_commit(struct inject *m);                 /* head + envelope, fsync, tmp/<id> -> new/<id> */
 void inject_reply(const char *reply, const char *arg);   /* "reply arg\n" on fd 2 */
 _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cleanup, reply, exit */
 
