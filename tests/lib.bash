@@ -51,6 +51,27 @@ open(path, "a").write(p + "\n"); print(p)
 PY
 }
 
+# spool_body FILE / spool_envelope FILE: the body / the envelope of a queued
+# message file (new/ID or queue/ID) on stdout, byte-exact: a one-file message
+# (lib/spool.h: the head line, the envelope, the body from the offset the head
+# names) or, for a file of the older layout, the file itself (a body in mess/,
+# an envelope in new/ or queue/)
+spool_part() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+part, path = sys.argv[1], sys.argv[2]
+d = open(path, 'rb').read()
+if d.startswith(b'postern-message 1 ') and len(d) >= 40:
+    body, envlen = int(d[18:28]), int(d[29:39])
+    out = d[body:] if part == 'body' else d[40:40 + envlen]
+else:
+    out = d
+sys.stdout.buffer.write(out)
+PY
+}
+spool_body() { spool_part body "$1"; }
+spool_envelope() { spool_part envelope "$1"; }
+
 # mkspool DIR: the spool tree of DESIGN.md, owned by the caller
 mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }
 
