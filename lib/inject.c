@@ -172,6 +172,15 @@ void inject_create(struct inject *m, const char *want)
     usleep(1000);   /* same id again: wait for the clock to move */
   }
   if (m->fd == -1) inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to find a free queue id", 0);
+  /* never fd 0, 1 or 2: the file is open for reading, and a caller who
+   * closed its fd 0 (or 1) would have us read the message file back as
+   * the body (or the envelope) and queue an empty message */
+  if (m->fd < 3) {
+    int fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
+    if (fd == -1) temp_sys("unable to create the message file");
+    close(m->fd);
+    m->fd = fd;
+  }
   /* the mode is ours, not the caller's umask: queue-run must read it */
   if (fchmod(m->fd, 0644) == -1) temp_sys("unable to set the mode of the message file");
   if (lseek(m->fd, (off_t)SPOOL_HEAD_UNIT, SEEK_SET) == -1) temp_sys("unable to write the message file");
@@ -228,11 +237,13 @@ void inject_envelope(struct inject *m, int fd)
 
 /* body_move - the body from offset SPOOL_HEAD_UNIT up to offset to, for
  * an envelope that needs more room: the file system inserts the range
- * where it can, else the bytes are copied from the end down */
+ * where it can, else the bytes are copied from the end down and what the
+ * body left below to is zeroed (spool.h: nothing between the envelope and
+ * the body) */
 static void body_move(struct inject *m, unsigned long to)
 {
   static char buf[65536];
-  unsigned long from = SPOOL_HEAD_UNIT, left = m->size;
+  unsigned long from = SPOOL_HEAD_UNIT, left = m->size, end;
   if (left == 0) return;
   if (fallocate(m->fd, FALLOC_FL_INSERT_RANGE, (off_t)from, (off_t)(to - from)) == 0) return;
   while (left) {
@@ -243,6 +254,13 @@ static void body_move(struct inject *m, unsigned long to)
     if (r == -1 && errno == EINTR) { left += n; continue; }
     if (r != (ssize_t)n) { if (r >= 0) errno = EIO; temp_sys("unable to read the message back"); }
     if (pwrite(m->fd, buf, n, (off_t)(to + left)) != (ssize_t)n) temp_sys("unable to write the message");
+  }
+  end = from + m->size < to ? from + m->size : to;
+  byte_zero(buf, sizeof buf);
+  while (from < end) {
+    size_t n = end - from < sizeof buf ? (size_t)(end - from) : sizeof buf;
+    if (pwrite(m->fd, buf, n, (off_t)from) != (ssize_t)n) temp_sys("unable to write the message");
+    from += n;
   }
 }
 

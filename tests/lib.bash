@@ -71,6 +71,23 @@ PY
 }
 spool_body() { spool_part body "$1"; }
 spool_envelope() { spool_part envelope "$1"; }
+# spool_head_check FILE: nothing on stdout when FILE is a one-file message
+# exactly as lib/spool.h says (the head line "postern-message 1 H L" in 40
+# bytes, H the head line and the L envelope bytes rounded up to 4096, zeros
+# from the envelope's end to H, the file at least H long), else what is wrong
+spool_head_check() {
+  python3 - "$1" <<'PY'
+import re, sys
+d = open(sys.argv[1], 'rb').read()
+m = re.fullmatch(rb'postern-message 1 ([0-9]{10}) ([0-9]{10})\n', d[:40])
+if not m: sys.exit(print('head line malformed: %r' % d[:40]))
+h, l = int(m[1]), int(m[2])
+if h != (40 + l + 4095) // 4096 * 4096: print('H=%d is not 40+L=%d rounded up to 4096' % (h, 40 + l))
+if len(d) < h: print('file of %d bytes ends before H=%d' % (len(d), h))
+if d[40 + l:h].strip(b'\0'): print('bytes other than zero between the envelope and H')
+if not d[40:40 + l].endswith(b'\n\n'): print('envelope without its end line: %r' % d[40:40 + l][-40:])
+PY
+}
 
 # mkspool DIR: the spool tree of DESIGN.md, owned by the caller
 mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }

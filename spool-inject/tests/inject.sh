@@ -1,7 +1,9 @@
 # spool-inject/tests/inject.sh - spool-inject end to end, as an ordinary
-# caller: what lands in the spool (byte-exact body, stored envelope in
-# canonical form), the reply line and exit code, every refusal leaving
-# nothing behind, the limits, the config checks and the trigger fifo.
+# caller: what lands in the spool (one file in new/, lib/spool.h: the head
+# line, the stored envelope in canonical form, the body byte-exact, also
+# behind an envelope of many 4 KiB units on ext4 and on tmpfs), the reply
+# line and exit code, every refusal leaving nothing behind, the limits, the
+# config checks and the trigger fifo.
 . "${POSTERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/lib.bash"
 
 SI=$B/spool-inject
@@ -44,9 +46,18 @@ queued() {
   local name=$1 msg=$2
   if [ "$rc" = 0 ] && [[ $id =~ ^[0-9]{10}\.[0-9]{6}\.[0-9]+$ ]]; then ok "$name: exit 0, 250 with an id"
   else fail "$name: exit 0, 250 with an id" "exit: $rc" "fd 2:" "$err"; return; fi
-  same_file "$name: body byte-exact in mess/" "$msg" "$T/spool/mess/$id"
-  if [ -f "$T/spool/new/$id" ] && [ ! -e "$T/spool/tmp/$id" ]; then ok "$name: envelope committed to new/, tmp/ empty"
-  else fail "$name: envelope committed to new/, tmp/ empty" "$(spool_list)"; fi
+  queued_in "$name" "$msg" "$T/spool"
+}
+# queued_in NAME MSG SPOOL: the message id is in SPOOL/new/ as one file (a
+# well-formed head, the body byte-exact) and nothing else is in the spool
+queued_in() {
+  local name=$1 msg=$2 sp=$3 bad left
+  bad=$(spool_head_check "$sp/new/$id" 2>&1)
+  if [ -z "$bad" ]; then ok "$name: head line as spool.h says"; else fail "$name: head line as spool.h says" "$bad"; fi
+  spool_body "$sp/new/$id" >"$T/got-body" 2>&1
+  same_file "$name: body byte-exact in new/ID" "$msg" "$T/got-body"
+  left=$(cd "$sp" && find tmp mess new -mindepth 1 2>/dev/null | sort)
+  is "$name: committed to new/ID, nothing else in tmp/, mess/, new/" "new/$id" "$left"
 }
 ENV1=$T/env1
 printf 'V1\nFsender@example.org\nTrcpt@example.org\n\n' >"$ENV1"
@@ -70,6 +81,66 @@ queued "body through a pipe" "$T/m-big"
 spool_clean
 check "998-char test line is 998 bytes" test "$(sed -n 3p "$T/m-998" | tr -d '\n' | wc -c)" = 998
 
+# --- the one-file layout (lib/spool.h) ----------------------------------------
+# the head line, byte for byte, for the smallest envelope: H is one unit
+inject "$T/m-dot" "$ENV1"
+envlen=$(spool_envelope "$T/spool/new/$id" | wc -c)
+is "head line: exactly 'postern-message 1 H L' in 40 bytes, H=4096" \
+  "$(printf 'postern-message 1 0000004096 %010d' "$envlen")" "$(head -c 39 "$T/spool/new/$id")"
+is "head line ends in its LF at byte 40" 0a "$(dd if="$T/spool/new/$id" bs=1 skip=39 count=1 2>/dev/null | od -An -tx1 | tr -d ' ')"
+is "the body starts at 4096: file size = 4096 + body" "$((4096 + $(wc -c <"$T/m-dot")))" "$(stat -c %s "$T/spool/new/$id")"
+spool_clean
+# an empty body: the file ends at H
+inject "$T/m-empty" "$ENV1"
+is "empty body: file size = H = 4096" 4096 "$(stat -c %s "$T/spool/new/$id" 2>&1)"
+spool_clean
+# an envelope of several 4 KiB units (hundreds of recipients): the body is
+# moved up to H; by fallocate(FALLOC_FL_INSERT_RANGE) on ext4, by a copy on
+# tmpfs, which refuses that; the body byte-exact either way, also empty, and
+# larger than the copy's 64 KiB buffer and not a multiple of it
+{ printf 'V1\nFs@example.org\n'; seq -f 'Trecipient-number-%.0f@example.org' 1 600; printf '\n'; } >"$T/env-600"
+head -c 200001 /dev/urandom >"$T/m-200001"
+printf 'x' >"$T/m-1"
+SHM=$(mktemp -d /dev/shm/postern-t.XXXXXX 2>/dev/null) && at_exit "rm -rf '$SHM'"
+big_envelope() {   # big_envelope LABEL SPOOL CONF WANT-FALLOCATE-RESULT
+  local label=$1 sp=$2 conf=$3 want=$4 m h
+  for m in m-dot m-big m-200001 m-1 m-empty; do
+    if command -v strace >/dev/null; then
+      strace -f -qq -e trace=fallocate -o "$T/strace" "$SI" -C "$conf" <"$T/$m" 1<"$T/env-600" 2>"$T/err"
+    else "$SI" -C "$conf" <"$T/$m" 1<"$T/env-600" 2>"$T/err"; fi
+    rc=$?; err=$(cat "$T/err"); reply=$(tail -n 1 "$T/err"); id=${reply#250 2.0.0 Ok: queued as }
+    if [ "$rc" != 0 ]; then fail "$label, $m: queued" "exit $rc" "$err"; continue; fi
+    queued_in "$label, 600 recipients, $m" "$T/$m" "$sp"
+    h=$(head -c 40 "$sp/new/$id" | cut -c19-28)
+    [ "$m" = m-empty ] && is "$label, empty body: file size = H" "$((10#$h))" "$(stat -c %s "$sp/new/$id")"
+    [ "$m" = m-dot ] && is "$label: the envelope takes 5 units, H = 20480" 0000020480 "$h"
+    spool_spool_envelope_check "$label, $m" "$sp/new/$id"
+    if [ "$m" != m-empty ] && [ -s "$T/strace" ]; then
+      case "$want:$(grep -c "INSERT_RANGE, 4096, 16384) = 0" "$T/strace")" in
+        insert:1|copy:0) ok "$label, $m: the body moved by $want" ;;
+        *) fail "$label, $m: the body moved by $want" "$(cat "$T/strace")" ;; esac
+    fi
+    find "$sp/tmp" "$sp/mess" "$sp/new" -mindepth 1 -delete
+  done
+}
+# spool_spool_envelope_check NAME FILE: the 600 recipients stored in order
+spool_spool_envelope_check() {
+  spool_envelope "$2" | grep '^T' >"$T/got-rcpts"
+  grep '^T' "$T/env-600" >"$T/want-rcpts"
+  same_file "$1: the 600 recipients stored in order" "$T/want-rcpts" "$T/got-rcpts"
+}
+case "$(stat -f -c %T "$T/spool")" in
+  ext2/ext3|xfs) big_envelope "$(stat -f -c %T "$T/spool")" "$T/spool" "$CONF" insert ;;
+  *) skip "large envelope on ext4" "$T is on $(stat -f -c %T "$T/spool"), not ext4 or xfs" ;;
+esac
+if [ -n "$SHM" ] && [ "$(stat -f -c %T "$SHM")" = tmpfs ]; then
+  mkspool "$SHM/spool"
+  sed "s|^spool = .*|spool = $SHM/spool|" "$CONF" >"$T/conf-shm"; chmod 644 "$T/conf-shm"
+  big_envelope tmpfs "$SHM/spool" "$T/conf-shm" copy
+else
+  skip "large envelope on tmpfs" "no tmpfs at /dev/shm"
+fi
+
 # --- reply line, log line, modes --------------------------------------------
 inject "$T/m-dot" "$ENV1"
 case "$reply" in "250 2.0.0 Ok: queued as $id") ok "reply is the last line on fd 2" ;;
@@ -79,8 +150,17 @@ case "$err" in *"spool-inject: id=$id status=queued from=<sender@example.org> nr
   *) fail "log line names id, sender, nrcpt, size, uid" "$err" ;; esac
 spool_clean
 ( umask 077; "$SI" <"$T/m-dot" 1<"$ENV1" 2>"$T/err" ); reply=$(tail -n 1 "$T/err"); id=${reply#250 2.0.0 Ok: queued as }
-is "mode of mess/ID is 0644 despite umask 077" 644 "$(stat -c %a "$T/spool/mess/$id" 2>&1)"
 is "mode of new/ID is 0644 despite umask 077" 644 "$(stat -c %a "$T/spool/new/$id" 2>&1)"
+is "new/ID is one file with one link" "regular file 1" "$(stat -c '%F %h' "$T/spool/new/$id" 2>&1)"
+spool_clean
+# the uncommitted file in tmp/ too, seen while the body is still coming
+( umask 077; { cat "$T/m-dot"; sleep 1; } | "$SI" 1<"$ENV1" 2>"$T/err" ) &
+bg=$!
+for _ in $(seq 50); do [ -n "$(ls "$T/spool/tmp")" ] && break; sleep 0.02; done
+f=$(ls "$T/spool/tmp"); is "mode of tmp/ID is 0644 despite umask 077, while the body comes" 644 "$(cd "$T/spool/tmp" && stat -c %a -- "$f" 2>&1)"
+is "nothing in new/ or mess/ before the commit" "" "$(find "$T/spool/new" "$T/spool/mess" -mindepth 1)"
+wait "$bg"; reply=$(tail -n 1 "$T/err"); id=${reply#250 2.0.0 Ok: queued as }
+is "tmp/ID is what became new/ID" "$f" "$id"
 spool_clean
 # ids sort by arrival
 inject "$T/m-dot" "$ENV1"; id1=$id
@@ -110,11 +190,12 @@ NNEVER
 EOF
 t0=$(date +%s); inject "$T/m-dot" "$T/env-canon"; t1=$(date +%s)
 queued "canonical envelope" "$T/m-dot"
-d=$(sed -n 's/^D//p' "$T/spool/new/$id" 2>/dev/null)
+d=$(spool_envelope "$T/spool/new/$id" 2>/dev/null | sed -n 's/^D//p')
 if [[ $d =~ ^[0-9]+$ ]] && [ "$d" -ge "$t0" ] && [ "$d" -le "$t1" ]; then ok "D is the arrival time"
 else fail "D is the arrival time" "D=$d, run between $t0 and $t1"; fi
 { sed -n 1,3p "$T/env-canon"; echo "P$UID_NOW"; echo "D$d"; sed -n '4,$p' "$T/env-canon"; } >"$T/want"
-same_file "stored envelope = input plus P and D" "$T/want" "$T/spool/new/$id"
+spool_envelope "$T/spool/new/$id" >"$T/got-env" 2>&1
+same_file "stored envelope = input plus P and D" "$T/want" "$T/got-env"
 spool_clean
 # any input order and case: stored in the canonical order, keywords upper case
 cat >"$T/env-mixed" <<'EOF'
@@ -135,15 +216,16 @@ Tpostmaster
 EOF
 inject "$T/m-dot" "$T/env-mixed"
 queued "envelope in another order" "$T/m-dot"
-d=$(sed -n 's/^D//p' "$T/spool/new/$id" 2>/dev/null)
+d=$(spool_envelope "$T/spool/new/$id" 2>/dev/null | sed -n 's/^D//p')
 printf '%s\n' V1 "Fjosé@exämple.org" Eenvid "P$UID_NOW" "D$d" RFULL BBINARYMIME U Aauth-user Iclient \
   Hhelo.example.net "Tälice@example.net" NFAILURE,DELAY "Orfc822;alice@example.net" Tpostmaster "" >"$T/want"
-same_file "stored in canonical order E P D R B U A I H, T N O, keywords upper case" "$T/want" "$T/spool/new/$id"
+spool_envelope "$T/spool/new/$id" >"$T/got-env" 2>&1
+same_file "stored in canonical order E P D R B U A I H, T N O, keywords upper case" "$T/want" "$T/got-env"
 spool_clean
 printf 'V1\nF\nTrcpt@example.org\n\n' >"$T/env-null"
 inject "$T/m-dot" "$T/env-null"
 queued "null sender" "$T/m-dot"
-is "null sender stored as a bare F" "F" "$(sed -n 2p "$T/spool/new/$id" 2>&1)"
+is "null sender stored as a bare F" "F" "$(spool_envelope "$T/spool/new/$id" 2>&1 | sed -n 2p)"
 spool_clean
 
 # --- valid envelopes at the limits ------------------------------------------
@@ -172,7 +254,7 @@ is "address-of-254 case really is 254 bytes" 254 "$(printf 'r@%s.%s.%s.%s.org' $
 { printf 'V1\nF\n'; seq -f 'Tr%.0f@example.org' 1 100000; printf '\n'; } >"$T/env-many"
 inject "$T/m-dot" "$T/env-many"
 queued "100000 recipients" "$T/m-dot"
-is "100000 recipients stored" 100000 "$(grep -c '^T' "$T/spool/new/$id" 2>&1)"
+is "100000 recipients stored" 100000 "$(spool_envelope "$T/spool/new/$id" 2>&1 | grep -c '^T')"
 spool_clean
 { printf 'V1\nF\n'; seq -f 'Tr%.0f@example.org' 1 100001; printf '\n'; } >"$T/env-many"
 inject "$T/m-dot" "$T/env-many"
@@ -337,17 +419,44 @@ mkconf "$T/conf-nospool" spool_reserve=0
 sed -i "s|^spool = .*|spool = $T/no-such-spool|" "$T/conf-nospool"
 inject "$T/m-8bit" "$ENV1" -C "$T/conf-nospool"
 refused "spool directory missing" 75 "451 "
-mkspool "$T/spool-nomess"; rmdir "$T/spool-nomess/mess"
-sed "s|^spool = .*|spool = $T/spool-nomess|" "$CONF" >"$T/conf-nomess"; chmod 644 "$T/conf-nomess"
-inject "$T/m-8bit" "$ENV1" -C "$T/conf-nomess"
-if [ "$rc" = 74 ] || [ "$rc" = 75 ]; then ok "mess/ missing: temporary failure"; else fail "mess/ missing: temporary failure" "exit $rc" "$err"; fi
-is "mess/ missing: nothing in new/ or tmp/" "" "$(find "$T/spool-nomess/new" "$T/spool-nomess/tmp" -mindepth 1)"
+# a spool whose tmp/ or new/ is missing or not a directory: temporary, and
+# nothing left in what is there
+for c in "tmp missing|rmdir tmp" "new missing|rmdir new" "tmp a file|rmdir tmp && : >tmp" \
+         "new a file|rmdir new && : >new" "tmp a dangling symlink|rmdir tmp && ln -s nowhere tmp"; do
+  name=${c%%|*}
+  rm -rf "$T/spool-bad"; mkspool "$T/spool-bad"; (cd "$T/spool-bad" && eval "${c#*|}")
+  sed "s|^spool = .*|spool = $T/spool-bad|" "$CONF" >"$T/conf-bad"; chmod 644 "$T/conf-bad"
+  inject "$T/m-8bit" "$ENV1" -C "$T/conf-bad"
+  if { [ "$rc" = 74 ] || [ "$rc" = 75 ]; } && [ "${reply#451 }" != "$reply" ]; then ok "$name: temporary failure, 451"
+  else fail "$name: temporary failure, 451" "exit $rc" "$err"; fi
+  is "$name: nothing in tmp/, mess/, new/" "" "$(find "$T/spool-bad/tmp/" "$T/spool-bad/mess" "$T/spool-bad/new/" -mindepth 1 2>/dev/null)"
+done
+# mess/ holds only bodies of the older layout now: the writer does not need it
+rm -rf "$T/spool-bad"; mkspool "$T/spool-bad"; rmdir "$T/spool-bad/mess"
+sed "s|^spool = .*|spool = $T/spool-bad|" "$CONF" >"$T/conf-bad"; chmod 644 "$T/conf-bad"
+inject "$T/m-8bit" "$ENV1" -C "$T/conf-bad"
+if [ "$rc" = 0 ]; then queued_in "mess/ missing: still queued" "$T/m-8bit" "$T/spool-bad"
+else fail "mess/ missing: still queued" "exit $rc" "$err"; fi
+# tmp/ or new/ not writable (not for root, whom modes do not stop)
+if ! is_root; then
+  for d in tmp new; do
+    rm -rf "$T/spool-bad"; mkspool "$T/spool-bad"; chmod 555 "$T/spool-bad/$d"
+    sed "s|^spool = .*|spool = $T/spool-bad|" "$CONF" >"$T/conf-bad"; chmod 644 "$T/conf-bad"
+    inject "$T/m-8bit" "$ENV1" -C "$T/conf-bad"
+    if [ "$rc" = 74 ] || [ "$rc" = 75 ]; then ok "$d/ not writable: temporary failure"; else fail "$d/ not writable: temporary failure" "exit $rc" "$err"; fi
+    is "$d/ not writable: nothing in tmp/, mess/, new/" "" "$(find "$T/spool-bad/tmp" "$T/spool-bad/mess" "$T/spool-bad/new" -mindepth 1)"
+    chmod 755 "$T/spool-bad/$d"
+  done
+else
+  skip "tmp/ or new/ not writable" "root is not stopped by modes (privilege.sh runs the injector as a user)"
+fi
 
 # --- odd descriptors -------------------------------------------------------------------
 "$SI" <"$T/m-8bit" 1<"$ENV1" 2>&-; rc=$?
 is "fd 2 closed: still queued" 0 "$rc"
 id=$(ls "$T/spool/new")
-same_file "fd 2 closed: body byte-exact" "$T/m-8bit" "$T/spool/mess/$id"
+spool_body "$T/spool/new/$id" >"$T/got-body" 2>&1
+same_file "fd 2 closed: body byte-exact" "$T/m-8bit" "$T/got-body"
 spool_clean
 "$SI" <&- 1<"$ENV1" 2>"$T/err"; rc=$?; err=$(cat "$T/err"); reply=$(tail -n 1 "$T/err")
 refused "fd 0 closed" 75 "451 "
