@@ -3,10 +3,18 @@
 
   crash.py kill9 BIN CONF SPOOL ITERATIONS SEED
       Many injections, each killed with SIGKILL at a random moment while the
-      message and then the envelope are written in pieces.  Afterwards every
-      envelope in new/ must be complete and valid, belong to an iteration that
-      finished writing its end line, and have its body byte-exact in mess/;
-      every run that exited 0 must be in new/.
+      message and then the envelope are written in pieces; one in four with
+      an envelope of several 4 KiB units, whose body is moved up before the
+      commit.  Afterwards every message in new/ (one file, lib/spool.h) must
+      have a well-formed head, a complete and valid envelope, belong to an
+      iteration that finished writing its end line, and have its body
+      byte-exact; every run that exited 0 must be in new/; nothing is in
+      mess/ and a killed run leaves at most its file in tmp/.
+  crash.py move BIN CONF SPOOL ITERATIONS SEED
+      A 4 MiB body behind an envelope of 600 recipients, killed with SIGKILL
+      at a random moment after the envelope's end line, while the body is
+      moved up (by a copy on tmpfs): the same checks, and some kills must
+      have fallen in the move.
   crash.py signals BIN CONF SPOOL
       SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGALRM in the middle of the
       message, and SIGTERM while the envelope is read: exit 75, the 451 reply,
@@ -109,11 +117,23 @@ def read(path):
         return f.read()
 
 
-def envelope_for(i):
-    return [b"V1\n", b"Fs@example.org\n", b"Tr%d@example.org\n" % i]
+def envelope_for(i, extra=0):
+    return [b"V1\n", b"Fs@example.org\n", b"Tr%d@example.org\n" % i] + \
+        [b"Tx%d-%d@example.org\n" % (i, k) for k in range(extra)]
 
 
-def one_injection(binary, conf, rnd, i, body, kill_after, end_line=True):
+def message(data):
+    """(envelope, body) of a one-file message (lib/spool.h), or (None, why)"""
+    m = re.fullmatch(rb"postern-message 1 ([0-9]{10}) ([0-9]{10})\n", data[:40])
+    if not m:
+        return None, "no head line: %r" % data[:60]
+    h, n = int(m.group(1)), int(m.group(2))
+    if h != (40 + n + 4095) // 4096 * 4096 or len(data) < h or data[40 + n:h].strip(b"\0"):
+        return None, "bad head %r for a file of %d bytes" % (data[:40], len(data))
+    return data[40:40 + n], data[h:]
+
+
+def one_injection(binary, conf, rnd, i, body, kill_after, end_line=True, extra=0):
     """inject body as iteration i, SIGKILL after kill_after seconds (or never
     if None); without end_line the envelope stops short of its end line (EOF);
     returns (exit code, end line written, reply)"""
@@ -135,7 +155,7 @@ def one_injection(binary, conf, rnd, i, body, kill_after, end_line=True):
     os.close(run.msg_w)
     run.msg_w = None
     if alive:
-        for line in envelope_for(i):
+        for line in envelope_for(i, extra):
             if not run.write(run.env_w, line):
                 alive = False
                 break
@@ -162,9 +182,7 @@ def calibrate(binary, conf, spool, rnd):
         times.append(time.monotonic() - t)
         if rc != 0:
             return None, "calibration run failed: exit %s: %s" % (rc, reply)
-    for sub in ("mess", "new"):
-        for f in listdir(spool, sub):
-            os.unlink(os.path.join(spool, sub, f))
+    clean(spool)
     times.sort()
     return times[2], None
 
@@ -183,7 +201,7 @@ def kill9(binary, conf, spool, iterations, seed):
     note("seed %d, %d iterations, one injection takes %.1f ms, kill window %.1f ms"
          % (seed, iterations, median * 1000, window * 1000))
     t_start = int(time.time())
-    bodies, end_written, rcs, replies, truncated = {}, {}, {}, {}, set()
+    bodies, end_written, rcs, replies, truncated, extras = {}, {}, {}, {}, set(), {}
     started = time.monotonic()
     for i in range(iterations):
         size = rnd.choice((0, 40, 700, 5000, 40000, 150000, 400000))
@@ -191,18 +209,25 @@ def kill9(binary, conf, spool, iterations, seed):
         end_line = rnd.random() >= 0.1    # one in ten: EOF before the end line
         if not end_line:
             truncated.add(i)
+        extras[i] = 300 if rnd.random() < 0.25 else 0   # 300 more: 5 units
         rcs[i], end_written[i], replies[i] = one_injection(
-            binary, conf, rnd, i, bodies[i], rnd.uniform(0, window), end_line)
+            binary, conf, rnd, i, bodies[i], rnd.uniform(0, window), end_line, extras[i])
     elapsed = time.monotonic() - started
     t_end = int(time.time())
+    judge("kill -9", spool, uid, t_start, t_end, iterations, bodies, end_written, rcs, replies, truncated, extras)
+    note("%d iterations in %.1f s (%d of them without end line, %d with 5 units of envelope)"
+         % (iterations, elapsed, len(truncated), sum(1 for e in extras.values() if e)))
 
+
+def judge(label, spool, uid, t_start, t_end, iterations, bodies, end_written, rcs, replies, truncated, extras):
+    """the checks after a series of killed injections"""
     odd = {i: rc for i, rc in rcs.items()
            if rc not in ((75, -signal.SIGKILL) if i in truncated else (0, -signal.SIGKILL))}
-    check("kill -9: every run exited 0 (75 without end line) or died by SIGKILL", not odd,
+    check(label + ": every run exited 0 (75 without end line) or died by SIGKILL", not odd,
           *["iteration %d: exit %s, %s" % (i, rc, replies[i]) for i, rc in sorted(odd.items())[:20]])
 
     new = listdir(spool, "new")
-    mess = set(listdir(spool, "mess"))
+    mess = listdir(spool, "mess")
     tmp = set(listdir(spool, "tmp"))
     seen = {}
     bad_name, bad_env, bad_body, unfinished, twice, also_tmp = [], [], [], [], [], []
@@ -210,10 +235,15 @@ def kill9(binary, conf, spool, iterations, seed):
         if not ID_RE.match(qid):
             bad_name.append(qid)
             continue
-        data = read(os.path.join(spool, "new", qid))
-        m = re.fullmatch(rb"V1\nFs@example\.org\nP%d\nD([0-9]+)\nTr([0-9]+)@example\.org\n\n" % uid, data)
-        if not m or not t_start <= int(m.group(1)) <= t_end or int(m.group(2)) not in bodies:
-            bad_env.append("%s: %r" % (qid, data[:200]))
+        env, body = message(read(os.path.join(spool, "new", qid)))
+        if env is None:
+            bad_env.append("%s: %s" % (qid, body))
+            continue
+        m = re.fullmatch(rb"V1\nFs@example\.org\nP%d\nD([0-9]+)\nTr([0-9]+)@example\.org\n((?:Tx[0-9-]+@example\.org\n)*)\n"
+                         % uid, env)
+        if not m or not t_start <= int(m.group(1)) <= t_end or int(m.group(2)) not in bodies \
+                or m.group(3) != b"".join(envelope_for(int(m.group(2)), extras[int(m.group(2))])[3:]):
+            bad_env.append("%s: %r" % (qid, env[:200]))
             continue
         i = int(m.group(2))
         if i in seen:
@@ -221,20 +251,22 @@ def kill9(binary, conf, spool, iterations, seed):
         seen[i] = qid
         if not end_written[i]:
             unfinished.append("iteration %d: %s, exit %s" % (i, qid, rcs[i]))
-        if qid not in mess:
-            bad_body.append("%s (iteration %d): no mess/ file" % (qid, i))
-        elif read(os.path.join(spool, "mess", qid)) != bodies[i]:
-            bad_body.append("%s (iteration %d): body differs" % (qid, i))
+        if body != bodies[i]:
+            bad_body.append("%s (iteration %d): body differs (%d bytes, want %d)" % (qid, i, len(body), len(bodies[i])))
         if qid in tmp:
             also_tmp.append(qid)
-    check("kill -9: every name in new/ is a well-formed id", not bad_name, *bad_name[:20])
-    check("kill -9: every envelope in new/ is complete and valid (V1 F P D T, end line)",
+    check(label + ": every name in new/ is a well-formed id", not bad_name, *bad_name[:20])
+    check(label + ": every message in new/ has its head line and a complete, valid envelope (V1 F P D T, end line)",
           not bad_env, *bad_env[:20])
-    check("kill -9: every committed body exists and is byte-exact", not bad_body, *bad_body[:20])
-    check("kill -9: nothing in new/ for a run that did not finish writing its end line",
+    check(label + ": every committed body is byte-exact", not bad_body, *bad_body[:20])
+    check(label + ": nothing in new/ for a run that did not finish writing its end line",
           not unfinished, *unfinished[:20])
-    check("kill -9: no iteration committed twice", not twice, *twice[:20])
-    check("kill -9: a committed envelope has no copy left in tmp/", not also_tmp, *also_tmp[:20])
+    check(label + ": no iteration committed twice", not twice, *twice[:20])
+    check(label + ": a committed message has no copy left in tmp/", not also_tmp, *also_tmp[:20])
+    check(label + ": nothing in mess/ (one file per message)", not mess, *mess[:20])
+    odd_tmp = [f for f in tmp if not ID_RE.match(f)]
+    check(label + ": tmp/ holds at most one uncommitted file per killed run",
+          not odd_tmp and len(tmp) <= sum(1 for rc in rcs.values() if rc != 0), *sorted(tmp)[:20])
 
     lost = []
     for i in range(iterations):
@@ -243,20 +275,17 @@ def kill9(binary, conf, spool, iterations, seed):
                 if replies[i].startswith("250 2.0.0 Ok: queued as ") else None
             if seen.get(i) is None or seen.get(i) != qid:
                 lost.append("iteration %d: exit 0, reply %r, in new/: %s" % (i, replies[i], seen.get(i)))
-    check("kill -9: every run that exited 0 is in new/ under the id of its reply", not lost, *lost[:20])
+    check(label + ": every run that exited 0 is in new/ under the id of its reply", not lost, *lost[:20])
 
     committed = len(seen)
     finished = sum(1 for i in range(iterations) if end_written[i])
     exited0 = sum(1 for rc in rcs.values() if rc == 0)
     killed_committed = sum(1 for i in seen if rcs[i] != 0)
-    orphans = len(mess - set(new))
-    note("%d iterations in %.1f s (%d of them without end line): %d wrote their end line, "
-         "%d exited 0, %d committed "
+    note("%d wrote their end line, %d exited 0, %d committed "
          "(%d of them killed after the commit), %d never committed; left for queue-run: "
-         "%d bodies without envelope in mess/, %d files in tmp/"
-         % (iterations, elapsed, len(truncated), finished, exited0, committed, killed_committed,
-            iterations - committed, orphans, len(tmp)))
-    check("kill -9: both outcomes occurred (some committed, some killed before the commit)",
+         "%d files in tmp/" % (finished, exited0, committed, killed_committed,
+                               iterations - committed, len(tmp)))
+    check(label + ": both outcomes occurred (some committed, some killed before the commit)",
           0 < committed < iterations,
           "committed %d of %d: the kill window does not cover the injection" % (committed, iterations))
 
@@ -304,7 +333,7 @@ def signals(binary, conf, spool):
         clean(spool)
         run = Run(binary, conf)
         run.write(run.msg_w, b"Subject: signal\n\n" + rnd.randbytes(20000))
-        started = wait_for_file(spool, "mess")
+        started = wait_for_file(spool, "tmp")
         check("%s mid-message: the body file existed before the signal" % name, started, left(spool))
         run.p.send_signal(sig)
         # the rest of the message and a whole envelope: must not help
@@ -329,9 +358,9 @@ def signals(binary, conf, spool):
     if not reading_fd1(run.p.pid):
         time.sleep(0.5)
     stuff = left(spool)
-    check("SIGTERM while reading the envelope: the body was written before the signal",
-          stuff and all(s.startswith("mess/") for s in stuff) and
-          read(os.path.join(spool, stuff[0])) == body, stuff)
+    check("SIGTERM while reading the envelope: the body was written before the signal, nothing committed",
+          len(stuff) == 1 and stuff[0].startswith("tmp/") and
+          read(os.path.join(spool, stuff[0]))[4096:] == body, stuff)
     run.p.send_signal(signal.SIGTERM)
     run.write(run.env_w, b"\n")
     rc = run.wait()
@@ -344,7 +373,7 @@ def signals(binary, conf, spool):
     clean(spool)
     run = Run(binary, conf)
     run.write(run.msg_w, body[:10000])
-    wait_for_file(spool, "mess")         # past the setup of its handlers
+    wait_for_file(spool, "tmp")          # past the setup of its handlers
     run.p.send_signal(signal.SIGPIPE)
     run.write(run.msg_w, body[10000:])
     os.close(run.msg_w)
@@ -356,9 +385,71 @@ def signals(binary, conf, spool):
     clean(spool)
 
 
+def after_end(binary, conf, i, body, kill_after):
+    """inject body behind an envelope of 600 more recipients, SIGKILL
+    kill_after seconds after the envelope's end line (never if None);
+    (exit code, seconds from the end line to the exit, reply)"""
+    run = Run(binary, conf)
+    run.write(run.msg_w, body)
+    os.close(run.msg_w)
+    run.msg_w = None
+    run.write(run.env_w, b"".join(envelope_for(i, 600)) + b"\n")
+    run.close()
+    t = time.monotonic()
+    if kill_after is not None:
+        time.sleep(kill_after)
+        os.kill(run.p.pid, signal.SIGKILL)   # not reaped yet: the pid is its own
+    rc = run.wait()
+    return rc, time.monotonic() - t, run.reply()
+
+
+def move(binary, conf, spool, iterations, seed):
+    """kill -9 while the body of a large envelope is moved up"""
+    rnd = random.Random(seed)
+    uid = os.getuid()
+    big = rnd.randbytes(4 << 20)
+    times = []
+    for k in range(3):
+        rc, took, reply = after_end(binary, conf, 900000 + k, b"x\n" + big, None)
+        times.append(took)
+        if rc != 0:
+            fail("kill -9 in the body move: calibration", "exit %s: %s" % (rc, reply))
+            return
+    clean(spool)
+    window = sorted(times)[1]
+    note("seed %d, %d iterations, from the end line of 600 recipients to the exit with a 4 MiB body: %.1f ms"
+         % (seed, iterations, window * 1000))
+    t_start = int(time.time())
+    bodies, end_written, rcs, replies, extras = {}, {}, {}, {}, {}
+    in_move, bad_tmp, i = 0, [], 0
+    # more runs (5 times as many at most) while no kill has hit the move
+    while i < iterations or (in_move == 0 and i < 5 * iterations):
+        bodies[i] = b"Subject: move %d\n\n" % i + big
+        extras[i], end_written[i] = 600, True
+        rcs[i], _, replies[i] = after_end(binary, conf, i, bodies[i], rnd.uniform(0, window * 1.2))
+        tmp = listdir(spool, "tmp")
+        if len(tmp) > (0 if rcs[i] == 0 else 1):
+            bad_tmp.append("iteration %d, exit %s: %s" % (i, rcs[i], tmp))
+        for f in tmp:   # looked at and removed, as queue-run would
+            data = read(os.path.join(spool, "tmp", f))
+            if len(data) > 4096 + len(bodies[i]) and not data[:40].strip(b"\0"):
+                in_move += 1    # moved (partly) up, head not yet written
+            os.unlink(os.path.join(spool, "tmp", f))
+        i += 1
+    t_end = int(time.time())
+    judge("kill -9 in the body move", spool, uid, t_start, t_end, i, bodies, end_written, rcs, replies, set(), extras)
+    check("kill -9 in the body move: a killed run leaves at most its own file in tmp/, a committed one none",
+          not bad_tmp, *bad_tmp[:20])
+    check("kill -9 in the body move: some kills fell while the body was moved up", in_move > 0,
+          "none of %d: the kill window misses the move" % i)
+    note("%d of %d runs killed while the body was moved up" % (in_move, i))
+
+
 def main(argv):
     if len(argv) == 7 and argv[1] == "kill9":
         kill9(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]))
+    elif len(argv) == 7 and argv[1] == "move":
+        move(argv[2], argv[3], argv[4], int(argv[5]), int(argv[6]))
     elif len(argv) == 5 and argv[1] == "signals":
         signals(argv[2], argv[3], argv[4])
     else:
