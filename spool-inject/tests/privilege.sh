@@ -3,7 +3,9 @@
 # spool-inject lets an ordinary user queue mail into the 1770 spool
 # directories, but not list, read, change or remove what is there; a
 # set-gid run reads only root's config; the queue owner can take the files
-# over.  Then, on a tiny tmpfs, a full disk refuses the message with 452
+# over.  The message is one file (lib/spool.h), written in tmp/ and renamed
+# into new/: the set-gid writer needs nothing of queue/, which it cannot
+# even search.  Then, on a tiny tmpfs, a full disk refuses the message with 452
 # and leaves nothing behind (DESIGN.md invariant 6).  Root only: it adds
 # users and a group, and mounts tmpfs file systems.
 # A set-gid run reads only the system configuration, /etc/postern/postern.conf:
@@ -101,21 +103,45 @@ else
   # that the permission checks still run
   "$SI" -C "$T/conf" <"$BODY" 1<"$ENV" 2>"$T/err"
   reply=$(tail -n 1 "$T/err"); id=${reply#250 2.0.0 Ok: queued as }
-  chown "$U:$G" "$S/mess/$id" "$S/new/$id" 2>/dev/null
+  chown "$U:$G" "$S/new/$id" 2>/dev/null
   echo "# (queued as root for the checks below)"
 fi
 if [ "$rc" = 0 ]; then
-  is "stored envelope has P<the user's uid>" "P$user_uid" "$(grep '^P' "$S/new/$id" 2>&1)"
+  is "stored envelope has P<the user's uid>" "P$user_uid" "$(spool_envelope "$S/new/$id" 2>&1 | grep '^P')"
 else
   skip "stored envelope has P<the user's uid>" "the user's injection failed"
 fi
-same_file "body byte-exact" "$BODY" "$S/mess/$id"
-is "mess/ID mode 0644" 644 "$(stat -c %a "$S/mess/$id" 2>&1)"
+spool_body "$S/new/$id" >"$T/got" 2>&1
+same_file "body byte-exact" "$BODY" "$T/got"
+is "head line as spool.h says" "" "$(spool_head_check "$S/new/$id" 2>&1)"
+is "new/ID mode 0644, the user's, the injector group's" "644 $U $G" "$(stat -c '%a %U %G' "$S/new/$id" 2>&1)"
+is "nothing in mess/ or tmp/" "" "$(find "$S/mess" "$S/tmp" -mindepth 1)"
+# the writer needs nothing of queue/: the user's injector cannot even look
+# there (a name in queue/ is queue-run's to check, lib/inject.c id_taken)
+: >"$S/queue/probe"
+if as "$U" stat "$S/queue/probe" >/dev/null 2>&1; then fail "the user cannot search queue/"; else ok "the user cannot search queue/"; fi
+if runuser -u "$U" -g "$G" -- stat "$S/queue/probe" >/dev/null 2>&1; then fail "nor can the injector group search queue/"
+else ok "nor can the injector group search queue/"; fi
+rm -f "$S/queue/probe"
 
+# an envelope of several 4 KiB units through the set-gid binary: the body
+# is moved up in the user's own file
+{ printf 'V1\nFs@example.org\n'; seq -f 'Trecipient-%.0f@example.org' 1 600; printf '\n'; } >"$T/env-600"
+as "$U" "$SG" <"$BODY" 1<"$T/env-600" 2>"$T/err"; rc=$?
+reply=$(tail -n 1 "$T/err"); id600=${reply#250 2.0.0 Ok: queued as }
+if [ "$rc" = 0 ] && [ -f "$S/new/$id600" ]; then
+  spool_body "$S/new/$id600" >"$T/got" 2>&1
+  same_file "user, 600 recipients: body byte-exact" "$BODY" "$T/got"
+  is "user, 600 recipients: all stored, head as spool.h says" "600" \
+    "$(spool_head_check "$S/new/$id600")$(spool_envelope "$S/new/$id600" | grep -c '^T')"
+  rm -f "$S/new/$id600"
+else
+  fail "user, 600 recipients: queued" "exit $rc" "$(cat "$T/err")"
+fi
 for d in new mess queue tmp state; do
   if as "$U" ls "$S/$d" >/dev/null 2>&1; then fail "user cannot list $d/"; else ok "user cannot list $d/"; fi
 done
-for f in "mess/$id" "new/$id"; do
+for f in "new/$id"; do
   if as "$U" cat "$S/$f" >/dev/null 2>&1; then fail "user cannot read ${f%%/*}/ID by path"
   else ok "user cannot read ${f%%/*}/ID by path"; fi
   if as "$U" sh -c 'echo x >>"$1"' sh "$S/$f" 2>/dev/null; then fail "user cannot append to ${f%%/*}/ID"
@@ -123,7 +149,8 @@ for f in "mess/$id" "new/$id"; do
   as "$U" rm -f "$S/$f" 2>/dev/null
   if [ -f "$S/$f" ]; then ok "user cannot remove ${f%%/*}/ID"; else fail "user cannot remove ${f%%/*}/ID"; fi
 done
-same_file "body unchanged after the user's attempts" "$BODY" "$S/mess/$id"
+spool_body "$S/new/$id" >"$T/got" 2>&1
+same_file "body unchanged after the user's attempts" "$BODY" "$T/got"
 if as "$U" mv "$S/new/$id" "$S/tmp/x" 2>/dev/null; then fail "user cannot rename new/ID"; else ok "user cannot rename new/ID"; fi
 
 # --- spool-inject -q: an ordinary user wakes the queue daemon (sendmail -q)
@@ -141,14 +168,13 @@ is "-q: the daemon got one flush byte" "F" "$(cat "$T/poked")"
 if as "$U" sh -c 'echo F >"$1"' sh "$S/trigger" 2>/dev/null; then fail "the user alone cannot write the trigger"; else ok "the user alone cannot write the trigger"; fi
 
 # --- the queue owner takes over -------------------------------------------------------
-as "$Q" cat "$S/mess/$id" >"$T/read-back" 2>"$T/qerr"
-same_file "queue owner reads mess/ID" "$BODY" "$T/read-back"
-as "$Q" cat "$S/new/$id" >"$T/read-back" 2>>"$T/qerr"
+as "$Q" cat "$S/new/$id" >"$T/read-back" 2>"$T/qerr"
 same_file "queue owner reads new/ID" "$S/new/$id" "$T/read-back"
+spool_body "$T/read-back" >"$T/got" 2>&1
+same_file "queue owner reads the body in new/ID" "$BODY" "$T/got"
 check "queue owner lists new/" as "$Q" ls "$S/new"
 check "queue owner renames new/ID into queue/" as "$Q" mv "$S/new/$id" "$S/queue/$id"
-check "queue owner removes the body" as "$Q" rm "$S/mess/$id"
-rm -f "$S/queue/$id"
+check "queue owner removes queue/ID" as "$Q" rm "$S/queue/$id"
 
 # --- what the user hands over is refused without a trace --------------------------------
 printf 'V1\nFs@example.org\nXbad\nTr@example.org\n\n' >"$T/env-bad"
@@ -232,9 +258,11 @@ mkfifo -m 600 "$T/fifo"
 bg=$!
 exec 5>"$T/fifo"
 printf 'Subject: proc\n\n' >&5
-if wait_until 5 has_file "$S/mess"; then
-  id=$(ls "$S/mess"); pid=${id##*.}
-  ok "injector running, body file created"
+if wait_until 5 has_file "$S/tmp"; then
+  id=$(ls "$S/tmp"); pid=${id##*.}
+  ok "injector running, message file created in tmp/"
+  if as "$U" cat "$S/tmp/$id" >/dev/null 2>&1; then fail "user cannot read tmp/ID by path"; else ok "user cannot read tmp/ID by path"; fi
+  if as "$U" sh -c 'echo x >>"$1"' sh "$S/tmp/$id" 2>/dev/null; then fail "user cannot append to tmp/ID"; else ok "user cannot append to tmp/ID"; fi
   if as "$U" ls "/proc/$pid/fd" >/dev/null 2>&1; then fail "user cannot list /proc/PID/fd of his set-gid injector"
   else ok "user cannot list /proc/PID/fd of his set-gid injector"; fi
   wrote=""
@@ -243,7 +271,7 @@ if wait_until 5 has_file "$S/mess"; then
   done
   is "user cannot write through /proc/PID/fd/N" "" "$wrote"
 else
-  fail "injector running, body file created" "$(cat "$T/err")"
+  fail "injector running, message file created in tmp/" "$(cat "$T/err")"
 fi
 printf 'rest\n' >&5
 exec 5>&-
@@ -251,7 +279,7 @@ wait "$bg"; rc=$?
 is "injector under /proc probing: exit 0" 0 "$rc"
 printf 'Subject: proc\n\nrest\n' >"$T/want"
 id=$(ls "$S/new")
-if [ -n "$id" ]; then same_file "injector under /proc probing: body exact" "$T/want" "$S/mess/$id"
+if [ -n "$id" ]; then spool_body "$S/new/$id" >"$T/got" 2>&1; same_file "injector under /proc probing: body exact" "$T/want" "$T/got"
 else fail "injector under /proc probing: body exact" "nothing in new/"; fi
 spool_clean "$S"
 # the user may interrupt his own injection: nothing stays
@@ -259,8 +287,8 @@ spool_clean "$S"
 bg=$!
 exec 5>"$T/fifo"
 printf 'Subject: term\n\n' >&5
-if wait_until 5 has_file "$S/mess"; then
-  id=$(ls "$S/mess"); pid=${id##*.}
+if wait_until 5 has_file "$S/tmp"; then
+  id=$(ls "$S/tmp"); pid=${id##*.}
   as "$U" kill -TERM "$pid"
   wait "$bg"; rc=$?
   is "user's SIGTERM to his set-gid injector: exit 75" 75 "$rc"
@@ -296,7 +324,7 @@ head -c 300000 /dev/urandom >"$T/m-300k"
 bg=$!
 exec 5>"$T/fifo"
 head -c 100000 "$T/m-300k" >&5
-wait_until 5 has_file "$M/spool/mess"
+wait_until 5 has_file "$M/spool/tmp"
 dd if=/dev/zero of="$M/filler" bs=4k 2>/dev/null
 tail -c +100001 "$T/m-300k" >&5 2>/dev/null
 exec 5>&-
@@ -312,8 +340,8 @@ mkfifo -m 600 "$T/efifo"
 bg=$!
 exec 6>"$T/efifo"
 printf 'V1\nFs@example.org\n' >&6
-wait_until 5 has_file "$M/spool/mess"
-id=$(ls "$M/spool/mess"); pid=${id##*.}
+wait_until 5 has_file "$M/spool/tmp"
+id=$(ls "$M/spool/tmp"); pid=${id##*.}
 wait_until 5 reading_fd1 "$pid" || echo "# spool-inject $pid not seen reading the envelope"
 dd if=/dev/zero of="$M/filler" bs=4k 2>/dev/null
 printf 'Tr@example.org\n\n' >&6
