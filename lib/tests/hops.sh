@@ -2,7 +2,8 @@
 # hops.sh - the hop limit (hop_count_limit, default 50, lib/hops.c) on the
 # paths into the spool that do not go through SMTP: the spool writer
 # itself (spool-inject, which every forwarding, notice and filter uses)
-# and sendmail, which adds its own Received: field.
+# and sendmail, which adds its own Received: field.  What is queued is
+# the message byte-exact; what is refused leaves nothing in tmp/ or mess/.
 . "$(dirname "$0")/../../tests/lib.bash"
 mkspool "$T/spool"
 mkdir -p "$T/maps"
@@ -28,6 +29,10 @@ msg 50 "$T/m50"
 "$B/spool-inject" <"$T/m50" 1<"$T/env" 2>"$T/err"; rc=$?
 if [ "$rc" = 0 ] && [ "$(queued)" = 1 ]; then ok "spool-inject: 50 Received: fields queued (the default limit)"
 else fail "spool-inject: 50 Received: fields queued (the default limit)" "exit $rc" "$(cat "$T/err")"; fi
+f=$(find "$T/spool/new" -type f)
+spool_body "$f" >"$T/got" 2>&1
+same_file "spool-inject: 50 Received: fields queued byte-exact (one file in new/, lib/spool.h)" "$T/m50" "$T/got"
+is "spool-inject: its head line as spool.h says" "" "$(spool_head_check "$f" 2>&1)"
 
 mkconf "$T/conf" spool_reserve=0 hop_count_limit=0
 "$B/spool-inject" <"$T/m51" 1<"$T/env" 2>"$T/err"; rc=$?

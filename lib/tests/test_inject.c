@@ -6,10 +6,15 @@
  * spawned child, the clean environment, and the forked spool-inject:
  * queued under the id asked for, and still when close_range(2) is refused
  * (the fallback must close the caller's end of the child's stdin pipe);
+ * never under an id asked for that a message in new/ (or a body of the
+ * older layout in mess/, or another writer's file in tmp/) already has,
+ * which is left as it was; committed by link(2) where renameat2's
+ * RENAME_NOREPLACE is refused;
  * and the injector helper of smtp-listen's sessions (inject_helper):
  * messages queued and filters run through it, its injector not our
  * child, a deadline that kills its injector leaving it in step, and a
  * malformed request ending it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +36,7 @@
 #include "../inject.h"
 #include "../exitcode.h"
 #include "../wbuf.h"
+#include "../spool.h"
 
 static struct inject_result r;
 
@@ -179,13 +185,13 @@ static int forked(const struct config *cfg, const char *want)
   return forked_as(cfg, want, 0);
 }
 
-/* refuse_close_range - a seccomp filter: close_range fails with ENOSYS */
-static int refuse_close_range(void)
+/* refuse - a seccomp filter: the system call nr fails with errno e */
+static int refuse(unsigned int nr, unsigned int e)
 {
   struct sock_filter f[] = {
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
-    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (e & SECCOMP_RET_DATA)),
     BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog prog = { sizeof f / sizeof f[0], f };
@@ -267,6 +273,75 @@ static void helper(struct config *cfg)
   cfg->injector_default = 1;
 }
 
+/* entries - the number of files in spool/sub */
+static int entries(const char *spool, const char *sub)
+{
+  char p[200];
+  struct dirent *e;
+  int n = 0;
+  DIR *d;
+  snprintf(p, sizeof p, "%s/%s", spool, sub);
+  if (!(d = opendir(p))) return -1;
+  while ((e = readdir(d))) if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
+
+/* holds - does spool/sub/id hold exactly text? */
+static int holds(const char *spool, const char *sub, const char *id, const char *text)
+{
+  char fn[256], got[64];
+  ssize_t n;
+  int fd;
+  snprintf(fn, sizeof fn, "%s/%s/%s", spool, sub, id);
+  if ((fd = open(fn, O_RDONLY)) == -1) return 0;
+  n = read(fd, got, sizeof got);
+  close(fd);
+  return n == (ssize_t)strlen(text) && !memcmp(got, text, (size_t)n);
+}
+
+/* queued_as - is new/id a one-file message (lib/spool.h) with the body
+ * forked() sends? */
+static int queued_as(const char *spool, const char *id)
+{
+  char fn[256], got[32];
+  struct spool_head h;
+  struct stat st;
+  ssize_t n = -1;
+  int fd;
+  snprintf(fn, sizeof fn, "%s/new/%s", spool, id);
+  if ((fd = open(fn, O_RDONLY)) == -1) return 0;
+  if (fstat(fd, &st) == 0 && spool_head_read(fd, (unsigned long)st.st_size, &h) == 1)
+    n = pread(fd, got, sizeof got, (off_t)h.body);
+  close(fd);
+  return n == 15 && !memcmp(got, "Subject: x\n\nhi\n", 15);
+}
+
+/* taken - an id asked for that a file in new/, mess/ or tmp/ already has:
+ * queued under another id, the file there left as it was */
+static void taken(const struct config *cfg, const char *spool)
+{
+  static const char *const subs[] = { "new", "mess", "tmp" };
+  char id[SPOOL_ID_MAX], fn[256], name[160];
+  unsigned int i;
+  for (i = 0; i < 3; i++) {
+    int fd, before = entries(spool, "new");
+    const char *as;
+    usleep(2000);
+    spool_id(id);
+    snprintf(fn, sizeof fn, "%s/%s/%s", spool, subs[i], id);
+    fd = open(fn, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd == -1 || write(fd, "older\n", 6) != 6) abort();
+    close(fd);
+    snprintf(name, sizeof name, "forked spool-inject: %s/ID taken: queued, under another id", subs[i]);
+    T_OK(name, forked(cfg, id) == -1 && r.code == 0 && (as = strstr(r.reply, "queued as ")) != 0
+         && strcmp(as + 10, id) != 0 && queued_as(spool, as + 10) && entries(spool, "new") == before + 1 + (i == 0));
+    snprintf(name, sizeof name, "forked spool-inject: %s/ID taken: that file left as it was", subs[i]);
+    T_OK(name, holds(spool, subs[i], id, "older\n"));
+    unlink(fn);
+  }
+}
+
 static void injector(void)
 {
   struct config cfg;
@@ -325,9 +400,17 @@ static void injector(void)
   usleep(2000);
   spool_id(id);
   pid = fork();
-  if (pid == 0) _exit(refuse_close_range() == 0 && forked(&cfg, id) == 0 ? 0 : 1);
+  if (pid == 0) _exit(refuse(__NR_close_range, ENOSYS) == 0 && forked(&cfg, id) == 0 ? 0 : 1);
   T_OK("forked spool-inject: queued when close_range is refused (fds closed one by one)",
        waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  taken(&cfg, spool);
+  usleep(2000);
+  spool_id(id);
+  pid = fork();
+  if (pid == 0) _exit(refuse(__NR_renameat2, EINVAL) == 0 && forked(&cfg, id) == 0 ? 0 : 1);
+  T_OK("forked spool-inject: committed by link(2) where RENAME_NOREPLACE is refused",
+       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 && queued_as(spool, id));
+  T_OK("forked spool-inject: nothing left in tmp/ after the link", entries(spool, "tmp") == 0);
   helper(&cfg);
   {
     char cmd[200];
