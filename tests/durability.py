@@ -7,9 +7,10 @@ LOG comes from `strace -f -y -qq -e trace=<see durability.sh> -o LOG CMD`;
 only files under one of the ROOT directories are judged.  The rules, per
 process (DESIGN.md invariants 1 and 2, STYLE.md "durability order"):
 
-  commit   a file the process wrote and then renames into place was
-           fsync'ed (fsync or fdatasync) after its last write, before the
-           rename;
+  commit   a file the process wrote (write, pwrite, fallocate, ftruncate)
+           and then renames (or links, where RENAME_NOREPLACE is refused)
+           into place was fsync'ed (fsync or fdatasync) after its last
+           write, before the rename;
   in place a file the process wrote where it stays (not in a tmp/
            directory, not named *.tmp) was fsync'ed after its last write,
            and its directory fsync'ed after the file was created, before
@@ -161,6 +162,10 @@ def main():
                     pr.created.setdefault(path, n)
                 if pr.cwd is None and len(args) and args[0].startswith('AT_FDCWD<'):
                     pr.cwd = args[0][len('AT_FDCWD<'):-1]
+            elif call in ('fallocate', 'ftruncate'):
+                fd, path = fd_path(args[0])
+                if path and under(path):
+                    pr.written[path] = n
             elif call in ('write', 'writev', 'pwrite64', 'pwritev'):
                 fd, path = fd_path(args[0])
                 if fd in (1, 2):
@@ -174,8 +179,8 @@ def main():
                 fd, path = fd_path(args[0])
                 if path:
                     pr.synced[path] = n
-            elif call in ('rename', 'renameat', 'renameat2'):
-                if call == 'rename':
+            elif call in ('rename', 'renameat', 'renameat2', 'link', 'linkat'):
+                if call in ('rename', 'link'):
                     src, dst = absolute(unquote(args[0]), pr), absolute(unquote(args[1]), pr)
                 else:
                     src, dst = absolute(unquote(args[1]), pr, args[0]), absolute(unquote(args[3]), pr, args[2])

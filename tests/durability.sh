@@ -9,7 +9,7 @@
 command -v strace >/dev/null || { skip "durability order" "strace is not installed"; exit 0; }
 command -v python3 >/dev/null || { skip "durability order" "python3 is not installed"; exit 0; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-CALLS=openat,open,creat,chdir,fsync,fdatasync,rename,renameat,renameat2,write,writev,exit_group,clone,clone3,vfork,fork
+CALLS=openat,open,creat,chdir,fsync,fdatasync,rename,renameat,renameat2,link,linkat,write,writev,pwrite64,pwritev,fallocate,ftruncate,exit_group,clone,clone3,vfork,fork
 trace() {   # trace LOG CMD...: run CMD under strace, its exit code
   local log=$1; shift
   strace -f -y -qq -s 4096 -e trace=$CALLS -e signal=none -o "$log" "$@"
@@ -25,21 +25,51 @@ mkdir -p "$T/maps"
 mkconf "$T/conf" spool_reserve=0 "domain=example.test"
 export POSTERN_CONF=$T/conf
 
-# spool-inject: body and envelope fsync'ed, mess/ fsync'ed, rename into
-# new/, new/ fsync'ed, then the reply
+# spool-inject: one file per message (lib/spool.h): tmp/ID written (the
+# body, then the head line and the envelope before it; for an envelope of
+# several 4 KiB units the body moved up first), tmp/ID fsync'ed, renamed
+# into new/ID without replacing, new/ fsync'ed, then the reply; mess/ is
+# not the injector's any more
 printf 'Subject: durable\n\nbody\n' >"$T/msg"
+# inject_order NAME LOG: the order of the last write to tmp/ID, its fsync,
+# the rename into new/ID, the fsync of new/ and the 250 reply in LOG
+inject_order() {
+  local name=$1 log=$2 id w f r d q
+  id=$(sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9.]*\).*/\1/p' "$log" | head -1)
+  w=$(grep -nE '(write|pwrite64|fallocate|ftruncate)\([0-9]+<'"$T/spool/tmp/$id"'>' "$log" | tail -1 | cut -d: -f1)
+  f=$(grep -n 'fsync([0-9]*<'"$T/spool/tmp/$id"'>)' "$log" | tail -1 | cut -d: -f1)
+  r=$(grep -nE 'rename[a-z0-9]*\(.*"tmp/'"$id"'".*"new/'"$id"'", RENAME_NOREPLACE\) = 0' "$log" | head -1 | cut -d: -f1)
+  d=$(grep -n 'fsync([0-9]*<'"$T"'/spool/new>) = 0' "$log" | tail -1 | cut -d: -f1)
+  q=$(grep -nE 'writev?\(2(<[^>]*>)?, (\[\{iov_base=)?"250 2\.0\.0 Ok: queued' "$log" | head -1 | cut -d: -f1)
+  if [ -n "$id" ] && [ -n "$w" ] && [ -n "$f" ] && [ -n "$r" ] && [ -n "$d" ] && [ -n "$q" ] &&
+     [ "$w" -lt "$f" ] && [ "$f" -lt "$r" ] && [ "$r" -lt "$d" ] && [ "$d" -lt "$q" ]; then
+    ok "$name: last write to tmp/ID (line $w), its fsync ($f), rename into new/ID ($r), fsync of new/ ($d), reply ($q)"
+  else
+    fail "$name: write tmp/ID, fsync it, rename into new/ID, fsync new/, reply" "id $id write $w fsync $f rename $r fsync new/ $d reply $q" \
+      "$(grep -E 'fsync|rename|fallocate|pwrite|writev?\(2' "$log")"
+  fi
+  is "$name: two fsyncs, the message file and new/" 2 "$(grep -c '^[0-9]* *fsync(' "$log")"
+  is "$name: nothing opened, written or synced in mess/" "" "$(grep "<$T/spool/mess/\|\"mess/" "$log")"
+}
 trace "$T/inject.st" "$B/spool-inject" <"$T/msg" 1< <(printf 'V1\nFa@example.test\nTb@example.test\n\n') 2>"$T/inject.err"
 is "spool-inject queued under strace" 0 $?
 judge "spool-inject: fsync before rename, new/ fsync'ed before the reply" "$T/inject.st" "$T/spool"
-grep -q 'fsync([0-9]*<'"$T"'/spool/mess/' "$T/inject.st" && ok "spool-inject fsyncs the body itself" ||
-  fail "spool-inject fsyncs the body itself" "$(grep -E 'fsync|rename' "$T/inject.st")"
+inject_order "spool-inject" "$T/inject.st"
+# an envelope of 5 units: the body moved up (fallocate or a copy) before the fsync
+{ printf 'V1\nFa@example.test\n'; seq -f 'Trecipient-number-%.0f@example.test' 1 600; printf '\n'; } >"$T/env-600"
+head -c 100000 /dev/urandom >>"$T/msg-big"
+trace "$T/inject600.st" "$B/spool-inject" <"$T/msg-big" 1<"$T/env-600" 2>"$T/inject.err"
+is "spool-inject, 600 recipients, queued under strace" 0 $?
+judge "spool-inject, 600 recipients: fsync before rename, new/ fsync'ed before the reply" "$T/inject600.st" "$T/spool"
+inject_order "spool-inject, 600 recipients" "$T/inject600.st"
+find "$T/spool/new" -mindepth 1 -delete
 
 # smtp-receive -bs: the 250 after DATA is written only after the injector
 # committed (its rename into new/ and the fsync of new/)
 printf 'EHLO me\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<b@remote.test>\r\nDATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n' >"$T/smtp.in"
 trace "$T/smtp.st" "$B/smtp-receive" -C "$T/conf" -bs <"$T/smtp.in" >"$T/smtp.out" 2>"$T/smtp.err"
 judge "smtp-receive + spool-inject: durability order" "$T/smtp.st" "$T/spool"
-r=$(grep -n 'rename(.*new/' "$T/smtp.st" | head -1 | cut -d: -f1)
+r=$(grep -nE 'rename[a-z0-9]*\(.*new/' "$T/smtp.st" | head -1 | cut -d: -f1)
 s=$(grep -n 'fsync([0-9]*<'"$T"'/spool/new>' "$T/smtp.st" | head -1 | cut -d: -f1)
 q=$(grep -n 'write(1.*250 2.0.0 Ok: queued' "$T/smtp.st" | head -1 | cut -d: -f1)
 if [ -n "$r" ] && [ -n "$s" ] && [ -n "$q" ] && [ "$r" -lt "$s" ] && [ "$s" -lt "$q" ]; then
