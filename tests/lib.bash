@@ -71,6 +71,13 @@ PY
 }
 spool_body() { spool_part body "$1"; }
 spool_envelope() { spool_part envelope "$1"; }
+# body_of ID [SPOOL]: a file with the body of message ID (in new/ or queue/
+# of SPOOL, $T/spool by default); its path on stdout
+body_of() {
+  local s=${2:-$T/spool} f="$T/.body.$1"
+  if [ -e "$s/new/$1" ]; then spool_body "$s/new/$1" >"$f"; else spool_body "$s/queue/$1" >"$f"; fi
+  echo "$f"
+}
 
 # mkspool DIR: the spool tree of DESIGN.md, owned by the caller
 mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }
