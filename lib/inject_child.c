@@ -23,7 +23,7 @@
 static int spool_writable(const struct config *cfg)
 {
   static int known, ok;
-  static const char *const dirs[] = { SPOOL_TMP, SPOOL_MESS, SPOOL_NEW };
+  static const char *const dirs[] = { SPOOL_TMP, SPOOL_NEW };   /* where the injector writes */
   stralloc sa = { 0 };
   unsigned int i;
   if (known) return ok;
