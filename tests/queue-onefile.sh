@@ -6,7 +6,8 @@
 # than a page), each body byte for byte with nothing of the head or the
 # envelope before it; a spool holding both layouts at once; a malformed
 # head moved to corrupt/ whole; --list sizes; a quarantined one-file
-# message released (rewritten whole) and delivered.
+# message released (rewritten whole) and delivered; a bounce quoting the
+# body whole.
 . "$POSTERN_TOP/tests/lib.bash"
 . "$TOP/queue-run/tests/qr.bash"
 qr_setup
@@ -143,4 +144,15 @@ grep -q "id=1700000005.000001.1 status=released" "$T/log" && ok "quarantine: rel
 f=$(ls "$T/mail/box/new/"* 2>/dev/null | head -1)
 { printf 'Return-Path: <s@far.test>\nDelivered-To: box@example.test\n'; cat "$T/b2"; } >"$T/want"
 [ -n "$f" ] && same_file "quarantine: delivered after the release, the body byte for byte" "$T/want" "$f" || fail "release delivery" "$(tail -5 "$T/log")"
+
+# --- a bounce quotes a one-file message's body whole: bounce_size_limit
+# counts the body alone, not the head and envelope before it
+qr_conf remote_deliverer="$B/remote-send" bounce_size_limit=1000
+rm -rf "$T/srv"/*
+env_of fail@far.test >"$T/e1"; spool_put_message "$T/spool" 1700000006.000001.1 "$T/e1" "$T/b1"
+qr_run --once
+b=$(grep -l '^MAIL FROM:<>' "$T/srv/"* 2>/dev/null | head -1)
+[ -n "$b" ] && grep -q '^Content-Type: message/rfc822' "$b" && grep -q '^\.\.leading dot' "$b" && grep -q '^last' "$b" &&
+  ! grep -q 'postern-message\|^V1' "$b" && ok "bounce: the whole body returned as message/rfc822, nothing before it" ||
+  fail "bounce of a one-file message" "$(cat "$b" 2>/dev/null | tail -20)" "$(tail -5 "$T/log")"
 is "the queue is empty at the end" 0 "$(qr_queue_count)"
