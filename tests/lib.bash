@@ -95,3 +95,14 @@ mkconf() {
   } >"$f"
   chmod 644 "$f"
 }
+
+# spool_put_message DIR ID ENVELOPE_FILE BODY_FILE: a one-file message
+# (lib/spool.h: the head line, the stored envelope, a hole up to the next
+# multiple of 4096, the body) written by hand and committed as spool-inject
+# does: DIR/tmp/ID, then renamed to DIR/new/ID
+spool_put_message() {
+  local f=$1/tmp/$2 len off
+  len=$(stat -c %s "$3") && off=$(( (40 + len + 4095) / 4096 * 4096 )) || return 1
+  { printf 'postern-message 1 %010d %010d\n' "$off" "$len"; cat "$3"; } >"$f" &&
+    truncate -s "$off" "$f" && cat "$4" >>"$f" && chmod 644 "$f" && mv "$f" "$1/new/$2"
+}
