@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdio.h>     /* renameat2 */
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,8 @@
 static char tmp_fn[SPOOL_ID_MAX + 8];
 static volatile sig_atomic_t committed;
 int inject_caller_logs;
+static sigjmp_buf *jump;   /* inject_here's: a failure returns there instead of ending the process */
+static int open_fd = -1;   /* the message file while it is open, for inject_here to close */
 
 /* cleanup - remove the uncommitted files (async-signal-safe) */
 static void cleanup(void)
@@ -96,6 +99,7 @@ _Noreturn void inject_fail(int code, const char *reply, const char *arg)
   cleanup();
   log_event(0, "status", "refused", "reply", reply, "detail", arg ? arg : "", (char *)0);
   inject_reply(reply, arg);
+  if (jump) siglongjmp(*jump, code);
   _exit(code);
 }
 
@@ -163,10 +167,11 @@ void inject_create(struct inject *m, const char *want)
     sigprocmask(SIG_BLOCK, &all, &old);
     m->fd = open(fn, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);   /* read: body_move */
     if (m->fd != -1) str_copy(tmp_fn, fn);
+    open_fd = m->fd;
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, 0);
     if (m->fd != -1 && !id_taken(m->id)) break;
-    if (m->fd != -1) { cleanup(); tmp_fn[0] = 0; close(m->fd); m->fd = -1; e = EEXIST; }
+    if (m->fd != -1) { cleanup(); tmp_fn[0] = 0; close(m->fd); m->fd = open_fd = -1; e = EEXIST; }
     errno = e;
     if (errno != EEXIST) temp_sys("unable to create the message file");
     usleep(1000);   /* same id again: wait for the clock to move */
@@ -179,7 +184,7 @@ void inject_create(struct inject *m, const char *want)
     int fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 3);
     if (fd == -1) temp_sys("unable to create the message file");
     close(m->fd);
-    m->fd = fd;
+    m->fd = open_fd = fd;
   }
   /* the mode is ours, not the caller's umask: queue-run must read it */
   if (fchmod(m->fd, 0644) == -1) temp_sys("unable to set the mode of the message file");
@@ -293,6 +298,7 @@ static void envelope_store(struct inject *m)
   spool_head_fmt(head.s, body, head.len - SPOOL_HEAD_LEN);
   if (pwrite(m->fd, head.s, head.len, 0) != (ssize_t)head.len) temp_sys("unable to write the envelope");
   if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
+  open_fd = -1;
   if (close(m->fd) == -1) temp_sys("unable to close the message");
 }
 
@@ -341,6 +347,10 @@ static void queued(const struct inject *m)
 void inject_run(const struct config *cfg, const char *want)
 {
   static struct inject m;
+  envelope_free(&m.env);   /* the last message's, when one process runs several */
+  byte_zero(&m, sizeof m);
+  committed = 0;
+  tmp_fn[0] = 0;
   if (chdir(cfg->spool) == -1)
     inject_fail(EX_TEMPFAIL, "451 4.3.0 Unable to enter the spool directory ", cfg->spool);
   alarm(INJECT_DEADLINE_SECONDS);
@@ -353,4 +363,18 @@ void inject_run(const struct config *cfg, const char *want)
   inject_commit(&m);                    /* the one commit point */
   spool_trigger();                      /* wake queue-run if it listens */
   queued(&m);
+}
+
+int inject_here(const struct config *cfg, const char *want)
+{
+  sigjmp_buf here;
+  int code = sigsetjmp(here, 1);   /* the mask too: a failure may come with signals blocked */
+  if (code == 0) {
+    jump = &here;
+    inject_run(cfg, want);
+  }
+  jump = 0;
+  alarm(0);
+  if (open_fd != -1) { close(open_fd); open_fd = -1; }
+  return code;
 }

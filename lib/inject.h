@@ -37,6 +37,14 @@ _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cl
  * inject_signals() and log_init() first. */
 void inject_run(const struct config *cfg, const char *want);
 
+/* inject_here - inject_run in a process that goes on afterwards (the
+ * injector helper, which serves one session's messages one after the
+ * other): every failure comes back here after its cleanup, log line and
+ * reply instead of ending the process.  Call inject_signals() and
+ * log_init() first; a signal still ends the process.  Its exit code: 0
+ * queued, else what inject_run would have exited with. */
+int inject_here(const struct config *cfg, const char *want);
+
 /* inject_caller_logs - set in a forked injector whose caller logs every
  * message it hands over in a line of its own (smtp-receive's status=
  * line has the id, sender, count and size): the status=queued line is

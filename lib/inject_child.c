@@ -23,7 +23,7 @@
 static int spool_writable(const struct config *cfg)
 {
   static int known, ok;
-  static const char *const dirs[] = { SPOOL_TMP, SPOOL_MESS, SPOOL_NEW };
+  static const char *const dirs[] = { SPOOL_TMP, SPOOL_NEW };   /* where the injector writes */
   stralloc sa = { 0 };
   unsigned int i;
   if (known) return ok;
@@ -159,17 +159,49 @@ _Noreturn static void run_forked(const struct config *cfg, const char *want, int
   _exit(0);
 }
 
+/* here_start - ready the helper to run spool-inject's code itself: its
+ * log name and signal handlers, /dev/null, and a copy of its fd 2 (its
+ * log) to put back after each message; -1 if not */
+static int here_start(const struct config *cfg, int *null, int *log)
+{
+  errmsg_iam("spool-inject");
+  log_init("spool-inject", cfg->log);
+  inject_caller_logs = 1;   /* the helper serves smtp-receive alone */
+  inject_signals();
+  if ((*null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) return -1;
+  if ((*log = fcntl(2, F_DUPFD_CLOEXEC, 3)) == -1) return -1;
+  return 0;
+}
+
+/* here - one message injected by the helper itself, on fds as 0, 1 and 2
+ * (no fork: the helper is this session's alone and has the spool group
+ * already); its wait status */
+static int here(const struct config *cfg, const char *want, const int fds[3], int null, int log)
+{
+  int i, code = EX_OSERR;
+  for (i = 0; i < 3; i++) if (dup2(fds[i], i) == -1) break;
+  if (i == 3) code = inject_here(cfg, want[0] ? want : 0);
+  if (dup2(null, 0) == -1 || dup2(null, 1) == -1 || dup2(log, 2) == -1) _exit(EX_OSERR);
+  return code << 8;
+}
+
 void inject_helper_serve(const struct config *cfg, int sock)
 {
   char want[SPOOL_ID_MAX];
-  int fds[3], status, i;
+  int fds[3], status, i, null = -1, log = -1;
   signal(SIGPIPE, SIG_IGN);
+  if (cfg->injector_default && here_start(cfg, &null, &log) == -1) _exit(EX_OSERR);
   while (helper_request(sock, want, fds) == 0) {
-    pid_t pid = child_fork(fds[0], fds[1], fds[2]);
-    if (pid == 0) {
-      if (cfg->injector_default) run_forked(cfg, want[0] ? want : 0, 1);
-      run_program(cfg);
+    if (cfg->injector_default) {
+      int me = (int)getpid();
+      if (send(sock, &me, sizeof me, MSG_NOSIGNAL) != sizeof me) _exit(0);
+      status = here(cfg, want, fds, null, log);
+      for (i = 0; i < 3; i++) close(fds[i]);
+      if (send(sock, &status, sizeof status, MSG_NOSIGNAL) != sizeof status) _exit(0);
+      continue;
     }
+    pid_t pid = child_fork(fds[0], fds[1], fds[2]);
+    if (pid == 0) run_program(cfg);
     for (i = 0; i < 3; i++) close(fds[i]);
     int p = pid > 0 ? (int)pid : -1;
     if (send(sock, &p, sizeof p, MSG_NOSIGNAL) != sizeof p) _exit(0);

@@ -102,7 +102,7 @@ static int body(int in, struct sink *s, struct quote *q, char *last)
   }
 }
 
-int mbox_copy(int in, int out, const char *prefix, size_t plen, int quote, unsigned long *bytes)
+int mbox_copy(int in, off_t start, int out, const char *prefix, size_t plen, int quote, unsigned long *bytes)
 {
   static struct sink s;
   static struct quote q;
@@ -110,7 +110,7 @@ int mbox_copy(int in, int out, const char *prefix, size_t plen, int quote, unsig
   s.fd = out; s.n = 0; s.total = 0;
   byte_zero(&q, sizeof q);
   q.bol = 1;
-  if (lseek(in, 0, SEEK_SET) != 0) return -1;
+  if (lseek(in, start, SEEK_SET) != start) return -1;
   if (sink_put(&s, prefix, plen) == -1) return -1;
   if (body(in, &s, quote ? &q : 0, &last) == -1) return -1;
   if (quote && q.nhold && sink_put(&s, q.hold, q.nhold) == -1) return -1;
@@ -230,7 +230,7 @@ static int head(stralloc *sa, int box, off_t size, const char *sender, const cha
 }
 
 /* append - the entry to the locked box; truncate back on error */
-static int append(int box, int fd, const char *path, const char *sender, const char *prefix, size_t plen,
+static int append(int box, int fd, off_t start, const char *path, const char *sender, const char *prefix, size_t plen,
                   const char **what)
 {
   static stralloc sa;
@@ -241,7 +241,7 @@ static int append(int box, int fd, const char *path, const char *sender, const c
     errno = ENOMEM;
     return MBOX_TEMP;
   }
-  if (mbox_copy(fd, box, sa.s, sa.len, 1, 0) == -1 || fsync(box) == -1) {
+  if (mbox_copy(fd, start, box, sa.s, sa.len, 1, 0) == -1 || fsync(box) == -1) {
     int e = errno;
     if (ftruncate(box, st.st_size) == -1 || fsync(box) == -1) { /* the append failed anyway */ }
     errno = e;
@@ -254,7 +254,7 @@ static int append(int box, int fd, const char *path, const char *sender, const c
   return MBOX_OK;
 }
 
-int mbox_append(const char *path, int fd, const char *sender, const char *prefix, size_t plen,
+int mbox_append(const char *path, int fd, off_t start, const char *sender, const char *prefix, size_t plen,
                 const char **what, const char **arg)
 {
   static stralloc lock;
@@ -271,7 +271,7 @@ int mbox_append(const char *path, int fd, const char *sender, const char *prefix
   r = box = open_box(path, what);
   if (box >= 0) {
     if (fcntl_lock(box, MBOX_LOCK_SECONDS) == -1) { *what = "unable to lock "; r = MBOX_TEMP; }
-    else r = append(box, fd, path, sender, prefix, plen, what);
+    else r = append(box, fd, start, path, sender, prefix, plen, what);
     int e = errno;
     close(box);
     errno = e;

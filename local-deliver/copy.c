@@ -1,5 +1,5 @@
-/* copy.c - write the message (fd in, the spool file) to a mailbox, file
- * or pipe: our prefix headers, then the message byte for byte; for mbox,
+/* copy.c - write the message (fd in, the spool file, from the offset it
+ * had when the run began: ld_start) to a mailbox, file or pipe: our prefix headers, then the message byte for byte; for mbox,
  * with mboxrd ">From " quoting and the empty line that separates entries.
  * The copy itself is lib/mbox.c's, which sendmail's dead.letter shares. */
 #include "mbox.h"
@@ -7,5 +7,5 @@
 
 int ld_copy(int in, int out, const char *prefix, size_t plen, int mbox, unsigned long *bytes)
 {
-  return mbox_copy(in, out, prefix, plen, mbox, bytes);
+  return mbox_copy(in, ld_start(), out, prefix, plen, mbox, bytes);
 }

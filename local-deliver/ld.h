@@ -1,5 +1,6 @@
 /* ld.h - the parts of local-deliver(8): one message (fd 0, a seekable spool
- * file) to one recipient, as that recipient.  Each delivery function returns
+ * file, from its offset at the start to its end) to one recipient, as that
+ * recipient.  Each delivery function returns
  * a struct ld_result; main.c turns it into the delivery-protocol line on
  * fd 1 and the sysexits(3) exit code. */
 #ifndef LD_H
@@ -50,13 +51,17 @@ void ld_ok(struct ld_result *r, const char *what, const char *arg);
 void ld_temp(struct ld_result *r, const char *status, const char *what, const char *arg);
 void ld_perm(struct ld_result *r, int code, const char *status, const char *what, const char *arg);
 void ld_sys(struct ld_result *r, const char *what, const char *arg);   /* errno, temporary */
-int ld_rewind(int fd);                           /* lseek 0; 0 or -1 */
+/* the message's start: fd 0's offset when the run began (ld_mark), where
+ * ld_rewind goes back to and ld_copy starts */
+int ld_mark(int fd);                             /* note fd's offset as the start; 0 or -1 */
+off_t ld_start(void);                            /* the start (0 before ld_mark) */
+int ld_rewind(int fd);                           /* lseek to the start; 0 or -1 */
 
 /* header.c */
 int ld_prepare(struct ld *d);                    /* prefix and address parts; -1 no memory */
 int ld_loop(int fd, const char *recipient);      /* 1 our Delivered-To is there, 0 no, -1 read error */
 
-/* copy.c: the message from fd in to the writer, prefixed (lib/mbox.c's mbox_copy) */
+/* copy.c: the message from fd in (from ld_start) to the writer, prefixed (lib/mbox.c's mbox_copy) */
 int ld_copy(int in, int out, const char *prefix, size_t plen, int mbox_quote, unsigned long *bytes);
 
 /* maildir.c, mbox.c, program.c, forward.c */

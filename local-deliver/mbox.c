@@ -12,7 +12,7 @@ void ld_mbox(struct ld *d, const char *path, struct ld_result *r)
 {
   const char *what, *arg;
   if (!str_diff(path, "/dev/null")) { ld_ok(r, "discarded (/dev/null)", 0); return; }
-  switch (mbox_append(path, 0, d->sender, d->prefix.s, d->prefix.len, &what, &arg)) {
+  switch (mbox_append(path, 0, ld_start(), d->sender, d->prefix.s, d->prefix.len, &what, &arg)) {
   case MBOX_OK: ld_ok(r, "delivered to mbox ", path); break;
   case MBOX_PERM: ld_perm(r, EX_CANTCREAT, "5.2.0", what, arg); break;
   case MBOX_DEFER: ld_temp(r, "4.2.0", what, arg); break;

@@ -54,7 +54,25 @@ void ld_sys(struct ld_result *r, const char *what, const char *arg)
   put(r, strerror(e));
 }
 
+/* The message is fd 0 from the offset it had when we were started to its
+ * end (queue-run hands over a one-file message at its body's offset); the
+ * bytes before it are never ours to read. */
+static off_t origin;
+
+int ld_mark(int fd)
+{
+  off_t at = lseek(fd, 0, SEEK_CUR);
+  if (at == -1) return -1;
+  origin = at;
+  return 0;
+}
+
+off_t ld_start(void)
+{
+  return origin;
+}
+
 int ld_rewind(int fd)
 {
-  return lseek(fd, 0, SEEK_SET) == 0 ? 0 : -1;
+  return lseek(fd, origin, SEEK_SET) == origin ? 0 : -1;
 }

@@ -108,6 +108,7 @@ void ld_run_as(int argc, char **argv, const struct passwd *pw)
   load_config(conf);
   log_init("local-deliver", d.cfg.log);
   if (ld_prepare(&d) == -1) fail_early(EX_TEMPFAIL, "4.3.0", "out of memory", 0);
+  if (ld_mark(0) == -1) fail_early(EX_TEMPFAIL, "4.3.0", "unable to read the message", 0);
   switch (ld_loop(0, d.recipient)) {
   case 1: fail_early(EX_UNAVAILABLE, "5.4.6", "mail loop: the message was already delivered to ", d.recipient);
   case -1: fail_early(EX_TEMPFAIL, "4.3.0", "unable to read the message", 0);

@@ -84,16 +84,6 @@ static const char *status_word(int st)
   }
 }
 
-/* body_size - bytes of mess/<id> */
-static unsigned long body_size(const char *id)
-{
-  stralloc fn = { 0 };
-  struct stat st;
-  unsigned long n = spool_path(&fn, SPOOL_MESS, id) && stat(fn.s, &st) == 0 ? (unsigned long)st.st_size : 0;
-  stralloc_free(&fn);
-  return n;
-}
-
 /* list_items - the recipients still to do (or owed a notice) */
 static void list_items(const char *id, const struct work *w, int machine)
 {
@@ -134,11 +124,11 @@ static void list_one(const char *dir, const char *id, int machine)
     for (i = 0; i < w.env.nrcpt; i++)
       if (!work_add(&w, i, ST_PENDING, KIND_ROUTE, 0, 0, envelope_rcpt(&w.env, i))) return;
   if (machine) {
-    buffer_puts(&out, "M\t"); buffer_puts(&out, id); buffer_puts(&out, "\t"); put_num(body_size(id));
+    buffer_puts(&out, "M\t"); buffer_puts(&out, id); buffer_puts(&out, "\t"); put_num(state_body_size(dir, id));
     buffer_puts(&out, "\t"); put_num(arrival); buffer_puts(&out, "\t"); buffer_puts(&out, envelope_sender(&w.env));
     buffer_puts(&out, "\n");
   } else {
-    buffer_puts(&out, id); buffer_puts(&out, "  "); put_num(body_size(id)); buffer_puts(&out, " bytes  ");
+    buffer_puts(&out, id); buffer_puts(&out, "  "); put_num(state_body_size(dir, id)); buffer_puts(&out, " bytes  ");
     put_time(arrival); buffer_puts(&out, "  <"); buffer_puts(&out, envelope_sender(&w.env)); buffer_puts(&out, ">");
     buffer_puts(&out, str_diff(dir, SPOOL_NEW) ? "\n" : "  (new)\n");
     if (envelope_tag(&w.env, 'Q')) { buffer_puts(&out, "    quarantined: "); buffer_puts(&out, envelope_tag(&w.env, 'Q')); buffer_puts(&out, "\n"); }

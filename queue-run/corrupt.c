@@ -20,10 +20,15 @@ void corrupt_file(const char *dir, const char *name, const char *suffix)
   stralloc_free(&to);
 }
 
+/* corrupt_message - a one-file message whole as id.message, one of the
+ * older layout as id.envelope and id.message; its state file */
 void corrupt_message(const char *id, const char *why)
 {
-  corrupt_file(SPOOL_QUEUE, id, ".envelope");
-  corrupt_file(SPOOL_MESS, id, ".message");
+  if (state_one_file(SPOOL_QUEUE, id)) corrupt_file(SPOOL_QUEUE, id, ".message");
+  else {
+    corrupt_file(SPOOL_QUEUE, id, ".envelope");
+    corrupt_file(SPOOL_MESS, id, ".message");
+  }
   corrupt_file(SPOOL_STATE, id, ".state");
   spool_fsync_dir(SPOOL_CORRUPT);
   log_event(id, "status", "corrupt", "reason", why, "moved_to", SPOOL_CORRUPT "/", (char *)0);

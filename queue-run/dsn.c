@@ -297,10 +297,12 @@ static int original(const char *id, int full, stralloc *out)
   int fd;
   ssize_t r = 0;
   size_t scanned = 0;
+  off_t start;
   out->len = 0;
+  /* the body from the offset state_body_open left it at: never from 0 */
   if ((fd = state_body_open(id)) == -1) return -1;
-  if (fstat(fd, &st) == -1) { close(fd); return -1; }
-  if ((unsigned long)st.st_size > qr_cfg.bounce_size_limit) full = 0;
+  if (fstat(fd, &st) == -1 || (start = lseek(fd, 0, SEEK_CUR)) == -1) { close(fd); return -1; }
+  if ((unsigned long)(st.st_size - start) > qr_cfg.bounce_size_limit) full = 0;
   while ((full || out->len <= HEADER_MAX) && (r = read(fd, buf, sizeof buf)) > 0) {
     if (!stralloc_catb(out, buf, (size_t)r)) { close(fd); return -1; }
     if (!full) {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "byte.h"
 #include "case.h"
 #include "scan.h"
@@ -37,22 +38,28 @@ void message_reopen(void)
   route_open(&router, &qr_cfg);
 }
 
-void message_remove(const char *id)
+void message_remove(const char *id, int mess)
 {
   static stralloc fn;
-  /* the envelope first: without it nothing else of the message counts */
+  /* the message file first: without it nothing else of the message counts */
   if (spool_path(&fn, SPOOL_QUEUE, id)) unlink(fn.s);
-  if (spool_path(&fn, SPOOL_MESS, id)) unlink(fn.s);
+  if (mess && spool_path(&fn, SPOOL_MESS, id)) unlink(fn.s);
   if (spool_path(&fn, SPOOL_STATE, id)) unlink(fn.s);
 }
 
-/* body_present - is mess/<id> there, a regular file? 1, 0 absent, 2 not
- * a regular file (a FIFO, a device: planted), -1 error */
-static int body_present(const char *id)
+/* body_present - the older layout: is mess/<id> there, a regular file
+ * (lstat: a symlink is not)?  1 with its size in *size, 0 absent, 2 not a
+ * regular file (a FIFO, a device, a symlink: planted), -1 error.  The
+ * deliverer's open checks again (state_body_open). */
+static int body_present(const char *id, unsigned long *size)
 {
-  int fd = state_body_open(id);
-  if (fd != -1) { close(fd); return 1; }
-  return errno == ENOENT ? 0 : errno == EFTYPE_BODY || errno == ELOOP ? 2 : -1;
+  static stralloc fn;
+  struct stat st;
+  if (!spool_path(&fn, SPOOL_MESS, id)) return -1;
+  if (lstat(fn.s, &st) == -1) return errno == ENOENT ? 0 : -1;
+  if (!S_ISREG(st.st_mode)) return 2;
+  *size = (unsigned long)st.st_size;
+  return 1;
 }
 
 /* rcpt_hash - of an envelope recipient, the domain's case ignored */
@@ -141,12 +148,13 @@ static int reroute(struct msg *m, struct work *w, unsigned long now, int flush)
 
 int message_load(struct msg *m, struct work *w)
 {
+  struct state_layout l;
   const char *why;
-  int r = state_envelope(&w->env, m->id, &why), b;
+  int r = state_envelope_load(&w->env, SPOOL_QUEUE, m->id, &l, &why), b;
   if (r == 0) return 0;
   if (r == -1 && errno == EPROTO) { corrupt_message(m->id, why); return 0; }
   if (r == -1) { log_event(m->id, "status", "deferred", "reason", why, (char *)0); return -1; }
-  if ((b = body_present(m->id)) != 1) {
+  if (!l.body && (b = body_present(m->id, &l.size)) != 1) {   /* one file: its head vouched for the body */
     if (b == -1) return -1;
     corrupt_message(m->id, b == 2 ? "message body is not a regular file" : "message body missing");
     return 0;
@@ -159,6 +167,7 @@ int message_load(struct msg *m, struct work *w)
     if (state_envelope(&w->env, m->id, &why) != 1) return -1;
     r = 0;
   }
+  w->layout = l;
   if (r == 0) {
     if (first_route(m, w) == -1) return -1;
     route_defer(m, w, 0);
@@ -240,7 +249,7 @@ int message_finish(struct msg *m, unsigned long now)
   struct work *w = m->w;
   if (!m->delete_req) notices(m, w, now);
   if (m->delete_req || all_final(w)) {
-    message_remove(m->id);
+    message_remove(m->id, !w->layout.body);
     log_event(m->id, "status", m->delete_req ? "deleted" : "done", (char *)0);
     return 1;
   }

@@ -1,11 +1,13 @@
-/* pickup.c - the spool directories: taking over new/ (rename into queue/:
- * from then on the message is queue-run's), reading queue/ at start,
- * housekeeping (DESIGN.md invariant 4: tmp/ files and bodies without an
- * envelope older than 36 hours; stale state files); what is damaged goes
- * to corrupt/ (corrupt.c). */
+/* pickup.c - the spool directories: taking over new/ (rename into queue/,
+ * never over a message there: from then on the message is queue-run's),
+ * reading queue/ at start, housekeeping (DESIGN.md invariant 4: tmp/
+ * files and the older layout's bodies in mess/ without an envelope older
+ * than 36 hours; stale state files); what is damaged goes to corrupt/
+ * (corrupt.c). */
 #include <dirent.h>
 #include <errno.h>
-#include <stdio.h>      /* rename */
+#include <fcntl.h>      /* AT_FDCWD */
+#include <stdio.h>      /* rename, renameat2 */
 #include <unistd.h>
 #include <sys/stat.h>
 #include "str.h"
@@ -25,21 +27,68 @@ static int each(const char *dir, void (*fn)(const char *name, void *arg), void *
   return 0;
 }
 
+/* commit - new/<name> to queue/<name>, never over a message there
+ * (RENAME_NOREPLACE; on a file system without it, a look first: the lock
+ * makes us the only one who adds to queue/); 0, or -1 with errno (EEXIST:
+ * queue/ holds a message of that id) */
+static int commit(const char *from, const char *to)
+{
+  struct stat st;
+  if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL) return -1;
+  if (lstat(to, &st) == 0) { errno = EEXIST; return -1; }
+  return rename(from, to);
+}
+
+/* fresh - new/<name> has the id of a message in queue/ (the writer's
+ * O_EXCL in tmp/ cannot see queue/; a clock set back could repeat an id):
+ * a one-file message, all of it in that file, is queued under a fresh id
+ * (logged status=renamed), written into id; one of the older layout, whose
+ * mess/<name> may be the queued message's body, goes to corrupt/.  1
+ * queued, 0 not */
+static int fresh(const char *name, const char *from, char id[SPOOL_ID_MAX])
+{
+  stralloc to = { 0 };
+  unsigned int tries;
+  int done = 0;
+  if (state_one_file(SPOOL_NEW, name))
+    for (tries = 0; tries < 5 && !done; tries++) {
+      spool_id(id);
+      if (!spool_path(&to, SPOOL_QUEUE, id)) break;
+      if (commit(from, to.s) == 0) done = 1;
+      else if (errno != EEXIST) break;
+    }
+  stralloc_free(&to);
+  if (done) {
+    log_event(name, "status", "renamed", "reason", "a queued message has this id", "new_id", id, (char *)0);
+    return 1;
+  }
+  corrupt_file(SPOOL_NEW, name, ".duplicate");
+  log_event(name, "status", "corrupt", "reason", "a file in new/ with the id of a queued message",
+            "moved_to", SPOOL_CORRUPT "/", (char *)0);
+  return 0;
+}
+
 /* take - one entry of new/ */
 static void take(const char *name, void *arg)
 {
   stralloc from = { 0 }, to = { 0 };
-  int *count = arg;
+  char id[SPOOL_ID_MAX];
+  int *count = arg, queued = 0;
   struct msg *m;
   if (!spool_id_valid(name)) {
     corrupt_file(SPOOL_NEW, name, ".junk");
     log_event(0, "status", "corrupt", "reason", "a file in new/ that is not a queue id", "file", name, (char *)0);
     return;
   }
-  /* ids are unique (O_EXCL at creation): a new message is never in the table */
-  if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name) && rename(from.s, to.s) == 0
-      && (m = table_add(name, 0))) {
-    stats_received(name);
+  str_copy(id, name);
+  if (spool_path(&from, SPOOL_NEW, name) && spool_path(&to, SPOOL_QUEUE, name)) {
+    if (commit(from.s, to.s) == 0) queued = 1;
+    else if (errno == EEXIST) queued = fresh(name, from.s, id);
+  }
+  /* a message new to queue/ is not in the table (a fresh id neither) */
+  if (queued && (m = table_add(id, 0))) {
+    stats_received(id);
     table_ready(m);
     (*count)++;
   }

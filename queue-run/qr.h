@@ -60,6 +60,13 @@ struct item {
   unsigned long user, dest, addr, text;   /* pool offsets */
 };
 
+/* struct state_layout - where a queued message's body is (state.c): body,
+ * its offset in the message file (0: the older layout, mess/<id>); size,
+ * its bytes */
+struct state_layout {
+  unsigned long body, size;
+};
+
 /* struct work - a message loaded for delivery */
 struct work {
   struct envelope env;
@@ -72,6 +79,7 @@ struct work {
   unsigned long long digest;    /* state_digest() of what the state file holds */
   unsigned int *index;      /* work_find's hash of items (index + 1; 0 empty) */
   unsigned int icap, indexed;   /* slots; items [0, indexed) are in it */
+  struct state_layout layout;   /* where the body is (message_load) */
 };
 
 /* struct msg - one message in the queue */
@@ -245,7 +253,9 @@ unsigned long message_backoff(unsigned long tries);    /* seconds before try tri
  * (DEST_BOUNCE) or made due now (DEST_RETRY); how many */
 enum { DEST_PURGE, DEST_BOUNCE, DEST_RETRY };
 unsigned int message_dest(struct msg *m, struct work *w, const char *dest, int what);
-void message_remove(const char *id);  /* the files of a finished or deleted message */
+/* message_remove - the files of a finished or deleted message; mess: the
+ * older layout's mess/<id> may be there (unknown: 1) */
+void message_remove(const char *id, int mess);
 
 /* dsn.c - notices: bounces, delay warnings, success notices */
 void dsn_open(struct router *r);     /* the router that says which addresses are ours */
@@ -282,15 +292,31 @@ const char *work_s(const struct work *w, unsigned long off);
 unsigned long work_due(const struct work *w);                       /* min next of pending items */
 int work_local_kind(int kind);                                      /* items local-deliver handles */
 
-/* state.c: the files of a queued message */
-/* state_body_open - mess/<id> opened for reading without following a
- * symlink or blocking on a FIFO: the fd, or -1 (errno EFTYPE_BODY: not a
- * regular file) */
+/* state.c: the files of a queued message.  A message is one file
+ * (queue/<id> or new/<id>: head line, envelope, body from the head's
+ * offset; spool.h) or, in the older layout, its envelope file and the body
+ * in mess/<id>; the message file's head says which.  Each is opened for
+ * reading without following a symlink or blocking on a FIFO, and must be
+ * a regular file. */
 #define EFTYPE_BODY EMEDIUMTYPE
+#define QR_ENVELOPE_MAX (64UL << 20)  /* bytes of a one-file message's envelope; more is corrupt */
+/* state_body_open - the body of queued message id for a deliverer: an fd
+ * whose offset is where the body starts (queue/<id> at the head's offset,
+ * or mess/<id> at 0), O_NONBLOCK cleared; -1 (errno ENOENT: missing,
+ * EFTYPE_BODY: not a regular file, EPROTO: a malformed head) */
 int state_body_open(const char *id);
+unsigned long state_body_size(const char *dir, const char *id);   /* the body's bytes; 0 unknown */
+int state_one_file(const char *dir, const char *id);   /* 1: dir/<id> starts with a head line (even a malformed one) */
 int state_envelope(struct envelope *e, const char *id, const char **why);   /* 1, 0 absent, -1 bad */
 int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why);
-int state_envelope_replace(const char *id, const struct envelope *e);   /* queue/<id>: tmp, fsync, rename, fsync; 0 or -1 */
+/* state_envelope_load - the envelope of dir/<id> into e, and (l not 0)
+ * its layout: 1, 0 absent, -1 (errno EPROTO: corrupt, a malformed head, a
+ * file that is not a regular one, *why says how; others: try later) */
+int state_envelope_load(struct envelope *e, const char *dir, const char *id, struct state_layout *l, const char **why);
+/* state_envelope_replace - queue/<id> with envelope e: a one-file message
+ * as a whole new file (head, e, its body copied), the older layout's
+ * envelope file alone; tmp, fsync, rename, fsync queue/; 0 or -1 */
+int state_envelope_replace(const char *id, const struct envelope *e);
 int state_read(struct work *w, const char *id, const char **why);   /* 1 read, 0 none, -1 bad/error */
 int state_write(const struct work *w, const char *id);              /* durable; 0 or -1 */
 unsigned long long state_digest(const struct work *w);   /* of what state_write would write */

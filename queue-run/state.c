@@ -25,19 +25,82 @@
 
 #define STATE_TEXT_KEEP (1UL << 20)   /* bytes of state_write's buffer kept between writes */
 
+/* open_file - fn opened for reading without following a symlink or
+ * blocking on a FIFO (O_NONBLOCK: a FIFO planted by a member of the
+ * injector group must not block the scheduler in open(2)); a regular file
+ * only, its size in *size: the fd, or -1 (errno EFTYPE_BODY: not a
+ * regular file) */
+static int open_file(const char *fn, unsigned long *size)
+{
+  struct stat st;
+  int fd, e;
+  if ((fd = open(fn, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) == -1) return -1;
+  if (fstat(fd, &st) == -1) { e = errno; close(fd); errno = e; return -1; }
+  if (!S_ISREG(st.st_mode)) { close(fd); errno = EFTYPE_BODY; return -1; }
+  *size = (unsigned long)st.st_size;
+  return fd;
+}
+
+/* open_message - dir/<id>, the message file, opened by open_file and its
+ * head read (spool_head_read: h->body 0 for the older layout, the file
+ * then at offset 0): the fd, or -1 (errno EPROTO: a malformed head) */
+static int open_message(const char *dir, const char *id, struct spool_head *h, unsigned long *size)
+{
+  static stralloc fn;
+  int fd, e;
+  if (!spool_path(&fn, dir, id)) { errno = ENOMEM; return -1; }
+  if ((fd = open_file(fn.s, size)) == -1) return -1;
+  if (spool_head_read(fd, *size, h) == -1) { e = errno; close(fd); errno = e; return -1; }
+  return fd;
+}
+
+/* plain - the deliverer reads the fd plainly (O_NONBLOCK off); fd or -1 */
+static int plain(int fd)
+{
+  int e;
+  if (fcntl(fd, F_SETFL, 0) == 0) return fd;
+  e = errno; close(fd); errno = e;
+  return -1;
+}
+
 int state_body_open(const char *id)
 {
   static stralloc fn;
-  struct stat st;
-  int fd, e;
+  struct spool_head h;
+  unsigned long size;
+  int fd = open_message(SPOOL_QUEUE, id, &h, &size);
+  if (fd == -1) return -1;
+  if (h.body) {                   /* one file: the body from its offset on */
+    if (lseek(fd, (off_t)h.body, SEEK_SET) == -1) { int e = errno; close(fd); errno = e; return -1; }
+    return plain(fd);
+  }
+  close(fd);                      /* the older layout: the body is mess/<id> */
   if (!spool_path(&fn, SPOOL_MESS, id)) { errno = ENOMEM; return -1; }
-  /* O_NONBLOCK: a FIFO planted by a member of the injector group must
-   * not block the scheduler in open(2); it is then refused by fstat */
-  if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)) == -1) return -1;
-  if (fstat(fd, &st) == -1) { e = errno; close(fd); errno = e; return -1; }
-  if (!S_ISREG(st.st_mode)) { close(fd); errno = EFTYPE_BODY; return -1; }
-  if (fcntl(fd, F_SETFL, 0) == -1) { e = errno; close(fd); errno = e; return -1; }   /* the deliverer reads it plainly */
-  return fd;
+  if ((fd = open_file(fn.s, &size)) == -1) return -1;
+  return plain(fd);
+}
+
+unsigned long state_body_size(const char *dir, const char *id)
+{
+  static stralloc fn;
+  struct spool_head h;
+  struct stat st;
+  unsigned long size;
+  int fd = open_message(dir, id, &h, &size);
+  if (fd == -1) return 0;
+  close(fd);
+  if (h.body) return size - h.body;
+  return spool_path(&fn, SPOOL_MESS, id) && stat(fn.s, &st) == 0 ? (unsigned long)st.st_size : 0;
+}
+
+int state_one_file(const char *dir, const char *id)
+{
+  struct spool_head h;
+  unsigned long size;
+  int fd = open_message(dir, id, &h, &size);
+  if (fd == -1) return errno == EPROTO;
+  close(fd);
+  return h.body != 0;
 }
 
 int state_envelope(struct envelope *e, const char *id, const char **why)
@@ -45,42 +108,172 @@ int state_envelope(struct envelope *e, const char *id, const char **why)
   return state_envelope_from(e, SPOOL_QUEUE, id, why);
 }
 
-int state_envelope_replace(const char *id, const struct envelope *e)
-{
-  static stralloc fn, tmp;
-  char space[4096];
-  buffer b;
-  int fd;
-  if (!spool_path(&fn, SPOOL_QUEUE, id) || !stralloc_copyb(&tmp, fn.s, fn.len - 1) ||
-      !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) return -1;
-  unlink(tmp.s);
-  if ((fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) == -1) return -1;
-  wbuf_init(&b, fd, space, sizeof space);
-  if (envelope_write(&b, e) == -1 || wbuf_flush(&b) == -1 || fsync(fd) == -1) { close(fd); unlink(tmp.s); return -1; }
-  close(fd);
-  if (rename(tmp.s, fn.s) == -1) { unlink(tmp.s); return -1; }
-  return spool_fsync_dir(SPOOL_QUEUE);
-}
-
 int state_envelope_from(struct envelope *e, const char *dir, const char *id, const char **why)
 {
-  static stralloc fn;
+  return state_envelope_load(e, dir, id, 0, why);
+}
+
+/* read_at - exactly len bytes of fd at off into s; 0, or -1 (errno
+ * EPROTO: the file ends before) */
+static int read_at(int fd, char *s, size_t len, off_t off)
+{
+  size_t got = 0;
+  while (got < len) {
+    ssize_t r = pread(fd, s + got, len - got, off + (off_t)got);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) return -1;
+    if (r == 0) { errno = EPROTO; return -1; }
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+/* stored_envelope - the L bytes after a one-file message's head line,
+ * parsed from memory: ENV_* (ENV_BAD also for bytes after the end line) */
+static int stored_envelope(struct envelope *e, int fd, const struct spool_head *h, const char **why)
+{
+  static stralloc text;
+  buffer b;
+  int r;
+  if (h->envlen > QR_ENVELOPE_MAX) { *why = "envelope too large"; return ENV_BAD; }
+  if (!stralloc_ready(&text, h->envlen + 1)) return ENV_NOMEM;
+  if (read_at(fd, text.s, h->envlen, SPOOL_HEAD_LEN) == -1) {
+    if (errno != EPROTO) return ENV_IOERR;
+    *why = "message file shorter than its head says";
+    return ENV_BAD;
+  }
+  buffer_frombuf(&b, text.s, h->envlen);
+  r = envelope_read(e, &b, ENV_STORED, why);
+  if (r == ENV_OK && b.p != b.n) { *why = "bytes after the envelope's end"; r = ENV_BAD; }
+  if (text.a > STATE_TEXT_KEEP) stralloc_free(&text);
+  return r;
+}
+
+int state_envelope_load(struct envelope *e, const char *dir, const char *id, struct state_layout *l, const char **why)
+{
+  struct spool_head h;
+  unsigned long size;
   char space[4096];
   int fd, r;
   buffer b;
   *why = 0;
-  if (!spool_path(&fn, dir, id)) { *why = "out of memory"; return -1; }
-  if ((fd = open(fn.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
+  if ((fd = open_message(dir, id, &h, &size)) == -1) {
     if (errno == ENOENT) return 0;
-    *why = "unable to open the envelope";
+    if (errno == ENOMEM) { *why = "out of memory"; return -1; }
+    if (errno == EPROTO) *why = "malformed message head";
+    else if (errno == EFTYPE_BODY || errno == ELOOP) { *why = "message file is not a regular file"; errno = EPROTO; }
+    else *why = "unable to open the envelope";
     return -1;
   }
-  buffer_init(&b, read, fd, space, sizeof space);
-  r = envelope_read(e, &b, ENV_STORED, why);
+  if (h.body) r = stored_envelope(e, fd, &h, why);
+  else {
+    buffer_init(&b, read, fd, space, sizeof space);
+    r = envelope_read(e, &b, ENV_STORED, why);
+  }
   close(fd);
+  if (l) { l->body = h.body; l->size = h.body ? size - h.body : 0; }
   if (r == ENV_OK) return 1;
   if (!*why) *why = r == ENV_NOMEM ? "out of memory" : "unable to read the envelope";
   errno = r == ENV_NOMEM ? ENOMEM : r == ENV_IOERR ? EIO : EPROTO;
+  return -1;
+}
+
+/* write_at - all of s at off of fd; 0 or -1 */
+static int write_at(int fd, const char *s, size_t len, off_t off)
+{
+  while (len) {
+    ssize_t w = pwrite(fd, s, len, off);
+    if (w == -1 && errno == EINTR) continue;
+    if (w == -1) return -1;
+    s += w; len -= (size_t)w; off += w;
+  }
+  return 0;
+}
+
+/* copy_body - len bytes of in at from to out at to: copy_file_range,
+ * read and write where the kernel cannot; 0, or -1 (EIO: in ended early) */
+static int copy_body(int in, off_t from, int out, off_t to, unsigned long len)
+{
+  static char buf[65536];
+  int fast = 1;
+  while (len) {
+    size_t n = len < (1UL << 30) ? (size_t)len : (size_t)1 << 30;
+    ssize_t r;
+    if (fast) {
+      off_t fi = from, fo = to;
+      r = copy_file_range(in, &fi, out, &fo, n, 0);
+      if (r == -1 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF)) { fast = 0; continue; }
+    } else {
+      r = pread(in, buf, n < sizeof buf ? n : sizeof buf, from);
+      if (r > 0 && write_at(out, buf, (size_t)r, to) == -1) return -1;
+    }
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) return -1;
+    if (r == 0) { errno = EIO; return -1; }
+    from += r; to += r; len -= (unsigned long)r;
+  }
+  return 0;
+}
+
+/* replace_one_file - a one-file message (open as old, head h, size bytes)
+ * as a new complete file tmp: its head line, e, the hole, the body copied
+ * from the old file; synced.  0, or -1 with errno */
+static int replace_one_file(const char *tmp, int old, const struct spool_head *h, unsigned long size,
+                            const struct envelope *e)
+{
+  char space[4096], line[SPOOL_HEAD_LEN];
+  unsigned long envlen, body;
+  off_t end;
+  buffer b;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644), err;
+  if (fd == -1) return -1;
+  if (lseek(fd, SPOOL_HEAD_LEN, SEEK_SET) == -1) goto fail;
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, e) == -1 || wbuf_flush(&b) == -1 || (end = lseek(fd, 0, SEEK_CUR)) == -1) goto fail;
+  envlen = (unsigned long)end - SPOOL_HEAD_LEN;
+  body = spool_head_body(envlen);
+  if (envlen > QR_ENVELOPE_MAX || body > SPOOL_HEAD_OFF_MAX) { errno = EFBIG; goto fail; }
+  spool_head_fmt(line, body, envlen);
+  if (write_at(fd, line, sizeof line, 0) == -1 || ftruncate(fd, (off_t)body) == -1
+      || copy_body(old, (off_t)h->body, fd, (off_t)body, size - h->body) == -1 || fsync(fd) == -1) goto fail;
+  if (close(fd) == -1) { fd = -1; goto fail; }
+  return 0;
+fail:
+  err = errno;
+  if (fd != -1) close(fd);
+  errno = err;
+  return -1;
+}
+
+/* replace_envelope - the older layout: e alone as the file tmp, synced */
+static int replace_envelope(const char *tmp, const struct envelope *e)
+{
+  char space[4096];
+  buffer b;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644), err;
+  if (fd == -1) return -1;
+  wbuf_init(&b, fd, space, sizeof space);
+  if (envelope_write(&b, e) == -1 || wbuf_flush(&b) == -1 || fsync(fd) == -1) { err = errno; close(fd); errno = err; return -1; }
+  return close(fd);
+}
+
+int state_envelope_replace(const char *id, const struct envelope *e)
+{
+  static stralloc fn, tmp;
+  struct spool_head h;
+  unsigned long size;
+  int old, r, err;
+  if (!spool_path(&fn, SPOOL_QUEUE, id) || !stralloc_copyb(&tmp, fn.s, fn.len - 1) ||
+      !stralloc_cats(&tmp, ".tmp") || !stralloc_0(&tmp)) { errno = ENOMEM; return -1; }
+  if ((old = open_message(SPOOL_QUEUE, id, &h, &size)) == -1) return -1;
+  unlink(tmp.s);
+  r = h.body ? replace_one_file(tmp.s, old, &h, size, e) : replace_envelope(tmp.s, e);
+  err = errno;
+  close(old);
+  if (r == 0 && rename(tmp.s, fn.s) == 0) return spool_fsync_dir(SPOOL_QUEUE);
+  if (r == 0) err = errno;
+  unlink(tmp.s);
+  errno = err;
   return -1;
 }
 

@@ -51,8 +51,6 @@ static int chained;                  /* chain[] is set up */
 static unsigned long since;          /* counting since, seconds */
 static int dirty;                    /* counts changed since the last save */
 static unsigned long saved_at;       /* last save, seconds */
-static char last_id[SPOOL_ID_MAX];   /* the message whose size is cached */
-static unsigned long last_size;
 
 static const char *const event_names[STATS_EVENTS] = { "received", "delivered", "deferred", "bounced" };
 
@@ -91,18 +89,6 @@ static struct row *find(const char *kind, const char *route)
   return &rows[nrows++];
 }
 
-/* size - bytes of mess/<id>; the last answer is kept, since the results
- * of one message come together */
-static unsigned long size(const char *id)
-{
-  static stralloc fn;
-  struct stat st;
-  if (!str_diff(id, last_id)) return last_size;
-  last_size = spool_path(&fn, SPOOL_MESS, id) && stat(fn.s, &st) == 0 ? (unsigned long)st.st_size : 0;
-  if (str_len(id) < sizeof last_id) str_copy(last_id, id);
-  return last_size;
-}
-
 void stats_count(int event, const char *kind, const char *route, unsigned long bytes)
 {
   struct row *r = find(kind, *route ? route : "-");
@@ -115,13 +101,14 @@ void stats_count(int event, const char *kind, const char *route, unsigned long b
 
 void stats_received(const char *id)
 {
-  stats_count(STATS_RECEIVED, "-", "-", size(id));
+  stats_count(STATS_RECEIVED, "-", "-", state_body_size(SPOOL_QUEUE, id));
 }
 
 void stats_result(const char *id, const struct work *w, const struct item *it, int res)
 {
   int ev = res == DELIVERY_OK || res == DELIVERY_PASSED ? STATS_DELIVERED : res == DELIVERY_DEFER ? STATS_DEFERRED : STATS_BOUNCED;
-  stats_count(ev, route_kind_name(it->kind), it->kind == KIND_REMOTE ? work_s(w, it->dest) : "-", size(id));
+  (void)id;                  /* the body's size is the work's (message_load) */
+  stats_count(ev, route_kind_name(it->kind), it->kind == KIND_REMOTE ? work_s(w, it->dest) : "-", w->layout.size);
 }
 
 /* put_u - a count after a space */

@@ -291,7 +291,7 @@ int table_delete(const char *id)
   struct msg *m = table_find(id);
   if (m && m->active) { m->delete_req = 1; return 1; }
   if (m) forget(m);
-  message_remove(id);
+  message_remove(id, 1);          /* not loaded: either layout */
   log_event(id, "status", "deleted", "by", "postmaster", (char *)0);
   return 1;
 }

@@ -1,6 +1,7 @@
 /* data.c - the message on its way out.  It arrives on fd 0 with LF line
- * ends and no dot-stuffing (DESIGN.md), normally as the open spool file,
- * which is mapped rather than copied.  On the wire each line ends in CRLF
+ * ends and no dot-stuffing (DESIGN.md), normally as the open spool file
+ * at the offset where the message starts, which is mapped rather than
+ * copied.  On the wire each line ends in CRLF
  * (a CRLF already there stays one, a bare CR becomes one), a line
  * starting with '.' gets a second one (RFC 5321 4.5.2), a last line
  * without LF is ended, and ".\r\n" closes the data. */
@@ -90,26 +91,40 @@ static int read_all(int fd, stralloc *copy)
   }
 }
 
-/* data_load - the message from fd: a regular file is mapped (from its
- * start, whatever the offset), anything else read; 0, or -1 with errno */
+/* map - the regular file fd from offset start to its end (size bytes):
+ * mapped from start rounded down to a page (mmap's rule), the bytes
+ * before start skipped; 0, or -1 with errno */
+static int map(int fd, off_t start, off_t size, struct message *m)
+{
+  off_t page = (off_t)sysconf(_SC_PAGESIZE), base;
+  void *p;
+  if (start > size) { errno = EINVAL; return -1; }   /* nothing of ours starts past the end */
+  if (start == size) { m->s = ""; m->len = 0; return 0; }
+  if (page <= 0) page = 4096;
+  base = start - start % page;
+  if ((p = mmap(0, (size_t)(size - base), PROT_READ, MAP_PRIVATE, fd, base)) == MAP_FAILED) return -1;
+  m->map = p;
+  m->mapped = (size_t)(size - base);
+  m->s = (const char *)p + (start - base);
+  m->len = (size_t)(size - start);
+  return 0;
+}
+
+/* data_load - the message from fd, from its current offset to its end (a
+ * one-file spool message starts at its body): a regular file is mapped,
+ * anything else read; 0, or -1 with errno */
 int data_load(int fd, struct message *m, stralloc *copy)
 {
   struct stat st;
-  void *p;
+  off_t start;
   m->mapped = 0;
+  m->map = 0;
   if (fstat(fd, &st) == -1) return -1;
   if (!S_ISREG(st.st_mode)) {
     if (read_all(fd, copy) == -1) return -1;
     m->s = copy->s ? copy->s : "";
     m->len = copy->len;
-  } else if (st.st_size == 0) {
-    m->s = "";
-    m->len = 0;
-  } else {
-    if ((p = mmap(0, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED) return -1;
-    m->s = p;
-    m->len = m->mapped = (size_t)st.st_size;
-  }
+  } else if ((start = lseek(fd, 0, SEEK_CUR)) == -1 || map(fd, start, st.st_size, m) == -1) return -1;
   data_scan(m);
   return 0;
 }
@@ -117,8 +132,9 @@ int data_load(int fd, struct message *m, stralloc *copy)
 /* data_unload - unmap what data_load mapped (before the next message) */
 void data_unload(struct message *m)
 {
-  if (m->mapped) munmap((void *)m->s, m->mapped);
+  if (m->mapped) munmap(m->map, m->mapped);
   m->mapped = 0;
+  m->map = 0;
   m->s = "";
   m->len = 0;
 }

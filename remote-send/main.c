@@ -4,8 +4,9 @@
  *   remote-send -V destination rcpt      (a probe without DATA: probe.c)
  *
  * fd 0: the message (LF line ends, no dot-stuffing; normally the open
- * spool file).  fd 1: one line per recipient, "rcpt TAB ok|defer|fail TAB
- * text" (DESIGN.md delivery protocol).  fd 2: log lines.  A recipient
+ * spool file), from its offset when we get it to the end of the file.
+ * fd 1: one line per recipient, "rcpt TAB ok|defer|fail TAB text"
+ * (DESIGN.md delivery protocol).  fd 2: log lines.  A recipient
  * argument may carry its envelope(5) DSN tags after TABs (Nnotify,
  * Otype;xtext); the options are the message tags E, R, B, U.  fd 3 (with
  * POSTERN_REUSE_FD=3, from remote-spawn): more messages for the same

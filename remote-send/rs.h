@@ -134,7 +134,8 @@ struct message {
   size_t wire;                /* bytes on the wire, CRLF, before stuffing */
   int eightbit;               /* a byte above 127 */
   int eightbit_head;          /* one in the header section */
-  size_t mapped;              /* bytes mapped from fd 0 (data_unload), or 0 */
+  void *map;                  /* what data_load mapped of fd 0 (from a page */
+  size_t mapped;              /* boundary at or before s), its bytes, or 0 */
 };
 void data_scan(struct message *m);
 size_t data_head(const char *s, size_t len);   /* bytes of the header section */

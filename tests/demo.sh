@@ -28,8 +28,8 @@ case "$out" in *"<dave@unreachable.test> pending, tries 1"*) ok "the queue listi
 missing=""
 for e in "$sb"/hub/spool/queue/*; do
   id=$(basename "$e")
-  [ -f "$sb/hub/spool/mess/$id" ] || missing="$missing $id"
+  spool_body "$e" | grep -q . || missing="$missing $id"
 done
-is "every queued envelope has its body" "" "$missing"
+is "every queued message has its body" "" "$missing"
 for p in $(pgrep -f "$sb/" 2>/dev/null); do fail "demo left process $p running" "$(ps -o args= -p "$p")"; done
 ok "demo left no process running"

@@ -88,6 +88,13 @@ if d[40 + l:h].strip(b'\0'): print('bytes other than zero between the envelope a
 if not d[40:40 + l].endswith(b'\n\n'): print('envelope without its end line: %r' % d[40:40 + l][-40:])
 PY
 }
+# body_of ID [SPOOL]: a file with the body of message ID (in new/ or queue/
+# of SPOOL, $T/spool by default); its path on stdout
+body_of() {
+  local s=${2:-$T/spool} f="$T/.body.$1"
+  if [ -e "$s/new/$1" ]; then spool_body "$s/new/$1" >"$f"; else spool_body "$s/queue/$1" >"$f"; fi
+  echo "$f"
+}
 
 # mkspool DIR: the spool tree of DESIGN.md, owned by the caller
 mkspool() { "$TOP/tools/mkspool" "$1" >/dev/null; }
@@ -104,4 +111,15 @@ mkconf() {
     local kv; for kv in "$@"; do echo "${kv%%=*} = ${kv#*=}"; done
   } >"$f"
   chmod 644 "$f"
+}
+
+# spool_put_message DIR ID ENVELOPE_FILE BODY_FILE: a one-file message
+# (lib/spool.h: the head line, the stored envelope, a hole up to the next
+# multiple of 4096, the body) written by hand and committed as spool-inject
+# does: DIR/tmp/ID, then renamed to DIR/new/ID
+spool_put_message() {
+  local f=$1/tmp/$2 len off
+  len=$(stat -c %s "$3") && off=$(( (40 + len + 4095) / 4096 * 4096 )) || return 1
+  { printf 'postern-message 1 %010d %010d\n' "$off" "$len"; cat "$3"; } >"$f" &&
+    truncate -s "$off" "$f" && cat "$4" >>"$f" && chmod 644 "$f" && mv "$f" "$1/new/$2"
 }

@@ -80,7 +80,7 @@ s.quit()
 PY
 }
 count() { ls "$T/spool/new" "$T/spool/queue" 2>/dev/null | grep -c '^[0-9]'; }
-newest() { ls -t "$T/spool/mess" | head -n 1; }
+newest() { ls "$T/spool/new" | sort | tail -n 1; }
 
 # dkim_check FILE: dkimpy verifies FILE's signature with the test key
 dkim_check() {
@@ -130,14 +130,14 @@ EOF
   printf 'From: Alice <alice@example.test>\nTo: bob@far.test\nSubject: signed\n  and folded\nDate: Sun, 6 Dec 2026 10:00:00 +0000\nMessage-ID: <dkim1@example.test>\n\nsigned body\n\n  with spaces  \n' >"$T/dkim/msg"
   out=$(send "$P587" "$T/dkim/msg" bob@far.test alice)
   case "$out" in *"250 2.0.0 Ok: queued"*) ok "opendkim: submission on 587 queued" ;; *) fail "opendkim: submission" "$out" "$(tail -5 "$T/opendkim.out")"; return ;; esac
-  f=$T/spool/mess/$(newest)
+  f=$(body_of "$(newest)")
   grep -q '^DKIM-Signature:.*d=example.test' "$f" && ok "opendkim: submission leaves signed" || fail "opendkim: submission signed" "$(cat "$f")" "$(tail -5 "$T/opendkim.out")"
   dkim_check "$f" && ok "opendkim: the submission's signature verifies with dkimpy" || fail "dkimpy verifies the submission" "$(cat "$f")"
   cp "$f" "$T/dkim/signed"
   # sendmail: signed too ({daemon_name}=local)
   printf 'From: alice@example.test\nTo: bob@far.test\nSubject: from sendmail\n\nlocal body\n' |
     "$B/sendmail" -C "$T/conf" -f alice@example.test bob@far.test 2>>"$T/log"
-  f=$T/spool/mess/$(newest)
+  f=$(body_of "$(newest)")
   grep -q '^DKIM-Signature:.*d=example.test' "$f" && dkim_check "$f" && ok "opendkim: mail from sendmail leaves signed, dkimpy verifies" ||
     fail "opendkim: sendmail signed" "$(cat "$f")" "$(tail -5 "$T/opendkim.out")"
   # port 25: the signed message arrives (its earlier Received: and all),
@@ -157,7 +157,7 @@ EOF
   # a changed body is caught on 25
   sed 's/signed body/tampered body/' "$T/dkim/inbound" >"$T/dkim/tampered"
   out=$(send "$P25" "$T/dkim/tampered" "$U@example.test")
-  grep -q 'dkim=fail' "$T/spool/mess/$(newest)" && ok "opendkim: a tampered message gets dkim=fail" || fail "tampered" "$(head -12 "$T/spool/mess/$(newest)")"
+  grep -q 'dkim=fail' "$(body_of "$(newest)")" && ok "opendkim: a tampered message gets dkim=fail" || fail "tampered" "$(head -12 "$(body_of "$(newest)")")"
 }
 command -v opendkim >/dev/null && $PY -c 'import dkim' 2>/dev/null && opendkim_test || skip "opendkim" "opendkim, opendkim-tools or python3-dkim not installed"
 
@@ -209,8 +209,8 @@ EOF2
   printf 'From: sender@client.test\nTo: x@far.test\nSubject: hello\nMessage-ID: <c1@client.test>\nDate: Sun, 6 Dec 2026 10:00:00 +0000\n\nJust a normal message.\n' >"$T/clean"
   out=$(send "$P25" "$T/clean" x@far.test)
   case "$out" in *"250 2.0.0 Ok: queued"*) ok "rspamd: a clean message is queued" ;; *) fail "rspamd: clean" "$out" ;; esac
-  grep -q '^X-Spamd-Bar:\|^X-Spam-Level:\|^X-Spamd-Result:\|^Authentication-Results:' "$T/spool/mess/$(newest)" && ok "rspamd: the clean message has rspamd's headers" ||
-    fail "rspamd headers" "$(head -12 "$T/spool/mess/$(newest)")"
+  grep -q '^X-Spamd-Bar:\|^X-Spam-Level:\|^X-Spamd-Result:\|^Authentication-Results:' "$(body_of "$(newest)")" && ok "rspamd: the clean message has rspamd's headers" ||
+    fail "rspamd headers" "$(head -12 "$(body_of "$(newest)")")"
   kill "$PID_rspamd" 2>/dev/null
 }
 command -v rspamd >/dev/null && rspamd_test || skip "rspamd" "rspamd not installed"
@@ -252,7 +252,7 @@ EOF2
   is "clamav: the infected message is not queued" "$n0" "$(count)"
   out=$(send "$P25" "$T/plain" x@far.test)
   case "$out" in *"250 2.0.0 Ok: queued"*) ok "clamav: a clean message is queued" ;; *) fail "clamav: clean" "$out" ;; esac
-  grep -q '^X-Virus-Status: Clean' "$T/spool/mess/$(newest)" && ok "clamav: the clean message has X-Virus-Status: Clean" || fail "clamav header" "$(head -8 "$T/spool/mess/$(newest)")"
+  grep -q '^X-Virus-Status: Clean' "$(body_of "$(newest)")" && ok "clamav: the clean message has X-Virus-Status: Clean" || fail "clamav header" "$(head -8 "$(body_of "$(newest)")")"
 }
 printf 'Subject: plain\nFrom: sender@client.test\n\nhello\n' >"$T/plain"
 command -v clamav-milter >/dev/null && command -v clamd >/dev/null && clamav_test || skip "clamav-milter" "clamav-milter or clamav-daemon not installed"

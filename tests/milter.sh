@@ -150,8 +150,8 @@ hid=$(newest)
   printf 'Subject: changed subject\n'
   printf 'From: "Sender" <sender@client.test>\nX-Odd:no-space\nX-Added: added value\n\nbody line 1\n\nbody line 3   \n'
 } >"$T/hdr.want"
-head -3 "$T/spool/mess/$hid" | grep -q '^Received: from client.test' && ok "headers: our Received: stays first" || fail "Received first" "$(head -5 "$T/spool/mess/$hid")"
-tail -n +4 "$T/spool/mess/$hid" >"$T/hdr.got"
+head -3 "$(body_of "$hid")" | grep -q '^Received: from client.test' && ok "headers: our Received: stays first" || fail "Received first" "$(head -5 "$(body_of "$hid")")"
+tail -n +4 "$(body_of "$hid")" >"$T/hdr.got"
 same_file "headers: add, insert at 1, change, delete applied; every other byte unchanged" "$T/hdr.want" "$T/hdr.got"
 
 # the same through BDAT chunks (sendmail -bs style, on stdin)
@@ -160,7 +160,7 @@ out=$(printf 'EHLO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<b@far.test>\r\nBDAT 20\
       "$B/smtp-receive" -C "$T/conf" -bs 2>>"$T/log")
 case "$out" in *"250 2.0.0 Ok: queued"*) ok "BDAT: queued through the milter" ;; *) fail "BDAT" "$out" ;; esac
 printf 'X-Inserted: inserted at 1\nSubject: changed subject\nX-Added: added value\n\nbody\n' >"$T/bdat.want"
-tail -n +4 "$T/spool/mess/$(newest)" >"$T/bdat.got"
+tail -n +4 "$(body_of "$(newest)")" >"$T/bdat.got"
 same_file "BDAT: header changes applied (a folded field deleted whole)" "$T/bdat.want" "$T/bdat.got"
 
 # an action postern does not carry out: libmilter refuses the negotiation
@@ -191,7 +191,7 @@ milter slow 4
 conf smtpd_milters="inet:127.0.0.1:$MP,content=1,default_action=accept"
 out=$(send "$T/plain" a@far.test)
 case "$out" in *"250 2.0.0 Ok: queued"*) ok "slow milter with default_action=accept: queued" ;; *) fail "slow accept" "$out" ;; esac
-grep -q 'X-Slow' "$T/spool/mess/$(newest)" && fail "slow milter: its late change is not applied" || ok "slow milter: its late change is not applied"
+grep -q 'X-Slow' "$(body_of "$(newest)")" && fail "slow milter: its late change is not applied" || ok "slow milter: its late change is not applied"
 grep -q 'status=skipped detail="timeout waiting for the milter"' "$T/log" && ok "slow milter skipped: logged" || fail "skipped log" "$(grep milter= "$T/log" | tail -3)"
 
 # a milter that drops the connection after asking for a header
@@ -204,7 +204,7 @@ is "connection dropped mid-changes: nothing queued" "$n0" "$(count)"
 milter close
 conf smtpd_milters="inet:127.0.0.1:$MP" milter_default_action=accept
 out=$(send "$T/plain" a@far.test)
-case "$out" in *"250 2.0.0 Ok: queued"*) ! grep -q 'X-Half' "$T/spool/mess/$(newest)" && ok "connection dropped, default accept: queued without the half-made change" || fail "half change committed" "$(cat "$T/spool/mess/$(newest)")" ;;
+case "$out" in *"250 2.0.0 Ok: queued"*) ! grep -q 'X-Half' "$(body_of "$(newest)")" && ok "connection dropped, default accept: queued without the half-made change" || fail "half change committed" "$(cat "$(body_of "$(newest)")")" ;;
   *) fail "close accept" "$out" ;; esac
 
 # two milters in a chain: both changes, in order; the first refusal wins
@@ -213,7 +213,7 @@ milter tag two; m2=$MP
 milter tempfail; m3=$MP
 conf smtpd_milters="inet:127.0.0.1:$m1 inet:127.0.0.1:$m2"
 out=$(send "$T/plain" a@far.test)
-got=$(grep '^X-Tag' "$T/spool/mess/$(newest)" | tr '\n' ' ')
+got=$(grep '^X-Tag' "$(body_of "$(newest)")" | tr '\n' ' ')
 is "chain: both milters' headers, in order" "X-Tag: one X-Tag: two " "$got"
 conf smtpd_milters="inet:127.0.0.1:$m1 inet:127.0.0.1:$m3"
 n0=$(count)
@@ -240,7 +240,7 @@ conf non_smtpd_milters="inet:127.0.0.1:$MP"
 n0=$(count)
 printf 'Subject: from sendmail\nX-Drop: x\n\nlocal body\n' | "$B/sendmail" -C "$T/conf" -f sender@example.test s@far.test 2>>"$T/log"
 is "sendmail: queued" "$((n0 + 1))" "$(count)"
-f="$T/spool/mess/$(newest)"
+f=$(body_of "$(newest)")
 grep -q '^Subject: changed subject$' "$f" && grep -q '^X-Added: added value$' "$f" && ! grep -q '^X-Drop' "$f" && ok "sendmail: the milter's header changes are queued" || fail "sendmail changes" "$(cat "$f")"
 grep -q "daemon_name=local" "$T/mlog" && ok "sendmail: {daemon_name}=local" || fail "sendmail daemon_name" "$(head -3 "$T/mlog")"
 milter reply

@@ -57,8 +57,8 @@ case "$out" in *"554 5.7.1 Relay access denied"*) ok "swaks: relay refused";; *)
 # swaks with STARTTLS on port 25, then the Received: line names TLS
 out=$(swaks -s 127.0.0.1 -p "$P25" --tls -f a@b.test -t root@mx.example.test --body 'over tls' 2>&1)
 is "swaks: STARTTLS session queued" "$((n0 + 3))" "$(count)"
-grep -q 'with ESMTPS id' "$T/spool/mess/$(newest)" && grep -q '(using TLSv1' "$T/spool/mess/$(newest)" &&
-  ok "swaks: Received: shows ESMTPS and the TLS version" || fail "swaks: Received: shows TLS" "$(head -5 "$T/spool/mess/$(newest)")" "$out"
+grep -q 'with ESMTPS id' "$(body_of "$(newest)")" && grep -q '(using TLSv1' "$(body_of "$(newest)")" &&
+  ok "swaks: Received: shows ESMTPS and the TLS version" || fail "swaks: Received: shows TLS" "$(head -5 "$(body_of "$(newest)")")" "$out"
 
 # submission: AUTH PLAIN and LOGIN after STARTTLS
 for mech in PLAIN LOGIN; do
@@ -142,7 +142,7 @@ while True:
     j = d.index(b"\n", i) + 1
     if d[j:j+1] != b"\t": break
     i = j
-sys.stdout.buffer.write(d[j:])' "$T/spool/mess/$1"; }
+sys.stdout.buffer.write(d[j:])' "$(body_of "$1")"; }
 strip "$exact" >"$T/exact.got"; same_file "spool: 8-bit body, dot lines and a 998-byte line byte for byte" "$T/exact.eml" "$T/exact.got"
 strip "$big" >"$T/big.got"; same_file "spool: 10 MB message byte for byte" "$T/big.eml" "$T/big.got"
 printf 'Subject: bdat\n\nfirst\nsecond\n' >"$T/bdat.want"; strip "$bdat" >"$T/bdat.got"
@@ -151,7 +151,7 @@ grep -q '^U$' "$T/spool/new/$utf8" && grep -q '^Fjörg@b.test$' "$T/spool/new/$u
   ok "smtplib: SMTPUTF8 sender and BODY in the envelope" || fail "smtplib: SMTPUTF8 envelope" "$(cat "$T/spool/new/$utf8")"
 
 # a client that vanishes in the middle of the data leaves nothing behind
-before=$(count); mess_before=$(ls "$T/spool/mess" | wc -l)
+before=$(count); tmp_before=$(ls "$T/spool/tmp" | wc -l)
 python3 - "$P25" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
@@ -169,7 +169,7 @@ s.close()
 EOF
 sleep 0.5
 is "vanished client: nothing committed" "$before" "$(count)"
-is "vanished client: no body left in mess/" "$mess_before" "$(ls "$T/spool/mess" | wc -l)"
+is "vanished client: no uncommitted file left in tmp/" "$tmp_before" "$(ls "$T/spool/tmp" | wc -l)"
 grep -q 'status=lost' "$T/log" && ok "vanished client: logged" || fail "vanished client: logged" "$(tail -5 "$T/log")"
 
 # STARTTLS command injection: what follows STARTTLS in the same packet is

@@ -57,12 +57,12 @@ is "msmtp: STARTTLS + AUTH PLAIN on submission, relayed for alice" "$((n0 + 1))"
 is "msmtp: no complaint" "" "$out"
 id=$(ls -t "$T/spool/new" | head -1)
 # the body after our Received: header is the message as msmtp sent it
-awk 'f; /^Subject: via msmtp$/ { f = 1 }' "$T/spool/mess/$id" >"$T/got"
+awk 'f; /^Subject: via msmtp$/ { f = 1 }' "$(body_of "$id")" >"$T/got"
 printf '\n.leading dot\nline two\n' >"$T/want"
 same_file "msmtp: body byte for byte (dot-stuffing undone, CRLF to LF)" "$T/want" "$T/got"
 grep -q '^Aalice$' "$T/spool/new/$id" && ok "msmtp: the envelope names the authenticated user" ||
   fail "msmtp: the envelope names the authenticated user" "$(cat "$T/spool/new/$id")"
-grep -q 'with ESMTPSA' "$T/spool/mess/$id" && ok "msmtp: Received: says ESMTPSA" || fail "msmtp: Received: says ESMTPSA" "$(head -5 "$T/spool/mess/$id")"
+grep -q 'with ESMTPSA' "$(body_of "$id")" && ok "msmtp: Received: says ESMTPSA" || fail "msmtp: Received: says ESMTPSA" "$(head -5 "$(body_of "$id")")"
 
 msmtprc "$P465" off 'msmtp secret'
 out=$(msmtp -C "$T/msmtprc" bob@elsewhere.test <"$T/msg" 2>&1)

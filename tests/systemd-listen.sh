@@ -30,7 +30,7 @@ journal_has() { sd_journal "$R" | grep -q -- "$1"; }
 sd_run "$R" systemctl stop postern-queue.service
 out=$(smtp_send "$R" 127.0.0.1 someone@example.org "alice@$HOST" "waits in the spool")
 id=$(echo "$out" | sed -n 's/.*250 2.0.0 Ok: queued as \([^ ]*\).*/\1/p' | tr -d '\r')
-if [ -n "$id" ] && [ -f "$R/var/spool/postern/mess/$id" ]; then ok "mail through port 25: queued through the injector helper ($id)"
+if [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "mail through port 25: queued through the injector helper ($id)"
 else fail "mail through port 25: queued through the injector helper" "$(echo "$out" | tail -n 6)"; fi
 "$SR" net "$R" timeout 20 $PY idle 127.0.0.1 >"$T/held" 2>&1 &
 held=$!; at_exit "kill $held 2>/dev/null"
@@ -44,16 +44,16 @@ as_session() {   # the live session's credentials, no capability
   sd_run "$R" setpriv --reuid="$uid" --regid="$gid" $g --inh-caps=-all --bounding-set=-all -- sh -c "$1" >/dev/null 2>&1
 }
 is "the session's credentials: postern-smtpd, no supplementary group" "$(sd_run "$R" id -u postern-smtpd) " "$uid $groups"
-if [ -n "$id" ] && ! as_session "cat /var/spool/postern/mess/$id"; then ok "the session cannot open a queued message (mess/$id)"
-else fail "the session cannot open a queued message (mess/$id)"; fi
+if [ -n "$id" ] && ! as_session "cat /var/spool/postern/new/$id"; then ok "the session cannot open a queued message (new/$id)"
+else fail "the session cannot open a queued message (new/$id)"; fi
 if ! as_session "ls /var/spool/postern/new"; then ok "the session cannot list new/"; else fail "the session cannot list new/"; fi
 if ! as_session "ls /var/spool/postern/mess"; then ok "the session cannot list mess/"; else fail "the session cannot list mess/"; fi
 for d in new tmp mess; do
   if ! as_session "echo forged >/var/spool/postern/$d/forged"; then ok "the session cannot write $d/"
   else fail "the session cannot write $d/"; fi
 done
-as_session "rm -f /var/spool/postern/mess/$id /var/spool/postern/new/$id"
-if [ -n "$id" ] && [ -f "$R/var/spool/postern/mess/$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "the session cannot remove a queued message"
+as_session "rm -f /var/spool/postern/new/$id"
+if [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "the session cannot remove a queued message"
 else fail "the session cannot remove a queued message"; fi
 # The same attempts with the spool group, as the old per-connection units
 # gave it: they succeed, so the checks above can fail.

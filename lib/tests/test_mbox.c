@@ -1,5 +1,6 @@
 /* test_mbox.c - mbox_append: the From line, prefix and mboxrd quoting, the
- * empty line before an entry when the file lacks one, the null sender,
+ * empty line before an entry when the file lacks one, the null sender, a
+ * message read from an offset (nothing before it copied),
  * mode 0600, no lock file left, links and special files refused, and the
  * rollback when a write fails half way (a file size limit); a stale
  * dot-lock that cannot be removed ends the wait at once (no spinning); a
@@ -42,7 +43,7 @@ static size_t slurp(const char *fn, char *out, size_t max)
 static int append(const char *path, const char *sender, const char *s, const char **what)
 {
   const char *arg;
-  int fd = message(s), r = mbox_append(path, fd, sender, "P: x\n", 5, what, &arg);
+  int fd = message(s), r = mbox_append(path, fd, 0, sender, "P: x\n", 5, what, &arg);
   close(fd);
   return r;
 }
@@ -92,6 +93,22 @@ int main(void)
   T_OK("another writer left no newline: an empty line is put before our From line",
        r == MBOX_OK && strstr(got, "junk\n\nFrom c@d.test "));
 
+  /* the message from an offset on: what is before it is never copied */
+  {
+    static const char junk[] = "From junk\nSubject: before the start\n\n";
+    char other_box[160];
+    const char *arg;
+    snprintf(other_box, sizeof other_box, "%s/offset", dir);
+    fd = message(junk);
+    if (write(fd, "Subject: at\n\nbody\n", 18) != 18) abort();
+    r = mbox_append(other_box, fd, sizeof junk - 1, "o@f.test", "", 0, &what, &arg);
+    n = slurp(other_box, got, sizeof got);
+    T_OK("from an offset: appended", r == MBOX_OK && n > 39 && from_ok(got, "o@f.test"));
+    T_STR("from an offset: only the bytes after it", "Subject: at\n\nbody\n\n", got + 39, n - 39);
+    close(fd);
+    unlink(other_box);
+  }
+
   /* a write that fails half way: cut back to the old size */
   {
     static char big[200000];
@@ -104,7 +121,7 @@ int main(void)
     small = old;
     small.rlim_cur = (rlim_t)st.st_size + 100;
     setrlimit(RLIMIT_FSIZE, &small);
-    r = mbox_append(box, fd, "e@f.test", "", 0, &what, &arg);
+    r = mbox_append(box, fd, 0, "e@f.test", "", 0, &what, &arg);
     setrlimit(RLIMIT_FSIZE, &old);
     close(fd);
   }

@@ -6,7 +6,8 @@
  * the routes, aliases and local-domains maps (domain, .parent, the "."
  * default, error:, relayhost); per-destination concurrency (jobs for one
  * destination wait while others start, and the next starts when one
- * ends). */
+ * ends), with messages of both spool layouts (one file, and the older
+ * envelope plus mess/), each deliverer's fd reading as the body. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -85,22 +86,33 @@ static void file(const char *fn, const char *text)
   close(fd);
 }
 
-/* message - queue/<id> for sender and one recipient, and mess/<id> */
-static void message(const char *id, const char *rcpt)
+/* message_as - queue/<id> for sender and one recipient: one file (head,
+ * envelope, hole, body at 4096) when onefile, else the older layout's
+ * envelope file and mess/<id> */
+static void message_as(const char *id, const char *rcpt, int onefile)
 {
   struct envelope e;
-  char space[4096], fn[256];
+  char space[4096], fn[256], head[64];
   buffer b;
   int fd;
+  off_t end;
   envelope_init(&e);
   if (envelope_set_sender(&e, "s@mx.test", 9) || envelope_add_rcpt(&e, rcpt, strlen(rcpt))
       || envelope_stamp(&e, 0, clock_now())) abort();
   snprintf(fn, sizeof fn, "queue/%s", id);
   if ((fd = open(fn, O_WRONLY | O_CREAT | O_TRUNC, 0644)) == -1) abort();
+  if (onefile && lseek(fd, SPOOL_HEAD_LEN, SEEK_SET) == -1) abort();
   wbuf_init(&b, fd, space, sizeof space);
   if (envelope_write(&b, &e) == -1 || wbuf_flush(&b) == -1) abort();
+  if (onefile) {
+    if ((end = lseek(fd, 0, SEEK_CUR)) == -1 || end > 4096) abort();
+    snprintf(head, sizeof head, "postern-message 1 %010lu %010lu\n", 4096UL, (unsigned long)end - SPOOL_HEAD_LEN);
+    if (pwrite(fd, head, SPOOL_HEAD_LEN, 0) != SPOOL_HEAD_LEN
+        || pwrite(fd, "Subject: test\n\nbody\n", 20, 4096) != 20) abort();
+  }
   close(fd);
   envelope_free(&e);
+  if (onefile) return;
   snprintf(fn, sizeof fn, "mess/%s", id);
   file(fn, "Subject: test\n\nbody\n");
 }
@@ -216,6 +228,7 @@ struct helper {
   int out[16];               /* each job's result pipe */
   char rcpt[16][64];
   unsigned int n;
+  unsigned int badbody;      /* requests whose fd did not read as the body */
 };
 
 /* requests - read every request waiting on the remote helper's socket */
@@ -228,6 +241,11 @@ static void requests(struct helper *h)
     h->job[h->n] = r.job;
     h->out[h->n] = r.outfd;
     snprintf(h->rcpt[h->n], sizeof h->rcpt[h->n], "%s", r.argv[r.argc - 1]);
+    {                        /* the deliverer reads from the fd's offset on */
+      char body[64];
+      ssize_t n = read(r.msgfd, body, sizeof body);
+      if (n != 20 || memcmp(body, "Subject: test\n\nbody\n", 20)) h->badbody++;
+    }
     close(r.msgfd);
     h->n++;
   }
@@ -257,11 +275,11 @@ static void concurrency(void)
   table_open(l[0], r[0]);
   for (i = 0; i < 5; i++) {
     snprintf(id, sizeof id, "1700000000.00000%u.1", i + 1);
-    message(id, i == 4 ? "b@near.test" : "a@far.test");
+    message_as(id, i == 4 ? "b@near.test" : "a@far.test", i % 2);
     if (!table_add(id, 0)) abort();
   }
   snprintf(id, sizeof id, "1700000000.000009.1");
-  message(id, "c@far.test");
+  message_as(id, "c@far.test", 1);
   if (!table_add(id, 0)) abort();
   table_tick();
   requests(&h);
@@ -283,6 +301,8 @@ static void concurrency(void)
   requests(&h);
   T_OK("concurrency: the next far.test job starts when one ends", count(&h, i, "far.test") == 1 && h.n == i + 1);
   T_OK("concurrency: two wait still", job_pending() == 2);
+  T_OK("concurrency: every deliverer's fd reads as the body, one-file messages and older ones",
+       h.badbody == 0 && h.n == 4);
 }
 
 /* bounce_rate - bounce_rate_limit notices an hour to one address */

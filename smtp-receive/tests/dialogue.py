@@ -32,7 +32,7 @@ Table format (see dialogue.txt):
                            after the last thing sent
   T:                       start TLS on the client side (after a 220)
   X:                       the client closes; smtp-receive must exit
-  D: N                     expect N files in spool/mess (bodies)
+  D: N                     expect N uncommitted message files (tmp/, and mess/ of the older layout)
   Q: N                     expect N committed messages in spool/new
   E: text                  expect text in the (last) committed envelope
   M: text                  expect text in the (last) committed message
@@ -203,12 +203,21 @@ def child_env(extra):
     return env
 
 
-def committed(spool, sub):
+def committed(spool, part):
+    """the envelope ('env') or the body ('body') of the newest message in
+    new/: a one-file message (lib/spool.h) or one of the older layout"""
     names = sorted(os.listdir(os.path.join(spool, 'new')))
     if not names:
         return None
-    with open(os.path.join(spool, sub, names[-1]), 'rb') as f:
-        return f.read().decode('utf-8', 'replace')
+    with open(os.path.join(spool, 'new', names[-1]), 'rb') as f:
+        d = f.read()
+    if d.startswith(b'postern-message 1 '):
+        body, envlen = int(d[18:28]), int(d[29:39])
+        d = d[40:40 + envlen] if part == 'env' else d[body:]
+    elif part == 'body':
+        with open(os.path.join(spool, 'mess', names[-1]), 'rb') as f:
+            d = f.read()
+    return d.decode('utf-8', 'replace')
 
 
 class Conn:
@@ -275,15 +284,15 @@ def step(kind, arg, c, spool, logf):
         if n != int(arg):
             return 'expected %s committed messages, found %d' % (arg, n)
     elif kind == 'D':
-        n = len(os.listdir(os.path.join(spool, 'mess')))
+        n = len(os.listdir(os.path.join(spool, 'tmp'))) + len(os.listdir(os.path.join(spool, 'mess')))
         if n != int(arg):
-            return 'expected %s message bodies, found %d' % (arg, n)
+            return 'expected %s uncommitted message files, found %d' % (arg, n)
     elif kind in ('E', 'M'):
-        text = committed(spool, 'new' if kind == 'E' else 'mess')
+        text = committed(spool, 'env' if kind == 'E' else 'body')
         if text is None or unescape(arg).decode('utf-8') not in text:
             return 'expected %r in %s, got %r' % (arg, 'envelope' if kind == 'E' else 'message', text)
     elif kind == 'U':
-        text = committed(spool, 'mess')
+        text = committed(spool, 'body')
         if text is None or unescape(arg).decode('utf-8') in text:
             return 'did not expect %r in the message, got %r' % (arg, text)
     elif kind in ('L', 'N'):

@@ -27,11 +27,12 @@ is "-bs: exit 0" 0 "$rc"
 # smtpd_greet_pause is 1 s: a session that waited for it took longer
 [ "$took" -lt 900 ] && ok "-bs: no greeting pause" || fail "-bs: no greeting pause" "took $took ms"
 is "-bs: queued" 1 "$(count)"
-env=$(cat "$T/spool/new/"*)
+env=$(spool_envelope "$T/spool/new/"*)
 case "$env" in *$'\nIlocal\n'*$'\nTx@far.test') ok "-bs: envelope names the local client";;
   *) fail "-bs: envelope names the local client" "$env";; esac
-grep -q '^Received: from me.local (local)' "$T/spool/mess/"* && grep -q '^\.dot$' "$T/spool/mess/"* &&
-  ok "-bs: Received: says local; dot-unstuffed" || fail "-bs: Received: and unstuffing" "$(cat "$T/spool/mess/"*)"
+b=$(body_of "$(ls "$T/spool/new")")
+grep -q '^Received: from me.local (local)' "$b" && grep -q '^\.dot$' "$b" &&
+  ok "-bs: Received: says local; dot-unstuffed" || fail "-bs: Received: and unstuffing" "$(cat "$b")"
 case "$out" in *STARTTLS*|*AUTH*) fail "-bs: neither STARTTLS nor AUTH offered" "$out";;
   *) ok "-bs: neither STARTTLS nor AUTH offered";; esac
 
@@ -41,12 +42,12 @@ is "-bs: LF-only commands, STARTTLS 502, AUTH 503" "220 250- 250- 250- 250- 250-
   "$(printf '%s\n' "$out" | codes)"
 
 # end of input in the middle of the data: nothing queued
-n=$(count); bodies=$(ls "$T/spool/mess" | wc -l)
+n=$(count); bodies=$(ls "$T/spool/tmp" | wc -l)
 printf 'HELO me\r\nMAIL FROM:<me@b.test>\r\nRCPT TO:<x@far.test>\r\nDATA\r\nSubject: cut\r\n\r\nhalf' |
   "$B/smtp-receive" -C "$T/postern.conf" -bs >/dev/null 2>>"$T/log"; rc=$?
 is "-bs: input ends in the data: exit 0" 0 "$rc"
 is "-bs: input ends in the data: nothing queued" "$n" "$(count)"
-is "-bs: input ends in the data: no body left" "$bodies" "$(ls "$T/spool/mess" | wc -l)"
+is "-bs: input ends in the data: no uncommitted file left" "$bodies" "$(ls "$T/spool/tmp" | wc -l)"
 
 # a refused DATA with the message right behind it: the message is not
 # read as commands

@@ -570,7 +570,7 @@ static int dead_letter(struct mail *x)
   const char *what, *arg;
   int r;
   if (!stralloc_copys(&path, x->who.home.s) || !stralloc_cats(&path, "/dead.letter") || !stralloc_0(&path)) return -1;
-  r = mbox_append(path.s, x->msgfd, x->sender.s, "", 0, &what, &arg);
+  r = mbox_append(path.s, x->msgfd, 0, x->sender.s, "", 0, &what, &arg);
   if (x->a->errmode != 'q') {
     if (r == MBOX_OK) run_say("the message was saved in ", path.s, "");
     else if (stralloc_copys(&why, what) && stralloc_cats(&why, arg) && stralloc_cats(&why, r == MBOX_TEMP ? ": " : "")
