@@ -237,6 +237,56 @@ static int through_helper(const struct config *cfg, unsigned int seconds, pid_t 
   return started;
 }
 
+/* body_is - is new/<the id in r.reply> a one-file message whose body
+ * offset is off and whose body is want (len bytes)? */
+static int body_is(const struct config *cfg, unsigned long off, const char *want, size_t len)
+{
+  static char got[1 << 17];
+  const char *as = strstr(r.reply, "queued as ");
+  char fn[256];
+  struct spool_head h;
+  struct stat st;
+  ssize_t n = -1;
+  int fd;
+  if (!as || len > sizeof got) return 0;
+  snprintf(fn, sizeof fn, "%s/new/%s", cfg->spool, as + 10);
+  if ((fd = open(fn, O_RDONLY)) == -1) return 0;
+  if (fstat(fd, &st) == 0 && spool_head_read(fd, (unsigned long)st.st_size, &h) == 1 && h.body == off
+      && (unsigned long)st.st_size == off + len)
+    n = pread(fd, got, sizeof got, (off_t)h.body);
+  close(fd);
+  return n == (ssize_t)len && !memcmp(got, want, len);
+}
+
+/* helper_sizes - through one helper process, a message behind an
+ * envelope of several 4 KiB units (its body moved up), then a small one:
+ * nothing of the first is left in the second */
+static void helper_sizes(const struct config *cfg)
+{
+  static char body[100000];
+  stralloc env = { 0 };
+  struct inject_child c;
+  unsigned int i;
+  int msg, efd, started;
+  for (i = 0; i < sizeof body; i++) body[i] = (char)('a' + i * 7 % 26);
+  body[sizeof body - 1] = '\n';
+  stralloc_copys(&env, "V1\nFa@b.test\n");
+  for (i = 0; i < 600; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "Trecipient-number-%u@d.test\n", i);
+    stralloc_cats(&env, line);
+  }
+  stralloc_cats(&env, "\n");
+  msg = memfile(body, sizeof body); efd = memfile(env.s, env.len);
+  started = inject_child_start(&c, cfg, 0, msg, efd, 0) == 0;
+  close(msg); close(efd);
+  if (started) inject_child_wait(&c, 10, 0, &r);
+  T_OK("helper: 600 recipients queued, the body byte-exact at its offset (5 units)",
+       started && r.code == 0 && body_is(cfg, 5 * 4096, body, sizeof body));
+  T_OK("helper: then a small message: its own head and body", through_helper(cfg, 10, 0) && r.code == 0 && body_is(cfg, 4096, "x\n", 2));
+  stralloc_free(&env);
+}
+
 /* helper - the injector helper of smtp-listen's sessions */
 static void helper(struct config *cfg)
 {
@@ -265,6 +315,7 @@ static void helper(struct config *cfg)
     T_OK("helper: a refused message gets its reply and exit code", started && r.code != 0 && (r.reply[0] == '4' || r.reply[0] == '5'));
     T_OK("helper: the next message after a refusal is queued", through_helper(cfg, 10, 0) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
     T_OK("helper: the next message after a refusal is queued again", through_helper(cfg, 10, 0) && r.code == 0);
+    helper_sizes(cfg);
     after = count_dir(fdir);
     T_OK("helper: no descriptor left open by the messages it ran", before > 0 && after == before);
     snprintf(fdir, sizeof fdir, "%s/tmp", cfg->spool);
