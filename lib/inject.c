@@ -240,6 +240,20 @@ void inject_envelope(struct inject *m, int fd)
     inject_fail(EX_TEMPFAIL, "451 4.3.0 Out of memory", 0);
 }
 
+/* pwrite_all - the whole buffer at offset off, or a temporary failure
+ * with the errno of the write that stopped short (a full disk shows as a
+ * short write first, ENOSPC on the next: 452, not a stale errno) */
+static void pwrite_all(int fd, const char *x, size_t len, unsigned long off, const char *what)
+{
+  while (len) {
+    ssize_t w = pwrite(fd, x, len, (off_t)off);
+    if (w == -1 && errno == EINTR) continue;
+    if (w == 0) errno = EIO;
+    if (w <= 0) temp_sys(what);
+    x += w; len -= (size_t)w; off += (unsigned long)w;
+  }
+}
+
 /* body_move - the body from offset SPOOL_HEAD_UNIT up to offset to, for
  * an envelope that needs more room: the file system inserts the range
  * where it can, else the bytes are copied from the end down and what the
@@ -258,13 +272,13 @@ static void body_move(struct inject *m, unsigned long to)
     r = pread(m->fd, buf, n, (off_t)(from + left));
     if (r == -1 && errno == EINTR) { left += n; continue; }
     if (r != (ssize_t)n) { if (r >= 0) errno = EIO; temp_sys("unable to read the message back"); }
-    if (pwrite(m->fd, buf, n, (off_t)(to + left)) != (ssize_t)n) temp_sys("unable to write the message");
+    pwrite_all(m->fd, buf, n, to + left, "unable to write the message");
   }
   end = from + m->size < to ? from + m->size : to;
   byte_zero(buf, sizeof buf);
   while (from < end) {
     size_t n = end - from < sizeof buf ? (size_t)(end - from) : sizeof buf;
-    if (pwrite(m->fd, buf, n, (off_t)from) != (ssize_t)n) temp_sys("unable to write the message");
+    pwrite_all(m->fd, buf, n, from, "unable to write the message");
     from += n;
   }
 }
@@ -296,7 +310,7 @@ static void envelope_store(struct inject *m)
   if (body > SPOOL_HEAD_UNIT) body_move(m, body);
   if (m->size == 0 && ftruncate(m->fd, (off_t)body) == -1) temp_sys("unable to write the message");
   spool_head_fmt(head.s, body, head.len - SPOOL_HEAD_LEN);
-  if (pwrite(m->fd, head.s, head.len, 0) != (ssize_t)head.len) temp_sys("unable to write the envelope");
+  pwrite_all(m->fd, head.s, head.len, 0, "unable to write the envelope");
   if (fsync(m->fd) == -1) temp_sys("unable to sync the message");
   open_fd = -1;
   if (close(m->fd) == -1) temp_sys("unable to close the message");

@@ -354,6 +354,25 @@ is "disk full before the envelope is stored: no empty envelope committed" "" \
   "$(cd "$M/spool" && find new -type f -empty)"
 is "disk full before the envelope is stored: nothing left" "" "$(spool_left "$M/spool")"
 rm -f "$M/filler"
+# the disk fills up after the body, before it is moved up for an envelope
+# of several 4 KiB units (on tmpfs, by a copy that needs more room)
+( exec timeout -k 5 30 "$SI" -C "$T/conf-tmpfs" <"$T/m-300k" 1<"$T/efifo" 2>"$T/err" ) &
+bg=$!
+exec 6>"$T/efifo"
+printf 'V1\nFs@example.org\n' >&6
+wait_until 5 has_file "$M/spool/tmp"
+id=$(ls "$M/spool/tmp"); pid=${id##*.}
+wait_until 5 reading_fd1 "$pid" || echo "# spool-inject $pid not seen reading the envelope"
+dd if=/dev/zero of="$M/filler" bs=4k 2>/dev/null
+seq -f 'Trecipient-number-%.0f@example.org' 1 600 >&6
+printf '\n' >&6
+exec 6>&-
+wait "$bg"; rc=$?
+is "disk full before the body is moved up: exit 75" 75 "$rc"
+case "$(tail -n 1 "$T/err")" in "452 4.3.1 "*) ok "disk full before the body is moved up: 452" ;;
+  *) fail "disk full before the body is moved up: 452" "$(cat "$T/err")" ;; esac
+is "disk full before the body is moved up: nothing left" "" "$(spool_left "$M/spool")"
+rm -f "$M/filler"
 # no inodes left
 MI=$T/tmpfs-inodes
 mkdir "$MI"
