@@ -74,5 +74,5 @@ sm_header() {
 sm_queued() { qr_queue_count; }
 
 # sm_newest_env: the envelope of the newest message in new/
-sm_newest_env() { cat "$T/spool/new/$(ls "$T/spool/new" | sort | tail -1)"; }
-sm_newest_msg() { cat "$T/spool/mess/$(ls "$T/spool/new" | sort | tail -1)"; }
+sm_newest_env() { spool_envelope "$T/spool/new/$(ls "$T/spool/new" | sort | tail -1)"; }
+sm_newest_msg() { spool_body "$T/spool/new/$(ls "$T/spool/new" | sort | tail -1)"; }
