@@ -26,18 +26,30 @@ else
   skip "hold: planted links in state/" "needs root"
 fi
 
-# --- item 12: a FIFO as mess/<id>
+# --- item 12: a FIFO as mess/<id> (a message of the older layout: its
+# envelope alone in new/, the body a FIFO) and as a whole one-file message
 printf "$msg" | qr_inject s@x.test fifo@far.test
-fid=$(ls "$T/spool/new" | head -1)
-printf "$msg" | qr_inject s@x.test other@far.test
-rm -f "$T/spool/mess/$fid"; mkfifo -m 600 "$T/spool/mess/$fid"
+fid=$(ls "$T/spool/new" | sort | head -1)
+spool_envelope "$T/spool/new/$fid" >"$T/fifo.env" && cat "$T/fifo.env" >"$T/spool/new/$fid"
+mkfifo -m 600 "$T/spool/mess/$fid"
 is_root && chown "$U" "$T/spool/mess/$fid"
+sleep 0.01
+printf "$msg" | qr_inject s@x.test fifo2@far.test
+fid2=$(ls "$T/spool/new" | sort | tail -1)
+rm -f "$T/spool/new/$fid2"; mkfifo -m 600 "$T/spool/new/$fid2"
+is_root && chown "$U" "$T/spool/new/$fid2"
+sleep 0.01
+printf "$msg" | qr_inject s@x.test other@far.test
 timeout -k 5 30 "$B/queue-run" -C "$T/conf" --once 2>>"$T/log"
 rc=$?
 [ "$rc" != 124 ] && [ "$rc" != 137 ] && ok "FIFO body: the scheduler does not block (exit $rc)" || fail "FIFO body: the scheduler does not block" "timed out"
 grep -l 'other@far.test' "$T/remote/"*.args >/dev/null 2>&1 && ok "FIFO body: the other message is delivered" || fail "FIFO body: the other message is delivered" "$(tail -5 "$T/log")"
 grep -q "$fid status=corrupt reason=\"message body is not a regular file\"" "$T/log" && ok "FIFO body: the message is moved to corrupt/ with a log line" || fail "FIFO body: corrupt/ and log line" "$(grep "$fid" "$T/log" | tail -3)"
 [ -p "$T/spool/corrupt/$fid.message" ] && ok "FIFO body: the FIFO is kept in corrupt/" || fail "FIFO body: kept in corrupt/" "$(ls -l "$T/spool/corrupt")"
+grep -q "$fid2 status=corrupt" "$T/log" && ok "FIFO as a one-file message: moved to corrupt/ with a log line" ||
+  fail "FIFO as a one-file message: corrupt/ and log line" "$(grep "$fid2" "$T/log" | tail -3)" "$(ls -l "$T/spool/corrupt")"
+ls -l "$T/spool/corrupt" | grep -q "^p.* $fid2" && ok "FIFO as a one-file message: the FIFO is kept in corrupt/" ||
+  fail "FIFO as a one-file message: kept in corrupt/" "$(ls -l "$T/spool/corrupt")"
 is "FIFO body: nothing left in the queue" 0 "$(qr_queue_count)"
 
 # --- item 13: an :include: file that is a symlink to someone else's file

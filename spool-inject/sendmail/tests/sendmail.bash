@@ -73,10 +73,6 @@ sm_header() {
 # sm_queued: messages waiting in new/ or queue/
 sm_queued() { qr_queue_count; }
 
-# sm_newest_env, sm_newest_msg: the envelope, the body of the newest message
-# in new/ (either layout: tests/lib.bash spool_envelope, spool_body)
+# sm_newest_env: the envelope of the newest message in new/
 sm_newest_env() { spool_envelope "$T/spool/new/$(ls "$T/spool/new" | sort | tail -1)"; }
-sm_newest_msg() {
-  local id; id=$(ls "$T/spool/new" | sort | tail -1)
-  if [ -e "$T/spool/mess/$id" ]; then cat "$T/spool/mess/$id"; else spool_body "$T/spool/new/$id"; fi
-}
+sm_newest_msg() { spool_body "$T/spool/new/$(ls "$T/spool/new" | sort | tail -1)"; }
