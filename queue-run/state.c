@@ -202,7 +202,7 @@ static int copy_body(int in, off_t from, int out, off_t to, unsigned long len)
     if (fast) {
       off_t fi = from, fo = to;
       r = copy_file_range(in, &fi, out, &fo, n, 0);
-      if (r == -1 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EBADF)) { fast = 0; continue; }
+      if (r == -1 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) { fast = 0; continue; }
     } else {
       r = pread(in, buf, n < sizeof buf ? n : sizeof buf, from);
       if (r > 0 && write_at(out, buf, (size_t)r, to) == -1) return -1;

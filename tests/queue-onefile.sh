@@ -120,6 +120,15 @@ qr_run --once
   ok "malformed head: moved to corrupt/ID.message, logged" || fail "malformed head" "$(ls "$T/spool/corrupt")" "$(grep 1700000003 "$T/log")"
 is "malformed head: the other message delivered" 0 "$(qr_queue_count)"
 
+# --- a FIFO and a symlink planted in new/ by a member of the injector
+# group: never opened blocking or followed, set aside, the run ends
+mkfifo -m 644 "$T/spool/new/1700000003.000003.1"
+ln -s "$T/spool/queue" "$T/spool/new/1700000003.000004.1"
+timeout 60 "$B/queue-run" -C "$T/conf" --once 2>>"$T/log"
+is "planted FIFO and symlink: the run ends, neither is left queued" 0 "$(qr_queue_count)"
+ls "$T/spool/corrupt" | grep -q '^1700000003.000003.1' && ls "$T/spool/corrupt" | grep -q '^1700000003.000004.1' &&
+  ok "planted FIFO and symlink: moved to corrupt/" || fail "planted files to corrupt/" "$(ls -l "$T/spool/corrupt")"
+
 # --- --list: the body's size of a one-file message, queued and new
 env_of 'temp@far.test' >"$T/e1"; spool_put_message "$T/spool" 1700000004.000001.1 "$T/e1" "$T/b2"
 qr_run --once
