@@ -138,7 +138,9 @@ static void name(char *fn, const char *dir, const char *id)
 /* id_taken - is this id in new/, or in mess/ (a queued message of the
  * older layout)?  queue/ is the queue owner's, closed to the injector
  * group: a clash there (a clock stepped back onto a reused pid) is
- * queue-run's to resolve when it picks the message up */
+ * queue-run's to resolve when it picks the message up.  1 taken, 0
+ * free, -1 with errno when a directory cannot be looked in (new/ a plain
+ * file, say: no other id would do better) */
 static int id_taken(const char *id)
 {
   static const char *const dirs[] = { SPOOL_NEW, SPOOL_MESS };
@@ -147,7 +149,8 @@ static int id_taken(const char *id)
   unsigned int i;
   for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
     name(fn, dirs[i], id);
-    if (lstat(fn, &st) == 0 || errno != ENOENT) return 1;
+    if (lstat(fn, &st) == 0) return 1;
+    if (errno != ENOENT) return -1;
   }
   return 0;
 }
@@ -170,8 +173,12 @@ void inject_create(struct inject *m, const char *want)
     open_fd = m->fd;
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, 0);
-    if (m->fd != -1 && !id_taken(m->id)) break;
-    if (m->fd != -1) { cleanup(); tmp_fn[0] = 0; close(m->fd); m->fd = open_fd = -1; e = EEXIST; }
+    int taken = m->fd != -1 ? id_taken(m->id) : 0, te = errno;
+    if (m->fd != -1 && taken == 0) break;
+    if (m->fd != -1) {
+      cleanup(); tmp_fn[0] = 0; close(m->fd); m->fd = open_fd = -1; e = EEXIST;
+      if (taken == -1) { errno = te; temp_sys("unable to look for the queue id in new/ and mess/"); }
+    }
     errno = e;
     if (errno != EEXIST) temp_sys("unable to create the message file");
     usleep(1000);   /* same id again: wait for the clock to move */

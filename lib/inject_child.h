@@ -38,14 +38,4 @@ int inject_child_start(struct child *c, const struct config *cfg, const char *wa
 extern int inject_helper;
 _Noreturn void inject_helper_serve(const struct config *cfg, int sock);
 
-/* The names of before the runner had its own file (child.h), kept while
- * callers move over. */
-#define inject_child child
-#define inject_result child_result
-#define inject_child_spawn child_start
-#define inject_child_wait child_wait
-#define INJECT_PASS_LOG CHILD_PASS_LOG
-#define INJECT_KEEP_LOG CHILD_KEEP_LOG
-#define INJECT_REPLY_MAX CHILD_REPLY_MAX
-#define INJECT_LOG_KEEP CHILD_LOG_KEEP
 #endif

@@ -77,7 +77,7 @@ static int message_send(struct ld *d, int fd)
  * temporary failure when it stopped reading first (our write saw EPIPE:
  * its reply, such as a full disk, is the reason).  Otherwise a copy that
  * failed is a deferral whatever the injector said. */
-static void verdict(const struct inject_result *res, const char *copy_error, int copy_errno, struct ld_result *r)
+static void verdict(const struct child_result *res, const char *copy_error, int copy_errno, struct ld_result *r)
 {
   int cls = exitcode_class(res->code);
   if (res->late) ld_temp(r, "4.4.2", "forwarding failed: the injector did not answer in time", 0);
@@ -90,9 +90,9 @@ static void verdict(const struct inject_result *res, const char *copy_error, int
 void ld_forward_inject(struct ld *d, const stralloc *rcpts, unsigned int n, struct ld_result *r)
 {
   static struct envelope e;
-  static struct inject_result res;
+  static struct child_result res;
   static stralloc why;
-  struct inject_child c;
+  struct child c;
   const char *copy_error = 0;
   int in[2], env[2], copy_errno = 0;
   if (envelope_build(&e, d, rcpts, n) == -1) { ld_temp(r, "4.3.0", "unable to build the forwarding envelope", 0); return; }
@@ -116,6 +116,6 @@ void ld_forward_inject(struct ld *d, const stralloc *rcpts, unsigned int n, stru
   }
   if (copy_error && stralloc_copys(&why, copy_error) && stralloc_cats(&why, strerror(copy_errno)) && stralloc_0(&why))
     copy_error = why.s;                  /* else without the system's reason */
-  inject_child_wait(&c, FORWARD_SECONDS, 0, &res);
+  child_wait(&c, FORWARD_SECONDS, 0, &res);
   verdict(&res, copy_error, copy_errno, r);
 }

@@ -423,14 +423,14 @@ static int envelope_memfd(const struct report *r, int dbl)
  * INJECT_SECONDS: a hanging filter must not stop the scheduler. */
 static int inject(const struct report *r, int msgfd, int envfd)
 {
-  static struct inject_result res;
-  struct inject_child c;
+  static struct child_result res;
+  struct child c;
   const char *q;
   if (inject_child_start(&c, &qr_cfg, 0, msgfd, envfd, INJECT_CLEAN_ENV) == -1) {
     log_event(r->id, "status", "error", "reason", "unable to run the injector for a notice", (char *)0);
     return -1;
   }
-  inject_child_wait(&c, INJECT_SECONDS, 0, &res);
+  child_wait(&c, INJECT_SECONDS, 0, &res);
   if (res.code == 0) {
     q = res.reply + str_rchr(res.reply, ' ');
     log_event(r->id, "status", r->type == DSN_FAILED ? "bounce-queued" : r->type == DSN_DELAYED ? "warning-queued" : "notice-queued",

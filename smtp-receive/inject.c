@@ -66,17 +66,17 @@ int inject_start(struct injector *j, const struct config *cfg, const char *id)
  * injector says about that is not passed on) */
 void inject_abort(struct injector *j)
 {
-  static struct inject_result r;
+  static struct child_result r;
   close(j->msgfd);
   close(j->envfd);
-  inject_child_wait(&j->child, ABORT_SECONDS, 0, &r);
+  child_wait(&j->child, ABORT_SECONDS, 0, &r);
 }
 
 /* reply_ok - is s an SMTP reply line of class c ('2', '4', '5')? */
 static int reply_ok(const char *s, size_t len, char c)
 {
   size_t i;
-  if (len < 3 || len >= INJECT_REPLY_MAX || s[0] != c) return 0;
+  if (len < 3 || len >= CHILD_REPLY_MAX || s[0] != c) return 0;
   if (s[1] < '0' || s[1] > '5' || s[2] < '0' || s[2] > '9') return 0;
   if (len > 3 && s[3] != ' ') return 0;
   for (i = 0; i < len; i++)
@@ -116,7 +116,7 @@ static void generic(int code, char *reply)
  * the exit class (EXIT_DONE, EXIT_TEMP, EXIT_PERM). */
 int inject_finish(struct injector *j, const struct envelope *e, int commit, char *reply, char *qid)
 {
-  static struct inject_result r;
+  static struct child_result r;
   char envbuf[4096];
   size_t len;
   buffer eb;
@@ -129,7 +129,7 @@ int inject_finish(struct injector *j, const struct envelope *e, int commit, char
     if (envelope_write(&eb, e) == -1 || wbuf_flush(&eb) == -1) commit = 0;
   }
   close(j->envfd);
-  inject_child_wait(&j->child, stuck ? ABORT_SECONDS : REPLY_SECONDS, INJECT_PASS_LOG, &r);
+  child_wait(&j->child, stuck ? ABORT_SECONDS : REPLY_SECONDS, CHILD_PASS_LOG, &r);
   int code = r.code;
   int cls = exitcode_class(code);
   if (!commit && cls == EXIT_DONE) { code = EX_TEMPFAIL; cls = EXIT_TEMP; }

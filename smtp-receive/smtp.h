@@ -141,7 +141,7 @@ void io_flush(void);
 
 /* inject.c: the hand-off */
 struct injector {
-  struct inject_child child;      /* the injector: its pid and our end of its fd 2 */
+  struct child child;      /* the injector: its pid and our end of its fd 2 */
   int msgfd, envfd;               /* our ends of its fds 0 and 1 */
   unsigned long write_seconds;    /* how long a write to them may wait */
   buffer msg;

@@ -38,15 +38,15 @@
 #include "../wbuf.h"
 #include "../spool.h"
 
-static struct inject_result r;
+static struct child_result r;
 
 /* sh - run /bin/sh -c script as a child, waited for with seconds and flags */
 static int sh(const char *script, unsigned int seconds, int flags, stralloc *out)
 {
   char *argv[4] = { "/bin/sh", "-c", (char *)script, 0 };
-  struct inject_child c;
-  if (inject_child_spawn(&c, argv, 0, -1, -1, out) == -1) return -1;
-  inject_child_wait(&c, seconds, flags, &r);
+  struct child c;
+  if (child_start(&c, argv, 0, -1, -1, out) == -1) return -1;
+  child_wait(&c, seconds, flags, &r);
   return 0;
 }
 
@@ -61,7 +61,7 @@ static void children(void)
 {
   stralloc out = { 0 };
   struct timespec a, b;
-  sh("echo log1 >&2; echo log2 >&2; echo '250 2.0.0 ok' >&2", 10, INJECT_KEEP_LOG, 0);
+  sh("echo log1 >&2; echo log2 >&2; echo '250 2.0.0 ok' >&2", 10, CHILD_KEEP_LOG, 0);
   T_OK("reply: the last line", r.code == 0 && !r.late && !strcmp(r.reply, "250 2.0.0 ok"));
   T_OK("KEEP_LOG: all of stderr kept", r.log.len == 23 && !memcmp(r.log.s, "log1\nlog2\n250 2.0.0 ok\n", 23));
   sh("echo '451 4.3.0 busy' >&2; echo >&2; echo >&2; exit 75", 10, 0, 0);
@@ -72,7 +72,7 @@ static void children(void)
   sh("printf 'a\\n452 no newline' >&2; exit 75", 10, 0, 0);
   T_OK("reply: a last line without LF", !strcmp(r.reply, "452 no newline"));
   sh("head -c 5000 /dev/zero | tr '\\0' x >&2; echo >&2", 10, 0, 0);
-  T_OK("reply: a long line is cut at INJECT_REPLY_MAX", strlen(r.reply) == INJECT_REPLY_MAX && r.reply[0] == 'x');
+  T_OK("reply: a long line is cut at CHILD_REPLY_MAX", strlen(r.reply) == CHILD_REPLY_MAX && r.reply[0] == 'x');
   sh("kill -9 $$", 10, 0, 0);
   T_OK("death by a signal: EX_TEMPFAIL, not late", r.code == EX_TEMPFAIL && !r.late);
   sh("echo out; echo err >&2", 10, 0, &out);
@@ -113,7 +113,7 @@ static void children(void)
     char got[64];
     ssize_t n;
     dup2(m, 2);
-    sh("echo one >&2; echo two >&2; echo '250 done' >&2", 10, INJECT_PASS_LOG, 0);
+    sh("echo one >&2; echo two >&2; echo '250 done' >&2", 10, CHILD_PASS_LOG, 0);
     dup2(save, 2);
     close(save);
     n = pread(m, got, sizeof got - 1, 0);
@@ -166,7 +166,7 @@ static int envfile(void)
  * 0 queued under want */
 static int forked_as(const struct config *cfg, const char *want, int flags)
 {
-  struct inject_child c;
+  struct child c;
   int p[2], env = envfile();
   size_t n;
   if (pipe2(p, O_CLOEXEC) == -1) return -1;
@@ -175,7 +175,7 @@ static int forked_as(const struct config *cfg, const char *want, int flags)
   close(env);
   if (write(p[1], "Subject: x\n\nhi\n", 15) != 15) return -1;
   close(p[1]);
-  inject_child_wait(&c, 5, INJECT_KEEP_LOG, &r);
+  child_wait(&c, 5, CHILD_KEEP_LOG, &r);
   n = strlen(r.reply);
   return r.code == 0 && n > strlen(want) && !strcmp(r.reply + n - strlen(want), want) ? 0 : -1;
 }
@@ -228,12 +228,12 @@ static int count_dir(const char *path)
 /* through_helper - one small message through the helper: started? */
 static int through_helper(const struct config *cfg, unsigned int seconds, pid_t *pid)
 {
-  struct inject_child c;
+  struct child c;
   int msg = memfile("x\n", 2), env = envfile();
   int started = inject_child_start(&c, cfg, 0, msg, env, 0) == 0;
   close(msg); close(env);
   if (started && pid) *pid = c.pid;
-  if (started) inject_child_wait(&c, seconds, 0, &r);
+  if (started) child_wait(&c, seconds, 0, &r);
   return started;
 }
 
@@ -265,7 +265,7 @@ static void helper_sizes(const struct config *cfg)
 {
   static char body[100000];
   stralloc env = { 0 };
-  struct inject_child c;
+  struct child c;
   unsigned int i;
   int msg, efd, started;
   for (i = 0; i < sizeof body; i++) body[i] = (char)('a' + i * 7 % 26);
@@ -280,7 +280,7 @@ static void helper_sizes(const struct config *cfg)
   msg = memfile(body, sizeof body); efd = memfile(env.s, env.len);
   started = inject_child_start(&c, cfg, 0, msg, efd, 0) == 0;
   close(msg); close(efd);
-  if (started) inject_child_wait(&c, 10, 0, &r);
+  if (started) child_wait(&c, 10, 0, &r);
   T_OK("helper: 600 recipients queued, the body byte-exact at its offset (5 units)",
        started && r.code == 0 && body_is(cfg, 5 * 4096, body, sizeof body));
   T_OK("helper: then a small message: its own head and body", through_helper(cfg, 10, 0) && r.code == 0 && body_is(cfg, 4096, "x\n", 2));
@@ -303,7 +303,7 @@ static void helper(struct config *cfg)
   T_OK("helper: its status comes back", through_helper(cfg, 10, &pid) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
   T_OK("helper: spool-inject's code runs in the helper itself, no fork per message", pid == h);
   {   /* one helper, several messages: a refusal in between leaves it as it was */
-    struct inject_child c;
+    struct child c;
     char fdir[200];
     int msg, env, before, after, started;
     snprintf(fdir, sizeof fdir, "/proc/%d/fd", (int)h);
@@ -311,7 +311,7 @@ static void helper(struct config *cfg)
     msg = memfile("x\n", 2); env = memfile("V1\nFa@b.test\n", 13);   /* no recipient, no end line */
     started = inject_child_start(&c, cfg, 0, msg, env, 0) == 0;
     close(msg); close(env);
-    if (started) inject_child_wait(&c, 10, 0, &r);
+    if (started) child_wait(&c, 10, 0, &r);
     T_OK("helper: a refused message gets its reply and exit code", started && r.code != 0 && (r.reply[0] == '4' || r.reply[0] == '5'));
     T_OK("helper: the next message after a refusal is queued", through_helper(cfg, 10, 0) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
     T_OK("helper: the next message after a refusal is queued again", through_helper(cfg, 10, 0) && r.code == 0);
@@ -449,11 +449,11 @@ static void injector(void)
   cfg.injector_default = 0;
   cfg.file = "/etc/postern/test.conf";
   {
-    struct inject_child c;
+    struct child c;
     int msg = memfile("x\n", 2), env = envfile();
     int started = inject_child_start(&c, &cfg, 0, msg, env, INJECT_CLEAN_ENV) == 0;
     close(msg); close(env);
-    if (started) inject_child_wait(&c, 10, INJECT_KEEP_LOG, &r);
+    if (started) child_wait(&c, 10, CHILD_KEEP_LOG, &r);
     stralloc_0(&r.log);
     T_OK("a configured injector: spawned, its reply", started && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
     T_OK("INJECT_CLEAN_ENV: POSTERN_CONF and PATH, nothing of ours",
@@ -462,7 +462,7 @@ static void injector(void)
   }
   cfg.injector = "/nonexistent/injector";
   {
-    struct inject_child c;
+    struct child c;
     errno = 0;
     T_OK("a missing injector: -1 with errno, nothing started", inject_child_start(&c, &cfg, 0, 0, 1, 0) == -1 && errno == ENOENT);
   }

@@ -433,6 +433,8 @@ for c in "tmp missing|rmdir tmp" "new missing|rmdir new" "tmp a file|rmdir tmp &
   if { [ "$rc" = 74 ] || [ "$rc" = 75 ]; } && [ "${reply#451 }" != "$reply" ]; then ok "$name: temporary failure, 451"
   else fail "$name: temporary failure, 451" "exit $rc" "$err"; fi
   is "$name: nothing in tmp/, mess/, new/" "" "$(find "$T/spool-bad/tmp/" "$T/spool-bad/mess" "$T/spool-bad/new/" -mindepth 1 2>/dev/null)"
+  case "$name" in "new a file") case "$err" in *"Not a directory"*) ok "$name: the reply says why" ;;
+    *) fail "$name: the reply says why" "$err" ;; esac ;; esac
 done
 # mess/ holds only bodies of the older layout now: the writer does not need it
 rm -rf "$T/spool-bad"; mkspool "$T/spool-bad"; rmdir "$T/spool-bad/mess"
