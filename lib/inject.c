@@ -248,17 +248,10 @@ void inject_envelope(struct inject *m, int fd)
 }
 
 /* pwrite_all - the whole buffer at offset off, or a temporary failure
- * with the errno of the write that stopped short (a full disk shows as a
- * short write first, ENOSPC on the next: 452, not a stale errno) */
+ * with the errno of the write that failed (a full disk: 452) */
 static void pwrite_all(int fd, const char *x, size_t len, unsigned long off, const char *what)
 {
-  while (len) {
-    ssize_t w = pwrite(fd, x, len, (off_t)off);
-    if (w == -1 && errno == EINTR) continue;
-    if (w == 0) errno = EIO;
-    if (w <= 0) temp_sys(what);
-    x += w; len -= (size_t)w; off += (unsigned long)w;
-  }
+  if (spool_pwrite(fd, x, len, off) == -1) temp_sys(what);
 }
 
 /* body_move - the body from offset SPOOL_HEAD_UNIT up to offset to, for
@@ -274,11 +267,8 @@ static void body_move(struct inject *m, unsigned long to)
   if (fallocate(m->fd, FALLOC_FL_INSERT_RANGE, (off_t)from, (off_t)(to - from)) == 0) return;
   while (left) {
     size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
-    ssize_t r;
     left -= n;
-    r = pread(m->fd, buf, n, (off_t)(from + left));
-    if (r == -1 && errno == EINTR) { left += n; continue; }
-    if (r != (ssize_t)n) { if (r >= 0) errno = EIO; temp_sys("unable to read the message back"); }
+    if (spool_pread(m->fd, buf, n, from + left) == -1) temp_sys("unable to read the message back");
     pwrite_all(m->fd, buf, n, to + left, "unable to write the message");
   }
   end = from + m->size < to ? from + m->size : to;

@@ -23,6 +23,30 @@ unsigned long spool_head_body(unsigned long envlen)
   return (need + SPOOL_HEAD_UNIT - 1) / SPOOL_HEAD_UNIT * SPOOL_HEAD_UNIT;
 }
 
+int spool_pread(int fd, char *s, size_t len, unsigned long off)
+{
+  while (len) {
+    ssize_t r = pread(fd, s, len, (off_t)off);
+    if (r == -1 && errno == EINTR) continue;
+    if (r == -1) return -1;
+    if (r == 0) { errno = EPROTO; return -1; }
+    s += r; len -= (size_t)r; off += (unsigned long)r;
+  }
+  return 0;
+}
+
+int spool_pwrite(int fd, const char *s, size_t len, unsigned long off)
+{
+  while (len) {
+    ssize_t w = pwrite(fd, s, len, (off_t)off);
+    if (w == -1 && errno == EINTR) continue;
+    if (w == -1) return -1;
+    if (w == 0) { errno = EIO; return -1; }
+    s += w; len -= (size_t)w; off += (unsigned long)w;
+  }
+  return 0;
+}
+
 /* digits - exactly ten decimal digits at s; -1 if not */
 static int digits(const char *s, unsigned long *v)
 {

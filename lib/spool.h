@@ -49,6 +49,13 @@ unsigned long spool_head_body(unsigned long envlen);
  * or does not fit the file, or the read's errno */
 int spool_head_read(int fd, unsigned long size, struct spool_head *h);
 
+/* spool_pread - exactly len bytes of fd at offset off into s; 0, or -1
+ * with errno (EPROTO: the file ends before).  spool_pwrite - all of s at
+ * offset off; 0, or -1 with errno (EIO for a write of nothing).  Both
+ * retry EINTR and short transfers; neither moves the fd's offset. */
+int spool_pread(int fd, char *s, size_t len, unsigned long off);
+int spool_pwrite(int fd, const char *s, size_t len, unsigned long off);
+
 /* spool_id - a new id "SSSSSSSSSS.UUUUUU.PID": arrival seconds and
  * microseconds, fixed width so that ids sort by arrival, then the pid;
  * filename-safe.  Uniqueness is finally guaranteed by O_EXCL at creation. */

@@ -113,21 +113,6 @@ int state_envelope_from(struct envelope *e, const char *dir, const char *id, con
   return state_envelope_load(e, dir, id, 0, why);
 }
 
-/* read_at - exactly len bytes of fd at off into s; 0, or -1 (errno
- * EPROTO: the file ends before) */
-static int read_at(int fd, char *s, size_t len, off_t off)
-{
-  size_t got = 0;
-  while (got < len) {
-    ssize_t r = pread(fd, s + got, len - got, off + (off_t)got);
-    if (r == -1 && errno == EINTR) continue;
-    if (r == -1) return -1;
-    if (r == 0) { errno = EPROTO; return -1; }
-    got += (size_t)r;
-  }
-  return 0;
-}
-
 /* stored_envelope - the L bytes after a one-file message's head line,
  * parsed from memory: ENV_* (ENV_BAD also for bytes after the end line) */
 static int stored_envelope(struct envelope *e, int fd, const struct spool_head *h, const char **why)
@@ -137,7 +122,7 @@ static int stored_envelope(struct envelope *e, int fd, const struct spool_head *
   int r;
   if (h->envlen > QR_ENVELOPE_MAX) { *why = "envelope too large"; return ENV_BAD; }
   if (!stralloc_ready(&text, h->envlen + 1)) return ENV_NOMEM;
-  if (read_at(fd, text.s, h->envlen, SPOOL_HEAD_LEN) == -1) {
+  if (spool_pread(fd, text.s, h->envlen, SPOOL_HEAD_LEN) == -1) {
     if (errno != EPROTO) return ENV_IOERR;
     *why = "message file shorter than its head says";
     return ENV_BAD;
@@ -178,18 +163,6 @@ int state_envelope_load(struct envelope *e, const char *dir, const char *id, str
   return -1;
 }
 
-/* write_at - all of s at off of fd; 0 or -1 */
-static int write_at(int fd, const char *s, size_t len, off_t off)
-{
-  while (len) {
-    ssize_t w = pwrite(fd, s, len, off);
-    if (w == -1 && errno == EINTR) continue;
-    if (w == -1) return -1;
-    s += w; len -= (size_t)w; off += w;
-  }
-  return 0;
-}
-
 /* copy_body - len bytes of in at from to out at to: copy_file_range,
  * read and write where the kernel cannot; 0, or -1 (EIO: in ended early) */
 static int copy_body(int in, off_t from, int out, off_t to, unsigned long len)
@@ -205,7 +178,7 @@ static int copy_body(int in, off_t from, int out, off_t to, unsigned long len)
       if (r == -1 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) { fast = 0; continue; }
     } else {
       r = pread(in, buf, n < sizeof buf ? n : sizeof buf, from);
-      if (r > 0 && write_at(out, buf, (size_t)r, to) == -1) return -1;
+      if (r > 0 && spool_pwrite(out, buf, (size_t)r, (unsigned long)to) == -1) return -1;
     }
     if (r == -1 && errno == EINTR) continue;
     if (r == -1) return -1;
@@ -234,7 +207,7 @@ static int replace_one_file(const char *tmp, int old, const struct spool_head *h
   body = spool_head_body(envlen);
   if (envlen > QR_ENVELOPE_MAX || body > SPOOL_HEAD_OFF_MAX) { errno = EFBIG; goto fail; }
   spool_head_fmt(line, body, envlen);
-  if (write_at(fd, line, sizeof line, 0) == -1 || ftruncate(fd, (off_t)body) == -1
+  if (spool_pwrite(fd, line, sizeof line, 0) == -1 || ftruncate(fd, (off_t)body) == -1
       || copy_body(old, (off_t)h->body, fd, (off_t)body, size - h->body) == -1 || fsync(fd) == -1) goto fail;
   if (close(fd) == -1) { fd = -1; goto fail; }
   return 0;

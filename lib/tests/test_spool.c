@@ -325,9 +325,22 @@ static void heads(void)
   }
 }
 
+static void positioned(void)
+{
+  char got[8] = { 0 };
+  int fd = headfile("0123456789", 10, 10);
+  T_OK("spool_pwrite: all bytes at the offset", spool_pwrite(fd, "ab", 2, 4) == 0);
+  T_OK("spool_pread: exactly the bytes at the offset", spool_pread(fd, got, 4, 3) == 0 && !memcmp(got, "3ab6", 4));
+  errno = 0;
+  T_OK("spool_pread: a file that ends before is EPROTO", spool_pread(fd, got, 4, 8) == -1 && errno == EPROTO);
+  T_OK("neither moves the offset", lseek(fd, 0, SEEK_CUR) == 10);
+  close(fd);
+}
+
 int main(void)
 {
   heads();
+  positioned();
   ids();
   validity();
   paths();
