@@ -54,21 +54,21 @@ int admin_takes_arg(enum qr_mode mode)
 static char outspace[8192];
 static buffer out;                /* fd 1, error-keeping (wbuf_init in admin_list) */
 
-/* put_time - seconds as "YYYY-MM-DD HH:MM:SS" UTC, or "-" */
-static void put_time(unsigned long t)
+/* admin_put_time - a time for the listings (qr.h) */
+void admin_put_time(buffer *b, unsigned long t)
 {
   char s[32];
   time_t tt = (time_t)t;
   struct tm tm;
   size_t n;
-  if (!t || t == (unsigned long)-1 || !gmtime_r(&tt, &tm)) { buffer_puts(&out, "-"); return; }
+  if (!t || t == (unsigned long)-1 || !gmtime_r(&tt, &tm)) { buffer_puts(b, "-"); return; }
   n = num_fmt(s, (unsigned long)tm.tm_year + 1900); s[n++] = '-';
   n += num_fmt0(s + n, (unsigned long)tm.tm_mon + 1, 2); s[n++] = '-';
   n += num_fmt0(s + n, (unsigned long)tm.tm_mday, 2); s[n++] = ' ';
   n += num_fmt0(s + n, (unsigned long)tm.tm_hour, 2); s[n++] = ':';
   n += num_fmt0(s + n, (unsigned long)tm.tm_min, 2); s[n++] = ':';
   n += num_fmt0(s + n, (unsigned long)tm.tm_sec, 2);
-  buffer_put(&out, s, n);
+  buffer_put(b, s, n);
 }
 
 static void put_num(unsigned long n) { char s[NUM_ULONG]; buffer_put(&out, s, num_fmt(s, n)); }
@@ -101,7 +101,7 @@ static void list_items(const char *id, const struct work *w, int machine)
     }
     buffer_puts(&out, "    <"); buffer_puts(&out, work_s(w, it->addr)); buffer_puts(&out, "> ");
     buffer_puts(&out, status_word(it->status)); buffer_puts(&out, ", tries "); put_num(it->tries);
-    buffer_puts(&out, ", next "); put_time(it->status == ST_PENDING ? it->next : 0);
+    buffer_puts(&out, ", next "); admin_put_time(&out, it->status == ST_PENDING ? it->next : 0);
     if (*work_s(w, it->text)) { buffer_puts(&out, "\n      "); buffer_puts(&out, work_s(w, it->text)); }
     buffer_puts(&out, "\n");
   }
@@ -129,7 +129,7 @@ static void list_one(const char *dir, const char *id, int machine)
     buffer_puts(&out, "\n");
   } else {
     buffer_puts(&out, id); buffer_puts(&out, "  "); put_num(state_body_size(dir, id)); buffer_puts(&out, " bytes  ");
-    put_time(arrival); buffer_puts(&out, "  <"); buffer_puts(&out, envelope_sender(&w.env)); buffer_puts(&out, ">");
+    admin_put_time(&out, arrival); buffer_puts(&out, "  <"); buffer_puts(&out, envelope_sender(&w.env)); buffer_puts(&out, ">");
     buffer_puts(&out, str_diff(dir, SPOOL_NEW) ? "\n" : "  (new)\n");
     if (envelope_tag(&w.env, 'Q')) { buffer_puts(&out, "    quarantined: "); buffer_puts(&out, envelope_tag(&w.env, 'Q')); buffer_puts(&out, "\n"); }
   }

@@ -219,23 +219,6 @@ static void queued(const char *id)
   }
 }
 
-/* put_time - seconds as "YYYY-MM-DD HH:MM:SS", or "-" */
-static void put_time(buffer *b, unsigned long t)
-{
-  char s[32];
-  time_t tt = (time_t)t;
-  struct tm tm;
-  size_t n;
-  if (!t || !gmtime_r(&tt, &tm)) { buffer_puts(b, "-"); return; }
-  n = num_fmt(s, (unsigned long)tm.tm_year + 1900); s[n++] = '-';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_mon + 1, 2); s[n++] = '-';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_mday, 2); s[n++] = ' ';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_hour, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_min, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_sec, 2);
-  buffer_put(b, s, n);
-}
-
 /* show - one destination: in words, or H TAB DEST TAB STATUS TAB WHEN TAB
  * NEXT TAB WAITING TAB TEXT */
 static void show(buffer *b, const struct host *h, int machine)
@@ -250,9 +233,9 @@ static void show(buffer *b, const struct host *h, int machine)
   }
   buffer_puts(b, h->dest); buffer_puts(b, ": "); buffer_puts(b, num_str(num, h->waiting));
   buffer_puts(b, h->waiting == 1 ? " message waiting" : " messages waiting");
-  if (h->waiting) { buffer_puts(b, ", next try "); put_time(b, h->next); }
+  if (h->waiting) { buffer_puts(b, ", next try "); admin_put_time(b, h->next); }
   buffer_puts(b, "\n    last try: ");
-  if (h->status[0]) { buffer_puts(b, h->status); buffer_puts(b, " at "); put_time(b, h->when); }
+  if (h->status[0]) { buffer_puts(b, h->status); buffer_puts(b, " at "); admin_put_time(b, h->when); }
   else buffer_puts(b, "not recorded");
   if (h->text.len) { buffer_puts(b, "\n    "); buffer_put(b, h->text.s, h->text.len); }
   buffer_puts(b, "\n");

@@ -400,4 +400,7 @@ int helper_child_signals(void);
 
 /* clock.c */
 unsigned long clock_now(void);       /* seconds */
+/* admin_put_time - seconds as "YYYY-MM-DD HH:MM:SS" UTC into b, or "-"
+ * for 0 (never) and -1 (unknown) (admin.c; --list, --hoststat, --stats) */
+void admin_put_time(buffer *b, unsigned long t);
 #endif

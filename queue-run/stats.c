@@ -198,24 +198,6 @@ int stats_load(void)
 
 /* ------------------------------------------------------------ --stats */
 
-/* put_time - seconds as "YYYY-MM-DD HH:MM:SS UTC" */
-static void put_time(buffer *b, unsigned long t)
-{
-  char s[32];
-  time_t tt = (time_t)t;
-  struct tm tm;
-  size_t n;
-  if (!t || !gmtime_r(&tt, &tm)) { buffer_puts(b, "-"); return; }
-  n = num_fmt(s, (unsigned long)tm.tm_year + 1900); s[n++] = '-';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_mon + 1, 2); s[n++] = '-';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_mday, 2); s[n++] = ' ';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_hour, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_min, 2); s[n++] = ':';
-  n += num_fmt0(s + n, (unsigned long)tm.tm_sec, 2);
-  buffer_put(b, s, n);
-  buffer_puts(b, " UTC");
-}
-
 /* show_row - one route in words */
 static void show_row(buffer *b, const struct row *r, unsigned long long *total)
 {
@@ -252,7 +234,7 @@ int stats_show(int machine)
     buffer_put(&b, sa.s, sa.len);
     return wbuf_flush(&b) == 0 ? 0 : 74;
   }
-  buffer_puts(&b, "Statistics since "); put_time(&b, since); buffer_puts(&b, "\n");
+  buffer_puts(&b, "Statistics since "); admin_put_time(&b, since); if (since) buffer_puts(&b, " UTC"); buffer_puts(&b, "\n");
   for (i = 0; i < nrows; i++) show_row(&b, &rows[i], total);
   buffer_puts(&b, "total:");
   for (e = STATS_DELIVERED; e < STATS_EVENTS; e++) {
