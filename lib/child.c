@@ -95,6 +95,7 @@ int child_start(struct child *c, char *const argv[], char *const envp[], int in,
   c->outfd = -1;
   c->out = 0;
   c->statusfd = 0;
+  c->status_once = 0;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { e = errno; close(errp[0]); close(errp[1]); errno = e; return -1; }
   if (out_sa) fds[1] = outp[1];
@@ -123,6 +124,7 @@ pid_t child_start_fork(struct child *c, int in, int out)
   c->outfd = -1;
   c->out = 0;
   c->statusfd = 0;
+  c->status_once = 0;
   return c->pid;
 }
 
@@ -259,11 +261,10 @@ int child_status_read(int *fdp, int *v, const struct timespec *deadline)
   int r = -2;
   while (*fdp >= 0) {
     int left = ms_left(deadline), n;
-    if (!left) { r = -1; break; }
-    n = poll(&p, 1, left);
+    n = poll(&p, 1, left);   /* at the deadline too: one last look before we call it late */
     if (n == -1 && errno == EINTR) continue;
     if (n == -1) break;
-    if (n == 0) continue;
+    if (n == 0) { if (!left) { r = -1; break; } continue; }
     ssize_t got = recv(*fdp, v, sizeof *v, 0);
     if (got == -1 && errno == EINTR) continue;
     if (got == sizeof *v) return 0;
@@ -306,6 +307,7 @@ void child_wait(struct child *c, unsigned int seconds, int flags, struct child_r
     } else while (waitpid(c->pid, &status, 0) == -1 && errno == EINTR) ;
   } else if (w == 0) r->code = exitcode_wait(status);
   else if (c->statusfd) kill(c->pid, SIGKILL);   /* its helper is gone: it must not commit what we call failed */
+  if (c->statusfd && c->status_once) child_status_lost(c->statusfd);   /* its own socket: done */
   close(c->errfd);
   if (c->outfd != -1) close(c->outfd);
   c->errfd = c->outfd = -1;

@@ -36,6 +36,7 @@ struct child {
   int *statusfd;                 /* 0: we reap pid; else where the socket of the helper that reaps it lives
                                     (inject_child.h): its wait status comes from there, and on any trouble
                                     the socket is closed and *statusfd set to -1 */
+  int status_once;               /* that socket is this child's alone: child_wait closes it at its end */
 };
 
 /* struct child_result - how the child ended */

@@ -4,6 +4,7 @@
  * a forked child"). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,16 +53,32 @@ static char **clean_env(const struct config *cfg)
   return envp;
 }
 
-/* ------------------------------------------------------ the injector helper */
+/* ---------------------------------------------- the injector workers' side */
 
-#define HELPER_START_SECONDS 30   /* its answer with the pid: a fork */
+#define HELPER_START_SECONDS 30   /* a worker's answer with the pid: one may be forked first */
+#define WORKER_FDS 4              /* message, envelope, stderr pipe, reply socket */
+#define WORKER_USES 10000         /* messages a worker runs before it makes way for a new one */
 
 int inject_helper = -1;
+static int worker_reply = -1;     /* the reply socket of the message in hand */
 
-/* helper_send - one request: want (NUL included) and the three fds */
-static int helper_send(int sock, const char *want, const int fds[3])
+/* ms_until - milliseconds left until deadline, at least 0 */
+static int ms_until(const struct timespec *deadline)
 {
-  char space[CMSG_SPACE(3 * sizeof(int))];
+  struct timespec now;
+  long ms;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+  return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
+}
+
+/* helper_send - one request: want (NUL included) and the four fds; the
+ * socket is shared by every session, so a full queue (every worker busy
+ * and the listener not yet done forking one) is waited for until the
+ * deadline */
+static int helper_send(int sock, const char *want, const int fds[WORKER_FDS], const struct timespec *deadline)
+{
+  char space[CMSG_SPACE(WORKER_FDS * sizeof(int))];
   struct iovec iov = { (void *)want, str_len(want) + 1 };
   struct msghdr m;
   struct cmsghdr *cm;
@@ -70,21 +87,29 @@ static int helper_send(int sock, const char *want, const int fds[3])
   m.msg_iov = &iov; m.msg_iovlen = 1;
   m.msg_control = space; m.msg_controllen = sizeof space;
   cm = CMSG_FIRSTHDR(&m);
-  cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(3 * sizeof(int));
-  byte_copy(CMSG_DATA(cm), 3 * sizeof(int), fds);
+  cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(WORKER_FDS * sizeof(int));
+  byte_copy(CMSG_DATA(cm), WORKER_FDS * sizeof(int), fds);
   for (;;) {
-    ssize_t r = sendmsg(sock, &m, MSG_NOSIGNAL);
+    ssize_t r = sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r == (ssize_t)iov.iov_len) return 0;
     if (r == -1 && errno == EINTR) continue;
-    return r == (ssize_t)iov.iov_len ? 0 : -1;
+    if (r == -1 && errno == EAGAIN) {
+      struct pollfd p = { sock, POLLOUT, 0 };
+      int left = ms_until(deadline);
+      if (left && poll(&p, 1, left) >= 0) continue;
+      if (left && errno == EINTR) continue;
+    }
+    return -1;
   }
 }
 
 /* helper_request - the next request: the wanted id into want[SPOOL_ID_MAX]
- * and exactly three fds; 0, or -1 at the end or on anything else (what
- * came with it is closed) */
-static int helper_request(int sock, char *want, int fds[3])
+ * and exactly WORKER_FDS fds.  1, 0 for a packet that is anything else
+ * (what came with it is closed), -1 at the end of the socket, when it
+ * has been idle for its receive timeout, or on an error. */
+static int helper_request(int sock, char *want, int fds[WORKER_FDS])
 {
-  char space[CMSG_SPACE(4 * sizeof(int))];
+  char space[CMSG_SPACE((WORKER_FDS + 1) * sizeof(int))];
   struct iovec iov = { want, SPOOL_ID_MAX };
   struct msghdr m;
   struct cmsghdr *cm;
@@ -103,41 +128,49 @@ static int helper_request(int sock, char *want, int fds[3])
     for (i = 0; i < n; i++) {
       int fd;
       byte_copy(&fd, sizeof fd, CMSG_DATA(cm) + i * sizeof(int));
-      if (got < 3) fds[got] = fd; else close(fd);
+      if (got < WORKER_FDS) fds[got] = fd; else close(fd);
       got++;
     }
   }
-  if (got != 3 || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || want[r - 1] != 0) {
-    for (i = 0; i < got && i < 3; i++) close(fds[i]);
-    return -1;
+  if (got != WORKER_FDS || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || want[r - 1] != 0) {
+    for (i = 0; i < got && i < WORKER_FDS; i++) close(fds[i]);
+    return 0;
   }
-  return 0;
+  return 1;
 }
 
-/* helper_start - hand in, env and a new stderr pipe to the helper; it
- * answers with the injector's pid */
+/* helper_start - hand in, env, a new stderr pipe and a new reply socket
+ * to whichever worker is free; it answers on the reply socket with the
+ * pid that runs the injector, and later with its wait status */
 static int helper_start(struct child *c, const char *want, int in, int env)
 {
   struct timespec deadline;
-  int errp[2], fds[3], pid = -1;
+  int errp[2], rep[2], fds[WORKER_FDS], pid = -1;
+  if (worker_reply >= 0) child_status_lost(&worker_reply);   /* a message before this one not waited for */
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
-  fds[0] = in; fds[1] = env; fds[2] = errp[1];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rep) == -1) { close(errp[0]); close(errp[1]); return -1; }
+  fds[0] = in; fds[1] = env; fds[2] = errp[1]; fds[3] = rep[1];
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   deadline.tv_sec += HELPER_START_SECONDS;
-  if (helper_send(inject_helper, want && spool_id_valid(want) ? want : "", fds) == -1 ||
-      child_status_read(&inject_helper, &pid, &deadline) != 0)
-    child_status_lost(&inject_helper);
+  worker_reply = rep[0];
+  if (helper_send(inject_helper, want && spool_id_valid(want) ? want : "", fds, &deadline) == -1) {
+    if (errno != EAGAIN) child_status_lost(&inject_helper);   /* no worker will ever read it */
+    child_status_lost(&worker_reply);
+  }
+  close(rep[1]);
   close(errp[1]);
-  if (pid <= 0) { close(errp[0]); errno = EAGAIN; return -1; }
+  if (worker_reply >= 0) child_status_read(&worker_reply, &pid, &deadline);
+  if (pid <= 0) { child_status_lost(&worker_reply); close(errp[0]); errno = EAGAIN; return -1; }
   c->pid = pid;
   c->errfd = errp[0];
   c->outfd = -1;
   c->out = 0;
-  c->statusfd = &inject_helper;
+  c->statusfd = &worker_reply;
+  c->status_once = 1;
   return 0;
 }
 
-/* run_program - in the helper's child: the configured injector program
+/* run_program - in the worker's child: the configured injector program
  * (child_fork placed the fds) */
 _Noreturn static void run_program(const struct config *cfg)
 {
@@ -159,23 +192,23 @@ _Noreturn static void run_forked(const struct config *cfg, const char *want, int
   _exit(0);
 }
 
-/* here_start - ready the helper to run spool-inject's code itself: its
+/* here_start - ready the worker to run spool-inject's code itself: its
  * log name and signal handlers, /dev/null, and a copy of its fd 2 (its
  * log) to put back after each message; -1 if not */
 static int here_start(const struct config *cfg, int *null, int *log)
 {
   errmsg_iam("spool-inject");
   log_init("spool-inject", cfg->log);
-  inject_caller_logs = 1;   /* the helper serves smtp-receive alone */
+  inject_caller_logs = 1;   /* the workers serve smtp-receive alone, which logs each message */
   inject_signals();
   if ((*null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) return -1;
   if ((*log = fcntl(2, F_DUPFD_CLOEXEC, 3)) == -1) return -1;
   return 0;
 }
 
-/* here - one message injected by the helper itself, on fds as 0, 1 and 2
- * (no fork: the helper is this session's alone and has the spool group
- * already); its wait status */
+/* here - one message injected by the worker itself, on fds as 0, 1 and
+ * 2 (no fork: the worker has the spool group already and runs one
+ * message at a time); its wait status */
 static int here(const struct config *cfg, const char *want, const int fds[3], int null, int log)
 {
   int i, code = EX_OSERR;
@@ -185,30 +218,46 @@ static int here(const struct config *cfg, const char *want, const int fds[3], in
   return code << 8;
 }
 
-void inject_helper_serve(const struct config *cfg, int sock)
+/* answer - one int on a request's reply socket; -1 if its session is gone */
+static int answer(int rep, int v)
 {
-  char want[SPOOL_ID_MAX];
-  int fds[3], status, i, null = -1, log = -1;
-  signal(SIGPIPE, SIG_IGN);
-  if (cfg->injector_default && here_start(cfg, &null, &log) == -1) _exit(EX_OSERR);
-  while (helper_request(sock, want, fds) == 0) {
-    if (cfg->injector_default) {
-      int me = (int)getpid();
-      if (send(sock, &me, sizeof me, MSG_NOSIGNAL) != sizeof me) _exit(0);
-      status = here(cfg, want, fds, null, log);
-      for (i = 0; i < 3; i++) close(fds[i]);
-      if (send(sock, &status, sizeof status, MSG_NOSIGNAL) != sizeof status) _exit(0);
-      continue;
-    }
-    pid_t pid = child_fork(fds[0], fds[1], fds[2]);
+  return send(rep, &v, sizeof v, MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof v ? 0 : -1;
+}
+
+/* serve_one - one request: the pid that runs the injector, then (its
+ * pipes closed, so its session's read of them ends) its wait status, on
+ * the request's reply socket, which is closed last.  A session that has
+ * given up (its reply socket closed) gets nothing run. */
+static void serve_one(const struct config *cfg, const char *want, int fds[WORKER_FDS], int null, int log)
+{
+  int status = EX_TEMPFAIL << 8, me = (int)getpid(), i;
+  pid_t pid = -1;
+  if (cfg->injector_default) {
+    if (answer(fds[3], me) == 0) status = here(cfg, want, fds, null, log), pid = me;
+  } else {
+    pid = child_fork(fds[0], fds[1], fds[2]);
     if (pid == 0) run_program(cfg);
-    for (i = 0; i < 3; i++) close(fds[i]);
-    int p = pid > 0 ? (int)pid : -1;
-    if (send(sock, &p, sizeof p, MSG_NOSIGNAL) != sizeof p) _exit(0);
-    if (pid <= 0) continue;
+    if (answer(fds[3], pid > 0 ? (int)pid : -1) == -1 && pid > 0) kill(pid, SIGKILL);   /* nobody waits for its reply */
+  }
+  for (i = 0; i < 3; i++) close(fds[i]);
+  if (pid > 0 && pid != me)
     while (waitpid(pid, &status, 0) == -1)
       if (errno != EINTR) { status = EX_TEMPFAIL << 8; break; }
-    if (send(sock, &status, sizeof status, MSG_NOSIGNAL) != sizeof status) _exit(0);
+  if (pid > 0) answer(fds[3], status);
+  close(fds[3]);
+}
+
+void inject_worker_serve(const struct config *cfg, int sock)
+{
+  char want[SPOOL_ID_MAX];
+  int fds[WORKER_FDS], r, null = -1, log = -1;
+  unsigned int uses = 0;
+  signal(SIGPIPE, SIG_IGN);
+  if (cfg->injector_default && here_start(cfg, &null, &log) == -1) _exit(EX_OSERR);
+  while (uses < WORKER_USES && (r = helper_request(sock, want, fds)) != -1) {
+    if (r == 0) continue;   /* a malformed packet: dropped, the next one is served */
+    uses++;
+    serve_one(cfg, want, fds, null, log);
   }
   _exit(0);
 }

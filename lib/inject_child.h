@@ -25,17 +25,24 @@ enum {
  * errno (nothing started).  Always end it with child_wait. */
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
 
-/* The injector helper (smtp-listen, doc/architecture.md "The session
- * cannot touch the spool"): a process that may write the spool, forked
- * before a session's first client byte, serving that session alone over a
- * SOCK_SEQPACKET socket.  Once inject_helper is that socket's fd,
- * inject_child_start hands each message's pipes to the helper (one packet:
- * the wanted id with its NUL and SCM_RIGHTS with exactly the three fds)
- * instead of starting the injector itself; the helper runs the configured
- * injector (spool-inject's code forked, or the program) on them and
- * answers with the child's pid, then its wait status, which child_wait
- * reads.  It ends when the socket closes or carries anything else. */
+/* The injector workers (smtp-listen, doc/architecture.md "The session
+ * cannot touch the spool"): long-lived processes that may write the
+ * spool, forked by the listener, each reading requests from the one
+ * SOCK_SEQPACKET socket of their generation and running one message at
+ * a time.  A session holds only the other end: once inject_helper is
+ * that fd, inject_child_start hands each message's pipes to whichever
+ * worker is free (one packet: the wanted id with its NUL and SCM_RIGHTS
+ * with exactly four fds: message, envelope, stderr pipe, and a new
+ * reply socket) instead of starting the injector itself; the worker runs
+ * the configured injector on them (spool-inject's code itself, or the
+ * program forked) and answers on the reply socket with the pid that runs
+ * it, then its wait status, which child_wait reads.  A packet of any other
+ * shape is dropped. */
 extern int inject_helper;
-_Noreturn void inject_helper_serve(const struct config *cfg, int sock);
+
+/* inject_worker_serve - a worker's loop on sock: until the socket ends,
+ * stays idle for its receive timeout (SO_RCVTIMEO, set by the listener),
+ * or WORKER_USES messages have been run; then _exit(0) */
+_Noreturn void inject_worker_serve(const struct config *cfg, int sock);
 
 #endif

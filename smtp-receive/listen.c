@@ -7,13 +7,12 @@
  * connection is accepted, keeping only CAP_SETGID.
  *
  * That one capability is for listen_split, the first thing each session
- * process does, before the first client byte: it forks the injector
- * helper, which keeps the supplementary groups (the spool's
- * postern-inject) and serves the injection protocol for this session
- * alone (lib/inject_child.c inject_helper_serve), and then drops every
- * supplementary group and every capability itself.  Both then hold no
- * capability at all; only the helper may write the spool, and it reads
- * nothing but the pipes the session hands it. */
+ * process does, before the first client byte: it keeps only the
+ * sessions' end of the injector workers' socket (pool.c: the workers
+ * keep the supplementary groups, the spool's postern-inject, and no
+ * capability) and drops every supplementary group and every capability.
+ * Only a worker may write the spool, and it reads nothing but the pipes
+ * a session hands it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -29,8 +28,9 @@
 #include "byte.h"
 #include "scan.h"
 #include "str.h"
-#include "inject.h"
+#include "inject_child.h"
 #include "listen.h"
+#include "pool.h"
 
 #define GROUPS_MAX 32
 
@@ -185,31 +185,13 @@ int listen_drop(const char *user, const char *groups, const char **why)
   return 0;
 }
 
-/* helper - the forked injector helper: fd 2 kept for its log lines, the
- * client's fds 0 and 1 on /dev/null, every other fd but sock closed */
-_Noreturn static void helper(const struct config *cfg, int sock)
-{
-  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null == -1 || dup2(null, 0) == -1 || dup2(null, 1) == -1 || dup2(sock, 3) == -1) _exit(111);
-  if (close_range(4, ~0U, 0) == -1)   /* old kernel or a filter refuses it: one by one */
-    for (int fd = 4; fd < 1024; fd++) close(fd);
-  if (listen_caps_clear() == -1) _exit(111);
-  inject_helper_serve(cfg, 3);
-}
-
 /* listen_split - in a new session process, before its first client
- * byte: fork the injector helper, then drop every supplementary group
- * (if can_setgid) and every capability; 0, or -1 with *why */
-int listen_split(const struct config *cfg, int can_setgid, const char **why)
+ * byte: keep only the sessions' end of the injector workers' socket
+ * (pool.c), then drop every supplementary group (if can_setgid) and
+ * every capability; 0, or -1 with *why */
+int listen_split(int can_setgid, const char **why)
 {
-  int sv[2];
-  pid_t pid;
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) { *why = "socketpair"; return -1; }
-  pid = fork();
-  if (pid == -1) { close(sv[0]); close(sv[1]); *why = "cannot fork the injector helper"; return -1; }
-  if (pid == 0) { close(sv[0]); helper(cfg, sv[1]); }
-  close(sv[1]);
-  inject_helper = sv[0];
+  inject_helper = pool_session();
   if (can_setgid && setgroups(0, 0) == -1) { *why = "cannot drop the supplementary groups"; return -1; }
   if (listen_caps_clear() == -1) { *why = "cannot drop the capabilities"; return -1; }
   if (getgroups(0, 0) != 0 && can_setgid) { *why = "supplementary groups left"; return -1; }

@@ -10,5 +10,5 @@ int listen_bind(const char *spec, const char **why);
 int listen_drop(const char *user, const char *groups, const char **why);
 int listen_can_setgid(void);
 int listen_caps_clear(void);
-int listen_split(const struct config *cfg, int can_setgid, const char **why);
+int listen_split(int can_setgid, const char **why);
 #endif

@@ -33,6 +33,7 @@
 #include "smtp.h"
 #include "limit.h"
 #include "listen.h"
+#include "pool.h"
 
 static struct config cfg;         /* postern.conf, as last read without error */
 static struct settings set;       /* its smtpd_* settings */
@@ -114,6 +115,17 @@ static void use(void)
   log_init("smtp-listen", cfg.log);
 }
 
+/* workers_anew - a new generation of injector workers, forked with the
+ * configuration in force (the last one's serve the sessions they have) */
+static void workers_anew(void)
+{
+  if (pool_open() == -1) {
+    log_event(0, "status", "warning", "detail", "cannot make a new injector workers' socket; the old workers stay", (char *)0);
+    return;
+  }
+  if (pool_fill(&cfg, 1) < 1) log_event(0, "status", "warning", "detail", "cannot fork an injector worker", (char *)0);
+}
+
 /* reload - SIGHUP: a new configuration for new connections; a bad one
  * leaves the old one in force */
 static void reload(void)
@@ -130,6 +142,7 @@ static void reload(void)
   cfg = c;
   set = s;
   use();
+  workers_anew();
   log_event(0, "status", "reloaded", "file", cfg.file ? cfg.file : "(defaults)", (char *)0);
 }
 
@@ -182,8 +195,9 @@ static void refuse(int fd, const char *ip, const char *reply, const char *limit)
 }
 
 /* session - the forked session process: clean signals, the connection
- * on fds 0 and 1, the helper split off and the spool group dropped
- * (listen_split), then smtp-receive's session */
+ * on fds 0 and 1, only the sessions' end of the injector workers' socket
+ * kept and the spool group dropped (listen_split), then smtp-receive's
+ * session */
 _Noreturn static void session(int fd)
 {
   static struct session sess;
@@ -205,7 +219,7 @@ _Noreturn static void session(int fd)
   log_init("smtp-receive", cfg.log);
   if (fcntl(fd, F_SETFL, 0) == -1 || dup2(fd, 0) == -1 || dup2(fd, 1) == -1) _exit(EX_OSERR);
   if (fd > 1) close(fd);
-  if (listen_split(&cfg, can_setgid, &why) == -1) {
+  if (listen_split(can_setgid, &why) == -1) {
     log_event(0, "status", "tempfail", "detail", "cannot start the session", "reason", why, (char *)0);
     if (write(1, "421 4.3.0 Temporary failure; try again later\r\n", 46) < 0) _exit(EX_OSERR);
     _exit(EX_OSERR);
@@ -231,6 +245,10 @@ static void start(int fd, const char *ip, int slot)
   spid[i] = pid;
   sslot[i] = slot;
   close(fd);
+  /* a worker free for every session, and one more: then no session
+   * waits for a fork of ours, and in a steady flow none is forked */
+  if (pool_fill(&cfg, lim.sessions + 1) < (int)lim.sessions + 1)
+    log_event(0, "status", "warning", "detail", "cannot fork an injector worker", (char *)0);
 }
 
 /* admit - one new connection: the limits, then a session or 421 */
@@ -268,28 +286,29 @@ static void accept_all(int fd)
   }
 }
 
-/* crashed - a session ended by a signal that memory corruption raises */
-static int crashed(int status)
-{
-  if (!WIFSIGNALED(status)) return 0;
-  switch (WTERMSIG(status)) {
-  case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS: return 1;
-  }
-  return 0;
-}
-
-/* reap - ended children: sessions give back their place; the orphaned
- * helpers and injectors we adopt (subreaper) are only reaped */
+/* reap - ended children: sessions give back their place; an injector
+ * worker that crashed is a crash as a session's is; the workers of an
+ * older image and the orphaned injectors we adopt (subreaper) are only
+ * reaped */
 static void reap(void)
 {
-  int status, i;
+  int status, i, bad;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pool_reaped(pid, status, &bad)) {
+      if (bad) {
+        char sig[NUM_ULONG];
+        log_event(0, "status", "crash", "detail", "an injector worker was killed by a signal; re-executing for a new address layout and stack canary",
+                  "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
+        reexec_pending = 1;
+      }
+      continue;
+    }
     for (i = 0; i < LIMIT_SESSIONS_MAX && spid[i] != pid; i++) ;
     if (i == LIMIT_SESSIONS_MAX) continue;
     spid[i] = 0;
     limit_release(&lim, sslot[i]);
-    if (crashed(status)) {
+    if (pool_crashed(status)) {
       char sig[NUM_ULONG];
       log_event(0, "status", "crash", "detail", "a session was killed by a signal; re-executing for a new address layout and stack canary",
                 "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
@@ -452,6 +471,7 @@ int main(int argc, char **argv)
   /* first: no core files of mail, and no same-uid process (a session)
    * may attach to us or read our memory, not even right after a re-exec */
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "smtp-listen", 0, 0, 0);   /* after our re-exec of /proc/self/exe it would be "exe" */
   self_argv = argv;
   errmsg_iam("smtp-listen");
   fds();
@@ -466,6 +486,8 @@ int main(int argc, char **argv)
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   adopt();
   can_setgid = listen_can_setgid();
+  if (pool_open() == -1) fatal("cannot make the injector workers' socket", 0);
+  if (pool_fill(&cfg, 1) < 1) fatal("cannot fork an injector worker", 0);
   if (!can_setgid && getgroups(0, 0) > 0)
     log_event(0, "status", "warning", "detail", "no CAP_SETGID: sessions keep the supplementary groups (the spool group)", (char *)0);
   log_event(0, "status", "listening", "sockets", num_str((char[NUM_ULONG]){0}, (unsigned long)nlfd), (char *)0);

@@ -4,7 +4,7 @@
 # sysusers.d and tmpfiles.d make the users and the spool at boot with
 # DESIGN.md's owners and modes; port 25 spawns smtp-receive as
 # postern-smtpd: one smtp-listen (CAP_SETGID alone) forks the session with
-# no capability and no spool group, and its injector helper with the
+# no capability and no spool group, and injector workers with the
 # group; the message reaches a Maildir
 # through the queue daemon (Type=notify) and local-deliver; the default
 # configuration relays for nobody; ports 587 and 465 (enabled as
@@ -95,7 +95,8 @@ is "local-spawn keeps only CAP_SETUID CAP_SETGID CAP_DAC_READ_SEARCH CAP_KILL" "
 # --- port 25 ----------------------------------------------------------------
 # Hold one session open and look at the processes: the listener systemd
 # started once (postern-smtpd.service), the session it forked for this
-# connection, and the session's injector helper.
+# connection, and an injector worker the listener keeps (the session's
+# messages go to one of them).
 "$SR" net "$R" timeout 20 python3 -c '
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", 25), timeout=10)
@@ -104,8 +105,8 @@ holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_until 10 grep -q '^220 ' "$T/banner"
 lpid=$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)
-spid=$(sd_run "$R" pgrep -P "$lpid" | head -n 1)
-hpid=$(sd_run "$R" pgrep -P "$spid" | head -n 1)
+spid=$(sd_run "$R" pgrep -P "$lpid" -x smtp-listen | head -n 1)
+hpid=$(sd_run "$R" pgrep -P "$lpid" -x spool-inject | head -n 1)
 caps() { for k in CapEff CapPrm CapBnd CapAmb NoNewPrivs; do status_of "$R" "$1" $k; done | tr '\n' ' ' | sed 's/ $//'; }
 if [ -n "$spid" ] && [ -n "$hpid" ] && [ "$lpid" != 0 ]; then
   smtpd_uid=$(sd_run "$R" id -u postern-smtpd); inj=$(sd_run "$R" getent group postern-inject | cut -d: -f3)
@@ -115,18 +116,18 @@ if [ -n "$spid" ] && [ -n "$hpid" ] && [ "$lpid" != 0 ]; then
     "0000000000000040 0000000000000040 0000000000000040 0000000000000040 1" "$(caps "$lpid")"
   is "the session: no capability left (bounding set CAP_SETGID, unusable); NoNewPrivs" \
     "0000000000000000 0000000000000000 0000000000000040 0000000000000000 1" "$(caps "$spid")"
-  is "the injector helper: no capability either" \
+  is "an injector worker: no capability either" \
     "0000000000000000 0000000000000000 0000000000000040 0000000000000000 1" "$(caps "$hpid")"
   case " $(status_of "$R" "$lpid" Groups) " in *" $inj "*) ok "smtp-listen has postern-inject (to pass on)" ;;
     *) fail "smtp-listen has postern-inject (to pass on)" "$(status_of "$R" "$lpid" Groups)" ;; esac
   is "the session has no supplementary group: no spool group" "" "$(status_of "$R" "$spid" Groups)"
-  case " $(status_of "$R" "$hpid" Groups) " in *" $inj "*) ok "its injector helper keeps postern-inject" ;;
-    *) fail "its injector helper keeps postern-inject" "$(status_of "$R" "$hpid" Groups)" ;; esac
+  case " $(status_of "$R" "$hpid" Groups) " in *" $inj "*) ok "an injector worker keeps postern-inject" ;;
+    *) fail "an injector worker keeps postern-inject" "$(status_of "$R" "$hpid" Groups)" ;; esac
   case "$(sd_run "$R" cat /proc/"$spid"/cgroup)" in */postern-smtpd.service) ok "the session runs in the one postern-smtpd.service" ;;
     *) fail "the session runs in the one postern-smtpd.service" "$(sd_run "$R" cat /proc/"$spid"/cgroup)" ;; esac
   is "the session is in a seccomp filter" "2" "$(status_of "$R" "$spid" Seccomp)"
 else
-  fail "port 25 spawns smtp-receive as postern-smtpd" "banner: $(cat "$T/banner")" "listener $lpid session $spid helper $hpid" \
+  fail "port 25 spawns smtp-receive as postern-smtpd" "banner: $(cat "$T/banner")" "listener $lpid session $spid worker $hpid" \
     "$(sd_run "$R" journalctl --no-pager -n 20)"
 fi
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null

@@ -30,13 +30,14 @@ journal_has() { sd_journal "$R" | grep -q -- "$1"; }
 sd_run "$R" systemctl stop postern-queue.service
 out=$(smtp_send "$R" 127.0.0.1 someone@example.org "alice@$HOST" "waits in the spool")
 id=$(echo "$out" | sed -n 's/.*250 2.0.0 Ok: queued as \([^ ]*\).*/\1/p' | tr -d '\r')
-if [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "mail through port 25: queued through the injector helper ($id)"
-else fail "mail through port 25: queued through the injector helper" "$(echo "$out" | tail -n 6)"; fi
+if [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "mail through port 25: queued through an injector worker ($id)"
+else fail "mail through port 25: queued through an injector worker" "$(echo "$out" | tail -n 6)"; fi
 "$SR" net "$R" timeout 20 $PY idle 127.0.0.1 >"$T/held" 2>&1 &
 held=$!; at_exit "kill $held 2>/dev/null"
 wait_until 10 grep -q '^250' "$T/held"
 lpid=$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)
-spid=$(sd_run "$R" pgrep -P "$lpid" | head -n 1)
+spid=$(sd_run "$R" pgrep -P "$lpid" -x smtp-listen | head -n 1)
+wpid=$(sd_run "$R" pgrep -P "$lpid" -x spool-inject | head -n 1)
 uid=$(status_of "$R" "$spid" Uid | cut -d' ' -f1); gid=$(status_of "$R" "$spid" Gid | cut -d' ' -f1)
 groups=$(status_of "$R" "$spid" Groups | tr ' ' ,)
 as_session() {   # the live session's credentials, no capability
@@ -55,6 +56,16 @@ done
 as_session "rm -f /var/spool/postern/new/$id"
 if [ -n "$id" ] && [ -f "$R/var/spool/postern/new/$id" ]; then ok "the session cannot remove a queued message"
 else fail "the session cannot remove a queued message"; fi
+# The injector workers hold the spool group; the session holds only the
+# sessions' end of their request socket, so it cannot read another
+# session's request (its pipes) off the workers' end.
+wsock=$(sd_run "$R" readlink "/proc/$wpid/fd/3")
+case "$wsock" in socket:*)
+  if sd_run "$R" ls -l "/proc/$spid/fd" | grep -qF "$wsock"; then fail "the session does not hold the workers' end of their socket" "$wsock"
+  else ok "the session does not hold the workers' end of their socket ($wsock)"; fi ;;
+  *) fail "an injector worker reads its requests on fd 3" "worker $wpid: $wsock" ;; esac
+case " $(status_of "$R" "$wpid" Groups) " in *" $(sd_run "$R" getent group postern-inject | cut -d: -f3) "*)
+  ok "an injector worker has postern-inject" ;; *) fail "an injector worker has postern-inject" "$(status_of "$R" "$wpid" Groups)" ;; esac
 # The same attempts with the spool group, as the old per-connection units
 # gave it: they succeed, so the checks above can fail.
 inj=$(sd_run "$R" getent group postern-inject | cut -d: -f3)
@@ -124,7 +135,7 @@ c1=$!; at_exit "kill $c1 2>/dev/null"
 wait_until 10 grep -q '^250' "$T/crash1"
 lpid=$(sd_run "$R" systemctl show -p MainPID --value postern-smtpd.service)
 base1=$(sd_sh "$R" "head -n 1 /proc/$lpid/maps" | cut -d- -f1)
-victim=$(sd_run "$R" pgrep -P "$lpid" | head -n 1)
+victim=$(sd_run "$R" pgrep -P "$lpid" -x smtp-listen | head -n 1)
 sd_run "$R" kill -SEGV "$victim"
 wait_until 10 journal_has 'status=reexecuted'
 base2=$(sd_sh "$R" "head -n 1 /proc/$lpid/maps" | cut -d- -f1)

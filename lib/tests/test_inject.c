@@ -10,10 +10,12 @@
  * older layout in mess/, or another writer's file in tmp/) already has,
  * which is left as it was; committed by link(2) where renameat2's
  * RENAME_NOREPLACE is refused;
- * and the injector helper of smtp-listen's sessions (inject_helper):
- * messages queued and filters run through it, its injector not our
- * child, a deadline that kills its injector leaving it in step, and a
- * malformed request ending it. */
+ * and the injector workers of smtp-listen's sessions (inject_helper):
+ * messages queued and filters run through them, the injection not our
+ * child, a deadline that kills its injector leaving them in step, a
+ * worker killed in a message (the next goes to another), a request nobody
+ * waits for not run, a malformed request dropped, the idle timeout, and
+ * the end when the sessions' end closes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -199,18 +201,33 @@ static int refuse(unsigned int nr, unsigned int e)
   return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
 }
 
-/* start_helper - the injector helper for cfg on a socketpair, as
- * listen_split makes it (it keeps the cfg it was forked with); its pid */
+static int wsock = -1;   /* the workers' end of the request socket, kept to fork more on it */
+
+/* start_worker - one more injector worker for cfg on wsock, as
+ * smtp-listen forks them (it keeps the cfg it was forked with); its pid */
+static pid_t start_worker(const struct config *cfg)
+{
+  pid_t h = fork();
+  if (h == 0) { close(inject_helper); inject_worker_serve(cfg, wsock); }
+  return h;
+}
+
+/* start_helper - a new request socket pair and its first worker; its pid */
 static pid_t start_helper(const struct config *cfg)
 {
   int sv[2];
-  pid_t h;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) return -1;
-  h = fork();
-  if (h == 0) { close(sv[0]); inject_helper_serve(cfg, sv[1]); }
-  close(sv[1]);
   inject_helper = sv[0];
-  return h;
+  wsock = sv[1];
+  return start_worker(cfg);
+}
+
+/* end_helper - the sessions' and our worker end closed: the workers end */
+static void end_helper(void)
+{
+  close(inject_helper);
+  close(wsock);
+  inject_helper = wsock = -1;
 }
 
 /* count_dir - entries of a directory but . and .., -1 if it cannot be read */
@@ -281,13 +298,15 @@ static void helper_sizes(const struct config *cfg)
   started = inject_child_start(&c, cfg, 0, msg, efd, 0) == 0;
   close(msg); close(efd);
   if (started) child_wait(&c, 10, 0, &r);
-  T_OK("helper: 600 recipients queued, the body byte-exact at its offset (5 units)",
+  T_OK("worker: 600 recipients queued, the body byte-exact at its offset (5 units)",
        started && r.code == 0 && body_is(cfg, 5 * 4096, body, sizeof body));
-  T_OK("helper: then a small message: its own head and body", through_helper(cfg, 10, 0) && r.code == 0 && body_is(cfg, 4096, "x\n", 2));
+  T_OK("worker: then a small message: its own head and body", through_helper(cfg, 10, 0) && r.code == 0 && body_is(cfg, 4096, "x\n", 2));
   stralloc_free(&env);
 }
 
-/* helper - the injector helper of smtp-listen's sessions */
+static int entries(const char *spool, const char *sub);
+
+/* helper - the injector workers of smtp-listen's sessions */
 static void helper(struct config *cfg)
 {
   char id[SPOOL_ID_MAX], flag[160], text[400];
@@ -297,33 +316,80 @@ static void helper(struct config *cfg)
   cfg->injector_default = 1;
   h = start_helper(cfg);
   spool_id(id);
-  T_OK("helper: a message queued through it, under the id asked for", h > 0 && forked(cfg, id) == 0);
+  T_OK("worker: a message queued through it, under the id asked for", h > 0 && forked(cfg, id) == 0);
   stralloc_0(&r.log);
-  T_OK("helper: the queued line is left to its session", r.log.s && !strstr(r.log.s, "status=queued"));
-  T_OK("helper: its status comes back", through_helper(cfg, 10, &pid) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
-  T_OK("helper: spool-inject's code runs in the helper itself, no fork per message", pid == h);
+  T_OK("worker: the queued line is left to its session", r.log.s && !strstr(r.log.s, "status=queued"));
+  T_OK("worker: its status comes back", through_helper(cfg, 10, &pid) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
+  T_OK("worker: spool-inject's code runs in the helper itself, no fork per message", pid == h);
   {   /* one helper, several messages: a refusal in between leaves it as it was */
     struct child c;
     char fdir[200];
     int msg, env, before, after, started;
     snprintf(fdir, sizeof fdir, "/proc/%d/fd", (int)h);
     before = count_dir(fdir);
+    for (int n = 0; n < 20; n++) {   /* the last message's reply socket: closed just after its answer */
+      int now = count_dir(fdir);
+      if (now < before) before = now;
+      usleep(10000);
+    }
     msg = memfile("x\n", 2); env = memfile("V1\nFa@b.test\n", 13);   /* no recipient, no end line */
     started = inject_child_start(&c, cfg, 0, msg, env, 0) == 0;
     close(msg); close(env);
     if (started) child_wait(&c, 10, 0, &r);
-    T_OK("helper: a refused message gets its reply and exit code", started && r.code != 0 && (r.reply[0] == '4' || r.reply[0] == '5'));
-    T_OK("helper: the next message after a refusal is queued", through_helper(cfg, 10, 0) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
-    T_OK("helper: the next message after a refusal is queued again", through_helper(cfg, 10, 0) && r.code == 0);
+    T_OK("worker: a refused message gets its reply and exit code", started && r.code != 0 && (r.reply[0] == '4' || r.reply[0] == '5'));
+    T_OK("worker: the next message after a refusal is queued", through_helper(cfg, 10, 0) && r.code == 0 && !strncmp(r.reply, "250 ", 4));
+    T_OK("worker: the next message after a refusal is queued again", through_helper(cfg, 10, 0) && r.code == 0);
     helper_sizes(cfg);
-    after = count_dir(fdir);
-    T_OK("helper: no descriptor left open by the messages it ran", before > 0 && after == before);
+    for (int n = 0; (after = count_dir(fdir)) != before && n < 100; n++) usleep(10000);   /* its last close follows its answer */
+    T_OK("worker: no descriptor left open by the messages it ran", before > 0 && after == before);
     snprintf(fdir, sizeof fdir, "%s/tmp", cfg->spool);
-    T_OK("helper: nothing uncommitted left in tmp/", count_dir(fdir) == 0);
+    T_OK("worker: nothing uncommitted left in tmp/", count_dir(fdir) == 0);
   }
-  close(inject_helper);
-  inject_helper = -1;
-  T_OK("helper: ends when its session closes the socket", waitpid(h, &status, 0) == h && WIFEXITED(status));
+  {   /* two workers on one socket: one killed in the middle of a message */
+    struct child c;
+    int p[2], env = envfile(), started, before = entries(cfg->spool, "new");
+    pid_t h2 = start_worker(cfg), victim = 0;
+    if (pipe(p) == -1) p[0] = p[1] = -1;
+    started = inject_child_start(&c, cfg, 0, p[0], env, 0) == 0;
+    close(p[0]); close(env);
+    if (started) {
+      victim = c.pid;
+      if (write(p[1], "half a mess", 11) != 11) { /* the worker reads it or not: it is killed either way */ }
+      kill(victim, SIGKILL);
+      child_wait(&c, 10, 0, &r);
+    }
+    close(p[1]);
+    T_OK("worker: killed in the middle of a message: a temporary failure, not late",
+         started && r.code == EX_TEMPFAIL && !r.late && (victim == h || victim == h2));
+    waitpid(victim, &status, 0);
+    T_OK("worker: the killed message is not queued", entries(cfg->spool, "new") == before);
+    T_OK("worker: and the next message goes to the other worker", through_helper(cfg, 10, &pid) && r.code == 0 && pid != victim &&
+         (pid == h || pid == h2));
+    h = victim == h ? h2 : h;
+  }
+  {   /* a request whose session has given up before a worker took it */
+    char space[CMSG_SPACE(4 * sizeof(int))];
+    int fds[4], errp[2], rep[2], before = entries(cfg->spool, "new");
+    struct iovec iov = { "", 1 };
+    struct msghdr m;
+    struct cmsghdr *cm;
+    fds[0] = memfile("x\n", 2); fds[1] = envfile();
+    if (pipe(errp) == -1 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, rep) == -1) errp[0] = errp[1] = rep[0] = rep[1] = -1;
+    fds[2] = errp[1]; fds[3] = rep[1];
+    close(rep[0]);
+    memset(&m, 0, sizeof m); memset(space, 0, sizeof space);
+    m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = space; m.msg_controllen = sizeof space;
+    cm = CMSG_FIRSTHDR(&m);
+    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(4 * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    T_OK("worker: a request nobody waits for is taken", sendmsg(inject_helper, &m, 0) == 1);
+    for (int i = 0; i < 4; i++) close(fds[i]);
+    close(errp[0]);
+    T_OK("worker: but not run, and the next one is", through_helper(cfg, 10, &pid) && r.code == 0 && pid == h &&
+         entries(cfg->spool, "new") == before + 1);
+  }
+  end_helper();
+  T_OK("worker: ends when the socket's other end is closed", waitpid(h, &status, 0) == h && WIFEXITED(status));
   /* a configured program that hangs while a flag file exists */
   snprintf(flag, sizeof flag, "%s/slow", dir);
   snprintf(text, sizeof text, "#!/bin/sh\n[ -e %s ] && exec sleep 30\ncat >/dev/null; echo '250 2.0.0 filtered' >&2\n", flag);
@@ -332,11 +398,11 @@ static void helper(struct config *cfg)
   h = start_helper(cfg);
   sock = inject_helper;
   close(open(flag, O_WRONLY | O_CREAT, 0644));
-  T_OK("helper: a program past its deadline is killed (late, temporary)", through_helper(cfg, 1, 0) && r.late && r.code == EX_TEMPFAIL);
-  T_OK("helper: and the helper is kept", inject_helper == sock);
+  T_OK("worker: a program past its deadline is killed (late, temporary)", through_helper(cfg, 1, 0) && r.late && r.code == EX_TEMPFAIL);
+  T_OK("worker: and the session's socket is kept", inject_helper == sock);
   unlink(flag);
-  T_OK("helper: in step after the kill: the next message answers", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
-  {   /* a request with two fds instead of three ends the helper */
+  T_OK("worker: in step after the kill: the next message answers", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
+  {   /* a request with two fds instead of four is dropped */
     char space[CMSG_SPACE(2 * sizeof(int))];
     int fds[2] = { 0, 1 };
     struct iovec iov = { "", 1 };
@@ -347,10 +413,26 @@ static void helper(struct config *cfg)
     cm = CMSG_FIRSTHDR(&m);
     cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
     memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    T_OK("helper: a malformed request ends it",
-         sendmsg(sock, &m, 0) == 1 && waitpid(h, &status, 0) == h && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    T_OK("worker: a malformed request is dropped", sendmsg(sock, &m, 0) == 1);
+    T_OK("worker: and the next one is served", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
   }
-  T_OK("helper: gone, so the next message fails at once and the socket is dropped", !through_helper(cfg, 10, 0) && inject_helper == -1);
+  {   /* idle for the socket's receive timeout: it ends */
+    struct timeval idle = { 1, 0 };
+    struct timespec t0, t1;
+    pid_t h2;
+    setsockopt(wsock, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    h2 = start_worker(cfg);
+    T_OK("worker: idle for its receive timeout, it ends with 0",
+         waitpid(h2, &status, 0) == h2 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    T_OK("worker: after about that timeout", t1.tv_sec - t0.tv_sec >= 0 && t1.tv_sec - t0.tv_sec <= 5);
+  }
+  close(wsock);
+  wsock = -1;
+  kill(h, SIGKILL);
+  waitpid(h, &status, 0);
+  T_OK("worker: every worker gone, so the next message fails at once and the socket is dropped", !through_helper(cfg, 10, 0) && inject_helper == -1);
   cfg->injector_default = 1;
 }
 

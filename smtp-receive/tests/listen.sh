@@ -1,8 +1,11 @@
 #!/bin/bash
 # listen.sh - smtp-listen without a service manager: it refuses to start
 # without a socket (and, as root, without -u), binds -l itself, drops to
-# -u/-g before the first connection (as root), splits each session from
-# its injector helper (the session keeps no group), queues mail, keeps
+# -u/-g before the first connection (as root), keeps injector workers
+# apart from the sessions (the session keeps no group and not the
+# workers' end of their socket; the pool grows with concurrent messages
+# and stays small for serial ones; a killed worker costs one message a
+# 451 at most; a crashed one re-executes the listener), queues mail, keeps
 # the per-source limit (100 idle connections from 127.0.0.1 do not keep
 # 127.0.0.2 out), rereads its configuration on SIGHUP (a broken one is
 # kept out) and stops on SIGTERM with 421 to an idle session.  Also under
@@ -50,7 +53,7 @@ is "-l: it is in new/" 1 "$(ls "$T/spool/new" | wc -l)"
 timeout 20 $PY idle 127.0.0.1 >"$T/held" 2>&1 &
 held=$!
 n=50; while [ $n -gt 0 ] && ! grep -q '^250' "$T/held"; do sleep 0.1; n=$((n - 1)); done
-s=$(pgrep -P "$L" | head -n 1); h=$(pgrep -P "$s" | head -n 1)
+s=$(pgrep -P "$L" -x smtp-listen | head -n 1); h=$(pgrep -P "$L" -x spool-inject | head -n 1)
 field() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s ' \t' ' ' | sed 's/ $//'; }
 if is_root; then
   mail=$(getent group mail | cut -d: -f3); nob=$(id -u nobody)
@@ -58,16 +61,68 @@ if is_root; then
     "$(field "$L" Uid | cut -d' ' -f1) $(field "$L" CapEff) $(field "$L" CapBnd) $(field "$L" NoNewPrivs)"
   is "the session: no supplementary group, no capability" "|0000000000000000 0000000000000000" \
     "$(field "$s" Groups)|$(field "$s" CapEff) $(field "$s" CapPrm)"
-  is "its injector helper: the spool group, no capability" "$mail|0000000000000000" "$(field "$h" Groups)|$(field "$h" CapEff)"
+  is "an injector worker: the spool group, no capability" "$mail|0000000000000000" "$(field "$h" Groups)|$(field "$h" CapEff)"
   if setpriv --reuid="$nob" --regid="$(field "$s" Gid | cut -d' ' -f1)" --clear-groups -- ls "$T/spool/new" >/dev/null 2>&1; then
     fail "with the session's credentials new/ cannot be listed"
   else ok "with the session's credentials new/ cannot be listed"; fi
 else
   skip "the session: no supplementary group" "not root: nothing to drop"
 fi
-[ -n "$h" ] && ok "a session forks its injector helper before the first command" || fail "a session forks its injector helper" "session $s"
+[ -n "$h" ] && [ -z "$(pgrep -P "$s")" ] && ok "the listener keeps an injector worker ready; the session forks nothing" ||
+  fail "the listener keeps an injector worker ready; the session forks nothing" "session $s worker $h: $(pgrep -P "$s")"
+wsock=$(readlink "/proc/$h/fd/3")
+case "$wsock" in socket:*)
+  if ls -l "/proc/$s/fd" | grep -qF "$wsock"; then fail "the session does not hold the workers' end of their socket" "$wsock"
+  else ok "the session does not hold the workers' end of their socket ($wsock)"; fi ;;
+  *) fail "the worker reads requests on its fd 3" "$wsock" ;; esac
 wait "$held"
 case "$(sed -n 2p "$T/held")" in "(closed)"|"") ok "the held session ends when its client does" ;; *) fail "held session" "$(cat "$T/held")" ;; esac
+
+# --- the injector workers -------------------------------------------------------------
+workers() { pgrep -P "$L" -x spool-inject | wc -l; }
+for i in 1 2 3 4 5 6 7 8; do
+  timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 >/dev/null 2>&1
+done
+n=$(workers)
+[ "$n" -ge 1 ] && [ "$n" -le 2 ] && ok "8 messages one after another: the workers stay at one or two ($n)" ||
+  fail "8 messages one after another: the workers stay at one or two" "$n"
+# five sessions in DATA at once, each sending its body slowly: each gets a worker
+before=$(ls "$T/spool/new" | wc -l); slow=
+for i in 1 2 3 4 5; do
+  timeout 30 python3 -c "
+import smtplib, time
+s = smtplib.SMTP('127.0.0.1', $PORT, timeout=20)
+s.ehlo('c$i'); s.mail('a@example.org'); s.rcpt('x@mx.example.test')
+s.putcmd('data'); c, m = s.getreply(); assert c == 354, (c, m)
+for k in range(10):
+    s.send(b'line %d of a slow body\r\n' % k); time.sleep(0.2)
+s.send(b'.\r\n'); c, m = s.getreply(); print(c, m.decode()); s.quit()" >"$T/slow$i" 2>&1 &
+  slow="$slow $!"
+done
+sleep 1
+n=$(workers)
+wait $slow
+ok_all=1; for i in 1 2 3 4 5; do grep -q '^250 ' "$T/slow$i" || ok_all=0; done
+[ "$ok_all" = 1 ] && ok "five messages in DATA at once are all queued" || fail "five messages in DATA at once are all queued" "$(cat "$T"/slow*)"
+[ "$n" -ge 6 ] && ok "the pool grew to a worker per session and one spare ($n)" || fail "the pool grew to a worker per session and one spare" "$n"
+is "five more in new/" $((before + 5)) "$(ls "$T/spool/new" | wc -l)"
+# a worker killed: the next message goes to another one
+w=$(pgrep -P "$L" -x spool-inject | head -n 1)
+kill -KILL "$w"; sleep 0.2
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "a worker killed: the next message is queued by another" ;;
+  *) fail "a worker killed: the next message is queued by another" "$(echo "$out" | tail -n 5)" ;; esac
+if grep -q 'status=crash' "$T/log"; then fail "a worker killed by SIGKILL is no crash" "$(grep crash "$T/log")"; else ok "a worker killed by SIGKILL is no crash"; fi
+# a worker that crashes (SIGSEGV): the listener re-executes itself, and mail still flows
+w=$(pgrep -P "$L" -x spool-inject | head -n 1)
+kill -SEGV "$w"; sleep 0.5
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+grep -q 'status=crash detail="an injector worker was killed by a signal' "$T/log" && grep -q 'status=reexecuted' "$T/log" &&
+  ok "a crashed worker: logged, and the listener re-executes itself" ||
+  fail "a crashed worker: logged, and the listener re-executes itself" "$(tail -n 5 "$T/log")"
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "after the re-exec a message is queued" ;;
+  *) fail "after the re-exec a message is queued" "$(echo "$out" | tail -n 5)" ;; esac
+is "the re-executed listener is the same process" "smtp-listen" "$(kill -0 "$L" && cat "/proc/$L/comm")"
 
 # --- the per-source limit -------------------------------------------------------------
 timeout 40 $PY flood 100 127.0.0.1 8 >"$T/flood" 2>&1 &
