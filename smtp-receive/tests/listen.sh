@@ -11,7 +11,7 @@
 # kept out) and stops on SIGTERM with 421 to an idle session.  Also under
 # systemd-socket-activate (LISTEN_FDS).
 . "$(dirname "$0")/../../tests/lib.bash"
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:handle_segv=0   # a SIGSEGV we send must end the worker by that signal
 PY="python3 $TOP/tests/systemd-listen.py"
 mkspool "$T/spool"
 mkdir "$T/maps"
