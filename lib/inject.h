@@ -38,8 +38,8 @@ _Noreturn void inject_fail(int code, const char *reply, const char *arg);  /* cl
 void inject_run(const struct config *cfg, const char *want);
 
 /* inject_here - inject_run in a process that goes on afterwards (the
- * injector helper, which serves one session's messages one after the
- * other): every failure comes back here after its cleanup, log line and
+ * injector workers of smtp-listen, which run the sessions' messages one
+ * after the other): every failure comes back here after its cleanup, log line and
  * reply instead of ending the process.  Call inject_signals() and
  * log_init() first; a signal still ends the process.  Its exit code: 0
  * queued, else what inject_run would have exited with. */

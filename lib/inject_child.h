@@ -21,7 +21,7 @@ enum {
  * want: the id a forked injector takes if free, or 0.  flags:
  * INJECT_CLEAN_ENV, else a program gets our environment; INJECT_CALLER_LOGS
  * (a forked spool-inject leaves its status=queued line to us; the
- * injector helper, which serves only smtp-receive, always does).  0, or -1 with
+ * injector workers, which serve only smtp-receive, always do).  0, or -1 with
  * errno (nothing started).  Always end it with child_wait. */
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
 

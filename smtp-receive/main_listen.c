@@ -481,9 +481,8 @@ int main(int argc, char **argv)
   use();
   signals(&during_poll);
   sockets(binds, nb, user, groups);
-  /* orphaned helpers come back to us */
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) fatal("cannot set no_new_privs", 0);   /* no set-id program regains anything */
-  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);   /* orphaned injector programs come back to us */
   adopt();
   can_setgid = listen_can_setgid();
   if (pool_open() == -1) fatal("cannot make the injector workers' socket", 0);
