@@ -39,6 +39,7 @@
 static int req[2] = { -1, -1 };   /* [0] the workers' end, [1] the sessions' */
 static unsigned int gen;          /* the current generation */
 static struct { pid_t pid; unsigned int gen; } w[WORKERS_MAX];
+static unsigned int running;      /* workers of the current generation */
 
 int pool_open(void)
 {
@@ -50,6 +51,7 @@ int pool_open(void)
   req[0] = sv[0];
   req[1] = sv[1];
   gen++;
+  running = 0;
   return 0;
 }
 
@@ -79,19 +81,18 @@ _Noreturn static void worker(const struct config *cfg, int sock)
 
 int pool_fill(const struct config *cfg, unsigned int want)
 {
-  unsigned int have = 0, i;
+  unsigned int i;
   if (req[0] == -1) return 0;
-  for (i = 0; i < WORKERS_MAX; i++) if (w[i].pid && w[i].gen == gen) have++;
-  for (i = 0; have < want && i < WORKERS_MAX; i++) {
+  for (i = 0; running < want && i < WORKERS_MAX; i++) {
     pid_t pid;
     if (w[i].pid) continue;
     if ((pid = fork()) == -1) break;   /* the sessions' requests wait in the socket; the next accept tries again */
     if (pid == 0) worker(cfg, req[0]);
     w[i].pid = pid;
     w[i].gen = gen;
-    have++;
+    running++;
   }
-  return (int)have;
+  return (int)running;
 }
 
 int pool_session(void)
@@ -116,6 +117,7 @@ int pool_reaped(pid_t pid, int status, int *crashed)
   for (i = 0; i < WORKERS_MAX; i++)
     if (w[i].pid == pid) {
       w[i].pid = 0;
+      if (w[i].gen == gen) running--;
       *crashed = pool_crashed(status);
       return 1;
     }
