@@ -145,12 +145,18 @@ grep -q "status=reload-failed reason=.*bad value for 'smtpd_max_sessions'" "$T/l
 out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.3 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
 case "$out" in *"250 2.0.0 Ok: queued as"*) ok "SIGHUP: the old configuration stays in force" ;; *) fail "SIGHUP: the old configuration stays" "$(echo "$out" | tail -n 5)" ;; esac
 mkconf "$T/postern.conf" $CONF smtpd_banner=reloaded
+old=$(pgrep -P "$L" -x spool-inject | sort | tr '\n' ' ')
 kill -HUP "$L"; sleep 0.5
 grep -q 'status=reloaded' "$T/log" && timeout 5 python3 -c "
 import socket; s = socket.create_connection(('127.0.0.1', $PORT), 5); print(s.recv(200).decode())" | grep -q 'ESMTP reloaded' &&
   ok "SIGHUP: a good file applies to new connections" || fail "SIGHUP: a good file applies" "$(tail -n 3 "$T/log")"
+new=$(pgrep -P "$L" -x spool-inject | sort | tr '\n' ' ')
+left=; for w in $old; do case " $new " in *" $w "*) left="$left $w" ;; esac; done
+[ -n "$old" ] && [ -n "$new" ] && [ -z "$left" ] && ok "SIGHUP: new injector workers; the old ones, with no session left, have ended" ||
+  fail "SIGHUP: new injector workers; the old ones have ended" "old: $old" "now: $new"
 
 # --- SIGTERM ----------------------------------------------------------------------------------
+workers_before_stop=$(pgrep -P "$L" -x spool-inject | tr '\n' ' ')
 timeout 20 $PY idle 127.0.0.5 >"$T/idle" 2>&1 &
 idle=$!
 n=50; while [ $n -gt 0 ] && ! grep -q '^250' "$T/idle"; do sleep 0.1; n=$((n - 1)); done
@@ -160,6 +166,10 @@ wait "$L"; rc=$?
 is "SIGTERM: the idle session gets 421" "421 4.3.2 Service shutting down; closing the connection" "$(sed -n 2p "$T/idle")"
 is "SIGTERM: the listener exits 0" 0 "$rc"
 grep -q 'status=stopped' "$T/log" && ok "SIGTERM: logged" || fail "SIGTERM: logged" "$(tail -n 3 "$T/log")"
+alive() { for w in $workers_before_stop; do [ -e "/proc/$w" ] && [ "$(cat "/proc/$w/comm" 2>/dev/null)" = spool-inject ] && echo "$w"; done; }
+n=30; while [ $n -gt 0 ] && [ -n "$(alive)" ]; do sleep 0.1; n=$((n - 1)); done
+[ -n "$workers_before_stop" ] && [ -z "$(alive)" ] && ok "SIGTERM: the injector workers end with the listener" ||
+  fail "SIGTERM: the injector workers end with the listener" "before: $workers_before_stop" "left: $(alive)"
 
 # --- under systemd-socket-activate ---------------------------------------------------------------
 if command -v systemd-socket-activate >/dev/null; then
