@@ -96,6 +96,7 @@ int child_start(struct child *c, char *const argv[], char *const envp[], int in,
   c->out = 0;
   c->statusfd = 0;
   c->status_once = 0;
+  c->ended = 0;
   if (pipe2(errp, O_CLOEXEC) == -1) return -1;
   if (out_sa && pipe2(outp, O_CLOEXEC) == -1) { e = errno; close(errp[0]); close(errp[1]); errno = e; return -1; }
   if (out_sa) fds[1] = outp[1];
@@ -125,6 +126,7 @@ pid_t child_start_fork(struct child *c, int in, int out)
   c->out = 0;
   c->statusfd = 0;
   c->status_once = 0;
+  c->ended = 0;
   return c->pid;
 }
 
@@ -296,7 +298,8 @@ void child_wait(struct child *c, unsigned int seconds, int flags, struct child_r
   deadline.tv_sec += seconds;
   d = drain(c, &l, flags & CHILD_KEEP_LOG, &deadline);
   line_end(&l);                     /* a last line without its LF */
-  if (d == 0) w = c->statusfd ? child_status_read(c->statusfd, &status, &deadline) : reap(c->pid, &status, &deadline);
+  if (c->ended) { status = c->status; w = 0; }   /* its output is all there: d is 0 */
+  else if (d == 0) w = c->statusfd ? child_status_read(c->statusfd, &status, &deadline) : reap(c->pid, &status, &deadline);
   if (w == -1) {                    /* late, or we cannot read it: it must not outlive this call */
     r->late = d != -2;
     kill(c->pid, SIGKILL);

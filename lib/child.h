@@ -37,6 +37,8 @@ struct child {
                                     (inject_child.h): its wait status comes from there, and on any trouble
                                     the socket is closed and *statusfd set to -1 */
   int status_once;               /* that socket is this child's alone: child_wait closes it at its end */
+  int ended;                     /* nothing runs: it ran in our own process, and ended with wait status status */
+  int status;
 };
 
 /* struct child_result - how the child ended */

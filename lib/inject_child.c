@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "byte.h"
@@ -167,6 +168,7 @@ static int helper_start(struct child *c, const char *want, int in, int env)
   c->out = 0;
   c->statusfd = &worker_reply;
   c->status_once = 1;
+  c->ended = 0;
   return 0;
 }
 
@@ -262,6 +264,50 @@ void inject_worker_serve(const struct config *cfg, int sock)
   _exit(0);
 }
 
+/* in_process - spool-inject's code run by this very process on in and
+ * env, its fd 2 a memfd that child_wait then reads as a finished
+ * child's stderr: no fork.  Our fds 0 to 2, working directory, signal
+ * handlers, log name and error prefix are as they were afterwards.  0,
+ * or -1 with nothing run. */
+static int in_process(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags)
+{
+  static const int sigs[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ, SIGPIPE };
+  struct sigaction old[sizeof sigs / sizeof sigs[0]];
+  const char *me = argv0, *name = log_name();
+  int out, save[3], cwd, i, ok = 1, code = EX_OSERR;
+  unsigned int k;
+  if ((out = memfd_create("spool-inject", MFD_CLOEXEC)) == -1) return -1;
+  if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) { close(out); return -1; }
+  for (i = 0; i < 3; i++) save[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+  for (i = 0; i < 3; i++) if (save[i] == -1) ok = 0;
+  if (ok && (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(out, 2) == -1)) ok = 0;
+  if (ok) {
+    for (k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaction(sigs[k], 0, &old[k]);
+    inject_caller_logs = (flags & INJECT_CALLER_LOGS) != 0;
+    errmsg_iam("spool-inject");
+    log_init("spool-inject", cfg->log);
+    inject_signals();
+    code = inject_here(cfg, want);
+    for (k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaction(sigs[k], &old[k], 0);
+    log_init(name, cfg->log);
+    errmsg_iam(me);
+  }
+  for (i = 0; i < 3; i++) if (save[i] != -1 && (dup2(save[i], i) == -1 || close(save[i]) == -1)) ok = 0;
+  if (fchdir(cwd) == -1) ok = 0;
+  close(cwd);
+  if (!ok) { close(out); errno = EBADF; return -1; }   /* our own fds are gone: nothing can be trusted */
+  lseek(out, 0, SEEK_SET);
+  c->pid = 0;
+  c->errfd = out;
+  c->outfd = -1;
+  c->out = 0;
+  c->statusfd = 0;
+  c->status_once = 0;
+  c->ended = 1;
+  c->status = code << 8;
+  return 0;
+}
+
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags)
 {
   char *argv[2] = { (char *)cfg->injector, 0 };
@@ -269,6 +315,7 @@ int inject_child_start(struct child *c, const struct config *cfg, const char *wa
   if (inject_helper >= 0) return helper_start(c, want, in, env);
   if (!cfg->injector_default || !spool_writable(cfg))
     return child_start(c, argv, flags & INJECT_CLEAN_ENV ? clean_env(cfg) : 0, in, env, 0);
+  if (flags & INJECT_IN_PROCESS) return in_process(c, cfg, want, in, env, flags);
   if ((pid = child_start_fork(c, in, env)) == -1) return -1;
   if (pid) return 0;
   run_forked(cfg, want, flags & INJECT_CALLER_LOGS);

@@ -13,7 +13,8 @@
 
 enum {
   INJECT_CLEAN_ENV = 1,          /* start: a program gets only POSTERN_CONF (cfg->file) and PATH */
-  INJECT_CALLER_LOGS = 2         /* start: we log each message ourselves (inject_caller_logs) */
+  INJECT_CALLER_LOGS = 2,        /* start: we log each message ourselves (inject_caller_logs) */
+  INJECT_IN_PROCESS = 4          /* start: spool-inject's code runs in this process, not a forked child */
 };
 
 /* inject_child_start - start the injector with in as its fd 0 (the
@@ -21,8 +22,15 @@ enum {
  * want: the id a forked injector takes if free, or 0.  flags:
  * INJECT_CLEAN_ENV, else a program gets our environment; INJECT_CALLER_LOGS
  * (a forked spool-inject leaves its status=queued line to us; the
- * injector workers, which serve only smtp-receive, always do).  0, or -1 with
- * errno (nothing started).  Always end it with child_wait. */
+ * injector workers, which serve only smtp-receive, always do);
+ * INJECT_IN_PROCESS (a caller that waits for the injector and does nothing
+ * meanwhile, sendmail: when spool-inject's code would run in a forked
+ * child, it runs in this process instead; fds 0 to 2, working directory,
+ * signal handlers, log name and error prefix are restored afterwards,
+ * and a signal during it ends this process with 75, as it would have
+ * ended the child; in and env must be files, or pipes already written and
+ * closed: nobody writes them while it runs).  0, or -1 with errno (nothing started).  Always end
+ * it with child_wait. */
 int inject_child_start(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags);
 
 /* The injector workers (smtp-listen, doc/architecture.md "The session

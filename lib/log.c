@@ -80,6 +80,11 @@ void log_init(const char *name, int target)
   if (to_syslog) openlog("postern", LOG_PID, LOG_MAIL);
 }
 
+const char *log_name(void)
+{
+  return program;
+}
+
 static int cut;   /* the line being formatted did not fit */
 
 /* put - append bytes to out, keeping room for "..." */

@@ -13,6 +13,9 @@
  * log (the client's socket; spool-inject's reply channel) */
 void log_init(const char *program, int target);
 
+/* log_name - the program name log_init was last given */
+const char *log_name(void);
+
 /* log_event - id (or 0) then key, value pairs ending with a 0 key:
  *   log_event(id, "from", "<a@b>", "status", "queued", (char *)0);
  * Values are quoted when they hold blanks; controls are escaped. */

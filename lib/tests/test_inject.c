@@ -10,7 +10,9 @@
  * older layout in mess/, or another writer's file in tmp/) already has,
  * which is left as it was; committed by link(2) where renameat2's
  * RENAME_NOREPLACE is refused;
- * and the injector workers of smtp-listen's sessions (inject_helper):
+ * INJECT_IN_PROCESS (sendmail's: no fork, queued, refused, and our fds,
+ * directory, signal handlers and log name as they were, also with
+ * clone(2) refused); and the injector workers of smtp-listen's sessions (inject_helper):
  * messages queued and filters run through them, the injection not our
  * child, a deadline that kills its injector leaving them in step, a
  * worker killed in a message (the next goes to another), a request nobody
@@ -39,6 +41,7 @@
 #include "../exitcode.h"
 #include "../wbuf.h"
 #include "../spool.h"
+#include "../log.h"
 
 static struct child_result r;
 
@@ -305,6 +308,58 @@ static void helper_sizes(const struct config *cfg)
 }
 
 static int entries(const char *spool, const char *sub);
+static int queued_as(const char *spool, const char *id);
+
+static void on_int(int sig) { (void)sig; }
+
+/* in_process_one - one message by INJECT_IN_PROCESS from memory files
+ * (want: the id asked for, or 0); started? */
+static int in_process_one(const struct config *cfg, const char *want, const char *msg, size_t len, int env)
+{
+  struct child c;
+  int m = memfile(msg, len), started = inject_child_start(&c, cfg, want, m, env, INJECT_IN_PROCESS) == 0;
+  close(m);
+  close(env);
+  if (started) child_wait(&c, 5, CHILD_KEEP_LOG, &r);
+  return started && c.ended && c.pid == 0;
+}
+
+/* in_process - INJECT_IN_PROCESS: spool-inject's code in this very
+ * process (sendmail's way), which is as it was afterwards */
+static void in_process(const struct config *cfg, const char *spool)
+{
+  char id[SPOOL_ID_MAX], cwd0[512], cwd1[512];
+  struct sigaction mine, now;
+  struct stat s0[3], s1[3];
+  int i, same = 1, status;
+  pid_t pid;
+  memset(&mine, 0, sizeof mine);
+  mine.sa_handler = on_int;
+  sigaction(SIGINT, &mine, 0);
+  for (i = 0; i < 3; i++) if (fstat(i, &s0[i]) == -1) same = 0;
+  if (!getcwd(cwd0, sizeof cwd0)) cwd0[0] = 0;
+  log_init("test-inject", LOGTO_STDERR);
+  usleep(2000);
+  spool_id(id);
+  T_OK("INJECT_IN_PROCESS: no child; queued under the id asked for, its reply read",
+       in_process_one(cfg, id, "Subject: x\n\nhi\n", 15, envfile()) && r.code == 0 && strstr(r.reply, id) && queued_as(spool, id));
+  for (i = 0; i < 3; i++) if (fstat(i, &s1[i]) == -1 || s0[i].st_ino != s1[i].st_ino || s0[i].st_dev != s1[i].st_dev) same = 0;
+  T_OK("INJECT_IN_PROCESS: our fds 0 to 2 are as they were", same);
+  T_OK("INJECT_IN_PROCESS: our working directory too", getcwd(cwd1, sizeof cwd1) && !strcmp(cwd0, cwd1));
+  sigaction(SIGINT, 0, &now);
+  T_OK("INJECT_IN_PROCESS: our signal handlers too", now.sa_handler == on_int);
+  T_OK("INJECT_IN_PROCESS: our log name too", !strcmp(log_name(), "test-inject"));
+  T_OK("INJECT_IN_PROCESS: a refused message (no recipient): its reply and exit code, and we go on",
+       in_process_one(cfg, 0, "x\n", 2, memfile("V1\nFa@b.test\n", 13)) && r.code != 0 && (r.reply[0] == '4' || r.reply[0] == '5'));
+  T_OK("INJECT_IN_PROCESS: then the next one is queued", in_process_one(cfg, 0, "x\n", 2, envfile()) && r.code == 0);
+  T_OK("INJECT_IN_PROCESS: nothing left in tmp/", entries(spool, "tmp") == 0);
+  pid = fork();   /* with clone refused: nothing may be forked */
+  if (pid == 0) _exit(refuse(__NR_clone, EPERM) == 0 && refuse(__NR_clone3, ENOSYS) == 0 &&
+                      in_process_one(cfg, 0, "x\n", 2, envfile()) && r.code == 0 ? 0 : 1);
+  T_OK("INJECT_IN_PROCESS: queued with clone(2) refused: no fork at all",
+       waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  signal(SIGINT, SIG_DFL);
+}
 
 /* helper - the injector workers of smtp-listen's sessions */
 static void helper(struct config *cfg)
@@ -560,6 +615,7 @@ static void injector(void)
   T_OK("INJECT_CALLER_LOGS: queued", forked_as(&cfg, id, INJECT_CALLER_LOGS) == 0);
   stralloc_0(&r.log);
   T_OK("INJECT_CALLER_LOGS: no status=queued line of its own", r.log.s && !strstr(r.log.s, "status=queued"));
+  in_process(&cfg, spool);
   usleep(2000);
   spool_id(id);
   pid = fork();

@@ -48,7 +48,7 @@ int run_program(char *const argv[], int in, int out, stralloc *out_sa, struct ch
 int run_injector(const struct config *cfg, int in, int out, struct child_result *r)
 {
   struct child c;
-  if (inject_child_start(&c, cfg, 0, in, out, 0) == -1) return -1;
+  if (inject_child_start(&c, cfg, 0, in, out, INJECT_IN_PROCESS) == -1) return -1;
   child_wait(&c, SM_CHILD_SECONDS, CHILD_KEEP_LOG, r);
   return 0;
 }
