@@ -47,6 +47,8 @@ static int sslot[LIMIT_SESSIONS_MAX];
 static volatile sig_atomic_t got_chld, got_hup, got_term;
 static char **self_argv;              /* for the re-exec */
 static int reexec_pending;        /* a session crashed: re-exec before the next accept */
+static struct session ready;      /* the maps, open for the next session (policy_maps_ready) */
+static int ready_ok;
 
 #define STATE_ENV "POSTERN_LISTEN_STATE"   /* fd of the open sessions across a re-exec */
 
@@ -138,6 +140,7 @@ static void reload(void)
     log_event(0, "status", "reload-failed", "reason", why, what ? "value" : (char *)0, what, (char *)0);
     return;
   }
+  policy_close(&ready);   /* map_dir may have changed: opened anew for the next session */
   config_free(&cfg);
   cfg = c;
   set = s;
@@ -227,6 +230,7 @@ _Noreturn static void session(int fd)
   sess.cfg = &cfg;
   sess.set = set;
   sess.mode = mode;
+  if (ready_ok) policy_maps_take(&sess, &ready);
   serve_session(&sess);
 }
 
@@ -236,6 +240,8 @@ static void start(int fd, const char *ip, int slot)
   int i;
   pid_t pid;
   for (i = 0; i < LIMIT_SESSIONS_MAX && spid[i]; i++) ;
+  ready.cfg = &cfg;
+  ready_ok = policy_maps_ready(&ready) == 0;
   if (i == LIMIT_SESSIONS_MAX || (pid = fork()) == -1) {
     limit_release(&lim, slot);
     refuse(fd, ip, "421 4.3.0 Temporary failure; try again later", "cannot fork");

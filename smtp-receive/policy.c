@@ -61,6 +61,34 @@ static void maps(struct session *s)
   open_one(s, &s->aliases, "aliases");
 }
 
+int policy_maps_ready(struct session *s)
+{
+  static const char *const names[] = { "access", "local-domains", "relay-domains", "virtual", "aliases" };
+  struct map *m[] = { &s->access, &s->local_domains, &s->relay_domains, &s->virtual_map, &s->aliases };
+  static stralloc fn;
+  unsigned int i;
+  for (i = 0; i < sizeof m / sizeof m[0]; i++) {
+    int r;
+    if (m[i]->open) r = map_refresh(m[i]);   /* one stat while it is the same file */
+    else if (!stralloc_copys(&fn, s->cfg->map_dir) || !stralloc_cats(&fn, "/") || !stralloc_cats(&fn, names[i]) ||
+             !stralloc_cats(&fn, ".cdb") || !stralloc_0(&fn)) r = -1;
+    else r = map_open(m[i], fn.s);
+    if (r == -1) return -1;
+  }
+  s->maps_opened = 1;
+  return 0;
+}
+
+void policy_maps_take(struct session *s, const struct session *ready)
+{
+  s->access = ready->access;
+  s->local_domains = ready->local_domains;
+  s->relay_domains = ready->relay_domains;
+  s->virtual_map = ready->virtual_map;
+  s->aliases = ready->aliases;
+  s->maps_opened = 1;
+}
+
 void policy_close(struct session *s)
 {
   map_close(&s->access);

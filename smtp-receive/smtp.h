@@ -162,6 +162,17 @@ int policy_rcpt(struct session *s, const char *addr, size_t len, char *reply);
 int policy_overloaded(double max_load);
 void policy_close(struct session *s);
 
+/* policy_maps_ready - s's maps opened, or kept when their files are
+ * still the same (smtp-listen, for the next session: one stat per map
+ * instead of an open, a mapping and their undoing in every session); 0,
+ * or -1 when one cannot be opened (the session then opens its own, and
+ * says why) */
+int policy_maps_ready(struct session *s);
+
+/* policy_maps_take - in a new session: the maps ready made (a forked
+ * copy of the listener's) as its own */
+void policy_maps_take(struct session *s, const struct session *ready);
+
 /* verify.c: a recipient of a relay-domains domain (lower case): the
  * relay-recipients map, then a probe of the next hop (smtpd_relay_verify);
  * 0 accepted, 1 refused with reply */

@@ -124,6 +124,25 @@ case "$out" in *"250 2.0.0 Ok: queued as"*) ok "after the re-exec a message is q
   *) fail "after the re-exec a message is queued" "$(echo "$out" | tail -n 5)" ;; esac
 is "the re-executed listener is the same process" "smtp-listen" "$(kill -0 "$L" && cat "/proc/$L/comm")"
 
+# --- the maps the listener keeps open for the sessions -----------------------------------
+# A map made or replaced while the listener runs applies to the next session.
+printf '127.0.0.7 REJECT\n' >"$T/maps/access"
+"$B/postern-maps" compile "$T/maps/access" >/dev/null
+[ "$(id -u)" = 0 ] && chmod 755 "$T/maps"
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.7 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) fail "an access map made while listening: the next session is refused" "$(echo "$out" | tail -n 4)" ;;
+  *" 5"[0-9][0-9]" "*) ok "an access map made while listening: the next session is refused" ;;
+  *) fail "an access map made while listening: the next session is refused" "$(echo "$out" | tail -n 4)" ;; esac
+printf '127.0.0.8 REJECT\n' >"$T/maps/access"
+"$B/postern-maps" compile "$T/maps/access" >/dev/null
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.7 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "the map replaced: the next session is accepted" ;;
+  *) fail "the map replaced: the next session is accepted" "$(echo "$out" | tail -n 4)" ;; esac
+rm -f "$T/maps/access.cdb"
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.8 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "the map removed: nobody is refused by it" ;;
+  *) fail "the map removed: nobody is refused by it" "$(echo "$out" | tail -n 4)" ;; esac
+
 # --- the per-source limit -------------------------------------------------------------
 timeout 40 $PY flood 100 127.0.0.1 8 >"$T/flood" 2>&1 &
 fl=$!
