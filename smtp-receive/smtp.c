@@ -27,8 +27,7 @@ _Noreturn void smtp_quit(struct session *s, const char *line)
   if (line) smtp_reply(s, line);
   io_flush();
   txn_reset(s);
-  policy_close(s);
-  _exit(0);
+  _exit(0);   /* the maps: the kernel unmaps and closes them */
 }
 
 /* angle - "<addr>" for the log */
@@ -64,8 +63,7 @@ _Noreturn void smtp_lost(struct session *s)
   }
   if (s->bdat || s->in_data) smtp_log(s, "lost", "connection lost in message data");
   txn_reset(s);
-  policy_close(s);
-  _exit(0);
+  _exit(0);   /* the maps: the kernel unmaps and closes them */
 }
 
 /* helo - HELO and EHLO: the name, one word of printable ASCII (it goes
@@ -114,7 +112,6 @@ static void starttls(struct session *s, size_t arglen)
   if (io_tls_start(s->cfg, s->tls_info, sizeof s->tls_info, &why) == -1) {
     smtp_log(s, "tls-failed", why);
     txn_reset(s);
-    policy_close(s);
     _exit(0);
   }
   s->tls = 1;
