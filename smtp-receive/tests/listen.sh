@@ -5,7 +5,8 @@
 # apart from the sessions (the session keeps no group and not the
 # workers' end of their socket; the pool grows with concurrent messages
 # and stays small for serial ones; a killed worker costs one message a
-# 451 at most; a crashed one re-executes the listener), queues mail, keeps
+# 451 at most; a crashed one re-executes the listener), queues mail, sees
+# an access map made, replaced or removed while it runs, keeps
 # the per-source limit (100 idle connections from 127.0.0.1 do not keep
 # 127.0.0.2 out), rereads its configuration on SIGHUP (a broken one is
 # kept out) and stops on SIGTERM with 421 to an idle session.  Also under
