@@ -101,4 +101,21 @@ postern_root() {
   ROOT_CG=$(cat "$T/.root.cgroup")
 }
 inns() { nsenter -t "$PID1" -n "$@"; }
+# The SMTP -> Maildir load of strace-count.sh and profile.sh, after postern_root:
+# port25_up waits for the listener, md_count counts box's Maildir, md_wait
+# WANT SECONDS waits for that many, md_send N sends N messages of 4 KiB.
+port25_up() {
+  local i
+  for i in $(seq 100); do
+    inns python3 -c "import socket; socket.create_connection(('127.0.0.1',25),timeout=2).recv(100)" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  echo "bench: nothing answers on port 25" >&2; return 1
+}
+md_count() { find "$R/home/box/Maildir/new" -maxdepth 1 -type f | wc -l; }
+md_wait() {
+  local end=$(( $(date +%s) + $2 ))
+  while [ "$(md_count)" -lt "$1" ]; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done
+}
+md_send() { bg_wait inns timeout 900 smtp-source -s 5 -l 4096 -m "$1" -f a@b.test -t box@bench.test 127.0.0.1:25 >/dev/null 2>>"$T/source.err"; }
 inroot() { "$SR" run "$R" "$@"; }

@@ -10,19 +10,13 @@ N=${1:-2000}
 command -v perf >/dev/null || { echo "bench: perf is not installed (apt-get install linux-perf)" >&2; exit 1; }
 [ -x "$B/smtp-receive" ] || { echo "bench: build postern first (make)" >&2; exit 1; }
 postern_root || exit 1
-up() { inns python3 -c "import socket; socket.create_connection(('127.0.0.1',25),timeout=2).recv(100)" 2>/dev/null; }
-for i in $(seq 100); do up && break; sleep 0.2; done
-up || { echo "bench: nothing answers on port 25" >&2; exit 1; }
-MD=$R/home/box/Maildir/new
-count() { find "$MD" -maxdepth 1 -type f | wc -l; }
-wait_count() { local end=$(( $(date +%s) + $2 )); while [ "$(count)" -lt "$1" ]; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done; }
-send() { bg_wait inns timeout 900 smtp-source -s 5 -l 4096 -m "$1" -f a@b.test -t box@bench.test 127.0.0.1:25 >/dev/null 2>>"$T/source.err"; }
-send 50; wait_count 50 120; find "$MD" -maxdepth 1 -type f -delete
+port25_up || exit 1
+md_send 50; md_wait 50 120; find "$R/home/box/Maildir/new" -maxdepth 1 -type f -delete
 perf record -a -g -o "$T/perf.data" 2>"$T/perf.err" &
 ppid=$!; pids+=($ppid)
 sleep 1
-send "$N"
-wait_count "$N" $((300 + N / 10)) || echo "WARNING: only $(count) of $N delivered"
+md_send "$N"
+md_wait "$N" $((300 + N / 10)) || echo "WARNING: only $(md_count) of $N delivered"
 kill -INT "$ppid"; wait "$ppid" 2>/dev/null
 echo "== by program (comm), share of all samples"
 perf report -i "$T/perf.data" --no-children --sort comm -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 25

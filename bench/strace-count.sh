@@ -17,16 +17,11 @@ trap 'exit 143' TERM INT HUP
 N=${1:-200}
 [ -x "$B/smtp-receive" ] || { echo "bench: build postern first (make)" >&2; exit 1; }
 postern_root || exit 1
-up() { inns python3 -c "import socket; socket.create_connection(('127.0.0.1',25),timeout=2).recv(100)" 2>/dev/null; }
-for i in $(seq 100); do up && break; sleep 0.2; done
-up || { echo "bench: nothing answers on port 25" >&2; exit 1; }
+port25_up || exit 1
 MD=$R/home/box/Maildir/new
-count() { find "$MD" -maxdepth 1 -type f | wc -l; }
-wait_count() {   # wait_count WANT SECONDS
-  local end=$(( $(date +%s) + $2 ))
-  while [ "$(count)" -lt "$1" ]; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done
-}
-send() { bg_wait inns timeout 900 smtp-source -s 5 -l 4096 -m "$1" -f a@b.test -t box@bench.test 127.0.0.1:25 >/dev/null 2>>"$T/source.err"; }
+count() { md_count; }
+wait_count() { md_wait "$@"; }
+send() { md_send "$@"; }
 
 # warm-up (first-run costs: maps, page cache), then an empty Maildir
 send 20; wait_count 20 120; find "$MD" -maxdepth 1 -type f -delete

@@ -206,6 +206,22 @@ static int refuse(unsigned int nr, unsigned int e)
 
 static int wsock = -1;   /* the workers' end of the request socket, kept to fork more on it */
 
+/* send_fds - one packet on sock: an empty wanted id and n fds; 1 if sent */
+static int send_fds(int sock, const int *fds, int n)
+{
+  char space[CMSG_SPACE(4 * sizeof(int))];
+  struct iovec iov = { "", 1 };
+  struct msghdr m;
+  struct cmsghdr *cm;
+  if (n > 4) return 0;
+  memset(&m, 0, sizeof m); memset(space, 0, sizeof space);
+  m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = space; m.msg_controllen = CMSG_SPACE(n * sizeof(int));
+  cm = CMSG_FIRSTHDR(&m);
+  cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+  memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+  return sendmsg(sock, &m, 0) == 1;
+}
+
 /* start_worker - one more injector worker for cfg on wsock, as
  * smtp-listen forks them (it keeps the cfg it was forked with); its pid */
 static pid_t start_worker(const struct config *cfg)
@@ -423,21 +439,12 @@ static void helper(struct config *cfg)
     h = victim == h ? h2 : h;
   }
   {   /* a request whose session has given up before a worker took it */
-    char space[CMSG_SPACE(4 * sizeof(int))];
     int fds[4], errp[2], rep[2], before = entries(cfg->spool, "new");
-    struct iovec iov = { "", 1 };
-    struct msghdr m;
-    struct cmsghdr *cm;
     fds[0] = memfile("x\n", 2); fds[1] = envfile();
     if (pipe(errp) == -1 || socketpair(AF_UNIX, SOCK_SEQPACKET, 0, rep) == -1) errp[0] = errp[1] = rep[0] = rep[1] = -1;
     fds[2] = errp[1]; fds[3] = rep[1];
     close(rep[0]);
-    memset(&m, 0, sizeof m); memset(space, 0, sizeof space);
-    m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = space; m.msg_controllen = sizeof space;
-    cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(4 * sizeof(int));
-    memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    T_OK("worker: a request nobody waits for is taken", sendmsg(inject_helper, &m, 0) == 1);
+    T_OK("worker: a request nobody waits for is taken", send_fds(inject_helper, fds, 4));
     for (int i = 0; i < 4; i++) close(fds[i]);
     close(errp[0]);
     T_OK("worker: but not run, and the next one is", through_helper(cfg, 10, &pid) && r.code == 0 && pid == h &&
@@ -458,17 +465,8 @@ static void helper(struct config *cfg)
   unlink(flag);
   T_OK("worker: in step after the kill: the next message answers", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
   {   /* a request with two fds instead of four is dropped */
-    char space[CMSG_SPACE(2 * sizeof(int))];
     int fds[2] = { 0, 1 };
-    struct iovec iov = { "", 1 };
-    struct msghdr m;
-    struct cmsghdr *cm;
-    memset(&m, 0, sizeof m); memset(space, 0, sizeof space);
-    m.msg_iov = &iov; m.msg_iovlen = 1; m.msg_control = space; m.msg_controllen = sizeof space;
-    cm = CMSG_FIRSTHDR(&m);
-    cm->cmsg_level = SOL_SOCKET; cm->cmsg_type = SCM_RIGHTS; cm->cmsg_len = CMSG_LEN(2 * sizeof(int));
-    memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    T_OK("worker: a malformed request is dropped", sendmsg(sock, &m, 0) == 1);
+    T_OK("worker: a malformed request is dropped", send_fds(sock, fds, 2));
     T_OK("worker: and the next one is served", through_helper(cfg, 10, 0) && r.code == 0 && !strcmp(r.reply, "250 2.0.0 filtered"));
   }
   {   /* idle for the socket's receive timeout: it ends */
