@@ -130,8 +130,7 @@ pid_t child_start_fork(struct child *c, int in, int out)
   return c->pid;
 }
 
-/* ms_left - milliseconds until the deadline (CLOCK_MONOTONIC), at least 0 */
-static int ms_left(const struct timespec *deadline)
+int child_ms_left(const struct timespec *deadline)
 {
   struct timespec now;
   long long ms;
@@ -190,7 +189,7 @@ static int drain(struct child *c, struct lines *l, int keep, const struct timesp
   p[1].fd = c->outfd; p[1].events = POLLIN;
   while (open_fds) {
     unsigned int i;
-    int left = ms_left(deadline);
+    int left = child_ms_left(deadline);
     if (!left) return -1;
     if (poll(p, c->outfd != -1 ? 2 : 1, left) == -1) { if (errno == EINTR) continue; return -2; }
     for (i = 0; i < 2; i++) {
@@ -229,7 +228,7 @@ static int reap(pid_t pid, int *status, const struct timespec *deadline)
     if (w == pid) { r = 0; break; }
     if (w == -1 && errno != EINTR) { r = -2; break; }
     if (w == -1) continue;
-    if (!(left = ms_left(deadline))) break;
+    if (!(left = child_ms_left(deadline))) break;
     if (pfd == -2) pfd = pid_fd(pid);
     if (pfd >= 0) {
       struct pollfd p = { pfd, POLLIN, 0 };
@@ -262,7 +261,7 @@ int child_status_read(int *fdp, int *v, const struct timespec *deadline)
   struct pollfd p = { *fdp, POLLIN, 0 };
   int r = -2;
   while (*fdp >= 0) {
-    int left = ms_left(deadline), n;
+    int left = child_ms_left(deadline), n;
     n = poll(&p, 1, left);   /* at the deadline too: one last look before we call it late */
     if (n == -1 && errno == EINTR) continue;
     if (n == -1) break;

@@ -79,6 +79,11 @@ int child_reap(pid_t pid, unsigned int seconds, int *status);
  * pipes. */
 void child_wait(struct child *c, unsigned int seconds, int flags, struct child_result *r);
 
+/* child_ms_left - milliseconds until deadline (CLOCK_MONOTONIC), at
+ * least 0 */
+struct timespec;
+int child_ms_left(const struct timespec *deadline);
+
 /* child_status_read - one int (a pid or a wait status) from the helper
  * socket *fdp by the deadline: 0, -1 late, -2 lost (the socket is then
  * closed: child_status_lost) */

@@ -63,16 +63,6 @@ static char **clean_env(const struct config *cfg)
 int inject_helper = -1;
 static int worker_reply = -1;     /* the reply socket of the message in hand */
 
-/* ms_until - milliseconds left until deadline, at least 0 */
-static int ms_until(const struct timespec *deadline)
-{
-  struct timespec now;
-  long ms;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  ms = (long)(deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-  return ms < 0 ? 0 : ms > 1000000 ? 1000000 : (int)ms;
-}
-
 /* helper_send - one request: want (NUL included) and the four fds; the
  * socket is shared by every session, so a full queue (every worker busy
  * and the listener not yet done forking one) is waited for until the
@@ -96,7 +86,7 @@ static int helper_send(int sock, const char *want, const int fds[WORKER_FDS], co
     if (r == -1 && errno == EINTR) continue;
     if (r == -1 && errno == EAGAIN) {
       struct pollfd p = { sock, POLLOUT, 0 };
-      int left = ms_until(deadline);
+      int left = child_ms_left(deadline);
       if (left && poll(&p, 1, left) >= 0) continue;
       if (left && errno == EINTR) continue;
     }

@@ -301,23 +301,20 @@ static void reap(void)
   int status, i, bad;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    if (pool_reaped(pid, status, &bad)) {
-      if (bad) {
-        char sig[NUM_ULONG];
-        log_event(0, "status", "crash", "detail", "an injector worker was killed by a signal; re-executing for a new address layout and stack canary",
-                  "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
-        reexec_pending = 1;
-      }
-      continue;
+    const char *who = "a session";
+    if (pool_reaped(pid, status, &bad)) who = "an injector worker";
+    else {
+      for (i = 0; i < LIMIT_SESSIONS_MAX && spid[i] != pid; i++) ;
+      if (i == LIMIT_SESSIONS_MAX) continue;
+      spid[i] = 0;
+      limit_release(&lim, sslot[i]);
+      bad = pool_crashed(status);
     }
-    for (i = 0; i < LIMIT_SESSIONS_MAX && spid[i] != pid; i++) ;
-    if (i == LIMIT_SESSIONS_MAX) continue;
-    spid[i] = 0;
-    limit_release(&lim, sslot[i]);
-    if (pool_crashed(status)) {
-      char sig[NUM_ULONG];
-      log_event(0, "status", "crash", "detail", "a session was killed by a signal; re-executing for a new address layout and stack canary",
-                "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
+    if (bad) {
+      char sig[NUM_ULONG], detail[120];
+      str_copy(detail, who);
+      str_copy(detail + str_len(detail), " was killed by a signal; re-executing for a new address layout and stack canary");
+      log_event(0, "status", "crash", "detail", detail, "signal", num_str(sig, (unsigned long)WTERMSIG(status)), (char *)0);
       reexec_pending = 1;
     }
   }

@@ -32,12 +32,27 @@ static const char tempfail[] = "451 4.3.0 Temporary lookup failure";
 static const char relay_denied[] = "554 5.7.1 Relay access denied";
 static int map_trouble;           /* a map could not be opened: temporary */
 
+/* the maps every session consults, and where they live in a session */
+static const char *const map_names[] = { "access", "local-domains", "relay-domains", "virtual", "aliases" };
+#define MAPS (sizeof map_names / sizeof map_names[0])
+
+static void session_maps(struct session *s, struct map *m[MAPS])
+{
+  m[0] = &s->access; m[1] = &s->local_domains; m[2] = &s->relay_domains; m[3] = &s->virtual_map; m[4] = &s->aliases;
+}
+
+/* map_path - map_dir/name.cdb into fn; 0, or -1 out of memory */
+static int map_path(const struct session *s, stralloc *fn, const char *name)
+{
+  return stralloc_copys(fn, s->cfg->map_dir) && stralloc_cats(fn, "/") && stralloc_cats(fn, name) &&
+         stralloc_cats(fn, ".cdb") && stralloc_0(fn) ? 0 : -1;
+}
+
 /* open_one - map_dir/name.cdb into m; a missing map is an empty one */
 static void open_one(const struct session *s, struct map *m, const char *name)
 {
   stralloc fn = {0};
-  if (!stralloc_copys(&fn, s->cfg->map_dir) || !stralloc_cats(&fn, "/") ||
-      !stralloc_cats(&fn, name) || !stralloc_cats(&fn, ".cdb") || !stralloc_0(&fn)) {
+  if (map_path(s, &fn, name) == -1) {
     map_trouble = 1;
     return;
   }
@@ -52,50 +67,46 @@ static void open_one(const struct session *s, struct map *m, const char *name)
 /* maps - open the maps once per session */
 static void maps(struct session *s)
 {
+  struct map *m[MAPS];
+  unsigned int i;
   if (s->maps_opened) return;
   s->maps_opened = 1;
-  open_one(s, &s->access, "access");
-  open_one(s, &s->local_domains, "local-domains");
-  open_one(s, &s->relay_domains, "relay-domains");
-  open_one(s, &s->virtual_map, "virtual");
-  open_one(s, &s->aliases, "aliases");
+  session_maps(s, m);
+  for (i = 0; i < MAPS; i++) open_one(s, m[i], map_names[i]);
 }
 
 int policy_maps_ready(struct session *s)
 {
-  static const char *const names[] = { "access", "local-domains", "relay-domains", "virtual", "aliases" };
-  struct map *m[] = { &s->access, &s->local_domains, &s->relay_domains, &s->virtual_map, &s->aliases };
+  struct map *m[MAPS];
   static stralloc fn;
   unsigned int i;
-  for (i = 0; i < sizeof m / sizeof m[0]; i++) {
+  session_maps(s, m);
+  for (i = 0; i < MAPS; i++) {
     int r;
     if (m[i]->open) r = map_refresh(m[i]);   /* one stat while it is the same file */
-    else if (!stralloc_copys(&fn, s->cfg->map_dir) || !stralloc_cats(&fn, "/") || !stralloc_cats(&fn, names[i]) ||
-             !stralloc_cats(&fn, ".cdb") || !stralloc_0(&fn)) r = -1;
-    else r = map_open(m[i], fn.s);
+    else r = map_path(s, &fn, map_names[i]) == -1 ? -1 : map_open(m[i], fn.s);
     if (r == -1) return -1;
   }
   s->maps_opened = 1;
   return 0;
 }
 
-void policy_maps_take(struct session *s, const struct session *ready)
+void policy_maps_take(struct session *s, struct session *ready)
 {
-  s->access = ready->access;
-  s->local_domains = ready->local_domains;
-  s->relay_domains = ready->relay_domains;
-  s->virtual_map = ready->virtual_map;
-  s->aliases = ready->aliases;
+  struct map *to[MAPS], *from[MAPS];
+  unsigned int i;
+  session_maps(s, to);
+  session_maps(ready, from);
+  for (i = 0; i < MAPS; i++) *to[i] = *from[i];
   s->maps_opened = 1;
 }
 
 void policy_close(struct session *s)
 {
-  map_close(&s->access);
-  map_close(&s->local_domains);
-  map_close(&s->relay_domains);
-  map_close(&s->virtual_map);
-  map_close(&s->aliases);
+  struct map *m[MAPS];
+  unsigned int i;
+  session_maps(s, m);
+  for (i = 0; i < MAPS; i++) map_close(m[i]);
 }
 
 /* lookup - 1 found, 0 not, -1 error; a closed map finds nothing */

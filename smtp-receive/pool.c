@@ -40,6 +40,7 @@ static int req[2] = { -1, -1 };   /* [0] the workers' end, [1] the sessions' */
 static unsigned int gen;          /* the current generation */
 static struct { pid_t pid; unsigned int gen; } w[WORKERS_MAX];
 static unsigned int running;      /* workers of the current generation */
+static unsigned int used;         /* w[used..] has never held a worker: scans stop there */
 
 int pool_open(void)
 {
@@ -91,6 +92,7 @@ int pool_fill(const struct config *cfg, unsigned int want)
     w[i].pid = pid;
     w[i].gen = gen;
     running++;
+    if (i >= used) used = i + 1;
   }
   return (int)running;
 }
@@ -114,7 +116,7 @@ int pool_crashed(int status)
 int pool_reaped(pid_t pid, int status, int *crashed)
 {
   unsigned int i;
-  for (i = 0; i < WORKERS_MAX; i++)
+  for (i = 0; i < used; i++)   /* every session's end comes here too: a short scan */
     if (w[i].pid == pid) {
       w[i].pid = 0;
       if (w[i].gen == gen) running--;

@@ -171,7 +171,7 @@ int policy_maps_ready(struct session *s);
 
 /* policy_maps_take - in a new session: the maps ready made (a forked
  * copy of the listener's) as its own */
-void policy_maps_take(struct session *s, const struct session *ready);
+void policy_maps_take(struct session *s, struct session *ready);
 
 /* verify.c: a recipient of a relay-domains domain (lower case): the
  * relay-recipients map, then a probe of the next hop (smtpd_relay_verify);
