@@ -10,7 +10,9 @@ TOP=$POSTERN_TOP
 T=$(mktemp -d /tmp/postern-t.XXXXXX)
 chmod 755 "$T"
 t_cleanup_hooks=()
-t_cleanup() { local h; for h in "${t_cleanup_hooks[@]}"; do eval "$h"; done; rm -rf "$T"; }
+# the hooks run last first: what was set up later (a daemon running as a
+# test user) goes before what it stands on (the user, a mount)
+t_cleanup() { local i; for ((i = ${#t_cleanup_hooks[@]} - 1; i >= 0; i--)); do eval "${t_cleanup_hooks[i]}"; done; rm -rf "$T"; }
 trap t_cleanup EXIT
 at_exit() { t_cleanup_hooks+=("$1"); }
 

@@ -215,7 +215,7 @@ EOF
     ok "runit: sv term stops smtp-listen cleanly (status=stopped) and runsv restarts it"
   else
     fail "runit: sv term stops smtp-listen cleanly (status=stopped) and runsv restarts it" "$(svstat postern-smtpd)" \
-      "$(tail -5 "$T/logs/smtpd/current")"
+      "$(tail -5 "$T/logs/smtpd/current")" "$(cat "$T/runsvdir.out")" "$(ps -eo pid,ppid,user,stat,etimes,args --forest | grep -v grep | grep -E "runsv|svlogd|$T/|spool-inject|smtp-")"
   fi
   lpid=$(svpid postern-smtpd)
   stops=$(count smtpd 'smtp-listen: status=stopped')
