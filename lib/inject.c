@@ -43,6 +43,7 @@
 static char tmp_fn[SPOOL_ID_MAX + 8];
 static volatile sig_atomic_t committed;
 int inject_caller_logs;
+static volatile sig_atomic_t waiting;   /* inject_waiting */
 static sigjmp_buf *jump;   /* inject_here's: a failure returns there instead of ending the process */
 static int open_fd = -1;   /* the message file while it is open, for inject_here to close */
 
@@ -62,6 +63,7 @@ static void put2(const char *s)
 /* on_signal - a signal or the deadline before the commit: nothing queued */
 static void on_signal(int sig)
 {
+  if (waiting) _exit(0);   /* a worker between messages: nothing begun, nobody to tell */
   cleanup();
   if (committed)   /* renamed, but new/ not yet synced: say so, keep it */
     put2("451 4.3.0 Interrupted while committing; the message may be queued twice\n");
@@ -69,6 +71,13 @@ static void on_signal(int sig)
     put2(sig == SIGALRM ? "451 4.4.2 Timeout while receiving the message\n"
                         : "451 4.3.0 Interrupted; message not queued\n");
   _exit(EX_TEMPFAIL);
+}
+
+void inject_waiting(int w)
+{
+  committed = 0;   /* the last message's state is done with: a signal must not speak of it */
+  tmp_fn[0] = 0;
+  waiting = w != 0;
 }
 
 void inject_signals(void)

@@ -51,5 +51,10 @@ int inject_here(const struct config *cfg, const char *want);
  * left to it.  Refusals are still logged here. */
 extern int inject_caller_logs;
 
+/* inject_waiting - an injector worker says it waits for its next
+ * message (1: a signal then ends it quietly, exit 0 and no reply line,
+ * since no message has begun) or has one (0, before inject_here) */
+void inject_waiting(int waiting);
+
 #include "inject_child.h"   /* the client, for callers that include only this file */
 #endif

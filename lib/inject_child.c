@@ -246,7 +246,10 @@ void inject_worker_serve(const struct config *cfg, int sock)
   unsigned int uses = 0;
   signal(SIGPIPE, SIG_IGN);
   if (cfg->injector_default && here_start(cfg, &null, &log) == -1) _exit(EX_OSERR);
-  while (uses < WORKER_USES && (r = helper_request(sock, want, fds)) != -1) {
+  while (uses < WORKER_USES) {
+    inject_waiting(1);   /* a stop signal now ends us quietly: no message has begun */
+    if ((r = helper_request(sock, want, fds)) == -1) break;
+    inject_waiting(0);
     if (r == 0) continue;   /* a malformed packet: dropped, the next one is served */
     uses++;
     serve_one(cfg, want, fds, null, log);

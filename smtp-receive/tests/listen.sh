@@ -114,6 +114,17 @@ out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --
 case "$out" in *"250 2.0.0 Ok: queued as"*) ok "a worker killed: the next message is queued by another" ;;
   *) fail "a worker killed: the next message is queued by another" "$(echo "$out" | tail -n 5)" ;; esac
 if grep -q 'status=crash' "$T/log"; then fail "a worker killed by SIGKILL is no crash" "$(grep crash "$T/log")"; else ok "a worker killed by SIGKILL is no crash"; fi
+# an idle worker sent SIGTERM (a stop signal to the whole group) ends
+# quietly: no "451 ... not queued" line for a message that never was
+w=$(pgrep -P "$L" -x spool-inject | head -n 1)
+lines=$(wc -l <"$T/log")
+kill -TERM "$w"; for i in $(seq 50); do [ -e "/proc/$w/comm" ] || break; sleep 0.1; done
+out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
+case "$out" in *"250 2.0.0 Ok: queued as"*) ok "an idle worker stopped by SIGTERM: the next message is queued by another" ;;
+  *) fail "an idle worker stopped by SIGTERM: the next message is queued by another" "$(echo "$out" | tail -n 5)" ;; esac
+tail -n +$((lines + 1)) "$T/log" | grep -E '451|Interrupted|status=crash' >"$T/term.out"
+[ ! -e "/proc/$w/comm" ] && [ ! -s "$T/term.out" ] && ok "an idle worker stopped by SIGTERM ends quietly (no 451 line, no crash)" ||
+  fail "an idle worker stopped by SIGTERM ends quietly (no 451 line, no crash)" "$(cat "$T/term.out")"
 # a worker that crashes (SIGSEGV): the listener re-executes itself, and mail still flows
 w=$(pgrep -P "$L" -x spool-inject | head -n 1)
 kill -SEGV "$w"; sleep 0.5
