@@ -5,26 +5,20 @@
  *
  * A .forward holds the items of an aliases right-hand side (addresses,
  * |program, /file), one or more per line, '#' lines ignored, at most
- * LD_FORWARD_ITEMS_MAX of them (a longer one is ignored whole, as an
+ * FORWARD_ITEMS_MAX of them (a longer one is ignored whole, as an
  * unparsable one is: never half of it).  The user's own name or address
  * means "my mailbox".  Addresses are forwarded by
  * injecting one copy, with our Delivered-To: added and the original
  * sender kept, through the configured injector (spool-inject). */
-#include <errno.h>
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <sysexits.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include "byte.h"
 #include "case.h"
 #include "str.h"
 #include "address.h"
 #include "aliases.h"
 #include "exitcode.h"
+#include "forward.h"
 #include "log.h"
 #include "num.h"
 #include "ld.h"
@@ -46,68 +40,15 @@ static void merge(struct ld_result *worst, const struct ld_result *r)
   *worst = *r;
 }
 
-/* read_forward - path's contents if it may be used: 1, 0 absent, -1 ignored */
+/* read_forward - path's contents if it may be used: 1, 0 absent, -1
+ * ignored (logged), -3 out of memory */
 static int read_forward(struct ld *d, const char *path, stralloc *text)
 {
-  struct stat st;
-  char buf[4096];
-  const char *why = 0;
-  int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-  if (fd == -1) {
-    if (errno == ENOENT || errno == ENOTDIR) return 0;
-    why = "unable to open";
-  } else if (fstat(fd, &st) == -1) why = "unable to stat";
-  else if (!S_ISREG(st.st_mode)) why = "not a regular file";
-  else if (st.st_uid != d->uid) why = "not owned by the user";
-  else if (st.st_mode & 022) why = "writable by group or others";
-  else if (st.st_size > LD_FORWARD_MAX) why = "too large";
-  text->len = 0;
-  while (!why) {
-    ssize_t r = read(fd, buf, sizeof buf);
-    if (r == 0) break;
-    if (r == -1 || text->len + (size_t)r > LD_FORWARD_MAX) why = "unable to read";
-    else if (!stralloc_catb(text, buf, (size_t)r)) why = "out of memory";
-  }
-  if (fd != -1) close(fd);
-  if (!why) return 1;
+  const char *why;
+  int r = forward_read(path, d->uid, text, &why);
+  if (r >= 0 || r == -3) return r;
   log_event(getenv("QUEUE_ID"), "to", d->recipient, "forward", path, "status", "ignored", "reason", why, (char *)0);
   return -1;
-}
-
-/* unbackslash - sendmail's "\user" (deliver to my mailbox, no further
- * forwarding) is the user's own name here: drop a backslash that starts
- * an item outside quotes */
-static void unbackslash(stralloc *rhs)
-{
-  size_t i, o = 0;
-  int quoted = 0, start = 1;
-  for (i = 0; i < rhs->len; i++) {
-    char c = rhs->s[i];
-    if (c == '"') quoted = !quoted;
-    if (!quoted && start && c == '\\') { start = 0; continue; }
-    if (!quoted && c == ',') start = 1;
-    else if (c != ' ' && c != '\t') start = 0;
-    rhs->s[o++] = c;
-  }
-  rhs->len = o;
-}
-
-/* join - the lines of a .forward as one right-hand side */
-static int join(const stralloc *text, stralloc *rhs)
-{
-  size_t pos = 0;
-  rhs->len = 0;
-  while (pos < text->len) {
-    size_t n = byte_chr(text->s + pos, text->len - pos, '\n'), i = 0;
-    const char *l = text->s + pos;
-    while (i < n && (l[i] == ' ' || l[i] == '\t')) i++;
-    if (i < n && l[i] != '#') {
-      if (rhs->len && !stralloc_cats(rhs, ",")) return -1;
-      if (!stralloc_catb(rhs, l, n)) return -1;
-    }
-    pos += n + 1;
-  }
-  return 0;
 }
 
 /* is_self - the item names the user's own mailbox */
@@ -182,7 +123,7 @@ static int none(void *arg, const struct alias_item *it)
 }
 
 /* apply - run the items of a .forward; 0 done (r set), -1 unusable: not
- * parsable, empty or more than LD_FORWARD_ITEMS_MAX items (counted before
+ * parsable, empty or more than FORWARD_ITEMS_MAX items (counted before
  * any is delivered) */
 static int apply(struct ld *d, const char *path, const stralloc *text, struct ld_result *r)
 {
@@ -191,9 +132,8 @@ static int apply(struct ld *d, const char *path, const stralloc *text, struct ld
   const char *why = 0;
   struct ld_result one;
   int n;
-  if (join(text, &rhs) == -1) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
-  unbackslash(&rhs);
-  if ((n = aliases_split(rhs.s, rhs.len, none, 0, &why)) > LD_FORWARD_ITEMS_MAX) why = "more than 100 items";
+  if (forward_rhs(text, &rhs) == -1) { ld_temp(r, "4.3.0", "out of memory", 0); return 0; }
+  if ((n = aliases_split(rhs.s, rhs.len, none, 0, &why)) > FORWARD_ITEMS_MAX) why = "more than 100 items";
   if (why) {
     log_event(getenv("QUEUE_ID"), "to", d->recipient, "forward", path, "status", "ignored", "reason", why, (char *)0);
     return -1;
@@ -216,12 +156,11 @@ void ld_user(struct ld *d, struct ld_result *r)
   static stralloc path, text;
   int pass;
   if (!d->cfg.allow_forward) { mailbox(d, r); return; }   /* the site turned .forward off */
-  for (pass = d->ext.len > 1 ? 0 : 1; pass < 2; pass++) {
-    if (!stralloc_copys(&path, d->home) || !stralloc_cats(&path, "/.forward")
-        || (pass == 0 && (!stralloc_cats(&path, "+") || !stralloc_cats(&path, d->ext.s)))
-        || !stralloc_0(&path)) { ld_temp(r, "4.3.0", "out of memory", 0); return; }
-    if (pass == 0 && byte_chr(d->ext.s, d->ext.len, '/') != d->ext.len) continue;
-    if (read_forward(d, path.s, &text) == 1 && apply(d, path.s, &text, r) == 0) return;
+  for (pass = 0; pass < 2; pass++) {
+    int p = forward_path(&path, d->home, d->ext.s, d->ext.len ? d->ext.len - 1 : 0, pass);
+    int got = p == 1 ? read_forward(d, path.s, &text) : 0;
+    if (p == -1 || got == -3) { ld_temp(r, "4.3.0", "out of memory", 0); return; }
+    if (got == 1 && apply(d, path.s, &text, r) == 0) return;
   }
   mailbox(d, r);
 }

@@ -12,8 +12,6 @@
 
 #define LD_TEXT_MAX 400             /* bytes of reason text we keep */
 #define LD_HEADER_SCAN_MAX (1UL << 20)  /* header bytes searched for loops */
-#define LD_FORWARD_MAX 65536        /* bytes of a .forward file */
-#define LD_FORWARD_ITEMS_MAX 100    /* targets in one .forward */
 #define LD_PROGRAM_SECONDS 3600     /* a program delivery may run this long */
 #define LD_COPY_BUFFER 65536
 

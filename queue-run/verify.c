@@ -7,9 +7,10 @@
  * What local-deliver would refuse is reported as an error, not as
  * deliverable: a |program not in program_dir (the same rule as
  * local-deliver/program.c), and the items of a user's ~/.forward
- * (~/.forward+EXT first), read as local-deliver reads it (owned by the
- * user, not writable by group or others, at most 100 items, :include:
- * refused).  A .forward the caller may not read is reported: the answer
+ * (~/.forward+EXT first), by local-deliver's own rules (lib/forward.c:
+ * owned by the user, not writable by group or others, at most 100 items,
+ * an ignored file passed over for the next; :include: refused).  A
+ * .forward the caller may not read is reported: the answer
  * is then the mailbox, with a word that the file may say otherwise.
  * The addresses a .forward names are routed once more (one level).
  * fd 1: one line per delivery item (queue-run.8):
@@ -26,13 +27,12 @@
 #include "errmsg.h"
 #include "address.h"
 #include "aliases.h"
+#include "forward.h"
 #include "num.h"
 #include "str.h"
 #include "wbuf.h"
 #include "qr.h"
 
-#define VERIFY_FORWARD_MAX 65536      /* bytes of a .forward (local-deliver's LD_FORWARD_MAX) */
-#define VERIFY_FORWARD_ITEMS_MAX 100  /* items of a .forward (LD_FORWARD_ITEMS_MAX) */
 
 /* refuse - item i cannot be delivered: an error item with text */
 static void refuse(struct work *w, unsigned int i, const char *a, const char *b)
@@ -132,96 +132,47 @@ static int fwd_item(void *arg, const struct alias_item *it)
   return 0;
 }
 
-/* join - the lines of a .forward as one right-hand side, '#' lines out,
- * a backslash starting an item ("\user": my mailbox) dropped */
-static int join(const stralloc *text, stralloc *rhs)
+/* forward_use - path's text as right-hand side rhs and its items in f,
+ * if delivery would use the file: 1; 0 absent; -1 ignored, noted (the
+ * next file is tried, as delivery does); -2 unreadable by us, noted */
+static int forward_use(struct work *w, unsigned int u, const char *path, struct fwd *f, stralloc *text, stralloc *rhs)
 {
-  size_t pos = 0, i, o;
-  int quoted = 0, start = 1;
-  rhs->len = 0;
-  while (pos < text->len) {
-    size_t n = byte_chr(text->s + pos, text->len - pos, '\n'), k = 0;
-    const char *l = text->s + pos;
-    while (k < n && (l[k] == ' ' || l[k] == '\t')) k++;
-    if (k < n && l[k] != '#' && ((rhs->len && !stralloc_cats(rhs, ",")) || !stralloc_catb(rhs, l, n))) return -1;
-    pos += n + 1;
+  const char *why;
+  int got = forward_read(path, f->pw->pw_uid, text, &why), n;
+  if (got == -3) die(EX_TEMPFAIL, "out of memory");
+  if (got == -2) { note(w, u, "its .forward cannot be read by you, so where it sends the mail is not known: ", path); return -2; }
+  if (got == 0) return 0;
+  if (got == 1) {
+    if (forward_rhs(text, rhs) == -1) die(EX_TEMPFAIL, "out of memory");
+    why = 0;
+    if ((n = aliases_split(rhs->s, rhs->len, none, 0, &why)) > FORWARD_ITEMS_MAX) why = "more than 100 items";
+    if (!why && n > 0) return 1;
+    if (!why) return -1;   /* empty: delivery goes on to the next file too, without a word */
   }
-  for (i = 0, o = 0; i < rhs->len; i++) {
-    char c = rhs->s[i];
-    if (c == '"') quoted = !quoted;
-    if (!quoted && start && c == '\\') { start = 0; continue; }
-    if (!quoted && c == ',') start = 1;
-    else if (c != ' ' && c != '\t') start = 0;
-    rhs->s[o++] = c;
-  }
-  rhs->len = o;
-  return 0;
-}
-
-/* read_forward - path's text if local-deliver would use it: 1; 0 absent;
- * -1 unusable (*why); -2 the caller may not read it */
-static int read_forward(const char *path, const struct passwd *pw, stralloc *text, const char **why)
-{
-  struct stat st;
-  char buf[4096];
-  int fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-  *why = 0;
-  if (fd == -1) return errno == ENOENT || errno == ENOTDIR ? 0 : errno == EACCES ? -2 : (*why = "unable to open", -1);
-  if (fstat(fd, &st) == -1) *why = "unable to stat";
-  else if (!S_ISREG(st.st_mode)) *why = "not a regular file";
-  else if (st.st_uid != pw->pw_uid) *why = "not owned by the user";
-  else if (st.st_mode & 022) *why = "writable by group or others";
-  else if (st.st_size > VERIFY_FORWARD_MAX) *why = "too large";
-  text->len = 0;
-  while (!*why) {
-    ssize_t r = read(fd, buf, sizeof buf);
-    if (r == 0) break;
-    if (r == -1 && errno == EACCES) { close(fd); return -2; }
-    if (r == -1 || text->len + (size_t)r > VERIFY_FORWARD_MAX) *why = "unable to read";
-    else if (!stralloc_catb(text, buf, (size_t)r)) die(EX_TEMPFAIL, "out of memory");
-  }
-  close(fd);
-  return *why ? -1 : 1;
-}
-
-/* forward_path - ~/.forward+EXT (pass 0) or ~/.forward (pass 1); 0 skip */
-static int forward_path(stralloc *path, const struct passwd *pw, const char *addr, int pass)
-{
-  size_t len = str_len(addr), at = address_at(addr, len), plus = byte_chr(addr, at, '+');
-  if (!stralloc_copys(path, pw->pw_dir) || !stralloc_cats(path, "/.forward")) die(EX_TEMPFAIL, "out of memory");
-  if (pass == 0) {
-    if (plus + 1 >= at || byte_chr(addr + plus, at - plus, '/') != at - plus) return 0;
-    if (!stralloc_catb(path, addr + plus, at - plus)) die(EX_TEMPFAIL, "out of memory");
-  }
-  if (!stralloc_0(path)) die(EX_TEMPFAIL, "out of memory");
-  return 1;
+  note(w, u, "its .forward is ignored: ", why);
+  return -1;
 }
 
 /* forward_check - item u, a user's own mail: what the user's .forward
- * makes of it */
+ * makes of it (~/.forward+EXT, then ~/.forward: forward.h) */
 static void forward_check(struct router *r, struct work *w, unsigned int u)
 {
   static stralloc path, text, rhs;
   static struct fwd f;
   const struct passwd *pw = getpwnam(work_s(w, w->item[u].user));
-  const char *why;
+  const char *addr = work_s(w, w->item[u].addr), *why = 0;
+  size_t len = str_len(addr), at = address_at(addr, len), plus = byte_chr(addr, at, '+');
   unsigned long off;
   unsigned int orig = w->item[u].orig;
-  int pass, got = 0, n;
+  int pass, got = 0;
   if (!qr_cfg.allow_forward || !pw || !pw->pw_dir) return;
-  for (pass = 0; pass < 2 && !got; pass++) {
-    if (!forward_path(&path, pw, work_s(w, w->item[u].addr), pass)) continue;
-    got = read_forward(path.s, pw, &text, &why);
-    if (got == -2) { note(w, u, "its .forward cannot be read by you, so where it sends the mail is not known: ", path.s); return; }
-    if (got == -1) { note(w, u, "its .forward is ignored: ", why); return; }
-  }
-  if (!got) return;
-  if (join(&text, &rhs) == -1) die(EX_TEMPFAIL, "out of memory");
-  why = 0;
-  if ((n = aliases_split(rhs.s, rhs.len, none, 0, &why)) > VERIFY_FORWARD_ITEMS_MAX) why = "more than 100 items";
-  if (why) { note(w, u, "its .forward is ignored: ", why); return; }
-  if (n <= 0) return;
   f.r = r; f.w = w; f.u = u; f.pw = pw; f.self = 0; f.addrs.len = 0;
+  for (pass = 0; pass < 2 && got != 1; pass++) {
+    int p = forward_path(&path, pw->pw_dir, addr + plus + (plus < at), plus < at ? at - plus - 1 : 0, pass);
+    if (p == -1) die(EX_TEMPFAIL, "out of memory");
+    if (p == 1 && (got = forward_use(w, u, path.s, &f, &text, &rhs)) == -2) return;
+  }
+  if (got != 1) return;
   if (aliases_split(rhs.s, rhs.len, fwd_item, &f, &why) == -1) die(EX_TEMPFAIL, "out of memory");
   if (f.self) note(w, u, "kept in the mailbox by its .forward", "");
   else w->item[u].status = ST_GONE;

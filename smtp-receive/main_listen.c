@@ -117,6 +117,13 @@ static void use(void)
   log_init("smtp-listen", cfg.log);
 }
 
+/* forget_maps - in a new injector worker: the listener's session maps
+ * unmapped and closed (a worker reads none of them) */
+static void forget_maps(void)
+{
+  policy_close(&ready);
+}
+
 /* workers_anew - a new generation of injector workers, forked with the
  * configuration in force (the last one's serve the sessions they have) */
 static void workers_anew(void)
@@ -125,7 +132,7 @@ static void workers_anew(void)
     log_event(0, "status", "warning", "detail", "cannot make a new injector workers' socket; the old workers stay", (char *)0);
     return;
   }
-  if (pool_fill(&cfg, 1) < 1) log_event(0, "status", "warning", "detail", "cannot fork an injector worker", (char *)0);
+  if (pool_fill(&cfg, 1, forget_maps) < 1) log_event(0, "status", "warning", "detail", "cannot fork an injector worker", (char *)0);
 }
 
 /* reload - SIGHUP: a new configuration for new connections; a bad one
@@ -253,7 +260,7 @@ static void start(int fd, const char *ip, int slot)
   close(fd);
   /* a worker free for every session, and one more: then no session
    * waits for a fork of ours, and in a steady flow none is forked */
-  if (pool_fill(&cfg, lim.sessions + 1) < (int)lim.sessions + 1)
+  if (pool_fill(&cfg, lim.sessions + 1, forget_maps) < (int)lim.sessions + 1)
     log_event(0, "status", "warning", "detail", "cannot fork an injector worker", (char *)0);
 }
 
@@ -489,7 +496,7 @@ int main(int argc, char **argv)
   adopt();
   can_setgid = listen_can_setgid();
   if (pool_open() == -1) fatal("cannot make the injector workers' socket", 0);
-  if (pool_fill(&cfg, 1) < 1) fatal("cannot fork an injector worker", 0);
+  if (pool_fill(&cfg, 1, forget_maps) < 1) fatal("cannot fork an injector worker", 0);
   if (!can_setgid && getgroups(0, 0) > 0)
     log_event(0, "status", "warning", "detail", "no CAP_SETGID: sessions keep the supplementary groups (the spool group)", (char *)0);
   log_event(0, "status", "listening", "sockets", num_str((char[NUM_ULONG]){0}, (unsigned long)nlfd), (char *)0);

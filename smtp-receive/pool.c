@@ -80,7 +80,7 @@ _Noreturn static void worker(const struct config *cfg, int sock)
   inject_worker_serve(cfg, 3);
 }
 
-int pool_fill(const struct config *cfg, unsigned int want)
+int pool_fill(const struct config *cfg, unsigned int want, void (*forget)(void))
 {
   unsigned int i;
   if (req[0] == -1) return 0;
@@ -88,7 +88,10 @@ int pool_fill(const struct config *cfg, unsigned int want)
     pid_t pid;
     if (w[i].pid) continue;
     if ((pid = fork()) == -1) break;   /* the sessions' requests wait in the socket; the next accept tries again */
-    if (pid == 0) worker(cfg, req[0]);
+    if (pid == 0) {
+      if (forget) forget();
+      worker(cfg, req[0]);
+    }
     w[i].pid = pid;
     w[i].gen = gen;
     running++;

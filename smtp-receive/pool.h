@@ -12,8 +12,11 @@
 int pool_open(void);
 
 /* pool_fill - fork workers of the current generation until there are
- * at least want of them (as many as fit); the number that run */
-int pool_fill(const struct config *cfg, unsigned int want);
+ * at least want of them (as many as fit); the number that run.  Each
+ * new worker first calls forget (if not 0): what of the listener's it
+ * must not keep (the session maps: a map replaced since stays allocated
+ * while a process maps it) */
+int pool_fill(const struct config *cfg, unsigned int want, void (*forget)(void));
 
 /* pool_session - in a new session: close the workers' end; the fd the
  * session sends its requests on (-1 if there is none) */

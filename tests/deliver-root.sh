@@ -43,12 +43,27 @@ grep -qx 'bs-target@far.test' "$T/remote/"*.args && ok ".forward: \\user, addres
 rm -f "$H/.forward+bs"
 # (the Maildir count below includes this copy)
 
+# an unsafe .forward+ext is ignored, and ~/.forward is used instead (as
+# sendmail -bv says: tests/sendmail-verify.sh)
+printf 'fb-target@far.test\n' >"$H/.forward+fb"
+chown "$U:$U" "$H/.forward+fb"; chmod 664 "$H/.forward+fb"
+n=$(qr_maildir_count "$H/Maildir")
+printf 'Subject: fb\n\nbody\n' | qr_inject s@x.test "$U+fb@example.test"
+qr_run --once
+grep -q "forward=$H/.forward+fb status=ignored reason=\"writable by group or others\"" "$T/log" &&
+  ok ".forward+ext writable by others: ignored with a log line" || fail ".forward+ext unsafe: logged" "$(tail -4 "$T/log")"
+! grep -qx 'fb-target@far.test' "$T/remote/"*.args && [ "$(qr_maildir_count "$H/Maildir")" = $((n + 1)) ] &&
+  ok ".forward+ext ignored: ~/.forward applies (its own name: the mailbox)" ||
+  fail ".forward+ext ignored: ~/.forward applies" "$(qr_maildir_count "$H/Maildir") in the Maildir, was $n" "$(tail -4 "$T/log")"
+rm -f "$H/.forward+fb"
+
 # unsafe .forward is ignored
 chmod 664 "$H/.forward"
 printf 'Subject: unsafe\n\nbody\n' | qr_inject s@x.test "$U@example.test"
 n=$(ls "$T/remote/"*.args | wc -l)
+m=$(qr_maildir_count "$H/Maildir")
 qr_run --once
-is "unsafe .forward: delivered to the mailbox instead" 3 "$(qr_maildir_count "$H/Maildir")"
+is "unsafe .forward: delivered to the mailbox instead" $((m + 1)) "$(qr_maildir_count "$H/Maildir")"
 is "unsafe .forward: not forwarded" "$n" "$(ls "$T/remote/"*.args | wc -l)"
 grep -q 'status=ignored reason="writable by group or others"' "$T/log" && ok "unsafe .forward: logged" || fail "unsafe .forward: logged" "$(tail -5 "$T/log")"
 
@@ -58,8 +73,9 @@ if qr_make_user "$O" /nonexistent; then
   chmod 644 "$H/.forward"; chown "$O" "$H/.forward"
   printf 'Subject: foreign\n\nbody\n' | qr_inject s@x.test "$U@example.test"
   n=$(ls "$T/remote/"*.args | wc -l)
+  m=$(qr_maildir_count "$H/Maildir")
   qr_run --once
-  is ".forward owned by another user: delivered to the mailbox instead" 4 "$(qr_maildir_count "$H/Maildir")"
+  is ".forward owned by another user: delivered to the mailbox instead" $((m + 1)) "$(qr_maildir_count "$H/Maildir")"
   is ".forward owned by another user: not forwarded" "$n" "$(ls "$T/remote/"*.args | wc -l)"
   grep -q 'status=ignored reason="not owned by the user"' "$T/log" && ok ".forward owned by another user: logged" || fail ".forward foreign owner: logged" "$(tail -5 "$T/log")"
   chown "$U" "$H/.forward"

@@ -61,6 +61,24 @@ out=$(sm -bv "$U@example.test")
 is "-bv: an unsafe .forward is ignored: the mailbox (0)" 0 "$?"
 is "-bv: says the .forward is ignored and why" "<$U@example.test>: deliverable: local user $U (its .forward is ignored: writable by group or others)" "$out"
 
+# ~/.forward+EXT first; one that is ignored leaves ~/.forward to apply,
+# as delivery does (tests/deliver-root.sh)
+setfwd "alice@example.test"
+printf 'x@far.test\n' >"$fwd+list"; chown "$U:$U" "$fwd+list"; chmod 644 "$fwd+list"
+out=$(sm -bv "$U+list@example.test")
+case "$out" in *"-> <x@far.test>: deliverable: remote smtp:far.test"*) ok "-bv user+ext: ~/.forward+ext applies" ;; *) fail "-bv user+ext: ~/.forward+ext applies" "$out" ;; esac
+chmod 666 "$fwd+list"
+out=$(sm -bv "$U+list@example.test")
+case "$out" in *"-> <x@far.test>"*) fail "-bv user+ext: an unsafe ~/.forward+ext is ignored, and ~/.forward applies" "$out" ;;
+  *"<$U+list@example.test> -> <alice@example.test>: deliverable: mailbox"*)
+  ok "-bv user+ext: an unsafe ~/.forward+ext is ignored, and ~/.forward applies" ;;
+  *) fail "-bv user+ext: an unsafe ~/.forward+ext is ignored, and ~/.forward applies" "$out" ;; esac
+setfwd "# nothing here"
+out=$(sm -bv "$U+list@example.test")
+is "-bv user+ext: both unusable: the mailbox, with the first reason" \
+  "<$U+list@example.test>: deliverable: local user $U (its .forward is ignored: writable by group or others)" "$out"
+rm -f "$fwd+list"
+
 setfwd "alice@example.test" 600
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/ "$SM" -bv "$U@example.test" 2>&1)
 is "-bv by someone who cannot read the .forward: 0" 0 "$?"

@@ -145,11 +145,20 @@ out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0
 case "$out" in *"250 2.0.0 Ok: queued as"*) fail "an access map made while listening: the next session is refused" "$(echo "$out" | tail -n 4)" ;;
   *" 5"[0-9][0-9]" "*) ok "an access map made while listening: the next session is refused" ;;
   *) fail "an access map made while listening: the next session is refused" "$(echo "$out" | tail -n 4)" ;; esac
+# the workers there are end: those forked from now on are forked while
+# the listener holds the map open
+for w in $(pgrep -P "$L" -x spool-inject); do kill -KILL "$w"; done
 printf '127.0.0.8 REJECT\n' >"$T/maps/access"
 "$B/postern-maps" compile "$T/maps/access" >/dev/null
 out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.7 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
 case "$out" in *"250 2.0.0 Ok: queued as"*) ok "the map replaced: the next session is accepted" ;;
   *) fail "the map replaced: the next session is accepted" "$(echo "$out" | tail -n 4)" ;; esac
+# the injector workers read no map: none keeps one mapped (a replaced
+# map file would stay allocated as long as a worker lives)
+held=""
+for w in $(pgrep -P "$L" -x spool-inject); do grep -q '\.cdb' "/proc/$w/maps" 2>/dev/null && held="$held $w"; done
+[ -z "$held" ] && [ -n "$(pgrep -P "$L" -x spool-inject)" ] && ok "the injector workers map none of the listener's maps" ||
+  fail "the injector workers map none of the listener's maps" "workers:$held: $(grep '\.cdb' /proc/${held# }/maps 2>/dev/null | head -3)"
 rm -f "$T/maps/access.cdb"
 out=$(timeout 20 swaks --server 127.0.0.1 --port "$PORT" --local-interface 127.0.0.8 --from a@example.org --to x@mx.example.test --timeout 10 2>&1)
 case "$out" in *"250 2.0.0 Ok: queued as"*) ok "the map removed: nobody is refused by it" ;;
