@@ -27,11 +27,24 @@ static int put(const char *path, const char *text, mode_t mode)
   return chmod(path, mode);
 }
 
+/* forward_rhs: a .forward's text, and the right-hand side it makes */
+static const struct { const char *name, *text, *want; } rhs_cases[] = {
+  { "lines joined, comments out", "a@b.test\n# no\n  # not this either\nc@d.test\n", "a@b.test,c@d.test" },
+  { "blank lines out", "\n\n  \na\n", "a" },
+  { "\\user: the backslash dropped", "\\me, x@y.test", "me, x@y.test" },
+  { "\\user after a comma", "x@y.test, \\me", "x@y.test, me" },
+  { "a backslash inside quotes kept", "\"a\\b\"@c.test", "\"a\\b\"@c.test" },
+  { "a backslash inside a word kept", "a\\b@c.test", "a\\b@c.test" },
+  { "no final newline", "a\nb", "a,b" },
+  { "empty", "", "" },
+};
+
 int main(void)
 {
   static stralloc path, text;
   const char *tmp = getenv("TMPDIR"), *why, *got;
   char dir[4096], fn[4200];
+  unsigned int i;
   int r;
 
   T_OK("pass 0 with an extension: .forward+EXT", forward_path(&path, "/home/u", "list", 4, 0) == 1 && !strcmp(path.s, "/home/u/.forward+list"));
@@ -39,22 +52,10 @@ int main(void)
   T_OK("no extension: no pass 0", forward_path(&path, "/home/u", "", 0, 0) == 0);
   T_OK("an extension with '/': no pass 0", forward_path(&path, "/home/u", "../x", 4, 0) == 0);
 
-  got = rhs("a@b.test\n# no\n  # not this either\nc@d.test\n");
-  T_STR("lines joined, comments out", "a@b.test,c@d.test", got, strlen(got));
-  got = rhs("\n\n  \na\n");
-  T_STR("blank lines out", "a", got, strlen(got));
-  got = rhs("\\me, x@y.test");
-  T_STR("\\user: the backslash dropped", "me, x@y.test", got, strlen(got));
-  got = rhs("x@y.test, \\me");
-  T_STR("\\user after a comma", "x@y.test, me", got, strlen(got));
-  got = rhs("\"a\\b\"@c.test");
-  T_STR("a backslash inside quotes kept", "\"a\\b\"@c.test", got, strlen(got));
-  got = rhs("a\\b@c.test");
-  T_STR("a backslash inside a word kept", "a\\b@c.test", got, strlen(got));
-  got = rhs("a\nb");
-  T_STR("no final newline", "a,b", got, strlen(got));
-  got = rhs("");
-  T_STR("empty", "", got, strlen(got));
+  for (i = 0; i < sizeof rhs_cases / sizeof rhs_cases[0]; i++) {
+    got = rhs(rhs_cases[i].text);
+    T_STR(rhs_cases[i].name, rhs_cases[i].want, got, strlen(got));
+  }
 
   snprintf(dir, sizeof dir, "%s/test_forward.XXXXXX", tmp && *tmp ? tmp : "/tmp");
   T_OK("a directory for the files", mkdtemp(dir) != 0);
