@@ -3,7 +3,8 @@
  * aliases_normalize (a right-hand side read back from aliases.cdb),
  * access_parse (an access value), the access key builders and
  * access_key_normalize; and, inputs of cdb size taken as a hand-made cdb
- * file, map_lookup and map_next.  Besides crashes it checks two invariants:
+ * file, map_lookup and map_next; and the input as a ~/.forward
+ * (forward_rhs, then split as delivery splits it).  Besides crashes it checks two invariants:
  * every item lies inside the input, and normalizing is idempotent (what
  * postern-maps stores parses back to itself). */
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include "access.h"
 #include "aliases.h"
+#include "forward.h"
 
 /* item_ok - aliases_split callback: the item points where it may */
 static int item_ok(void *arg, const struct alias_item *item)
@@ -84,6 +86,21 @@ static void access_all(const char *s, size_t len)
   stralloc_free(&keys);
 }
 
+/* forward_all - the input as a ~/.forward: its right-hand side is never
+ * longer than the text, and splits within its own bounds */
+static void forward_all(const char *s, size_t len)
+{
+  stralloc text = { 0 }, rhs = { 0 };
+  if (stralloc_copyb(&text, s, len) && forward_rhs(&text, &rhs) == 0) {
+    const char *range[2] = { rhs.s, rhs.s + rhs.len };
+    const char *why;
+    if (rhs.len > len + len / 2 + 1) abort();   /* a ',' per line at most */
+    if (rhs.len) aliases_split(rhs.s, rhs.len, item_ok, range, &why);
+  }
+  stralloc_free(&text);
+  stralloc_free(&rhs);
+}
+
 /* cdb_all - the input as a cdb file: lookups and a walk stay in bounds */
 static void cdb_all(const char *s, size_t len)
 {
@@ -117,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   aliases_parse(&b, &cb);
   rhs_check(s, size);
   access_all(s, size);
+  forward_all(s, size);
   if (size >= 2048) cdb_all(s, size);
   return 0;
 }
