@@ -7,11 +7,14 @@
  * root, calls initgroups, setgid, setuid and runs local-deliver's code
  * (ld_run, linked in: an exec would cross no boundary the setuid has not
  * crossed already).  Started as an ordinary user it runs it as that user.
+ * It reads postern.conf again when the file changes (refresh).
  * fd 0: the socket from queue-run (spawn.c protocol).  fd 2: log lines.
  * Request words: user, queue id, sender, recipient, destination.
  * Exit codes: 0 when queue-run closed the socket; 78 config; 71 system. */
 #include <grp.h>
 #include <pwd.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 #include "buffer.h"
@@ -57,6 +60,58 @@ static const struct passwd *become(char **w)
   return pw;
 }
 
+/* the configuration file as we last read it: queue-run's SIGHUP cannot
+ * reach us (we run as root, it does not), so we look before each request */
+static struct stat conf_seen;
+static int conf_existed;
+
+/* conf_name - the file config_try reads */
+static const char *conf_name(void)
+{
+  const char *fn = getenv("POSTERN_CONF");
+  return fn && *fn ? fn : CONFIG_DEFAULT_FILE;
+}
+
+/* conf_changed - the file is another, or changed, since conf_note */
+static int conf_changed(const char *fn)
+{
+  struct stat st;
+  int exists = stat(fn, &st) == 0;
+  if (exists != conf_existed) return 1;
+  return exists && (st.st_dev != conf_seen.st_dev || st.st_ino != conf_seen.st_ino || st.st_size != conf_seen.st_size ||
+                    st.st_mtim.tv_sec != conf_seen.st_mtim.tv_sec || st.st_mtim.tv_nsec != conf_seen.st_mtim.tv_nsec);
+}
+
+static void conf_note(const char *fn)
+{
+  conf_existed = stat(fn, &conf_seen) == 0;
+}
+
+/* refresh - postern.conf read again when it changed: the recipient rules
+ * (local_min_uid, local_allowed_users, local_refuse_shells), virtual_user,
+ * map_dir and the local names apply from the next request on, as they do
+ * in queue-run after its SIGHUP.  One stat per request.  A file that does
+ * not parse leaves the settings we have, with a log line. */
+static void refresh(void)
+{
+  static stralloc err;
+  struct config fresh = { 0 };
+  const char *fn = conf_name();
+  if (!conf_changed(fn)) return;
+  conf_note(fn);   /* first: a change made while we read is seen next time */
+  err.len = 0;
+  if (config_try(&fresh, 0, &err) == -1) {
+    config_free(&fresh);
+    if (!stralloc_0(&err)) err.len = 0;
+    log_event(0, "status", "reload-refused", "reason", err.len ? err.s : "out of memory", "config", "the old one is kept", (char *)0);
+    return;
+  }
+  config_free(&qr_cfg);
+  qr_cfg = fresh;
+  log_init("local-spawn", qr_cfg.log);
+  log_event(0, "status", "reloaded", "config", qr_cfg.file ? qr_cfg.file : "defaults", (char *)0);
+}
+
 /* run_local - fork; the child becomes the user and runs local-deliver's
  * code with what an exec would have given it (no reuse: ctl is -1) */
 static pid_t run_local(struct spawn_req *r, int ctl)
@@ -68,6 +123,7 @@ static pid_t run_local(struct spawn_req *r, int ctl)
   pid_t pid;
   (void)ctl;
   if (r->argc != 5) return -1;
+  refresh();
   helper_env(envp, &envblock, qr_cfg.file, r->argv[1]);
   if ((pid = child_fork(r->msgfd, r->outfd, -1)) != 0) return pid;
   pw = become(r->argv);
@@ -79,6 +135,7 @@ static pid_t run_local(struct spawn_req *r, int ctl)
 int main(void)
 {
   errmsg_iam("local-spawn");
+  conf_note(conf_name());
   config_load(&qr_cfg, 0);
   log_init("local-spawn", qr_cfg.log);
   return pool_loop(0, run_local, 0);

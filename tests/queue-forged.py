@@ -9,9 +9,11 @@ GID (the queue user, no supplementary groups) and sends each request line of
 stdin (TAB-separated words: user, id, sender, recipient, destination) with
 MESSAGE as the deliverer's fd 0 and a pipe as its fd 1, exactly as
 queue-run's spawn.c would.  For each it prints "job TAB exit-code TAB line"
-(the deliverer's result line, or local-spawn's refusal).  Bounded: every
-wait has a deadline."""
-import array, os, select, socket, sys
+(the deliverer's result line, or local-spawn's refusal).  A line "#wait
+PATH" sends nothing: the next request waits until PATH exists (at most 30
+seconds), so that a test can change things between two requests to the
+same local-spawn.  Bounded: every wait has a deadline."""
+import array, os, select, socket, sys, time
 
 def main():
     spawn, conf, uid, gid, message = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -25,7 +27,14 @@ def main():
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
-    for job, line in enumerate(sys.stdin, 1):
+    job = 0
+    for line in sys.stdin:
+        if line.startswith("#wait "):
+            end = time.time() + 30
+            while not os.path.exists(line[6:].rstrip("\n")) and time.time() < end:
+                time.sleep(0.05)
+            continue
+        job += 1
         words = line.rstrip("\n").split("\t")
         r, w = os.pipe()
         data = ("R%d" % job).encode() + b"\0" + b"".join(x.encode() + b"\0" for x in words)

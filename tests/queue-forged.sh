@@ -116,6 +116,25 @@ case "$(answer 1)" in "75 "*"defer	4.7.0 map not owned by root or writable by ot
   *) fail "an aliases map not owned by root" "$(answer 1)" ;; esac
 chown root "$T/maps/aliases.cdb"
 
+# a running local-spawn reads postern.conf again when it changes (queue-run's
+# SIGHUP cannot reach a root process): the next request follows the new file
+qr_conf
+rm -f "$T/go"
+{ printf '%s\n' "daemon${t}q1${t}s@x.test${t}daemon@example.test${t}~" "#wait $T/go" \
+    "daemon${t}q2${t}s@x.test${t}daemon@example.test${t}~"; } >"$T/req"
+forge_bg() { timeout -k 5 120 python3 "$TOP/tests/queue-forged.py" "$B/local-spawn" "$T/conf" "$uid" "$gid" "$T/msg" <"$T/req" >"$T/out" 2>>"$T/log"; }
+forge_bg &
+fb=$!
+for i in $(seq 100); do [ -n "$(answer 1)" ] && break; sleep 0.1; done
+qr_conf local_allowed_users=daemon
+touch "$T/go"
+wait "$fb"
+case "$(answer 1)/$(answer 2)" in *"not a mail recipient"*/*"not a mail recipient"*) fail "a running local-spawn follows a changed postern.conf" "$(cat "$T/out")" ;;
+  *"not a mail recipient"*/?*) ok "a running local-spawn follows a changed postern.conf (local_allowed_users)" ;;
+  *) fail "a running local-spawn follows a changed postern.conf" "$(cat "$T/out")" ;; esac
+grep -q 'local-spawn: status=reloaded' "$T/log" && ok "local-spawn logs that it read postern.conf again" ||
+  fail "local-spawn logs that it read postern.conf again" "$(tail -3 "$T/log")"
+
 # local_allowed_users lets a system account receive; local_refuse_shells
 # takes accounts with such a shell out (qr_make_user's is nologin)
 qr_conf local_allowed_users=daemon,nobody
