@@ -21,6 +21,7 @@
 #include "config.h"
 #include "lines.h"
 #include "exitcode.h"
+#include "log.h"
 
 #define CONFIG_NAME_ROOM 8192   /* arena bytes for the absolute file name: a directory and a name of up to 4095 */
 
@@ -325,13 +326,19 @@ static const char *file_name(struct config *c, const char *fn)
   return p;
 }
 
+const char *config_file_name(const char *arg)
+{
+  const char *fn = arg ? arg : getenv("POSTERN_CONF");
+  return fn && *fn ? fn : CONFIG_DEFAULT_FILE;
+}
+
 int config_try(struct config *c, const char *arg, stralloc *err)
 {
   const char *fn = arg ? arg : getenv("POSTERN_CONF");
   int explicit = fn && *fn;
   unsigned long len;
   char *buf;
-  if (!explicit) fn = CONFIG_DEFAULT_FILE;
+  fn = config_file_name(arg);
   config_defaults(c);
   /* set-id: the caller chooses nothing, not even among root's files */
   if (explicit && str_diff(fn, CONFIG_DEFAULT_FILE) && config_setid())
@@ -350,6 +357,17 @@ int config_try(struct config *c, const char *arg, stralloc *err)
   free(buf);
   if (r == 0 && !(c->file = file_name(c, fn))) return fail_sys(err, "unable to find the absolute name of ", fn);
   return r;
+}
+
+int config_reread(struct config *fresh, const char *arg)
+{
+  static stralloc err;
+  err.len = 0;
+  if (config_try(fresh, arg, &err) == 0) return 0;
+  config_free(fresh);
+  if (!stralloc_0(&err)) err.len = 0;
+  log_event(0, "status", "reload-refused", "reason", err.len ? err.s : "out of memory", "config", "the old one is kept", (char *)0);
+  return -1;
 }
 
 void config_load(struct config *c, const char *arg)

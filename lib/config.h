@@ -186,6 +186,16 @@ void config_load(struct config *c, const char *arg);
  * ending the process (for programs that must answer in their own way) */
 int config_try(struct config *c, const char *arg, stralloc *err);
 
+/* config_file_name - the file config_try(c, arg, ...) reads: arg, else
+ * $POSTERN_CONF, else CONFIG_DEFAULT_FILE */
+const char *config_file_name(const char *arg);
+
+/* config_reread - for a running program told to read its file again:
+ * config_try into fresh (zeroed by the caller); 0, or -1 with fresh
+ * freed and a status=reload-refused log line (the caller keeps what it
+ * has) */
+int config_reread(struct config *fresh, const char *arg);
+
 /* config_setid - this process runs set-id: the kernel's AT_SECURE, or
  * real and effective user or group ids differ */
 int config_setid(void);

@@ -80,16 +80,29 @@ void inject_waiting(int w)
   waiting = w != 0;
 }
 
+/* the signals inject_signals handles (SIGPIPE last: ignored), and what
+ * they did before, for inject_signals_restore */
+static const int sigs[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ, SIGPIPE };
+#define SIGS (sizeof sigs / sizeof sigs[0])
+static struct sigaction before[SIGS];
+
 void inject_signals(void)
 {
-  static const int sigs[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ };
   struct sigaction sa;
   unsigned int i;
   byte_zero(&sa, sizeof sa);
   sa.sa_handler = on_signal;
   sigfillset(&sa.sa_mask);
-  for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, 0);
-  signal(SIGPIPE, SIG_IGN);   /* we only read pipes; a write error is reported */
+  for (i = 0; i < SIGS; i++) {
+    if (sigs[i] == SIGPIPE) sa.sa_handler = SIG_IGN;   /* we only read pipes; a write error is reported */
+    sigaction(sigs[i], &sa, &before[i]);
+  }
+}
+
+void inject_signals_restore(void)
+{
+  unsigned int i;
+  for (i = 0; i < SIGS; i++) sigaction(sigs[i], &before[i], 0);
 }
 
 void inject_reply(const char *reply, const char *arg)

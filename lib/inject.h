@@ -23,6 +23,7 @@ struct inject {
 };
 
 void inject_signals(void);                            /* cleanup on TERM, ALRM, ... */
+void inject_signals_restore(void);                    /* the handlers from before inject_signals */
 void inject_room(struct inject *m, unsigned long reserve);  /* free space check */
 void inject_create(struct inject *m, const char *want);  /* tmp/<id>, O_EXCL; want: an id to try first, or 0 */
 void inject_copy(struct inject *m, int fd);           /* fd -> body */

@@ -172,14 +172,22 @@ _Noreturn static void run_program(const struct config *cfg)
   _exit(EX_OSERR);
 }
 
-/* run_forked - in a forked child: become spool-inject (never returns:
- * every path of inject_run ends the process) */
-_Noreturn static void run_forked(const struct config *cfg, const char *want, int caller_logs)
+/* as_injector - from here on this process runs spool-inject's code: its
+ * error prefix, log name and signal handlers; caller_logs: the status=
+ * line of a queued message is left to the caller */
+static void as_injector(const struct config *cfg, int caller_logs)
 {
   inject_caller_logs = caller_logs;
   errmsg_iam("spool-inject");
   log_init("spool-inject", cfg->log);
   inject_signals();
+}
+
+/* run_forked - in a forked child: become spool-inject (never returns:
+ * every path of inject_run ends the process) */
+_Noreturn static void run_forked(const struct config *cfg, const char *want, int caller_logs)
+{
+  as_injector(cfg, caller_logs);
   inject_run(cfg, want);
   _exit(0);
 }
@@ -189,10 +197,7 @@ _Noreturn static void run_forked(const struct config *cfg, const char *want, int
  * log) to put back after each message; -1 if not */
 static int here_start(const struct config *cfg, int *null, int *log)
 {
-  errmsg_iam("spool-inject");
-  log_init("spool-inject", cfg->log);
-  inject_caller_logs = 1;   /* the workers serve smtp-receive alone, which logs each message */
-  inject_signals();
+  as_injector(cfg, 1);   /* the workers serve smtp-receive alone, which logs each message */
   if ((*null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) return -1;
   if ((*log = fcntl(2, F_DUPFD_CLOEXEC, 3)) == -1) return -1;
   return 0;
@@ -264,24 +269,17 @@ void inject_worker_serve(const struct config *cfg, int sock)
  * or -1 with nothing run. */
 static int in_process(struct child *c, const struct config *cfg, const char *want, int in, int env, int flags)
 {
-  static const int sigs[] = { SIGALRM, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXFSZ, SIGPIPE };
-  struct sigaction old[sizeof sigs / sizeof sigs[0]];
   const char *me = argv0, *name = log_name();
   int out, save[3], cwd, i, ok = 1, code = EX_OSERR;
-  unsigned int k;
   if ((out = memfd_create("spool-inject", MFD_CLOEXEC)) == -1) return -1;
   if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1) { close(out); return -1; }
   for (i = 0; i < 3; i++) save[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
   for (i = 0; i < 3; i++) if (save[i] == -1) ok = 0;
   if (ok && (dup2(in, 0) == -1 || dup2(env, 1) == -1 || dup2(out, 2) == -1)) ok = 0;
   if (ok) {
-    for (k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaction(sigs[k], 0, &old[k]);
-    inject_caller_logs = (flags & INJECT_CALLER_LOGS) != 0;
-    errmsg_iam("spool-inject");
-    log_init("spool-inject", cfg->log);
-    inject_signals();
+    as_injector(cfg, (flags & INJECT_CALLER_LOGS) != 0);
     code = inject_here(cfg, want);
-    for (k = 0; k < sizeof sigs / sizeof sigs[0]; k++) sigaction(sigs[k], &old[k], 0);
+    inject_signals_restore();
     log_init(name, cfg->log);
     errmsg_iam(me);
   }

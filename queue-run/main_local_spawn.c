@@ -13,7 +13,6 @@
  * Exit codes: 0 when queue-run closed the socket; 78 config; 71 system. */
 #include <grp.h>
 #include <pwd.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -65,13 +64,6 @@ static const struct passwd *become(char **w)
 static struct stat conf_seen;
 static int conf_existed;
 
-/* conf_name - the file config_try reads */
-static const char *conf_name(void)
-{
-  const char *fn = getenv("POSTERN_CONF");
-  return fn && *fn ? fn : CONFIG_DEFAULT_FILE;
-}
-
 /* conf_changed - the file is another, or changed, since conf_note */
 static int conf_changed(const char *fn)
 {
@@ -94,18 +86,11 @@ static void conf_note(const char *fn)
  * not parse leaves the settings we have, with a log line. */
 static void refresh(void)
 {
-  static stralloc err;
   struct config fresh = { 0 };
-  const char *fn = conf_name();
+  const char *fn = config_file_name(qr_cfg.file);   /* as queue-run's reload: the file read at start */
   if (!conf_changed(fn)) return;
   conf_note(fn);   /* first: a change made while we read is seen next time */
-  err.len = 0;
-  if (config_try(&fresh, 0, &err) == -1) {
-    config_free(&fresh);
-    if (!stralloc_0(&err)) err.len = 0;
-    log_event(0, "status", "reload-refused", "reason", err.len ? err.s : "out of memory", "config", "the old one is kept", (char *)0);
-    return;
-  }
+  if (config_reread(&fresh, qr_cfg.file) == -1) return;
   config_free(&qr_cfg);
   qr_cfg = fresh;
   log_init("local-spawn", qr_cfg.log);
@@ -135,7 +120,7 @@ static pid_t run_local(struct spawn_req *r, int ctl)
 int main(void)
 {
   errmsg_iam("local-spawn");
-  conf_note(conf_name());
+  conf_note(config_file_name(0));
   config_load(&qr_cfg, 0);
   log_init("local-spawn", qr_cfg.log);
   return pool_loop(0, run_local, 0);

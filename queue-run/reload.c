@@ -24,16 +24,9 @@ static const char *fixed(const struct config *old, const struct config *fresh)
 
 int reload_config(void)
 {
-  static stralloc err;
   struct config fresh = { 0 }, old;
   const char *what;
-  if (!stralloc_copys(&err, "")) return -1;
-  if (config_try(&fresh, qr_cfg.file, &err) == -1) {
-    config_free(&fresh);
-    if (!stralloc_0(&err)) err.len = 0;
-    log_event(0, "status", "reload-refused", "reason", err.len ? err.s : "out of memory", "config", "the old one is kept", (char *)0);
-    return -1;
-  }
+  if (config_reread(&fresh, qr_cfg.file) == -1) return -1;
   if ((what = fixed(&qr_cfg, &fresh))) {
     log_event(0, "status", "reload-refused", "reason", "a setting that needs a restart changed", "key", what,
               "config", "the old one is kept", (char *)0);

@@ -33,7 +33,6 @@
 #include "wbuf.h"
 #include "qr.h"
 
-
 /* refuse - item i cannot be delivered: an error item with text */
 static void refuse(struct work *w, unsigned int i, const char *a, const char *b)
 {

@@ -22,4 +22,14 @@ static inline void t_check(int good, const char *name, const char *expr,
        t_check(t_g, (name), "string equality", __FILE__, __LINE__); \
        if (!t_g) printf("#   want: %s\n#   got:  %.*s\n", t_w, (int)t_l, (const char *)(got)); } while (0)
 #define T_DONE() return t_failures ? 1 : 0
+
+/* t_template - "$TMPDIR/name.XXXXXX" (TMPDIR unset or empty: /tmp) in
+ * buf, for mkstemp or mkdtemp; buf, or 0 when it does not fit */
+#include <stdlib.h>
+static inline char *t_template(char *buf, size_t size, const char *name)
+{
+  const char *tmp = getenv("TMPDIR");
+  int n = snprintf(buf, size, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", name);
+  return n > 0 && (size_t)n < size ? buf : 0;
+}
 #endif

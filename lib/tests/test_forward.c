@@ -42,10 +42,9 @@ static const struct { const char *name, *text, *want; } rhs_cases[] = {
 int main(void)
 {
   static stralloc path, text;
-  const char *tmp = getenv("TMPDIR"), *why, *got;
+  const char *why, *got;
   char dir[4096], fn[4200];
   unsigned int i;
-  int r;
 
   T_OK("pass 0 with an extension: .forward+EXT", forward_path(&path, "/home/u", "list", 4, 0) == 1 && !strcmp(path.s, "/home/u/.forward+list"));
   T_OK("pass 1: .forward", forward_path(&path, "/home/u", "list", 4, 1) == 1 && !strcmp(path.s, "/home/u/.forward"));
@@ -57,8 +56,7 @@ int main(void)
     T_STR(rhs_cases[i].name, rhs_cases[i].want, got, strlen(got));
   }
 
-  snprintf(dir, sizeof dir, "%s/test_forward.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  T_OK("a directory for the files", mkdtemp(dir) != 0);
+  T_OK("a directory for the files", t_template(dir, sizeof dir, "test_forward") && mkdtemp(dir) != 0);
   snprintf(fn, sizeof fn, "%s/.forward", dir);
   T_OK("absent: 0", forward_read(fn, getuid(), &text, &why) == 0);
   T_OK("a safe file: 1 and its text", put(fn, "a@b.test\n", 0644) == 0 && forward_read(fn, getuid(), &text, &why) == 1 &&
@@ -72,7 +70,7 @@ int main(void)
   T_OK("a directory: ignored", mkdir(fn, 0755) == 0 && forward_read(fn, getuid(), &text, &why) == -1 && !strcmp(why, "not a regular file"));
   rmdir(fn);
   T_OK("a symlink is followed only to a file the user owns", symlink("/etc/passwd", fn) == 0 &&
-       (r = forward_read(fn, getuid() == 0 ? 12345 : getuid(), &text, &why)) == -1 && !strcmp(why, "not owned by the user"));
+       forward_read(fn, getuid() == 0 ? 12345 : getuid(), &text, &why) == -1 && !strcmp(why, "not owned by the user"));
   unlink(fn);
   {
     char *big = malloc(FORWARD_MAX + 2);
